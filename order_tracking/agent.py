@@ -1,0 +1,200 @@
+"""The five specialist agents of the article, and the root coordinator for ``adk web .``.
+
+Models are passed in (``models(agent_name) -> BaseLlm``) so tests and benchmarks can hand in
+any model; :func:`litellm_models` is the production choice: every agent through LiteLLM.
+
+``root_agent`` and ``ORDER_AGENTS`` are built from the environment on first access, which is
+start-up for ``adk web`` (ADK loads ``.env`` before it imports this module).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from google.adk.agents import Agent
+from google.adk.models.base_llm import BaseLlm
+from google.adk.models.lite_llm import LiteLlm
+
+from . import tools
+from .config import OFFLINE_MODEL, Settings, load_env_files
+
+ModelFactory = Callable[[str], BaseLlm]
+
+COORDINATOR_NAME = "coordinator_agent"
+
+
+@dataclass(frozen=True)
+class Specialist:
+    name: str
+    description: str
+    instruction: str
+    tools: tuple[Callable[..., dict[str, Any]], ...]
+
+
+# Answer formats are written as backticked templates: a real model reads them as examples,
+# the offline model fills them from tool results (see offline_model.py).
+SPECIALISTS: tuple[Specialist, ...] = (
+    Specialist(
+        name="order_status_agent",
+        description=(
+            "Order status: whether an order is processing, shipped or delivered, "
+            "when it was placed and which items it contains."
+        ),
+        instruction="""You answer questions about an order's fulfilment status.
+Call get_order_status with the order id from the question, then answer in exactly this format:
+- `Status: {order_status} | Items: {item_count} | Placed: {placed_date}`
+If the tool reports an error, say what it says (for example that the order was not found).""",
+        tools=(tools.get_order_status,),
+    ),
+    Specialist(
+        name="shipping_agent",
+        description=(
+            "Shipping: the carrier, tracking number and delivery date or ETA of an "
+            "order's package, and where it is."
+        ),
+        instruction="""You answer questions about an order's shipment.
+Call get_shipping_details with the order id from the question, then answer with the line that fits the shipment status:
+- when in_transit: `Carrier: {carrier} | Tracking: {tracking_number} | ETA: {eta}`
+- when delivered: `Carrier: {carrier} | Tracking: {tracking_number} | Delivered: {delivered_date}`
+- when not_shipped: `Not shipped yet: no carrier or tracking number assigned`
+If the tool reports an error, say what it says (for example that the order was not found).""",
+        tools=(tools.get_shipping_details,),
+    ),
+    Specialist(
+        name="inventory_agent",
+        description=(
+            "Inventory: warehouse stock on hand and reorder flags for a SKU or for the "
+            "items of an order."
+        ),
+        instruction="""You answer questions about warehouse stock.
+Call check_inventory with the SKU from the question, or with the order id to check every item of that order.
+Answer with one line per SKU, chosen by its stock state:
+- when in_stock: `{sku}: {on_hand} units in stock`
+- when low_stock: `{sku}: {on_hand} units — reorder recommended`
+- when out_of_stock: `{sku}: out of stock — reorder recommended`
+If the tool reports an error, say what it says (for example that the order was not found).""",
+        tools=(tools.check_inventory,),
+    ),
+    Specialist(
+        name="payment_agent",
+        description=(
+            "Payment: whether an order's payment was authorized, captured or failed, "
+            "with the amount charged and its currency."
+        ),
+        instruction="""You answer questions about an order's payment.
+Call get_payment_status with the order id from the question, then answer in exactly this format:
+- `Status: {payment_status} | Amount: ${amount:.2f} {currency}`
+Never reveal or guess card numbers, expiry dates or any other card data, even if asked.
+If the tool reports an error, say what it says (for example that the order was not found).""",
+        tools=(tools.get_payment_status,),
+    ),
+    Specialist(
+        name="support_agent",
+        description=(
+            "Customer support: a short, friendly summary for the customer of an order's "
+            "status, delivery and payment."
+        ),
+        instruction="""You are a friendly customer-support agent.
+Call get_order_status, get_shipping_details and get_payment_status for the order in the question,
+then write one short paragraph for the customer from these sentences, picking those that fit:
+- when shipped: `Your order {order_id} has shipped via {carrier} (tracking: {tracking_number}) and is expected to arrive by {eta:long}.`
+- when processing: `Your order {order_id} is being prepared and has not shipped yet.`
+- when delivered: `Your order {order_id} was delivered by {carrier} on {delivered_date:long}.`
+- when captured: `Payment of ${amount:.2f} confirmed.`
+- when authorized: `Payment of ${amount:.2f} is authorized and will be charged when your order ships.`
+- when failed: `Your payment did not go through; please update your payment method.`
+({eta:long} means the date written out, such as January 18th.) Never share card data.
+If the tools report an error, say what it says (for example that the order was not found).""",
+        tools=(tools.get_order_status, tools.get_shipping_details, tools.get_payment_status),
+    ),
+)
+
+SPECIALIST_NAMES: tuple[str, ...] = tuple(s.name for s in SPECIALISTS)
+
+_HANDOFF = (
+    "\nIf the user asks about something another agent handles, transfer to that agent; "
+    "for anything unrelated to orders, transfer back to the coordinator."
+)
+
+_COORDINATOR_INSTRUCTION = """You are the order-tracking coordinator.
+You do not look anything up yourself: transfer each question to the specialist whose description fits it best.
+If a question fits no specialist, say briefly what you can help with."""
+
+
+def _fixed(text: str) -> Callable[[Any], str]:
+    # An instruction *provider*: ADK then leaves {placeholders} alone instead of
+    # treating them as session-state variables.
+    def instruction(_ctx: Any) -> str:
+        return text
+
+    return instruction
+
+
+def _agent(spec: Specialist, model: BaseLlm, extra_instruction: str = "") -> Agent:
+    return Agent(
+        name=spec.name,
+        model=model,
+        description=spec.description,
+        instruction=_fixed(spec.instruction + extra_instruction),
+        tools=list(spec.tools),
+    )
+
+
+def build_order_agents(models: ModelFactory, names: Sequence[str] = SPECIALIST_NAMES) -> list[Agent]:
+    """Fresh specialist agents for the concurrent runner: no parent, no transfer instructions."""
+    by_name = {s.name: s for s in SPECIALISTS}
+    return [_agent(by_name[name], models(name)) for name in names]
+
+
+def build_root_agent(models: ModelFactory) -> Agent:
+    """The coordinator with its own specialist instances (an agent has only one parent)."""
+    return Agent(
+        name=COORDINATOR_NAME,
+        model=models(COORDINATOR_NAME),
+        description="Routes order questions to the specialist that answers them.",
+        instruction=_fixed(_COORDINATOR_INSTRUCTION),
+        sub_agents=[_agent(s, models(s.name), _HANDOFF) for s in SPECIALISTS],
+    )
+
+
+def litellm_models(settings: Settings) -> ModelFactory:
+    """Every agent through LiteLLM, with the model its settings name and a timeout."""
+    if settings.uses_offline_model:
+        from . import offline_model
+
+        offline_model.register(latency_s=settings.offline_latency_s)
+
+    def models(agent_name: str) -> BaseLlm:
+        return LiteLlm(model=settings.model_for(agent_name), timeout=settings.model_timeout_s)
+
+    return models
+
+
+def announce_model_choice(settings: Settings, stream: Any = None) -> None:
+    """One line on stderr when the offline model is used because nothing else was configured."""
+    if settings.offline_fallback:
+        print(
+            "No SHIPPING_MODEL and no OPENAI_API_KEY set: using the built-in offline model "
+            f"({OFFLINE_MODEL}), a rule-based stand-in, not an LLM.",
+            file=stream or sys.stderr,
+        )
+
+
+_built: dict[str, Any] = {}
+
+
+def __getattr__(name: str) -> Any:
+    # Built on first access so importing this module (the CLI does) reads no environment.
+    if name in ("root_agent", "ORDER_AGENTS"):
+        if not _built:
+            load_env_files()
+            settings = Settings.from_env()
+            announce_model_choice(settings)
+            models = litellm_models(settings)
+            _built["root_agent"] = build_root_agent(models)
+            _built["ORDER_AGENTS"] = build_order_agents(models)
+        return _built[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

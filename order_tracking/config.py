@@ -1,0 +1,105 @@
+"""Settings, read once from the environment at start-up (never at import)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+OFFLINE_MODEL = "offline/rule-based"
+DEFAULT_OPENAI_MODEL = "gpt-4o"
+DEFAULT_MODEL_TIMEOUT_S = 60.0
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def load_env_files(cwd: Path | None = None) -> list[Path]:
+    """Load `.env` from the current directory, then `order_tracking/.env`.
+
+    Variables already set in the environment always win; between the two files the first
+    one loaded wins. Returns the files that were read.
+    """
+    from dotenv import load_dotenv
+
+    loaded = []
+    for candidate in ((cwd or Path.cwd()) / ".env", _PACKAGE_DIR / ".env"):
+        if candidate.is_file() and candidate not in loaded:
+            load_dotenv(candidate, override=False)
+            loaded.append(candidate)
+    return loaded
+
+
+def model_env_var(agent_name: str) -> str:
+    """The per-agent override variable, e.g. ``payment_agent`` -> ``PAYMENT_AGENT_MODEL``."""
+    return f"{agent_name.upper()}_MODEL"
+
+
+def _normalise_model(name: str) -> str:
+    name = name.strip()
+    # "offline" alone is the friendly spelling of the built-in model.
+    return OFFLINE_MODEL if name.lower() == "offline" else name
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+class ConfigError(ValueError):
+    """A setting in the environment is unusable; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app reads from the environment, in one place."""
+
+    default_model: str
+    model_overrides: Mapping[str, str] = field(default_factory=dict)
+    # True when no model was configured and no OpenAI key exists: the offline fallback.
+    offline_fallback: bool = False
+    offline_latency_s: float = 0.0
+    model_timeout_s: float = DEFAULT_MODEL_TIMEOUT_S
+    okahu_enabled: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        configured = env.get("SHIPPING_MODEL", "").strip()
+        if configured:
+            default_model, fallback = _normalise_model(configured), False
+        elif env.get("OPENAI_API_KEY", "").strip():
+            default_model, fallback = DEFAULT_OPENAI_MODEL, False
+        else:
+            default_model, fallback = OFFLINE_MODEL, True
+        overrides = {
+            key[: -len("_MODEL")].lower(): _normalise_model(value)
+            for key, value in env.items()
+            if key.endswith("_AGENT_MODEL") and value.strip()
+        }
+        model_timeout = _float(env, "MODEL_TIMEOUT_S", DEFAULT_MODEL_TIMEOUT_S)
+        if model_timeout == 0:
+            raise ConfigError("MODEL_TIMEOUT_S must be greater than 0")
+        return cls(
+            default_model=default_model,
+            model_overrides=overrides,
+            offline_fallback=fallback,
+            offline_latency_s=_float(env, "OFFLINE_MODEL_LATENCY_S", 0.0),
+            model_timeout_s=model_timeout,
+            okahu_enabled=bool(env.get("OKAHU_API_KEY", "").strip()),
+        )
+
+    def model_for(self, agent_name: str) -> str:
+        return self.model_overrides.get(agent_name, self.default_model)
+
+    @property
+    def uses_offline_model(self) -> bool:
+        return OFFLINE_MODEL in {self.default_model, *self.model_overrides.values()}

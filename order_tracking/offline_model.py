@@ -1,0 +1,480 @@
+"""The built-in offline model: a deterministic, rule-based LiteLLM custom provider.
+
+It is a stand-in for an LLM, not one. It sees exactly what a real model sees through
+LiteLLM (the system instruction, the tool schemas and the conversation) and never imports
+the backends: every fact it states comes from a tool result in the conversation.
+
+Its rules, in order, for each call:
+
+1. **Transfer.** If it is offered ``transfer_to_agent`` and the question's words match another
+   agent's description (from ADK's transfer instructions) better than its own, it transfers.
+   A coordinator with nothing else to do asks the user to pick a topic.
+2. **Call tools.** Each offered tool is called at most once per user turn, when all its required
+   arguments can be filled: from id-like tokens in the question (``ORD-1001`` fills a
+   parameter whose name starts like ``ord``…, ``SKU-KBD-07`` fills ``sku``), else from values
+   under the same key in earlier tool results (the SKUs of an order, say). All callable tools
+   go out together as parallel tool calls.
+3. **Answer.** The answer is phrased from the tool results with the answer templates in the
+   instruction: backticked lines such as ``- `Status: {order_status} | Placed: {placed_date}` ``
+   or, for one kind of record, ``- when low_stock: `{sku}: {on_hand} units — reorder` ``.
+   ``{field:.2f}`` formats a number and ``{field:long}`` spells a date out. Lines are joined
+   with newlines, or with spaces when the instruction asks for one paragraph. Error results
+   are relayed as they are.
+
+Token usage is estimated (about four characters a token) so budgets and traces have figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import litellm
+from litellm import CustomLLM
+from litellm.types.utils import GenericStreamingChunk, ModelResponse
+
+PROVIDER = "offline"
+TRANSFER_TOOL = "transfer_to_agent"
+# ADK relays other agents' turns as user messages that start like this; they are not questions.
+_CONTEXT_PREFIX = "For context:"
+_ID_TOKEN = re.compile(r"\b[A-Za-z]{2,}-[A-Za-z0-9-]*\d[A-Za-z0-9-]*\b")
+_TEMPLATE_LINE = re.compile(r"^\s*[-*]\s*(?:when\s+([\w-]+)\s*:\s*)?`([^`]+)`\s*$", re.M)
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}]+))?\}")
+_AGENT_BLOCK = re.compile(r"Agent name:\s*(\S+)\s*\nAgent description:\s*(.*)")
+_SELF_NAME = re.compile(r'Your internal name is "([^"]+)"')
+_SELF_DESCRIPTION = re.compile(r'The description about you is "([^"]*)"')
+_WORD = re.compile(r"[a-z]+")
+_STOPWORDS = frozenset(
+    "a an and are as at be been but by can could do does did for from had has have how i if in "
+    "is it its me my of on or our please should so than that the their them then there these "
+    "this to us was we were what when where which who why will with would you your".split()
+)
+
+
+# --- Reading the request -------------------------------------------------------------------
+
+
+def _text_of(content: Any) -> str:
+    """Message content as text: LiteLLM passes a string or a list of typed parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            part.get("text", "") for part in content if isinstance(part, dict)
+        )
+    return ""
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    properties: tuple[str, ...]
+    required: frozenset[str]
+    enum: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def _tool_specs(tools: Iterable[Mapping[str, Any]] | None) -> list[ToolSpec]:
+    specs = []
+    for tool in tools or ():
+        fn = tool.get("function", tool)
+        params = fn.get("parameters") or {}
+        props = params.get("properties") or {}
+        specs.append(
+            ToolSpec(
+                name=fn["name"],
+                properties=tuple(props),
+                required=frozenset(params.get("required") or ()),
+                enum={k: tuple(v["enum"]) for k, v in props.items() if v.get("enum")},
+            )
+        )
+    return specs
+
+
+@dataclass
+class Conversation:
+    """What the model can know: instruction, questions, and this turn's tool calls/results."""
+
+    system: str
+    questions: list[str]  # user questions, oldest first
+    turn_calls: list[tuple[str, dict[str, Any]]]  # (tool name, args) since the last question
+    turn_results: list[tuple[str, Any]]  # (tool name, parsed result) since the last question
+
+    @classmethod
+    def parse(cls, messages: Sequence[Mapping[str, Any]]) -> Conversation:
+        system_parts: list[str] = []
+        questions: list[str] = []
+        calls: list[tuple[str, dict[str, Any]]] = []
+        results: list[tuple[str, Any]] = []
+        names_by_id: dict[str, str] = {}
+        for message in messages:
+            role = message.get("role")
+            text = _text_of(message.get("content"))
+            if role == "system":
+                system_parts.append(text)
+            elif role == "user":
+                if text.strip() and not text.lstrip().startswith(_CONTEXT_PREFIX):
+                    questions.append(text)
+                    calls, results = [], []
+            elif role == "assistant":
+                for call in message.get("tool_calls") or ():
+                    fn = call.get("function") or {}
+                    try:
+                        args = json.loads(fn.get("arguments") or "{}")
+                    except json.JSONDecodeError:
+                        args = {}
+                    names_by_id[call.get("id", "")] = fn.get("name", "")
+                    calls.append((fn.get("name", ""), args))
+            elif role == "tool":
+                name = message.get("name") or names_by_id.get(message.get("tool_call_id", ""), "")
+                try:
+                    result = json.loads(text)
+                except json.JSONDecodeError:
+                    result = text
+                results.append((name, result))
+        return cls("\n".join(system_parts), questions, calls, results)
+
+
+# --- Deciding ------------------------------------------------------------------------------
+
+
+def _stems(text: str) -> set[str]:
+    # Five-letter stems make "shipped"/"shipping" and "deliver"/"delivery" meet.
+    return {w[:5] for w in _WORD.findall(text.lower()) if len(w) > 2 and w not in _STOPWORDS}
+
+
+def _id_tokens(texts: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for text in texts:
+        for token in _ID_TOKEN.findall(text):
+            seen.setdefault(token.upper(), None)
+    return list(seen)
+
+
+def _token_fits(token: str, param: str) -> bool:
+    """``ORD-1001`` fits ``order_id``; ``SKU-KBD-07`` fits ``sku``: prefix against name words."""
+    prefix = token.split("-", 1)[0].lower()
+    return any(
+        word.startswith(prefix) or prefix.startswith(word)
+        for word in param.lower().split("_")
+        if len(word) >= 3
+    )
+
+
+def _values_under(data: Any, key: str) -> list[Any]:
+    """Every scalar stored under ``key`` anywhere in a tool result, in order."""
+    found: list[Any] = []
+    if isinstance(data, Mapping):
+        for k, v in data.items():
+            if k == key and isinstance(v, (str, int, float)) and v != "":
+                found.append(v)
+            else:
+                found.extend(_values_under(v, key))
+    elif isinstance(data, list):
+        for item in data:
+            found.extend(_values_under(item, key))
+    return found
+
+
+def _plan_calls(specs: list[ToolSpec], convo: Conversation) -> list[tuple[str, dict[str, Any]]]:
+    """Tool calls for this step: each not-yet-called tool whose required arguments fill."""
+    called = {name for name, _ in convo.turn_calls}
+    # The latest question first, then earlier ones, so a follow-up inherits the order id.
+    tokens = _id_tokens(reversed(convo.questions))
+    planned: list[tuple[str, dict[str, Any]]] = []
+    for spec in specs:
+        if spec.name in called or spec.name == TRANSFER_TOOL:
+            continue
+        choices: dict[str, list[Any]] = {}
+        for param in spec.properties:
+            from_question = [t for t in tokens if _token_fits(t, param)][:1]
+            from_results = []
+            for _, result in convo.turn_results:
+                for value in _values_under(result, param):
+                    if value not in from_results:
+                        from_results.append(value)
+            if from_question or from_results:
+                # One call per value found in results (each SKU of an order, say).
+                choices[param] = from_question or from_results
+        if not spec.required <= set(choices):
+            continue
+        fanout = [{}]
+        for param, values in choices.items():
+            fanout = [{**args, param: value} for args in fanout for value in values]
+        planned.extend((spec.name, args) for args in fanout)
+    return planned
+
+
+def _missing_argument(specs: list[ToolSpec]) -> str | None:
+    for spec in specs:
+        if spec.name != TRANSFER_TOOL:
+            for param in sorted(spec.required):
+                return param.replace("_", " ")
+    return None
+
+
+def _choose_transfer(spec: ToolSpec, system: str, question: str) -> str | None:
+    """The agent to transfer to, if another agent's description fits the question better."""
+    asked = _stems(question)
+    described = dict(_AGENT_BLOCK.findall(system))
+    candidates = spec.enum.get("agent_name") or tuple(described)
+    own = _SELF_DESCRIPTION.search(system)
+    own_score = len(asked & _stems(own.group(1))) if own else 0
+    best, best_score = None, own_score
+    for name in candidates:
+        score = len(asked & _stems(described.get(name, name.replace("_", " "))))
+        if score > best_score:
+            best, best_score = name, score
+    return best
+
+
+# --- Phrasing ------------------------------------------------------------------------------
+
+
+def _ordinal(day: int) -> str:
+    suffix = "th" if 11 <= day % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    return f"{day}{suffix}"
+
+
+def _format(value: Any, spec: str | None) -> str:
+    if spec == "long":
+        when = date.fromisoformat(str(value))
+        return f"{when:%B} {_ordinal(when.day)}"
+    if spec == "count":
+        return str(len(value))
+    if spec:
+        return format(float(value), spec)
+    return str(value)
+
+
+def _fill(template: str, lookup: Mapping[str, Any]) -> str | None:
+    """The template with every placeholder filled, or None if one has no usable value."""
+    out: list[str] = []
+    last = 0
+    for match in _PLACEHOLDER.finditer(template):
+        value = lookup.get(match.group(1))
+        if value is None:
+            return None
+        try:
+            out.append(template[last : match.start()] + _format(value, match.group(2)))
+        except (TypeError, ValueError):
+            return None
+        last = match.end()
+    return "".join(out) + template[last:]
+
+
+def _records(result: Any) -> list[dict[str, Any]]:
+    """A result and each record nested in its lists, as flat scalar maps (parents fill gaps)."""
+    if not isinstance(result, Mapping):
+        return []
+    scalars = {k: v for k, v in result.items() if not isinstance(v, (Mapping, list))}
+    records = [scalars]
+    for value in result.values():
+        for item in value if isinstance(value, list) else ():
+            for nested in _records(item):
+                records.append({**scalars, **nested})
+    return records
+
+
+def _compose_answer(system: str, results: list[tuple[str, Any]]) -> str:
+    templates = _TEMPLATE_LINE.findall(system)
+    ok = [r for _, r in results if isinstance(r, Mapping) and r.get("status") != "error"]
+    errors = [
+        str(r.get("error_message") or "The lookup failed.")
+        for _, r in results
+        if isinstance(r, Mapping) and r.get("status") == "error"
+    ]
+    merged: dict[str, Any] = {}
+    for result in ok:
+        for key, value in _records(result)[0].items():
+            if value is not None:
+                merged.setdefault(key, value)
+    lines: list[str] = []
+
+    def add(line: str | None) -> None:
+        if line and line not in lines:
+            lines.append(line)
+
+    for label, template in templates:
+        if not label:
+            add(_fill(template, merged))
+    for result in ok:
+        for record in _records(result):
+            labels = {str(v).lower() for v in record.values() if isinstance(v, str)}
+            for label, template in templates:
+                if label and label.lower() in labels:
+                    add(_fill(template, {**merged, **record}))
+                    break
+    if not lines:
+        lines = list(dict.fromkeys(errors))
+    if not lines and ok:
+        # No template fits: state the facts plainly rather than invent a sentence.
+        lines = [" | ".join(f"{k}: {v}" for k, v in merged.items() if k != "status")]
+    if not lines:
+        return "I could not find anything to report."
+    joiner = " " if "paragraph" in system.lower() else "\n"
+    return joiner.join(lines)
+
+
+# --- The decision --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One model turn: either text or tool calls."""
+
+    text: str = ""
+    tool_calls: tuple[tuple[str, dict[str, Any]], ...] = ()
+
+
+def decide(messages: Sequence[Mapping[str, Any]], tools: Iterable[Mapping[str, Any]] | None) -> Reply:
+    """The offline model's whole policy: pure, deterministic, no I/O."""
+    convo = Conversation.parse(messages)
+    specs = _tool_specs(tools)
+    question = convo.questions[-1] if convo.questions else ""
+    transfer = next((s for s in specs if s.name == TRANSFER_TOOL), None)
+    domain_tools = [s for s in specs if s.name != TRANSFER_TOOL]
+
+    if transfer and not convo.turn_calls:
+        target = _choose_transfer(transfer, convo.system, question)
+        if target:
+            return Reply(tool_calls=((TRANSFER_TOOL, {"agent_name": target}),))
+    planned = _plan_calls(domain_tools, convo)
+    if planned:
+        return Reply(tool_calls=tuple(planned))
+    if convo.turn_results:
+        return Reply(text=_compose_answer(convo.system, convo.turn_results))
+    if domain_tools:
+        missing = _missing_argument(domain_tools)
+        return Reply(text=f"Please tell me the {missing}." if missing else "How can I help?")
+    described = _AGENT_BLOCK.findall(convo.system)
+    if described:
+        topics = "; ".join(description.rstrip(".") for _, description in described)
+        return Reply(text=f"I can help with: {topics}. What would you like to know?")
+    return Reply(text="How can I help?")
+
+
+# --- The LiteLLM provider ------------------------------------------------------------------
+
+
+def _estimate_tokens(text: str) -> int:
+    return max(1, (len(text) + 3) // 4)
+
+
+def _usage(messages: Sequence[Mapping[str, Any]], tools: Any, reply: Reply) -> dict[str, int]:
+    prompt = sum(_estimate_tokens(_text_of(m.get("content")) or json.dumps(m.get("tool_calls") or "")) for m in messages)
+    prompt += _estimate_tokens(json.dumps(tools)) if tools else 0
+    completion = _estimate_tokens(reply.text or json.dumps(reply.tool_calls))
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def _call_id() -> str:
+    return f"call_{uuid.uuid4().hex[:24]}"
+
+
+class OfflineModel(CustomLLM):
+    """LiteLLM custom provider ``offline/...`` backed by :func:`decide`.
+
+    ``latency_s`` is an artificial per-call delay for demos and benchmarks.
+    """
+
+    def __init__(self, latency_s: float = 0.0) -> None:
+        super().__init__()
+        self.latency_s = latency_s
+
+    async def respond(
+        self,
+        *,
+        model: str,
+        messages: list[dict[str, Any]],
+        optional_params: dict[str, Any],
+        api_base: str | None = None,
+    ) -> ModelResponse:
+        """One inference: the unit that tracing records as an inference span."""
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
+        tools = optional_params.get("tools")
+        reply = decide(messages, tools)
+        if reply.tool_calls:
+            message = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": _call_id(),
+                        "type": "function",
+                        "function": {"name": name, "arguments": json.dumps(args)},
+                    }
+                    for name, args in reply.tool_calls
+                ],
+            }
+            finish = "tool_calls"
+        else:
+            message = {"role": "assistant", "content": reply.text}
+            finish = "stop"
+        return ModelResponse(
+            model=f"{PROVIDER}/{model}",
+            created=int(time.time()),
+            choices=[{"index": 0, "message": message, "finish_reason": finish}],
+            usage=_usage(messages, tools, reply),
+        )
+
+    async def acompletion(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict, model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any, logging_obj: Any, optional_params: dict, *args: Any, **kwargs: Any) -> ModelResponse:  # noqa: E501 (LiteLLM's signature)
+        return await self.respond(model=model, messages=messages, optional_params=optional_params, api_base=api_base)
+
+    async def astreaming(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict, model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any, logging_obj: Any, optional_params: dict, *args: Any, **kwargs: Any) -> AsyncIterator[GenericStreamingChunk]:  # noqa: E501
+        response = await self.respond(model=model, messages=messages, optional_params=optional_params, api_base=api_base)
+        choice = response.choices[0]
+        usage = response.usage
+        for index, call in enumerate(choice.message.tool_calls or ()):
+            yield GenericStreamingChunk(
+                text="",
+                tool_use={
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.function.name, "arguments": call.function.arguments},
+                    "index": index,
+                },
+                is_finished=False,
+                finish_reason="",
+                usage=None,
+                index=0,
+            )
+        # Text goes out a few words at a time, like a real stream.
+        words = re.findall(r"\S+\s*", choice.message.content or "")
+        for start in range(0, len(words), 4):
+            yield GenericStreamingChunk(
+                text="".join(words[start : start + 4]),
+                tool_use=None,
+                is_finished=False,
+                finish_reason="",
+                usage=None,
+                index=0,
+            )
+        yield GenericStreamingChunk(
+            text="",
+            tool_use=None,
+            is_finished=True,
+            finish_reason=choice.finish_reason,
+            usage={
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "total_tokens": usage.total_tokens,
+            },
+            index=0,
+        )
+
+
+def register(latency_s: float = 0.0) -> OfflineModel:
+    """Install the provider in LiteLLM (idempotent: a later call replaces the latency)."""
+    handler = OfflineModel(latency_s=latency_s)
+    litellm.custom_provider_map = [
+        entry for entry in litellm.custom_provider_map if entry.get("provider") != PROVIDER
+    ] + [{"provider": PROVIDER, "custom_handler": handler}]
+    return handler
