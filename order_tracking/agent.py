@@ -81,8 +81,8 @@ If the tool reports an error, say what it says (for example that the order was n
     Specialist(
         name="payment_agent",
         description=(
-            "Payment: whether an order's payment was authorized, captured or failed, "
-            "with the amount charged and its currency."
+            "Payment: whether an order has been paid (payment authorized, captured or "
+            "failed), with the amount charged and its currency."
         ),
         instruction="""You answer questions about an order's payment.
 Call get_payment_status with the order id from the question, then answer in exactly this format:
@@ -94,8 +94,8 @@ If the tool reports an error, say what it says (for example that the order was n
     Specialist(
         name="support_agent",
         description=(
-            "Customer support: a short, friendly summary for the customer of an order's "
-            "status, delivery and payment."
+            "Customer support: a short, friendly summary for the customer of everything "
+            "about an order: its status, delivery and payment."
         ),
         instruction="""You are a friendly customer-support agent.
 Call get_order_status, get_shipping_details and get_payment_status for the order in the question,
@@ -114,11 +114,6 @@ If the tools report an error, say what it says (for example that the order was n
 
 SPECIALIST_NAMES: tuple[str, ...] = tuple(s.name for s in SPECIALISTS)
 
-_HANDOFF = (
-    "\nIf the user asks about something another agent handles, transfer to that agent; "
-    "for anything unrelated to orders, transfer back to the coordinator."
-)
-
 _COORDINATOR_INSTRUCTION = """You are the order-tracking coordinator.
 You do not look anything up yourself: transfer each question to the specialist whose description fits it best.
 If a question fits no specialist, say briefly what you can help with."""
@@ -133,12 +128,12 @@ def _fixed(text: str) -> Callable[[Any], str]:
     return instruction
 
 
-def _agent(spec: Specialist, model: BaseLlm, extra_instruction: str = "") -> Agent:
+def _agent(spec: Specialist, model: BaseLlm) -> Agent:
     return Agent(
         name=spec.name,
         model=model,
         description=spec.description,
-        instruction=_fixed(spec.instruction + extra_instruction),
+        instruction=_fixed(spec.instruction),
         tools=list(spec.tools),
     )
 
@@ -150,13 +145,16 @@ def build_order_agents(models: ModelFactory, names: Sequence[str] = SPECIALIST_N
 
 
 def build_root_agent(models: ModelFactory) -> Agent:
-    """The coordinator with its own specialist instances (an agent has only one parent)."""
+    """The coordinator with its own specialist instances (an agent has only one parent).
+
+    ADK adds the transfer-to-parent and transfer-to-peer instructions to these instances only.
+    """
     return Agent(
         name=COORDINATOR_NAME,
         model=models(COORDINATOR_NAME),
         description="Routes order questions to the specialist that answers them.",
         instruction=_fixed(_COORDINATOR_INSTRUCTION),
-        sub_agents=[_agent(s, models(s.name), _HANDOFF) for s in SPECIALISTS],
+        sub_agents=[_agent(s, models(s.name)) for s in SPECIALISTS],
     )
 
 
@@ -188,11 +186,16 @@ _built: dict[str, Any] = {}
 
 def __getattr__(name: str) -> Any:
     # Built on first access so importing this module (the CLI does) reads no environment.
+    # For `adk web` that first access is start-up, so tracing is installed here too: each
+    # chat turn becomes one trace file.
     if name in ("root_agent", "ORDER_AGENTS"):
         if not _built:
+            from .tracing import setup_tracing
+
             load_env_files()
             settings = Settings.from_env()
             announce_model_choice(settings)
+            setup_tracing(settings)
             models = litellm_models(settings)
             _built["root_agent"] = build_root_agent(models)
             _built["ORDER_AGENTS"] = build_order_agents(models)

@@ -50,6 +50,7 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}]+))?\}")
 _AGENT_BLOCK = re.compile(r"Agent name:\s*(\S+)\s*\nAgent description:\s*(.*)")
 _SELF_NAME = re.compile(r'Your internal name is "([^"]+)"')
 _SELF_DESCRIPTION = re.compile(r'The description about you is "([^"]*)"')
+_PARENT = re.compile(r"transfer to your parent agent (\w+)")
 _WORD = re.compile(r"[a-z]+")
 _STOPWORDS = frozenset(
     "a an and are as at be been but by can could do does did for from had has have how i if in "
@@ -157,6 +158,15 @@ def _id_tokens(texts: Iterable[str]) -> list[str]:
     return list(seen)
 
 
+def _question_ids(convo: Conversation) -> list[str]:
+    """Ids named in the latest question; a follow-up that names none inherits the last ones."""
+    for question in reversed(convo.questions):
+        tokens = _id_tokens([question])
+        if tokens:
+            return tokens
+    return []
+
+
 def _token_fits(token: str, param: str) -> bool:
     """``ORD-1001`` fits ``order_id``; ``SKU-KBD-07`` fits ``sku``: prefix against name words."""
     prefix = token.split("-", 1)[0].lower()
@@ -185,8 +195,7 @@ def _values_under(data: Any, key: str) -> list[Any]:
 def _plan_calls(specs: list[ToolSpec], convo: Conversation) -> list[tuple[str, dict[str, Any]]]:
     """Tool calls for this step: each not-yet-called tool whose required arguments fill."""
     called = {name for name, _ in convo.turn_calls}
-    # The latest question first, then earlier ones, so a follow-up inherits the order id.
-    tokens = _id_tokens(reversed(convo.questions))
+    tokens = _question_ids(convo)
     planned: list[tuple[str, dict[str, Any]]] = []
     for spec in specs:
         if spec.name in called or spec.name == TRANSFER_TOOL:
@@ -231,7 +240,16 @@ def _choose_transfer(spec: ToolSpec, system: str, question: str) -> str | None:
         score = len(asked & _stems(described.get(name, name.replace("_", " "))))
         if score > best_score:
             best, best_score = name, score
+    if best is None and not own and _id_tokens([question]):
+        # An id but no topic ("ORD-1001?"): a coordinator picks the agent that covers everything.
+        best = next((n for n in candidates if "every" in _stems(described.get(n, ""))), None)
     return best
+
+
+def _fits_me(system: str, question: str) -> bool:
+    """Whether a question names an id or touches this agent's own description."""
+    own = _SELF_DESCRIPTION.search(system)
+    return bool(_id_tokens([question])) or not own or bool(_stems(question) & _stems(own.group(1)))
 
 
 # --- Phrasing ------------------------------------------------------------------------------
@@ -343,6 +361,10 @@ def decide(messages: Sequence[Mapping[str, Any]], tools: Iterable[Mapping[str, A
 
     if transfer and not convo.turn_calls:
         target = _choose_transfer(transfer, convo.system, question)
+        if target is None and domain_tools and not _fits_me(convo.system, question):
+            # A specialist asked something outside its field hands back to its parent.
+            parent = _PARENT.search(convo.system)
+            target = parent.group(1) if parent else None
         if target:
             return Reply(tool_calls=((TRANSFER_TOOL, {"agent_name": target}),))
     planned = _plan_calls(domain_tools, convo)
@@ -355,8 +377,10 @@ def decide(messages: Sequence[Mapping[str, Any]], tools: Iterable[Mapping[str, A
         return Reply(text=f"Please tell me the {missing}." if missing else "How can I help?")
     described = _AGENT_BLOCK.findall(convo.system)
     if described:
-        topics = "; ".join(description.rstrip(".") for _, description in described)
-        return Reply(text=f"I can help with: {topics}. What would you like to know?")
+        # Each description's lead-in ("Shipping: ...") names its topic.
+        topics = [re.split(r"[:,.]", d, maxsplit=1)[0].strip().lower() for _, d in described]
+        listed = ", ".join(topics[:-1]) + f" and {topics[-1]}" if len(topics) > 1 else topics[0]
+        return Reply(text=f"I can help with {listed}. What would you like to know?")
     return Reply(text="How can I help?")
 
 

@@ -91,11 +91,16 @@ def setup_tracing(settings: Settings) -> Tracing:
     trace_dir = Path(os.environ.get("MONOCLE_TRACE_OUTPUT_PATH") or DEFAULT_TRACE_DIR)
     # Without a key the okahu exporter would dump every span on stdout instead.
     exporters = "file,okahu" if settings.okahu_enabled else "file"
-    setup_monocle_telemetry(
+    instrumentor = setup_monocle_telemetry(
         workflow_name=WORKFLOW_NAME,
         monocle_exporters_list=exporters,
         wrapper_methods=[*ADK_METHODS, *LITELLM_METHODS, *_OFFLINE_METHODS],
         union_with_default_methods=False,
     )
+    # Under `adk web`, ADK installed its tracer provider first and Monocle joins it; that
+    # provider has no service name, so the file exporter would name files "unknown_service".
+    for exporter in instrumentor.exporters or ():
+        if hasattr(exporter, "set_service_name"):
+            exporter.set_service_name(WORKFLOW_NAME)
     return Tracing(trace_dir=trace_dir)
 
