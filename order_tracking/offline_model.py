@@ -240,10 +240,14 @@ def _choose_transfer(spec: ToolSpec, system: str, question: str) -> str | None:
         score = len(asked & _stems(described.get(name, name.replace("_", " "))))
         if score > best_score:
             best, best_score = name, score
-    if best is None and not own and _id_tokens([question]):
-        # An id but no topic ("ORD-1001?"): a coordinator picks the agent that covers everything.
-        best = next((n for n in candidates if "every" in _stems(described.get(n, ""))), None)
     return best
+
+
+def _generalist(spec: ToolSpec, system: str) -> str | None:
+    """The target whose description says it covers everything about a subject."""
+    described = dict(_AGENT_BLOCK.findall(system))
+    candidates = spec.enum.get("agent_name") or tuple(described)
+    return next((n for n in candidates if "every" in _stems(described.get(n, ""))), None)
 
 
 def _fits_me(system: str, question: str) -> bool:
@@ -365,6 +369,9 @@ def decide(messages: Sequence[Mapping[str, Any]], tools: Iterable[Mapping[str, A
             # A specialist asked something outside its field hands back to its parent.
             parent = _PARENT.search(convo.system)
             target = parent.group(1) if parent else None
+        if target is None and not domain_tools and _id_tokens([question]):
+            # An id but no topic ("ORD-1001?"): a coordinator asks the generalist.
+            target = _generalist(transfer, convo.system)
         if target:
             return Reply(tool_calls=((TRANSFER_TOOL, {"agent_name": target}),))
     planned = _plan_calls(domain_tools, convo)
