@@ -1,0 +1,76 @@
+"""The fan-out: concurrency, isolation of failures, isolation of sessions."""
+
+import asyncio
+from collections.abc import AsyncGenerator
+
+from google.adk.models.base_llm import BaseLlm
+from google.adk.models.llm_response import LlmResponse
+
+from conftest import ARTICLE_ANSWERS, offline_models
+from order_tracking.agent import SPECIALIST_NAMES, build_order_agents
+from order_tracking.async_runner import AgentResult, run_all_agents, track_order
+
+
+class ProviderDown(BaseLlm):
+    """A model whose provider is unreachable."""
+
+    async def generate_content_async(self, llm_request, stream=False) -> AsyncGenerator[LlmResponse, None]:
+        raise ConnectionError("payment provider is down")
+        yield  # pragma: no cover
+
+
+async def test_all_five_answer_the_article_question(models):
+    results = await run_all_agents("ORD-1001", build_order_agents(models))
+    assert [r.agent for r in results] == list(SPECIALIST_NAMES)
+    assert {r.agent: r.text for r in results} == ARTICLE_ANSWERS
+    assert all(isinstance(r, AgentResult) and r.ok and r.error is None for r in results)
+
+
+async def test_runs_overlap_so_wall_time_is_the_slowest_agent_not_the_sum():
+    # 0.3 s per model call, two calls per agent: ~0.6 s each, ~3 s if run one after another.
+    agents = build_order_agents(offline_models(latency_s=0.3))
+    report = await track_order("ORD-1001", agents)
+    slowest = max(r.elapsed_s for r in report.results)
+    assert all(r.elapsed_s >= 0.6 for r in report.results)
+    # Ratios, not absolute times: the sum of agent times is ~5x the wall time when they overlap.
+    assert report.sequential_estimate_s / report.wall_s > 3.5
+    assert report.wall_s < 1.5 * slowest
+
+
+async def test_one_failing_agent_never_sinks_the_others(models):
+    def mixed(name):
+        return ProviderDown(model="down") if name == "payment_agent" else models(name)
+
+    results = await run_all_agents("ORD-1001", build_order_agents(mixed))
+    by_agent = {r.agent: r for r in results}
+    failed = by_agent.pop("payment_agent")
+    assert not failed.ok and failed.text == ""
+    assert failed.error == "ConnectionError: payment provider is down"
+    assert {name: r.text for name, r in by_agent.items()} == {
+        k: v for k, v in ARTICLE_ANSWERS.items() if k != "payment_agent"
+    }
+
+
+async def test_concurrent_orders_on_shared_agents_never_mix_sessions(models):
+    agents = build_order_agents(models)
+    first, second = await asyncio.gather(
+        run_all_agents("ORD-1001", agents), run_all_agents("ORD-1003", agents)
+    )
+    assert {r.agent: r.text for r in first} == ARTICLE_ANSWERS
+    assert all("ORD-1001" not in r.text and "1Z999AA1012345678" not in r.text for r in second)
+    assert dict((r.agent, r.text) for r in second)["shipping_agent"] == (
+        "Carrier: FedEx | Tracking: 771234567890 | Delivered: 2024-01-09"
+    )
+
+
+async def test_cancellation_propagates_instead_of_becoming_a_result():
+    agents = build_order_agents(offline_models(latency_s=5))
+    task = asyncio.create_task(run_all_agents("ORD-1001", agents))
+    await asyncio.sleep(0.2)
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    else:  # pragma: no cover
+        raise AssertionError("cancellation was swallowed")
