@@ -10,6 +10,7 @@ from pathlib import Path
 OFFLINE_MODEL = "offline/rule-based"
 DEFAULT_OPENAI_MODEL = "gpt-4o"
 DEFAULT_MODEL_TIMEOUT_S = 60.0
+DEFAULT_TRACE_DIR = Path(".monocle")
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -69,6 +70,7 @@ class Settings:
     offline_latency_s: float = 0.0
     model_timeout_s: float = DEFAULT_MODEL_TIMEOUT_S
     okahu_enabled: bool = False
+    trace_dir: Path = DEFAULT_TRACE_DIR
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -95,6 +97,7 @@ class Settings:
             offline_latency_s=_float(env, "OFFLINE_MODEL_LATENCY_S", 0.0),
             model_timeout_s=model_timeout,
             okahu_enabled=bool(env.get("OKAHU_API_KEY", "").strip()),
+            trace_dir=Path(env.get("MONOCLE_TRACE_OUTPUT_PATH", "").strip() or DEFAULT_TRACE_DIR),
         )
 
     def model_for(self, agent_name: str) -> str:

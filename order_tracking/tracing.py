@@ -27,7 +27,6 @@ from monocle_apptrace.instrumentation.metamodel.litellm.methods import LITELLM_M
 from .config import Settings
 
 WORKFLOW_NAME = "order_tracking_asyncio"
-DEFAULT_TRACE_DIR = ".monocle"
 
 # Monocle's LiteLLM inference entity, with a provider entity that names the offline model
 # (Monocle cannot infer one from a custom provider's class).
@@ -88,7 +87,8 @@ class Tracing:
 
 def setup_tracing(settings: Settings) -> Tracing:
     """Install Monocle before the first agent runs. Idempotent."""
-    trace_dir = Path(os.environ.get("MONOCLE_TRACE_OUTPUT_PATH") or DEFAULT_TRACE_DIR)
+    # Monocle's file exporter takes its folder only from this variable.
+    os.environ["MONOCLE_TRACE_OUTPUT_PATH"] = str(settings.trace_dir)
     # Without a key the okahu exporter would dump every span on stdout instead.
     exporters = "file,okahu" if settings.okahu_enabled else "file"
     instrumentor = setup_monocle_telemetry(
@@ -102,5 +102,5 @@ def setup_tracing(settings: Settings) -> Tracing:
     for exporter in instrumentor.exporters or ():
         if hasattr(exporter, "set_service_name"):
             exporter.set_service_name(WORKFLOW_NAME)
-    return Tracing(trace_dir=trace_dir)
+    return Tracing(trace_dir=settings.trace_dir)
 

@@ -49,17 +49,15 @@ def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def trace_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("monocle")
-    # Monocle's file exporter reads this once, when tracing is set up (once per session).
-    os.environ["MONOCLE_TRACE_OUTPUT_PATH"] = str(path)
-    return path
+    return tmp_path_factory.mktemp("monocle")
 
 
 @pytest.fixture(scope="session")
 def tracing(trace_dir: Path):
+    """Monocle, installed once for the session as the CLI installs it."""
     from order_tracking.tracing import setup_tracing
 
-    return setup_tracing(Settings(default_model=OFFLINE_MODEL))
+    return setup_tracing(Settings(default_model=OFFLINE_MODEL, trace_dir=trace_dir))
 
 
 def offline_models(latency_s: float = 0.0) -> ModelFactory:
