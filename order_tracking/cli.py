@@ -65,7 +65,7 @@ def _run(order_id: str) -> int:
     import asyncio
 
     from .agent import announce_model_choice, build_order_agents, litellm_models
-    from .async_runner import track_order
+    from .async_runner import track_order, warm_up
     from .config import ConfigError, Settings, load_env_files
     from .tracing import setup_tracing
 
@@ -75,6 +75,7 @@ def _run(order_id: str) -> int:
     except ConfigError as exc:
         raise BadInput(str(exc)) from None
     announce_model_choice(settings)
+    asyncio.run(warm_up())
     tracing = setup_tracing(settings)
     agents = build_order_agents(litellm_models(settings))
     report = asyncio.run(track_order(order_id, agents, tracing))

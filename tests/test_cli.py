@@ -154,6 +154,7 @@ def test_module_entry_point_runs_offline_by_default_in_a_fresh_process(tmp_path)
     # Printed relative to the working directory, as in the article.
     trace_file = tmp_path / FOOTER.fullmatch(proc.stdout[len(EXPECTED_BODY):]).group(3)
     assert trace_file.parent == tmp_path / "traces"
+    assert list(trace_file.parent.glob("*.json")) == [trace_file]  # the warm-up left no trace
     spans = json.loads(trace_file.read_text())
     assert len({s["context"]["trace_id"] for s in spans}) == 1
     assert proc.stderr == (
