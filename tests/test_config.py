@@ -1,0 +1,81 @@
+"""Settings: which model each agent gets, and where configuration comes from."""
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from order_tracking.agent import announce_model_choice
+from order_tracking.config import OFFLINE_MODEL, ConfigError, Settings, load_env_files
+
+
+def test_nothing_configured_means_the_offline_model_and_a_notice():
+    settings = Settings.from_env({})
+    assert settings.model_for("payment_agent") == OFFLINE_MODEL
+    assert settings.offline_fallback
+    out = io.StringIO()
+    announce_model_choice(settings, out)
+    assert out.getvalue() == (
+        "No SHIPPING_MODEL and no OPENAI_API_KEY set: using the built-in offline model "
+        "(offline/rule-based), a rule-based stand-in, not an LLM.\n"
+    )
+
+
+def test_an_openai_key_alone_selects_the_articles_gpt_4o():
+    settings = Settings.from_env({"OPENAI_API_KEY": "sk-x"})
+    assert settings.model_for("shipping_agent") == "gpt-4o"
+    assert not settings.offline_fallback and not settings.uses_offline_model
+
+
+def test_shipping_model_sets_all_and_agent_variables_override_one():
+    settings = Settings.from_env({
+        "OPENAI_API_KEY": "sk-x",
+        "SHIPPING_MODEL": "gemini/gemini-2.0-flash",
+        "PAYMENT_AGENT_MODEL": "offline",
+        "COORDINATOR_AGENT_MODEL": "anthropic/claude-3-5-sonnet-20241022",
+    })
+    assert settings.model_for("order_status_agent") == "gemini/gemini-2.0-flash"
+    assert settings.model_for("payment_agent") == OFFLINE_MODEL  # "offline" is the short name
+    assert settings.model_for("coordinator_agent") == "anthropic/claude-3-5-sonnet-20241022"
+    assert settings.uses_offline_model and not settings.offline_fallback
+    out = io.StringIO()
+    announce_model_choice(settings, out)
+    assert out.getvalue() == ""  # chosen on purpose: nothing to announce
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"OFFLINE_MODEL_LATENCY_S": "abc"}, "OFFLINE_MODEL_LATENCY_S must be a number of seconds, got 'abc'"),
+        ({"OFFLINE_MODEL_LATENCY_S": "-1"}, "OFFLINE_MODEL_LATENCY_S must not be negative, got '-1'"),
+        ({"MODEL_TIMEOUT_S": "0"}, "MODEL_TIMEOUT_S must be greater than 0"),
+    ],
+)
+def test_unusable_numbers_are_config_errors(env, message):
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env(env)
+    assert str(error.value) == message
+
+
+def test_env_files_load_but_never_override_the_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv("SHIPPING_MODEL")
+    monkeypatch.setenv("PAYMENT_AGENT_MODEL", "from-environment")
+    (tmp_path / ".env").write_text(
+        "SHIPPING_MODEL=from-dotenv\nPAYMENT_AGENT_MODEL=from-dotenv\nOFFLINE_MODEL_LATENCY_S=0.25\n"
+    )
+    try:
+        loaded = load_env_files(cwd=tmp_path)
+        settings = Settings.from_env()
+    finally:  # load_dotenv writes os.environ directly: undo what it added
+        os.environ.pop("SHIPPING_MODEL", None)
+        os.environ.pop("OFFLINE_MODEL_LATENCY_S", None)
+    assert tmp_path / ".env" in loaded
+    assert settings.model_for("order_status_agent") == "from-dotenv"
+    assert settings.model_for("payment_agent") == "from-environment"
+    assert settings.offline_latency_s == 0.25
+
+
+def test_trace_folder_comes_from_monocles_variable():
+    assert Settings.from_env({}).trace_dir == Path(".monocle")
+    assert Settings.from_env({"MONOCLE_TRACE_OUTPUT_PATH": "/tmp/t"}).trace_dir == Path("/tmp/t")
