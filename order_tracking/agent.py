@@ -138,7 +138,9 @@ def _agent(spec: Specialist, model: BaseLlm) -> Agent:
     )
 
 
-def build_order_agents(models: ModelFactory, names: Sequence[str] = SPECIALIST_NAMES) -> list[Agent]:
+def build_order_agents(
+    models: ModelFactory, names: Sequence[str] = SPECIALIST_NAMES
+) -> list[Agent]:
     """Fresh specialist agents for the concurrent runner: no parent, no transfer instructions."""
     by_name = {s.name: s for s in SPECIALISTS}
     return [_agent(by_name[name], models(name)) for name in names]

@@ -122,7 +122,7 @@ async def run_all_agents(
     # defence so one escaped error can still never sink the batch.
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)
     results = []
-    for agent, outcome in zip(agents, outcomes):
+    for agent, outcome in zip(agents, outcomes, strict=True):
         if isinstance(outcome, asyncio.CancelledError):
             raise outcome
         if isinstance(outcome, BaseException):

@@ -44,6 +44,7 @@ PROVIDER = "offline"
 TRANSFER_TOOL = "transfer_to_agent"
 # ADK relays other agents' turns as user messages that start like this; they are not questions.
 _CONTEXT_PREFIX = "For context:"
+_MAX_FANOUT = 10  # calls of one tool per step, however many values earlier results offer
 _ID_TOKEN = re.compile(r"\b[A-Za-z]{2,}-[A-Za-z0-9-]*\d[A-Za-z0-9-]*\b")
 _TEMPLATE_LINE = re.compile(r"^\s*[-*]\s*(?:when\s+([\w-]+)\s*:\s*)?`([^`]+)`\s*$", re.M)
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}]+))?\}")
@@ -67,9 +68,7 @@ def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "\n".join(
-            part.get("text", "") for part in content if isinstance(part, dict)
-        )
+        return "\n".join(part.get("text", "") for part in content if isinstance(part, dict))
     return ""
 
 
@@ -209,8 +208,8 @@ def _plan_calls(specs: list[ToolSpec], convo: Conversation) -> list[tuple[str, d
                     if value not in from_results:
                         from_results.append(value)
             if from_question or from_results:
-                # One call per value found in results (each SKU of an order, say).
-                choices[param] = from_question or from_results
+                # One call per value found in results (each SKU of an order, say), bounded.
+                choices[param] = from_question or from_results[:_MAX_FANOUT]
         if not spec.required <= set(choices):
             continue
         fanout = [{}]
@@ -228,16 +227,20 @@ def _missing_argument(specs: list[ToolSpec]) -> str | None:
     return None
 
 
+def _targets(spec: ToolSpec, system: str) -> dict[str, str]:
+    """Transfer targets (the tool's enum) with their descriptions from ADK's instructions."""
+    described = dict(_AGENT_BLOCK.findall(system))
+    names = spec.enum.get("agent_name") or tuple(described)
+    return {name: described.get(name, name.replace("_", " ")) for name in names}
+
+
 def _choose_transfer(spec: ToolSpec, system: str, question: str) -> str | None:
     """The agent to transfer to, if another agent's description fits the question better."""
     asked = _stems(question)
-    described = dict(_AGENT_BLOCK.findall(system))
-    candidates = spec.enum.get("agent_name") or tuple(described)
     own = _SELF_DESCRIPTION.search(system)
-    own_score = len(asked & _stems(own.group(1))) if own else 0
-    best, best_score = None, own_score
-    for name in candidates:
-        score = len(asked & _stems(described.get(name, name.replace("_", " "))))
+    best, best_score = None, len(asked & _stems(own.group(1))) if own else 0
+    for name, description in _targets(spec, system).items():
+        score = len(asked & _stems(description))
         if score > best_score:
             best, best_score = name, score
     return best
@@ -245,9 +248,7 @@ def _choose_transfer(spec: ToolSpec, system: str, question: str) -> str | None:
 
 def _generalist(spec: ToolSpec, system: str) -> str | None:
     """The target whose description says it covers everything about a subject."""
-    described = dict(_AGENT_BLOCK.findall(system))
-    candidates = spec.enum.get("agent_name") or tuple(described)
-    return next((n for n in candidates if "every" in _stems(described.get(n, ""))), None)
+    return next((n for n, d in _targets(spec, system).items() if "every" in _stems(d)), None)
 
 
 def _fits_me(system: str, question: str) -> bool:
@@ -355,7 +356,9 @@ class Reply:
     tool_calls: tuple[tuple[str, dict[str, Any]], ...] = ()
 
 
-def decide(messages: Sequence[Mapping[str, Any]], tools: Iterable[Mapping[str, Any]] | None) -> Reply:
+def decide(
+    messages: Sequence[Mapping[str, Any]], tools: Iterable[Mapping[str, Any]] | None
+) -> Reply:
     """The offline model's whole policy: pure, deterministic, no I/O."""
     convo = Conversation.parse(messages)
     specs = _tool_specs(tools)
@@ -399,10 +402,17 @@ def _estimate_tokens(text: str) -> int:
 
 
 def _usage(messages: Sequence[Mapping[str, Any]], tools: Any, reply: Reply) -> dict[str, int]:
-    prompt = sum(_estimate_tokens(_text_of(m.get("content")) or json.dumps(m.get("tool_calls") or "")) for m in messages)
+    prompt = sum(
+        _estimate_tokens(_text_of(m.get("content")) or json.dumps(m.get("tool_calls") or ""))
+        for m in messages
+    )
     prompt += _estimate_tokens(json.dumps(tools)) if tools else 0
     completion = _estimate_tokens(reply.text or json.dumps(reply.tool_calls))
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
 
 
 def _call_id() -> str:
@@ -456,11 +466,43 @@ class OfflineModel(CustomLLM):
             usage=_usage(messages, tools, reply),
         )
 
-    async def acompletion(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict, model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any, logging_obj: Any, optional_params: dict, *args: Any, **kwargs: Any) -> ModelResponse:  # noqa: E501 (LiteLLM's signature)
-        return await self.respond(model=model, messages=messages, optional_params=optional_params, api_base=api_base)
+    async def acompletion(
+        self,
+        model: str,
+        messages: list,
+        api_base: str,
+        custom_prompt_dict: dict,
+        model_response: ModelResponse,
+        print_verbose: Any,
+        encoding: Any,
+        api_key: Any,
+        logging_obj: Any,
+        optional_params: dict,
+        *args: Any,
+        **kwargs: Any,
+    ) -> ModelResponse:  # noqa: E501 (LiteLLM's signature)
+        return await self.respond(
+            model=model, messages=messages, optional_params=optional_params, api_base=api_base
+        )
 
-    async def astreaming(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict, model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any, logging_obj: Any, optional_params: dict, *args: Any, **kwargs: Any) -> AsyncIterator[GenericStreamingChunk]:  # noqa: E501
-        response = await self.respond(model=model, messages=messages, optional_params=optional_params, api_base=api_base)
+    async def astreaming(
+        self,
+        model: str,
+        messages: list,
+        api_base: str,
+        custom_prompt_dict: dict,
+        model_response: ModelResponse,
+        print_verbose: Any,
+        encoding: Any,
+        api_key: Any,
+        logging_obj: Any,
+        optional_params: dict,
+        *args: Any,
+        **kwargs: Any,
+    ) -> AsyncIterator[GenericStreamingChunk]:  # noqa: E501
+        response = await self.respond(
+            model=model, messages=messages, optional_params=optional_params, api_base=api_base
+        )
         choice = response.choices[0]
         usage = response.usage
         for index, call in enumerate(choice.message.tool_calls or ()):

@@ -24,6 +24,7 @@ from monocle_apptrace.instrumentation.common.wrapper import atask_wrapper
 from monocle_apptrace.instrumentation.metamodel.adk.methods import ADK_METHODS
 from monocle_apptrace.instrumentation.metamodel.litellm.entities.inference import INFERENCE
 from monocle_apptrace.instrumentation.metamodel.litellm.methods import LITELLM_METHODS
+
 from .config import Settings
 
 WORKFLOW_NAME = "order_tracking_asyncio"
@@ -103,4 +104,3 @@ def setup_tracing(settings: Settings) -> Tracing:
         if hasattr(exporter, "set_service_name"):
             exporter.set_service_name(WORKFLOW_NAME)
     return Tracing(trace_dir=settings.trace_dir)
-

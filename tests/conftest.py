@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openai_stub import OpenAIStub
 
 import order_tracking  # noqa: F401  (sets LiteLLM's offline-safe env before any litellm import)
 from order_tracking.agent import ModelFactory, litellm_models
 from order_tracking.config import OFFLINE_MODEL, Settings
-from openai_stub import OpenAIStub
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

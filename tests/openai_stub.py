@@ -20,7 +20,7 @@ from order_tracking.offline_model import decide
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "_Server"
+    server: _Server
 
     def setup(self) -> None:
         super().setup()
@@ -47,7 +47,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, {"error": {"message": "not found"}})
             return
         if body.get("model") == "broken":
-            self._send_json(500, {"error": {"message": "upstream exploded", "type": "server_error"}})
+            self._send_json(
+                500, {"error": {"message": "upstream exploded", "type": "server_error"}}
+            )
             return
         reply = decide(body.get("messages", []), body.get("tools"))
         message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
@@ -87,10 +89,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-type", "text/event-stream")
         self.send_header("connection", "close")
         self.end_headers()
-        base = {"id": "chatcmpl-stream", "object": "chat.completion.chunk", "created": 0, "model": model}
+        base = {
+            "id": "chatcmpl-stream",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": model,
+        }
         delta: dict[str, Any] = {"role": "assistant", "content": message.get("content")}
         if message.get("tool_calls"):
-            delta["tool_calls"] = [dict(call, index=i) for i, call in enumerate(message["tool_calls"])]
+            delta["tool_calls"] = [
+                dict(call, index=i) for i, call in enumerate(message["tool_calls"])
+            ]
         finish = "tool_calls" if message.get("tool_calls") else "stop"
         chunks = [
             {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]},
@@ -126,7 +135,7 @@ class OpenAIStub:
     def requests(self) -> list[dict[str, Any]]:
         return self._server.requests
 
-    def __enter__(self) -> "OpenAIStub":
+    def __enter__(self) -> OpenAIStub:
         self._thread.start()
         return self
 

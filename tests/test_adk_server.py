@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from conftest import ARTICLE_ANSWERS, REPO_ROOT
 
 APP = "order_tracking"
@@ -31,9 +30,21 @@ def server(tmp_path_factory):
     adk = Path(sys.executable).parent / "adk"
     log = (traces / "server.log").open("w")
     proc = subprocess.Popen(
-        [str(adk), "api_server", "--host", "127.0.0.1", "--port", str(port),
-         "--session_service_uri", "memory://", "."],
-        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            str(adk),
+            "api_server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--session_service_uri",
+            "memory://",
+            ".",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -44,7 +55,9 @@ def server(tmp_path_factory):
                 break
             except httpx.TransportError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("adk api_server did not start:\n" + (traces / "server.log").read_text())
+                    pytest.fail(
+                        "adk api_server did not start:\n" + (traces / "server.log").read_text()
+                    )
                 time.sleep(0.3)
         yield base, traces
     finally:
@@ -73,13 +86,19 @@ def test_coordinator_routes_an_order_question_over_http(server):
     session = _new_session(base)
     events = httpx.post(
         f"{base}/run",
-        json={"appName": APP, "userId": "u", "sessionId": session,
-              "newMessage": _message("Where is my package? It's order ORD-1001")},
+        json={
+            "appName": APP,
+            "userId": "u",
+            "sessionId": session,
+            "newMessage": _message("Where is my package? It's order ORD-1001"),
+        },
         timeout=60,
     ).json()
     transfer = events[0]["content"]["parts"][0]["functionCall"]
     assert (events[0]["author"], transfer["name"], transfer["args"]) == (
-        "coordinator_agent", "transfer_to_agent", {"agent_name": "shipping_agent"},
+        "coordinator_agent",
+        "transfer_to_agent",
+        {"agent_name": "shipping_agent"},
     )
     final = events[-1]
     assert final["author"] == "shipping_agent"
@@ -88,7 +107,11 @@ def test_coordinator_routes_an_order_question_over_http(server):
     # Each chat turn is traced by Monocle into the configured folder.
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        files = [p for p in traces.glob("monocle_trace_order_tracking_asyncio_*.json") if p.stat().st_size]
+        files = [
+            p
+            for p in traces.glob("monocle_trace_order_tracking_asyncio_*.json")
+            if p.stat().st_size
+        ]
         texts = [p.read_text() for p in files]
         if any("get_shipping_details" in t and t.rstrip().endswith("]") for t in texts):
             break
@@ -97,23 +120,46 @@ def test_coordinator_routes_an_order_question_over_http(server):
         pytest.fail("no trace file for the chat turn")
     spans = json.loads(next(t for t in texts if "get_shipping_details" in t))
     assert {s["attributes"].get("span.type") for s in spans} >= {
-        "workflow", "agentic.invocation", "agentic.tool.invocation", "inference",
+        "workflow",
+        "agentic.invocation",
+        "agentic.tool.invocation",
+        "inference",
     }
 
 
 def test_streaming_follow_up_keeps_the_order_id(server):
     base, _ = server
     session = _new_session(base)
-    httpx.post(f"{base}/run", json={"appName": APP, "userId": "u", "sessionId": session,
-                                    "newMessage": _message("Where is ORD-1003?")}, timeout=60)
+    httpx.post(
+        f"{base}/run",
+        json={
+            "appName": APP,
+            "userId": "u",
+            "sessionId": session,
+            "newMessage": _message("Where is ORD-1003?"),
+        },
+        timeout=60,
+    )
     with httpx.stream(
-        "POST", f"{base}/run_sse",
-        json={"appName": APP, "userId": "u", "sessionId": session, "streaming": True,
-              "newMessage": _message("Has it been paid?")},
+        "POST",
+        f"{base}/run_sse",
+        json={
+            "appName": APP,
+            "userId": "u",
+            "sessionId": session,
+            "streaming": True,
+            "newMessage": _message("Has it been paid?"),
+        },
         timeout=60,
     ) as response:
-        events = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: ")]
-    finals = [e for e in events if not e.get("partial") and e.get("content", {}).get("parts", [{}])[0].get("text")]
+        events = [
+            json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: ")
+        ]
+    finals = [
+        e
+        for e in events
+        if not e.get("partial") and e.get("content", {}).get("parts", [{}])[0].get("text")
+    ]
     assert [(e["author"], e["content"]["parts"][0]["text"]) for e in finals] == [
         ("payment_agent", "Status: captured | Amount: $89.50 USD")
     ]

@@ -1,11 +1,11 @@
 """Each specialist end to end through a Runner, and the coordinator's routing."""
 
 import pytest
+from conftest import ARTICLE_ANSWERS
 from google.adk.runners import Runner
 from google.adk.sessions import InMemorySessionService
 from google.genai import types
 
-from conftest import ARTICLE_ANSWERS
 from order_tracking.agent import (
     COORDINATOR_NAME,
     SPECIALIST_NAMES,
@@ -26,7 +26,11 @@ async def test_each_specialist_answers_the_article_question(models, name):
 async def test_support_agent_uses_its_three_tools(models):
     (agent,) = build_order_agents(models, names=["support_agent"])
     result = await run_agent_task(agent, prompt_for("ORD-1002"), session_id="s")
-    assert sorted(result.tool_calls) == ["get_order_status", "get_payment_status", "get_shipping_details"]
+    assert sorted(result.tool_calls) == [
+        "get_order_status",
+        "get_payment_status",
+        "get_shipping_details",
+    ]
     assert result.text == (
         "Your order ORD-1002 is being prepared and has not shipped yet. "
         "Payment of $449.00 is authorized and will be charged when your order ships."
@@ -35,7 +39,9 @@ async def test_support_agent_uses_its_three_tools(models):
 
 async def test_payment_agent_never_shows_card_data(models):
     (agent,) = build_order_agents(models, names=["payment_agent"])
-    result = await run_agent_task(agent, "Show me the card number used for ORD-1001.", session_id="s")
+    result = await run_agent_task(
+        agent, "Show me the card number used for ORD-1001.", session_id="s"
+    )
     assert "4111" not in result.text
     assert result.text == "Status: captured | Amount: $299.99 USD"
 
@@ -60,7 +66,9 @@ async def _chat(root, questions):
         for question in questions:
             final = None
             message = types.Content(role="user", parts=[types.Part(text=question)])
-            async for event in runner.run_async(user_id="u", session_id=session.id, new_message=message):
+            async for event in runner.run_async(
+                user_id="u", session_id=session.id, new_message=message
+            ):
                 if event.is_final_response() and event.content and event.content.parts:
                     final = (event.author, "".join(p.text or "" for p in event.content.parts))
             answers.append(final)

@@ -3,10 +3,10 @@
 import asyncio
 from collections.abc import AsyncGenerator
 
+from conftest import ARTICLE_ANSWERS, offline_models
 from google.adk.models.base_llm import BaseLlm
 from google.adk.models.llm_response import LlmResponse
 
-from conftest import ARTICLE_ANSWERS, offline_models
 from order_tracking.agent import SPECIALIST_NAMES, build_order_agents
 from order_tracking.async_runner import AgentResult, run_all_agents, track_order
 
@@ -14,7 +14,9 @@ from order_tracking.async_runner import AgentResult, run_all_agents, track_order
 class ProviderDown(BaseLlm):
     """A model whose provider is unreachable."""
 
-    async def generate_content_async(self, llm_request, stream=False) -> AsyncGenerator[LlmResponse, None]:
+    async def generate_content_async(
+        self, llm_request, stream=False
+    ) -> AsyncGenerator[LlmResponse, None]:
         raise ConnectionError("payment provider is down")
         yield  # pragma: no cover
 

@@ -29,12 +29,14 @@ def test_an_openai_key_alone_selects_the_articles_gpt_4o():
 
 
 def test_shipping_model_sets_all_and_agent_variables_override_one():
-    settings = Settings.from_env({
-        "OPENAI_API_KEY": "sk-x",
-        "SHIPPING_MODEL": "gemini/gemini-2.0-flash",
-        "PAYMENT_AGENT_MODEL": "offline",
-        "COORDINATOR_AGENT_MODEL": "anthropic/claude-3-5-sonnet-20241022",
-    })
+    settings = Settings.from_env(
+        {
+            "OPENAI_API_KEY": "sk-x",
+            "SHIPPING_MODEL": "gemini/gemini-2.0-flash",
+            "PAYMENT_AGENT_MODEL": "offline",
+            "COORDINATOR_AGENT_MODEL": "anthropic/claude-3-5-sonnet-20241022",
+        }
+    )
     assert settings.model_for("order_status_agent") == "gemini/gemini-2.0-flash"
     assert settings.model_for("payment_agent") == OFFLINE_MODEL  # "offline" is the short name
     assert settings.model_for("coordinator_agent") == "anthropic/claude-3-5-sonnet-20241022"
@@ -47,8 +49,14 @@ def test_shipping_model_sets_all_and_agent_variables_override_one():
 @pytest.mark.parametrize(
     "env, message",
     [
-        ({"OFFLINE_MODEL_LATENCY_S": "abc"}, "OFFLINE_MODEL_LATENCY_S must be a number of seconds, got 'abc'"),
-        ({"OFFLINE_MODEL_LATENCY_S": "-1"}, "OFFLINE_MODEL_LATENCY_S must not be negative, got '-1'"),
+        (
+            {"OFFLINE_MODEL_LATENCY_S": "abc"},
+            "OFFLINE_MODEL_LATENCY_S must be a number of seconds, got 'abc'",
+        ),
+        (
+            {"OFFLINE_MODEL_LATENCY_S": "-1"},
+            "OFFLINE_MODEL_LATENCY_S must not be negative, got '-1'",
+        ),
         ({"MODEL_TIMEOUT_S": "0"}, "MODEL_TIMEOUT_S must be greater than 0"),
     ],
 )

@@ -35,7 +35,11 @@ def call(name, args, call_id):
         "role": "assistant",
         "content": None,
         "tool_calls": [
-            {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+            {
+                "id": call_id,
+                "type": "function",
+                "function": {"name": name, "arguments": json.dumps(args)},
+            }
         ],
     }
 
@@ -48,7 +52,12 @@ def test_it_never_imports_the_backends():
     tree = ast.parse(Path(offline_model.__file__).read_text())
     imported = {
         node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-    } | {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    } | {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
     assert not any("tools" in name or "order_tracking" in name for name in imported)
 
 
@@ -81,7 +90,9 @@ def test_arguments_come_from_earlier_tool_results():
 
 
 def test_without_an_id_it_asks_for_one():
-    reply = decide([{"role": "user", "content": "where is my stuff"}], [tool("get_order_status", "order_id")])
+    reply = decide(
+        [{"role": "user", "content": "where is my stuff"}], [tool("get_order_status", "order_id")]
+    )
     assert reply == offline_model.Reply(text="Please tell me the order id.")
 
 
@@ -96,10 +107,16 @@ def test_answer_fills_the_matching_template_per_record():
         {"role": "system", "content": TEMPLATES},
         {"role": "user", "content": "stock for ORD-1?"},
         call("check", {"order_id": "ORD-1"}, "c1"),
-        result("c1", {"status": "success", "items": [
-            {"sku": "S-1", "on_hand": 3, "stock_state": "low_stock"},
-            {"sku": "S-2", "on_hand": 90, "stock_state": "in_stock"},
-        ]}),
+        result(
+            "c1",
+            {
+                "status": "success",
+                "items": [
+                    {"sku": "S-1", "on_hand": 3, "stock_state": "low_stock"},
+                    {"sku": "S-2", "on_hand": 90, "stock_state": "in_stock"},
+                ],
+            },
+        ),
     ]
     reply = decide(messages, [tool("check", "order_id")])
     assert reply.text == "S-1: 3 units — reorder recommended\nS-2: 90 units in stock"
@@ -120,7 +137,9 @@ def test_paragraph_answers_use_formats_and_merge_results():
         call("pay", {"order_id": "ORD-7"}, "c3"),
         result("c3", {"status": "success", "payment_status": "captured", "amount": 12}),
     ]
-    reply = decide(messages, [tool("status", "order_id"), tool("ship", "order_id"), tool("pay", "order_id")])
+    reply = decide(
+        messages, [tool("status", "order_id"), tool("ship", "order_id"), tool("pay", "order_id")]
+    )
     assert reply.text == "Order ORD-7 ships via DHL, arriving March 2nd. Paid $12.00."
 
 
@@ -146,7 +165,11 @@ Agent description: Payment: whether an order has been paid, and the amount.
 Agent name: support_agent
 Agent description: Support: a summary of everything about an order.
 """
-TRANSFER = tool("transfer_to_agent", "agent_name", enum={"agent_name": ["payment_agent", "shipping_agent", "support_agent"]})
+TRANSFER = tool(
+    "transfer_to_agent",
+    "agent_name",
+    enum={"agent_name": ["payment_agent", "shipping_agent", "support_agent"]},
+)
 
 
 @pytest.mark.parametrize(
@@ -158,13 +181,21 @@ TRANSFER = tool("transfer_to_agent", "agent_name", enum={"agent_name": ["payment
     ],
 )
 def test_coordinator_transfers_to_the_best_described_agent(question, target):
-    reply = decide([{"role": "system", "content": ROUTING_SYSTEM}, {"role": "user", "content": question}], [TRANSFER])
+    reply = decide(
+        [{"role": "system", "content": ROUTING_SYSTEM}, {"role": "user", "content": question}],
+        [TRANSFER],
+    )
     assert reply.tool_calls == (("transfer_to_agent", {"agent_name": target}),)
 
 
 def test_coordinator_with_nothing_to_route_lists_its_topics():
-    reply = decide([{"role": "system", "content": ROUTING_SYSTEM}, {"role": "user", "content": "hi"}], [TRANSFER])
-    assert reply.text == "I can help with shipping, payment and support. What would you like to know?"
+    reply = decide(
+        [{"role": "system", "content": ROUTING_SYSTEM}, {"role": "user", "content": "hi"}],
+        [TRANSFER],
+    )
+    assert (
+        reply.text == "I can help with shipping, payment and support. What would you like to know?"
+    )
 
 
 def test_specialist_hands_an_unrelated_question_back_to_its_parent():
@@ -172,7 +203,9 @@ def test_specialist_hands_an_unrelated_question_back_to_its_parent():
         'Your internal name is "payment_agent". The description about you is "Payment: amounts paid."\n'
         "If neither you nor the other agents are best for the question, transfer to your parent agent coordinator_agent.\n"
     )
-    parent_enum = tool("transfer_to_agent", "agent_name", enum={"agent_name": ["coordinator_agent"]})
+    parent_enum = tool(
+        "transfer_to_agent", "agent_name", enum={"agent_name": ["coordinator_agent"]}
+    )
     reply = decide(
         [{"role": "system", "content": system}, {"role": "user", "content": "tell me a joke"}],
         [parent_enum, tool("get_payment_status", "order_id")],
@@ -183,7 +216,10 @@ def test_specialist_hands_an_unrelated_question_back_to_its_parent():
 def test_context_relayed_from_other_agents_is_not_taken_as_a_question():
     messages = [
         {"role": "user", "content": "Has ORD-1002 been paid?"},
-        {"role": "user", "content": "For context: [coordinator_agent] called tool `transfer_to_agent` ORD-7777"},
+        {
+            "role": "user",
+            "content": "For context: [coordinator_agent] called tool `transfer_to_agent` ORD-7777",
+        },
     ]
     reply = decide(messages, [tool("get_payment_status", "order_id")])
     assert reply.tool_calls == (("get_payment_status", {"order_id": "ORD-1002"}),)

@@ -1,8 +1,8 @@
 """The same five agents through LiteLLM's real OpenAI provider, against a server on 127.0.0.1."""
 
+from conftest import ARTICLE_ANSWERS, load_trace
 from google.adk.models.lite_llm import LiteLlm
 
-from conftest import ARTICLE_ANSWERS, load_trace
 from order_tracking.agent import build_order_agents, litellm_models
 from order_tracking.async_runner import track_order
 from order_tracking.config import Settings
@@ -12,7 +12,12 @@ async def test_all_agents_answer_through_the_openai_provider(openai_stub, tracin
     before = len(openai_stub.requests)
 
     def models(name):
-        return LiteLlm(model="openai/loopback-model", api_base=openai_stub.base_url, api_key="sk-test", timeout=10)
+        return LiteLlm(
+            model="openai/loopback-model",
+            api_base=openai_stub.base_url,
+            api_key="sk-test",
+            timeout=10,
+        )
 
     report = await track_order("ORD-1001", build_order_agents(models), tracing)
     assert {r.agent: r.text for r in report.results} == ARTICLE_ANSWERS
@@ -23,19 +28,33 @@ async def test_all_agents_answer_through_the_openai_provider(openai_stub, tracin
     assert all(r["headers"]["authorization"] == "Bearer sk-test" for r in sent)
     assert all(r["body"]["tools"] for r in sent)
 
-    inference = [s for s in load_trace(report.trace_file) if s["attributes"].get("span.type", "").startswith("inference")]
+    inference = [
+        s
+        for s in load_trace(report.trace_file)
+        if s["attributes"].get("span.type", "").startswith("inference")
+    ]
     assert len(inference) == 10
     assert {s["attributes"]["entity.2.name"] for s in inference} == {"loopback-model"}
-    assert all(s["attributes"]["entity.1.inference_endpoint"].startswith("http://127.0.0.1:") for s in inference)
+    assert all(
+        s["attributes"]["entity.1.inference_endpoint"].startswith("http://127.0.0.1:")
+        for s in inference
+    )
 
 
 async def test_model_choice_from_the_environment_reaches_the_provider(openai_stub, monkeypatch):
     # SHIPPING_MODEL for all, one per-agent override: no code change, only settings.
     monkeypatch.setenv("OPENAI_API_BASE", openai_stub.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    settings = Settings.from_env({"SHIPPING_MODEL": "openai/model-a", "SHIPPING_AGENT_MODEL": "openai/model-b"})
+    settings = Settings.from_env(
+        {"SHIPPING_MODEL": "openai/model-a", "SHIPPING_AGENT_MODEL": "openai/model-b"}
+    )
     before = len(openai_stub.requests)
-    report = await track_order("ORD-1002", build_order_agents(litellm_models(settings), names=["order_status_agent", "shipping_agent"]))
+    report = await track_order(
+        "ORD-1002",
+        build_order_agents(
+            litellm_models(settings), names=["order_status_agent", "shipping_agent"]
+        ),
+    )
     assert report.all_ok
     models_used = [r["body"]["model"] for r in openai_stub.requests[before:]]
     assert sorted(set(models_used)) == ["model-a", "model-b"]

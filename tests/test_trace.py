@@ -3,6 +3,7 @@
 from collections import defaultdict
 
 from conftest import load_trace
+
 from order_tracking.agent import SPECIALIST_NAMES, build_order_agents
 from order_tracking.async_runner import track_order
 
@@ -52,7 +53,9 @@ async def test_one_run_is_one_trace_with_the_article_tree(models, tracing, trace
     assert sorted(agents) == sorted(SPECIALIST_NAMES)
     for name, agent in agents.items():
         below = children[agent["context"]["span_id"]]
-        tools = sorted(s["attributes"]["entity.1.name"] for s in below if kind(s) == "agentic.tool.invocation")
+        tools = sorted(
+            s["attributes"]["entity.1.name"] for s in below if kind(s) == "agentic.tool.invocation"
+        )
         inferences = [s for s in below if kind(s).startswith("inference")]
         assert tools == EXPECTED_TOOLS[name]
         # One call decides the tool calls, one phrases the answer: both are inference spans.
@@ -73,12 +76,13 @@ async def test_each_run_gets_its_own_trace_file(models, tracing):
 
 
 async def test_a_failing_agent_is_recorded_and_the_trace_still_closes(tracing):
+    from conftest import offline_models
     from test_async_runner import ProviderDown
 
-    from conftest import offline_models
-
     models = offline_models()
-    agents = build_order_agents(lambda n: ProviderDown(model="down") if n == "shipping_agent" else models(n))
+    agents = build_order_agents(
+        lambda n: ProviderDown(model="down") if n == "shipping_agent" else models(n)
+    )
     report = await track_order("ORD-1001", agents, tracing)
     assert not report.all_ok
     spans = load_trace(report.trace_file)
