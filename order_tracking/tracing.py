@@ -47,6 +47,17 @@ OFFLINE_INFERENCE: dict[str, Any] = {
     ],
 }
 
+# Monocle 0.8.15 lists no streamed OpenAI chat call, so `adk web` (which streams) would record
+# no inference span for openai/... models. `async_streaming` returns the stream: the span must
+# stay open until the stream is consumed, which Monocle's LiteLLM stream processor handles.
+_OPENAI_STREAMING = {
+    "package": "litellm.llms.openai.openai",
+    "object": "OpenAIChatCompletion",
+    "method": "async_streaming",
+    "wrapper_method": atask_wrapper,
+    "output_processor": {**INFERENCE, "is_auto_close": lambda kwargs: False},
+}
+
 _OFFLINE_METHODS = [
     {
         "package": "order_tracking.offline_model",
@@ -95,7 +106,7 @@ def setup_tracing(settings: Settings) -> Tracing:
     instrumentor = setup_monocle_telemetry(
         workflow_name=WORKFLOW_NAME,
         monocle_exporters_list=exporters,
-        wrapper_methods=[*ADK_METHODS, *LITELLM_METHODS, *_OFFLINE_METHODS],
+        wrapper_methods=[*ADK_METHODS, *LITELLM_METHODS, _OPENAI_STREAMING, *_OFFLINE_METHODS],
         union_with_default_methods=False,
     )
     # Under `adk web`, ADK installed its tracer provider first and Monocle joins it; that

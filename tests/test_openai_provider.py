@@ -1,7 +1,11 @@
 """The same five agents through LiteLLM's real OpenAI provider, against a server on 127.0.0.1."""
 
 from conftest import ARTICLE_ANSWERS, load_trace
+from google.adk.agents.run_config import RunConfig, StreamingMode
 from google.adk.models.lite_llm import LiteLlm
+from google.adk.runners import Runner
+from google.adk.sessions import InMemorySessionService
+from google.genai import types
 
 from order_tracking.agent import build_order_agents, litellm_models
 from order_tracking.async_runner import track_order
@@ -59,3 +63,35 @@ async def test_model_choice_from_the_environment_reaches_the_provider(openai_stu
     models_used = [r["body"]["model"] for r in openai_stub.requests[before:]]
     assert sorted(set(models_used)) == ["model-a", "model-b"]
     assert models_used.count("model-b") == 2
+
+
+async def test_streamed_openai_calls_are_traced_as_inference(openai_stub, tracing):
+    # adk web streams; Monocle alone records no inference span for a streamed openai/... call.
+    model = LiteLlm(
+        model="openai/stream-model", api_base=openai_stub.base_url, api_key="sk-test", timeout=10
+    )
+    (agent,) = build_order_agents(lambda name: model, names=["shipping_agent"])
+    service = InMemorySessionService()
+    runner = Runner(agent=agent, app_name="t", session_service=service)
+    session = await service.create_session(app_name="t", user_id="u")
+    message = types.Content(role="user", parts=[types.Part(text="Where is ORD-1001?")])
+    texts = []
+    with tracing.trace("streaming-test") as trace_id:
+        async for event in runner.run_async(
+            user_id="u",
+            session_id=session.id,
+            new_message=message,
+            run_config=RunConfig(streaming_mode=StreamingMode.SSE),
+        ):
+            if event.is_final_response() and event.content and event.content.parts:
+                texts.append(event.content.parts[0].text)
+    await runner.close()
+    assert texts[-1] == ARTICLE_ANSWERS["shipping_agent"]
+    tracing.flush()
+    spans = load_trace(tracing.file_for(trace_id))
+    inference = [s for s in spans if s["attributes"].get("span.type", "").startswith("inference")]
+    assert len(inference) == 2
+    assert {s["attributes"]["entity.2.name"] for s in inference} == {"stream-model"}
+    for span in inference:
+        metadata = next(e for e in span["events"] if e["name"] == "metadata")
+        assert metadata["attributes"]["total_tokens"] == 110  # the stub's usage, from the stream
