@@ -53,7 +53,7 @@ If the tool reports an error, say what it says (for example that the order was n
         name="shipping_agent",
         description=(
             "Shipping: the carrier, tracking number and delivery date or ETA of an "
-            "order's package, and where it is."
+            "order's package: where it is and when it will arrive."
         ),
         instruction="""You answer questions about an order's shipment.
 Call get_shipping_details with the order id from the question, then answer with the line that fits the shipment status:
@@ -82,7 +82,7 @@ If the tool reports an error, say what it says (for example that the order was n
         name="payment_agent",
         description=(
             "Payment: whether an order has been paid (payment authorized, captured or "
-            "failed), with the amount charged and its currency."
+            "failed), what it cost and the currency; never card numbers or other card data."
         ),
         instruction="""You answer questions about an order's payment.
 Call get_payment_status with the order id from the question, then answer in exactly this format:
@@ -113,6 +113,7 @@ If the tools report an error, say what it says (for example that the order was n
 )
 
 SPECIALIST_NAMES: tuple[str, ...] = tuple(s.name for s in SPECIALISTS)
+AGENT_NAMES: tuple[str, ...] = (*SPECIALIST_NAMES, COORDINATOR_NAME)
 
 _COORDINATOR_INSTRUCTION = """You are the order-tracking coordinator.
 You do not look anything up yourself: transfer each question to the specialist whose description fits it best.
@@ -162,6 +163,10 @@ def build_root_agent(models: ModelFactory) -> Agent:
 
 def litellm_models(settings: Settings) -> ModelFactory:
     """Every agent through LiteLLM, with the model its settings name and a timeout."""
+    import litellm
+
+    # Otherwise every failed call prints a "Give Feedback / Get Help" banner on stdout.
+    litellm.suppress_debug_info = True
     if settings.uses_offline_model:
         from . import offline_model
 
@@ -176,8 +181,13 @@ def litellm_models(settings: Settings) -> ModelFactory:
 def announce_model_choice(settings: Settings, stream: Any = None) -> None:
     """One line on stderr when the offline model is used because nothing else was configured."""
     if settings.offline_fallback:
+        which = (
+            "the agents without their own *_AGENT_MODEL use"
+            if settings.model_overrides
+            else "using"
+        )
         print(
-            "No SHIPPING_MODEL and no OPENAI_API_KEY set: using the built-in offline model "
+            f"No SHIPPING_MODEL and no OPENAI_API_KEY set: {which} the built-in offline model "
             f"({OFFLINE_MODEL}), a rule-based stand-in, not an LLM.",
             file=stream or sys.stderr,
         )
@@ -195,7 +205,7 @@ def __getattr__(name: str) -> Any:
             from .tracing import setup_tracing
 
             load_env_files()
-            settings = Settings.from_env()
+            settings = Settings.from_env(agent_names=AGENT_NAMES)
             announce_model_choice(settings)
             setup_tracing(settings)
             models = litellm_models(settings)

@@ -8,6 +8,7 @@ aborts the others.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -36,6 +37,7 @@ class AgentResult:
     error: str | None
     elapsed_s: float
     tool_calls: tuple[str, ...] = ()
+    session_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,13 @@ def prompt_for(order_id: str) -> str:
 
 
 def _describe(exc: BaseException) -> str:
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    """``Type: first line of the message``, without LiteLLM's repeated type prefixes."""
+    name = type(exc).__name__
+    lines = str(exc).strip().splitlines()
+    message = lines[0] if lines else ""
+    # LiteLLM says "litellm.InternalServerError: InternalServerError: OpenAIException - ...".
+    message = re.sub(rf"^(?:(?:litellm\.)?{re.escape(name)}:\s*)+", "", message)
+    return f"{name}: {message}" if message else name
 
 
 async def run_agent_task(agent: BaseAgent, prompt: str, session_id: str) -> AgentResult:
@@ -90,6 +97,7 @@ async def run_agent_task(agent: BaseAgent, prompt: str, session_id: str) -> Agen
             error=None if ok else "the agent gave no answer",
             elapsed_s=time.perf_counter() - start,
             tool_calls=tuple(tool_calls),
+            session_id=session_id,
         )
     except asyncio.CancelledError:
         raise
@@ -101,6 +109,7 @@ async def run_agent_task(agent: BaseAgent, prompt: str, session_id: str) -> Agen
             error=_describe(exc),
             elapsed_s=time.perf_counter() - start,
             tool_calls=tuple(tool_calls),
+            session_id=session_id,
         )
     finally:
         await runner.close()
@@ -166,4 +175,4 @@ async def track_order(
 if __name__ == "__main__":
     from .cli import main
 
-    main()
+    main(prog_name="python -m order_tracking.async_runner")

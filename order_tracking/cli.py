@@ -6,6 +6,7 @@ Input is checked before the heavy imports, so a typo fails fast and never reache
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_AGENT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
-_ORDER_ID = re.compile(r"ORD-\d{1,12}", re.IGNORECASE)
+_ORDER_ID = re.compile(r"ORD-[0-9]{1,12}", re.IGNORECASE)
 
 
 class BadInput(click.ClickException):
@@ -61,17 +62,31 @@ def render_report(report: OrderReport) -> str:
     return "\n".join(lines)
 
 
-def _run(order_id: str) -> int:
+# Loggers of the libraries underneath. A failing agent is reported in its own section; their
+# tracebacks for the same failure would bury the answer, so they are shown only with --verbose.
+_LIBRARY_LOGGERS = ("google_adk", "LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "monocle_apptrace")
+
+
+def _configure_logging(verbose: bool) -> None:
+    if verbose:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        return
+    for name in _LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _run(order_id: str, verbose: bool) -> int:
     import asyncio
 
-    from .agent import announce_model_choice, build_order_agents, litellm_models
+    from .agent import AGENT_NAMES, announce_model_choice, build_order_agents, litellm_models
     from .async_runner import track_order, warm_up
     from .config import ConfigError, Settings, load_env_files
     from .tracing import setup_tracing
 
+    _configure_logging(verbose)
     load_env_files()
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(agent_names=AGENT_NAMES)
     except ConfigError as exc:
         raise BadInput(str(exc)) from None
     announce_model_choice(settings)
@@ -85,21 +100,24 @@ def _run(order_id: str) -> int:
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("order_id")
-def track_order_command(order_id: str) -> None:
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Also show the libraries' own warnings and errors."
+)
+def track_order_command(order_id: str, verbose: bool) -> None:
     """Ask five specialist agents about ORDER_ID (e.g. ORD-1001) at the same time."""
     order_id = normalise_order_id(order_id)
-    sys.exit(_run(order_id))
+    sys.exit(_run(order_id, verbose))
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, prog_name: str = "track-order") -> None:
     """Console-script entry point: clean one-line errors, documented exit codes."""
     try:
-        track_order_command.main(args=argv, prog_name="track-order", standalone_mode=False)
+        track_order_command.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
     except click.ClickException as exc:
-        click.echo(f"track-order: error: {exc.format_message()}", err=True)
+        click.echo(f"{prog_name}: error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     # standalone_mode=False returns instead of exiting after --help.
     sys.exit(EXIT_OK)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,17 +15,22 @@ DEFAULT_TRACE_DIR = Path(".monocle")
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-def load_env_files(cwd: Path | None = None) -> list[Path]:
-    """Load `.env` from the current directory, then `order_tracking/.env`.
+def load_env_files(cwd: Path | None = None, env: Mapping[str, str] | None = None) -> list[Path]:
+    """Load ``order_tracking/.env``, then ``.env`` in the current directory.
 
-    Variables already set in the environment always win; between the two files the first
-    one loaded wins. Returns the files that were read.
+    Variables already in the environment always win, then the package's file, then the
+    current directory's: the same order ``adk web`` gives (it loads the file nearest the
+    agent first). ``ADK_DISABLE_LOAD_DOTENV=1`` turns loading off for both paths.
+    Returns the files that were read.
     """
+    env = os.environ if env is None else env
+    if env.get("ADK_DISABLE_LOAD_DOTENV", "").strip().lower() in {"1", "true", "yes"}:
+        return []
     from dotenv import load_dotenv
 
-    loaded = []
-    for candidate in ((cwd or Path.cwd()) / ".env", _PACKAGE_DIR / ".env"):
-        if candidate.is_file() and candidate not in loaded:
+    loaded: list[Path] = []
+    for candidate in (_PACKAGE_DIR / ".env", (cwd or Path.cwd()) / ".env"):
+        if candidate.is_file() and candidate.resolve() not in {p.resolve() for p in loaded}:
             load_dotenv(candidate, override=False)
             loaded.append(candidate)
     return loaded
@@ -73,7 +78,11 @@ class Settings:
     trace_dir: Path = DEFAULT_TRACE_DIR
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, agent_names: Iterable[str] | None = None
+    ) -> Settings:
+        """Read the environment; with ``agent_names``, a per-agent variable naming no
+        known agent (a typo) is an error rather than silently ignored."""
         env = os.environ if env is None else env
         configured = env.get("SHIPPING_MODEL", "").strip()
         if configured:
@@ -87,6 +96,13 @@ class Settings:
             for key, value in env.items()
             if key.endswith("_AGENT_MODEL") and value.strip()
         }
+        if agent_names is not None:
+            unknown = sorted(set(overrides) - set(agent_names))
+            if unknown:
+                known = ", ".join(model_env_var(n) for n in agent_names)
+                raise ConfigError(
+                    f"{model_env_var(unknown[0])} names no agent; per-agent variables are: {known}"
+                )
         model_timeout = _float(env, "MODEL_TIMEOUT_S", DEFAULT_MODEL_TIMEOUT_S)
         if model_timeout == 0:
             raise ConfigError("MODEL_TIMEOUT_S must be greater than 0")

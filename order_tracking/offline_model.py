@@ -45,7 +45,7 @@ TRANSFER_TOOL = "transfer_to_agent"
 # ADK relays other agents' turns as user messages that start like this; they are not questions.
 _CONTEXT_PREFIX = "For context:"
 _MAX_FANOUT = 10  # calls of one tool per step, however many values earlier results offer
-_ID_TOKEN = re.compile(r"\b[A-Za-z]{2,}-[A-Za-z0-9-]*\d[A-Za-z0-9-]*\b")
+_ID_TOKEN = re.compile(r"\b[A-Za-z]{2,}-[A-Za-z0-9-]*[0-9][A-Za-z0-9-]*\b", re.ASCII)
 _TEMPLATE_LINE = re.compile(r"^\s*[-*]\s*(?:when\s+([\w-]+)\s*:\s*)?`([^`]+)`\s*$", re.M)
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}]+))?\}")
 _AGENT_BLOCK = re.compile(r"Agent name:\s*(\S+)\s*\nAgent description:\s*(.*)")
@@ -54,9 +54,11 @@ _SELF_DESCRIPTION = re.compile(r'The description about you is "([^"]*)"')
 _PARENT = re.compile(r"transfer to your parent agent (\w+)")
 _WORD = re.compile(r"[a-z]+")
 _STOPWORDS = frozenset(
-    "a an and are as at be been but by can could do does did for from had has have how i if in "
-    "is it its me my of on or our please should so than that the their them then there these "
-    "this to us was we were what when where which who why will with would you your".split()
+    "a about also an and any are as at be been but by can could do does did for from get had has "
+    "have how i if in just know much "
+    "is it its me my now of on or our please should so still tell than thanks that the their them "
+    "then there these this to us want was we were what when which who why will with would "
+    "yet you your".split()
 )
 
 
@@ -157,12 +159,13 @@ def _id_tokens(texts: Iterable[str]) -> list[str]:
     return list(seen)
 
 
-def _question_ids(convo: Conversation) -> list[str]:
-    """Ids named in the latest question; a follow-up that names none inherits the last ones."""
+def _ids_for(param: str, convo: Conversation, *, inherit: bool) -> list[str]:
+    """Ids from the latest question that fit ``param``; with ``inherit``, a question that
+    names none takes them from the newest earlier question that does ("Has it been paid?")."""
     for question in reversed(convo.questions):
-        tokens = _id_tokens([question])
-        if tokens:
-            return tokens
+        fitting = [t for t in _id_tokens([question]) if _token_fits(t, param)]
+        if fitting or not inherit:
+            return fitting
     return []
 
 
@@ -194,24 +197,24 @@ def _values_under(data: Any, key: str) -> list[Any]:
 def _plan_calls(specs: list[ToolSpec], convo: Conversation) -> list[tuple[str, dict[str, Any]]]:
     """Tool calls for this step: each not-yet-called tool whose required arguments fill."""
     called = {name for name, _ in convo.turn_calls}
-    tokens = _question_ids(convo)
     planned: list[tuple[str, dict[str, Any]]] = []
     for spec in specs:
         if spec.name in called or spec.name == TRANSFER_TOOL:
             continue
         choices: dict[str, list[Any]] = {}
         for param in spec.properties:
-            from_question = [t for t in tokens if _token_fits(t, param)][:1]
+            # Only a required argument is carried over from an earlier question.
+            from_question = _ids_for(param, convo, inherit=param in spec.required)
             from_results = []
             for _, result in convo.turn_results:
                 for value in _values_under(result, param):
                     if value not in from_results:
                         from_results.append(value)
             if from_question or from_results:
-                # One call per value found in results (each SKU of an order, say), bounded.
-                choices[param] = from_question or from_results[:_MAX_FANOUT]
-        if not spec.required <= set(choices):
-            continue
+                # One call per value (two orders asked about, each SKU of an order), bounded.
+                choices[param] = (from_question or from_results)[:_MAX_FANOUT]
+        if not spec.required <= set(choices) or (spec.properties and not choices):
+            continue  # a call with nothing to look up would only return an error
         fanout = [{}]
         for param, values in choices.items():
             fanout = [{**args, param: value} for args in fanout for value in values]
@@ -220,10 +223,11 @@ def _plan_calls(specs: list[ToolSpec], convo: Conversation) -> list[tuple[str, d
 
 
 def _missing_argument(specs: list[ToolSpec]) -> str | None:
+    """What to ask the user for: a required argument, else any of the parameters."""
     for spec in specs:
-        if spec.name != TRANSFER_TOOL:
-            for param in sorted(spec.required):
-                return param.replace("_", " ")
+        wanted = sorted(spec.required) or list(spec.properties)
+        if wanted:
+            return " or ".join(p.replace("_", " ") for p in wanted)
     return None
 
 
@@ -251,10 +255,18 @@ def _generalist(spec: ToolSpec, system: str) -> str | None:
     return next((n for n, d in _targets(spec, system).items() if "every" in _stems(d)), None)
 
 
-def _fits_me(system: str, question: str) -> bool:
-    """Whether a question names an id or touches this agent's own description."""
+def _fits_me(system: str, convo: Conversation) -> bool:
+    """Whether the latest question is this agent's: it names an id, touches the agent's own
+    description, or is a bare follow-up ("Where is it?") to an earlier question."""
+    question = convo.questions[-1] if convo.questions else ""
     own = _SELF_DESCRIPTION.search(system)
-    return bool(_id_tokens([question])) or not own or bool(_stems(question) & _stems(own.group(1)))
+    asked = _stems(question)
+    return (
+        not own
+        or bool(_id_tokens([question]))
+        or bool(asked & _stems(own.group(1)))
+        or (not asked and len(convo.questions) > 1)
+    )
 
 
 # --- Phrasing ------------------------------------------------------------------------------
@@ -326,7 +338,10 @@ def _compose_answer(system: str, results: list[tuple[str, Any]]) -> str:
 
     for label, template in templates:
         if not label:
-            add(_fill(template, merged))
+            # Once per result (two orders asked about give two lines), else from all together.
+            filled = [_fill(template, {**merged, **_records(r)[0]}) for r in ok]
+            for line in filled if any(filled) else [_fill(template, merged)]:
+                add(line)
     for result in ok:
         for record in _records(result):
             labels = {str(v).lower() for v in record.values() if isinstance(v, str)}
@@ -368,7 +383,7 @@ def decide(
 
     if transfer and not convo.turn_calls:
         target = _choose_transfer(transfer, convo.system, question)
-        if target is None and domain_tools and not _fits_me(convo.system, question):
+        if target is None and domain_tools and not _fits_me(convo.system, convo):
             # A specialist asked something outside its field hands back to its parent.
             parent = _PARENT.search(convo.system)
             target = parent.group(1) if parent else None

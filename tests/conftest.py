@@ -43,7 +43,9 @@ def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
             "MODEL_TIMEOUT_S",
         }:
             monkeypatch.delenv(key)
-    # Explicit, so an order_tracking/.env on a developer machine cannot pick another model.
+    # A developer's order_tracking/.env (the article has one hold an OpenAI key) must not load,
+    # here or in the subprocesses tests start: the same switch ADK honours.
+    monkeypatch.setenv("ADK_DISABLE_LOAD_DOTENV", "1")
     monkeypatch.setenv("SHIPPING_MODEL", "offline")
 
 

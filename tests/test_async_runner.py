@@ -3,12 +3,13 @@
 import asyncio
 from collections.abc import AsyncGenerator
 
+import pytest
 from conftest import ARTICLE_ANSWERS, offline_models
 from google.adk.models.base_llm import BaseLlm
 from google.adk.models.llm_response import LlmResponse
 
 from order_tracking.agent import SPECIALIST_NAMES, build_order_agents
-from order_tracking.async_runner import AgentResult, run_all_agents, track_order
+from order_tracking.async_runner import AgentResult, run_agent_task, run_all_agents, track_order
 
 
 class ProviderDown(BaseLlm):
@@ -53,26 +54,27 @@ async def test_one_failing_agent_never_sinks_the_others(models):
     }
 
 
-async def test_concurrent_orders_on_shared_agents_never_mix_sessions(models):
+async def test_each_agent_run_gets_its_own_session(models):
     agents = build_order_agents(models)
     first, second = await asyncio.gather(
         run_all_agents("ORD-1001", agents), run_all_agents("ORD-1003", agents)
     )
+    sessions = [r.session_id for r in (*first, *second)]
+    assert len(set(sessions)) == 10
+    assert all(r.session_id.startswith(f"{r.agent}-") for r in (*first, *second))
+    # The same agent objects served two orders at once without mixing their conversations.
     assert {r.agent: r.text for r in first} == ARTICLE_ANSWERS
     assert all("ORD-1001" not in r.text and "1Z999AA1012345678" not in r.text for r in second)
-    assert dict((r.agent, r.text) for r in second)["shipping_agent"] == (
+    assert {r.agent: r.text for r in second}["shipping_agent"] == (
         "Carrier: FedEx | Tracking: 771234567890 | Delivered: 2024-01-09"
     )
 
 
-async def test_cancellation_propagates_instead_of_becoming_a_result():
-    agents = build_order_agents(offline_models(latency_s=5))
-    task = asyncio.create_task(run_all_agents("ORD-1001", agents))
+async def test_an_agent_task_re_raises_cancellation_instead_of_returning_a_result():
+    (agent,) = build_order_agents(offline_models(latency_s=5), names=["payment_agent"])
+    task = asyncio.create_task(run_agent_task(agent, "ORD-1001?", session_id="s"))
     await asyncio.sleep(0.2)
     task.cancel()
-    try:
+    # Were CancelledError caught like other errors, the task would return a failed result.
+    with pytest.raises(asyncio.CancelledError):
         await task
-    except asyncio.CancelledError:
-        pass
-    else:  # pragma: no cover
-        raise AssertionError("cancellation was swallowed")

@@ -66,11 +66,27 @@ def test_unusable_numbers_are_config_errors(env, message):
     assert str(error.value) == message
 
 
-def test_env_files_load_but_never_override_the_environment(tmp_path, monkeypatch):
+@pytest.fixture
+def package_env(monkeypatch):
+    """Where order_tracking/.env lives; restored afterwards whatever the test writes."""
+    from order_tracking import config
+
+    path = config._PACKAGE_DIR / ".env"
+    saved = path.read_bytes() if path.exists() else None
+    monkeypatch.delenv("ADK_DISABLE_LOAD_DOTENV")
+    yield path
+    if saved is None:
+        path.unlink(missing_ok=True)
+    else:
+        path.write_bytes(saved)
+
+
+def test_environment_beats_package_env_beats_cwd_env(tmp_path, monkeypatch, package_env):
     monkeypatch.delenv("SHIPPING_MODEL")
     monkeypatch.setenv("PAYMENT_AGENT_MODEL", "from-environment")
+    package_env.write_text("SHIPPING_MODEL=from-package\nPAYMENT_AGENT_MODEL=from-package\n")
     (tmp_path / ".env").write_text(
-        "SHIPPING_MODEL=from-dotenv\nPAYMENT_AGENT_MODEL=from-dotenv\nOFFLINE_MODEL_LATENCY_S=0.25\n"
+        "SHIPPING_MODEL=from-cwd\nPAYMENT_AGENT_MODEL=from-cwd\nOFFLINE_MODEL_LATENCY_S=0.25\n"
     )
     try:
         loaded = load_env_files(cwd=tmp_path)
@@ -78,10 +94,32 @@ def test_env_files_load_but_never_override_the_environment(tmp_path, monkeypatch
     finally:  # load_dotenv writes os.environ directly: undo what it added
         os.environ.pop("SHIPPING_MODEL", None)
         os.environ.pop("OFFLINE_MODEL_LATENCY_S", None)
-    assert tmp_path / ".env" in loaded
-    assert settings.model_for("order_status_agent") == "from-dotenv"
+    assert loaded == [package_env, tmp_path / ".env"]
+    assert settings.model_for("order_status_agent") == "from-package"
     assert settings.model_for("payment_agent") == "from-environment"
-    assert settings.offline_latency_s == 0.25
+    assert settings.offline_latency_s == 0.25  # what only the cwd file sets still applies
+
+
+def test_adks_switch_turns_env_files_off(tmp_path, package_env):
+    (tmp_path / ".env").write_text("SHIPPING_MODEL=from-cwd\n")
+    assert load_env_files(cwd=tmp_path, env={"ADK_DISABLE_LOAD_DOTENV": "1"}) == []
+    assert os.environ["SHIPPING_MODEL"] == "offline"
+
+
+def test_unknown_per_agent_variables_are_rejected_when_agents_are_known():
+    names = ["payment_agent", "shipping_agent"]
+    assert Settings.from_env({"PAYMENT_AGENT_MODEL": "x"}, agent_names=names)
+    with pytest.raises(ConfigError, match="^PAYMNT_AGENT_MODEL names no agent; "):
+        Settings.from_env({"PAYMNT_AGENT_MODEL": "x"}, agent_names=names)
+
+
+def test_notice_is_precise_when_some_agents_have_their_own_model():
+    out = io.StringIO()
+    announce_model_choice(Settings.from_env({"PAYMENT_AGENT_MODEL": "gpt-4o"}), out)
+    assert out.getvalue().startswith(
+        "No SHIPPING_MODEL and no OPENAI_API_KEY set: the agents without their own "
+        "*_AGENT_MODEL use the built-in offline model"
+    )
 
 
 def test_trace_folder_comes_from_monocles_variable():
