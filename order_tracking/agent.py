@@ -20,10 +20,13 @@ from google.adk.models.lite_llm import LiteLlm
 
 from . import tools
 from .config import OFFLINE_MODEL, Settings, load_env_files
+from .guard import input_guard
+from .resilience import Breakers, ResilientModel, RetryPolicy, trace_circuit_change
 
 ModelFactory = Callable[[str], BaseLlm]
 
 COORDINATOR_NAME = "coordinator_agent"
+DEFAULT_MAX_INPUT_CHARS = 2_000
 
 
 @dataclass(frozen=True)
@@ -129,25 +132,28 @@ def _fixed(text: str) -> Callable[[Any], str]:
     return instruction
 
 
-def _agent(spec: Specialist, model: BaseLlm) -> Agent:
+def _agent(spec: Specialist, model: BaseLlm, max_input_chars: int) -> Agent:
     return Agent(
         name=spec.name,
         model=model,
         description=spec.description,
         instruction=_fixed(spec.instruction),
         tools=list(spec.tools),
+        before_model_callback=input_guard(max_input_chars),
     )
 
 
 def build_order_agents(
-    models: ModelFactory, names: Sequence[str] = SPECIALIST_NAMES
+    models: ModelFactory,
+    names: Sequence[str] = SPECIALIST_NAMES,
+    max_input_chars: int = DEFAULT_MAX_INPUT_CHARS,
 ) -> list[Agent]:
     """Fresh specialist agents for the concurrent runner: no parent, no transfer instructions."""
     by_name = {s.name: s for s in SPECIALISTS}
-    return [_agent(by_name[name], models(name)) for name in names]
+    return [_agent(by_name[name], models(name), max_input_chars) for name in names]
 
 
-def build_root_agent(models: ModelFactory) -> Agent:
+def build_root_agent(models: ModelFactory, max_input_chars: int = DEFAULT_MAX_INPUT_CHARS) -> Agent:
     """The coordinator with its own specialist instances (an agent has only one parent).
 
     ADK adds the transfer-to-parent and transfer-to-peer instructions to these instances only.
@@ -157,23 +163,42 @@ def build_root_agent(models: ModelFactory) -> Agent:
         model=models(COORDINATOR_NAME),
         description="Routes order questions to the specialist that answers them.",
         instruction=_fixed(_COORDINATOR_INSTRUCTION),
-        sub_agents=[_agent(s, models(s.name)) for s in SPECIALISTS],
+        sub_agents=[_agent(s, models(s.name), max_input_chars) for s in SPECIALISTS],
+        before_model_callback=input_guard(max_input_chars),
     )
 
 
-def litellm_models(settings: Settings) -> ModelFactory:
-    """Every agent through LiteLLM, with the model its settings name and a timeout."""
+def litellm_models(settings: Settings, breakers: Breakers | None = None) -> ModelFactory:
+    """Every agent through LiteLLM: its model, then ``FALLBACK_MODELS``, then the offline
+    model as the degraded last resort, with retries and per-model circuit breakers."""
     import litellm
+
+    from . import offline_model
 
     # Otherwise every failed call prints a "Give Feedback / Get Help" banner on stdout.
     litellm.suppress_debug_info = True
-    if settings.uses_offline_model:
-        from . import offline_model
+    # Registered even for real models: it is what an agent degrades to.
+    offline_model.register(latency_s=settings.offline_latency_s)
+    breakers = breakers or Breakers(
+        threshold=settings.circuit_threshold,
+        cooldown_s=settings.circuit_cooldown_s,
+        on_change=trace_circuit_change,
+    )
+    policy = RetryPolicy(retries=settings.model_retries)
 
-        offline_model.register(latency_s=settings.offline_latency_s)
+    def litellm_model(name: str) -> LiteLlm:
+        # num_retries=0: retries happen in ResilientModel, where each one is seen and traced.
+        return LiteLlm(model=name, timeout=settings.model_timeout_s, num_retries=0)
 
     def models(agent_name: str) -> BaseLlm:
-        return LiteLlm(model=settings.model_for(agent_name), timeout=settings.model_timeout_s)
+        names = list(dict.fromkeys((settings.model_for(agent_name), *settings.fallback_models)))
+        offline_only = names == [OFFLINE_MODEL]
+        return ResilientModel.of(
+            [litellm_model(n) for n in names],
+            degrade_to=None if offline_only else litellm_model(OFFLINE_MODEL),
+            breakers=breakers,
+            policy=policy,
+        )
 
     return models
 
@@ -209,7 +234,9 @@ def __getattr__(name: str) -> Any:
             announce_model_choice(settings)
             setup_tracing(settings)
             models = litellm_models(settings)
-            _built["root_agent"] = build_root_agent(models)
-            _built["ORDER_AGENTS"] = build_order_agents(models)
+            _built["root_agent"] = build_root_agent(models, settings.max_input_chars)
+            _built["ORDER_AGENTS"] = build_order_agents(
+                models, max_input_chars=settings.max_input_chars
+            )
         return _built[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,7 +8,6 @@ aborts the others.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -21,6 +20,7 @@ from google.adk.runners import Runner
 from google.adk.sessions import InMemorySessionService
 from google.genai import types
 
+from .resilience import describe_error
 from .tracing import WORKFLOW_NAME, Tracing
 
 APP_NAME = "order_tracking"
@@ -61,16 +61,6 @@ def prompt_for(order_id: str) -> str:
     return f"What is the status of order {order_id}?"
 
 
-def _describe(exc: BaseException) -> str:
-    """``Type: first line of the message``, without LiteLLM's repeated type prefixes."""
-    name = type(exc).__name__
-    lines = str(exc).strip().splitlines()
-    message = lines[0] if lines else ""
-    # LiteLLM says "litellm.InternalServerError: InternalServerError: OpenAIException - ...".
-    message = re.sub(rf"^(?:(?:litellm\.)?{re.escape(name)}:\s*)+", "", message)
-    return f"{name}: {message}" if message else name
-
-
 async def run_agent_task(agent: BaseAgent, prompt: str, session_id: str) -> AgentResult:
     """Run one agent on its own Runner and session; errors come back as a failed result."""
     start = time.perf_counter()
@@ -106,7 +96,7 @@ async def run_agent_task(agent: BaseAgent, prompt: str, session_id: str) -> Agen
             agent=agent.name,
             ok=False,
             text="",
-            error=_describe(exc),
+            error=describe_error(exc),
             elapsed_s=time.perf_counter() - start,
             tool_calls=tuple(tool_calls),
             session_id=session_id,
@@ -135,7 +125,7 @@ async def run_all_agents(
         if isinstance(outcome, asyncio.CancelledError):
             raise outcome
         if isinstance(outcome, BaseException):
-            outcome = AgentResult(agent.name, False, "", _describe(outcome), 0.0)
+            outcome = AgentResult(agent.name, False, "", describe_error(outcome), 0.0)
         results.append(outcome)
     return results
 

@@ -6,10 +6,11 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 OFFLINE_MODEL = "offline/rule-based"
 DEFAULT_OPENAI_MODEL = "gpt-4o"
-DEFAULT_MODEL_TIMEOUT_S = 60.0
+DEFAULT_MODEL_TIMEOUT_S = 20.0
 DEFAULT_TRACE_DIR = Path(".monocle")
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -47,16 +48,31 @@ def _normalise_model(name: str) -> str:
     return OFFLINE_MODEL if name.lower() == "offline" else name
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
+def _number(env: Mapping[str, str], name: str, default: float, kind: type, what: str) -> Any:
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = float(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+        raise ConfigError(f"{name} must be {what}, got {raw!r}") from None
     if value < 0:
         raise ConfigError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    return _number(env, name, default, float, "a number")
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    return _number(env, name, default, int, "a whole number")
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _float(env, name, default)
+    if value == 0:
+        raise ConfigError(f"{name} must be greater than 0")
     return value
 
 
@@ -76,6 +92,17 @@ class Settings:
     model_timeout_s: float = DEFAULT_MODEL_TIMEOUT_S
     okahu_enabled: bool = False
     trace_dir: Path = DEFAULT_TRACE_DIR
+    # Resilience (see resilience.py and the README's "Failure behaviour").
+    agent_timeout_s: float = 60.0
+    fallback_models: tuple[str, ...] = ()
+    model_retries: int = 2
+    circuit_threshold: int = 5
+    circuit_cooldown_s: float = 30.0
+    max_model_calls_per_agent: int = 10
+    max_tokens_per_run: int = 100_000
+    max_cost_usd_per_run: float = 1.0
+    max_input_chars: int = 2_000
+    okahu_export_timeout_s: float = 3.0
 
     @classmethod
     def from_env(
@@ -103,10 +130,21 @@ class Settings:
                 raise ConfigError(
                     f"{model_env_var(unknown[0])} names no agent; per-agent variables are: {known}"
                 )
-        model_timeout = _float(env, "MODEL_TIMEOUT_S", DEFAULT_MODEL_TIMEOUT_S)
-        if model_timeout == 0:
-            raise ConfigError("MODEL_TIMEOUT_S must be greater than 0")
+        model_timeout = _positive(env, "MODEL_TIMEOUT_S", DEFAULT_MODEL_TIMEOUT_S)
+        fallbacks = tuple(
+            _normalise_model(m) for m in env.get("FALLBACK_MODELS", "").split(",") if m.strip()
+        )
         return cls(
+            agent_timeout_s=_positive(env, "AGENT_TIMEOUT_S", 60.0),
+            fallback_models=fallbacks,
+            model_retries=_int(env, "MODEL_RETRIES", 2),
+            circuit_threshold=max(1, _int(env, "CIRCUIT_FAILURE_THRESHOLD", 5)),
+            circuit_cooldown_s=_float(env, "CIRCUIT_COOLDOWN_S", 30.0),
+            max_model_calls_per_agent=max(1, _int(env, "MAX_MODEL_CALLS_PER_AGENT", 10)),
+            max_tokens_per_run=_int(env, "MAX_TOKENS_PER_RUN", 100_000),
+            max_cost_usd_per_run=_float(env, "MAX_COST_USD_PER_RUN", 1.0),
+            max_input_chars=max(1, _int(env, "MAX_INPUT_CHARS", 2_000)),
+            okahu_export_timeout_s=_positive(env, "OKAHU_EXPORT_TIMEOUT_S", 3.0),
             default_model=default_model,
             model_overrides=overrides,
             offline_fallback=fallback,

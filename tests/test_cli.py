@@ -114,7 +114,7 @@ def test_bad_setting_is_a_one_line_error(capsys, monkeypatch):
     assert (code, out) == (2, "")
     assert (
         err
-        == "track-order: error: OFFLINE_MODEL_LATENCY_S must be a number of seconds, got 'soon'\n"
+        == "track-order: error: OFFLINE_MODEL_LATENCY_S must be a number, got 'soon'\n"
     )
 
 

@@ -51,7 +51,7 @@ def test_shipping_model_sets_all_and_agent_variables_override_one():
     [
         (
             {"OFFLINE_MODEL_LATENCY_S": "abc"},
-            "OFFLINE_MODEL_LATENCY_S must be a number of seconds, got 'abc'",
+            "OFFLINE_MODEL_LATENCY_S must be a number, got 'abc'",
         ),
         (
             {"OFFLINE_MODEL_LATENCY_S": "-1"},

@@ -1,0 +1,406 @@
+"""What stands between an agent and its model: retries, circuit breakers, fallbacks,
+degradation and budgets.
+
+``ResilientModel`` is an ADK model (``BaseLlm``) wrapping LiteLLM models. For each model call it
+tries the primary model, then each fallback, and finally, when every model has failed, the
+built-in offline model, which answers from the tool results alone: the agent is *degraded*,
+not failed. Each model is retried on transient errors (429, 5xx, timeouts, dropped
+connections) with exponential backoff and jitter (stamina), honouring ``Retry-After``; auth and
+bad-request errors are not retried. A circuit breaker per model, shared by every agent in the
+process, stops calling a model that keeps failing.
+
+Per-run figures (model calls, tokens, cost, retries, degradation) are collected in a
+``RunUsage`` that the runner binds with :func:`bind_usage`; a ``RunBudget`` shared by the agents
+of one order refuses calls once its token or cost cap is reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import time
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import stamina
+from google.adk.models.base_llm import BaseLlm
+from google.adk.models.llm_request import LlmRequest
+from google.adk.models.llm_response import LlmResponse
+from pydantic import ConfigDict, Field
+
+log = logging.getLogger("order_tracking.resilience")
+
+# HTTP statuses worth another try; everything else (400, 401, 403, 404, 422...) is final.
+_TRANSIENT_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
+_TRANSIENT_NAMES = frozenset(
+    {"APIConnectionError", "Timeout", "ServiceUnavailableError", "InternalServerError"}
+)
+
+
+class CircuitOpenError(Exception):
+    """The model's circuit is open: the call was refused without contacting the provider."""
+
+
+class BudgetExceededError(Exception):
+    """A per-run token or cost cap was reached: the call was refused."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether another attempt could succeed (rate limits, server errors, network trouble)."""
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int):
+        return status in _TRANSIENT_STATUS
+    if isinstance(exc, (ConnectionError, TimeoutError, asyncio.TimeoutError)):
+        return True
+    return any(cls.__name__ in _TRANSIENT_NAMES for cls in type(exc).__mro__)
+
+
+def retry_after_s(exc: BaseException) -> float | None:
+    """The provider's ``Retry-After`` in seconds, when it sent one (seconds form only)."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None) or getattr(exc, "headers", None) or {}
+    try:
+        value = headers.get("retry-after") or headers.get("Retry-After")
+        return max(0.0, float(value)) if value is not None else None
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def describe_error(exc: BaseException) -> str:
+    """``Type: first line of the message``, without LiteLLM's repeated type prefixes."""
+    import re
+
+    name = type(exc).__name__
+    lines = str(exc).strip().splitlines()
+    message = lines[0] if lines else ""
+    # LiteLLM says "litellm.InternalServerError: InternalServerError: OpenAIException - ...".
+    message = re.sub(rf"^(?:(?:litellm\.)?{re.escape(name)}:\s*)+", "", message)
+    return f"{name}: {message}" if message else name
+
+
+# --- Circuit breaker -----------------------------------------------------------------------
+
+CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
+
+
+@dataclass
+class CircuitBreaker:
+    """Consecutive-failure breaker for one model.
+
+    Closed: calls pass; ``threshold`` failures in a row open it. Open: calls fail fast for
+    ``cooldown_s``. Half-open: exactly one trial call is let through (concurrent callers are
+    refused meanwhile); its success closes the circuit, its failure reopens it.
+    """
+
+    name: str
+    threshold: int = 5
+    cooldown_s: float = 30.0
+    on_change: Callable[[str, str, str], None] | None = None
+    clock: Callable[[], float] = time.monotonic
+    state: str = CLOSED
+    failures: int = 0
+    opened_at: float = 0.0
+    _trial_in_flight: bool = False
+
+    def before_call(self) -> None:
+        if self.state == OPEN:
+            if self.clock() - self.opened_at < self.cooldown_s:
+                raise CircuitOpenError(f"circuit for {self.name} is open")
+            self._set(HALF_OPEN)
+        if self.state == HALF_OPEN:
+            if self._trial_in_flight:
+                raise CircuitOpenError(f"circuit for {self.name} is half-open, trial in flight")
+            self._trial_in_flight = True
+
+    def record_success(self) -> None:
+        self._trial_in_flight = False
+        self.failures = 0
+        if self.state != CLOSED:
+            self._set(CLOSED)
+
+    def record_failure(self) -> None:
+        self._trial_in_flight = False
+        self.failures += 1
+        if self.state == HALF_OPEN or self.failures >= self.threshold:
+            self.opened_at = self.clock()
+            self._set(OPEN)
+
+    def release(self) -> None:
+        """The call ended without a verdict (cancelled): let another trial through."""
+        self._trial_in_flight = False
+
+    def _set(self, state: str) -> None:
+        old, self.state = self.state, state
+        if self.on_change:
+            self.on_change(self.name, old, state)
+
+
+@dataclass
+class Breakers:
+    """One breaker per model name, shared by every agent and order in the process."""
+
+    threshold: int = 5
+    cooldown_s: float = 30.0
+    on_change: Callable[[str, str, str], None] | None = None
+    _by_model: dict[str, CircuitBreaker] = field(default_factory=dict)
+
+    def for_model(self, model: str) -> CircuitBreaker:
+        if model not in self._by_model:
+            self._by_model[model] = CircuitBreaker(
+                model, self.threshold, self.cooldown_s, self.on_change
+            )
+        return self._by_model[model]
+
+
+# --- Per-run accounting --------------------------------------------------------------------
+
+
+@dataclass
+class RunBudget:
+    """Token and cost caps shared by the agents of one order run (0 means no cap)."""
+
+    max_tokens: int = 0
+    max_cost_usd: float = 0.0
+    tokens: int = 0
+    cost_usd: float = 0.0
+
+    def check(self) -> None:
+        if self.max_tokens and self.tokens >= self.max_tokens:
+            raise BudgetExceededError(
+                f"token budget of {self.max_tokens} for this run reached ({self.tokens} used)"
+            )
+        if self.max_cost_usd and self.cost_usd >= self.max_cost_usd:
+            raise BudgetExceededError(
+                f"cost budget of ${self.max_cost_usd:.4f} for this run reached "
+                f"(${self.cost_usd:.4f} used)"
+            )
+
+
+@dataclass
+class RunUsage:
+    """What one agent's run used; filled in by ``ResilientModel``."""
+
+    budget: RunBudget = field(default_factory=RunBudget)
+    model_calls: int = 0
+    retries: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    degraded_because: str | None = None
+    models: list[str] = field(default_factory=list)
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def add(self, model: str, response: LlmResponse) -> None:
+        meta = response.usage_metadata
+        if meta is None or response.partial:
+            return
+        prompt, completion = meta.prompt_token_count or 0, meta.candidates_token_count or 0
+        cost = _cost_usd(model, prompt, completion)
+        self.prompt_tokens += prompt
+        self.completion_tokens += completion
+        self.cost_usd += cost
+        self.budget.tokens += prompt + completion
+        self.budget.cost_usd += cost
+
+
+def _cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float:
+    """LiteLLM's price for the call; 0 for models it has no price for (offline, local)."""
+    import litellm
+
+    try:
+        prompt_cost, completion_cost = litellm.cost_per_token(
+            model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        )
+    except Exception:  # noqa: BLE001 - unknown models have no price, which is not an error
+        return 0.0
+    return float(prompt_cost + completion_cost)
+
+
+_usage: contextvars.ContextVar[RunUsage | None] = contextvars.ContextVar("usage", default=None)
+
+
+@contextmanager
+def bind_usage(usage: RunUsage) -> Iterator[RunUsage]:
+    """Make ``usage`` the current run's accounting for model calls made inside the block."""
+    token = _usage.set(usage)
+    try:
+        yield usage
+    finally:
+        _usage.reset(token)
+
+
+# --- Tracing hooks (no-ops unless Monocle is installed) --------------------------------------
+
+
+def _trace_event(name: str, attributes: dict[str, Any]) -> None:
+    try:
+        from monocle_apptrace.instrumentation.common.utils import get_current_monocle_span
+    except ImportError:  # pragma: no cover - monocle is a dependency
+        return
+    span = get_current_monocle_span()
+    if span is not None and span.is_recording():
+        span.add_event(name, {k: v for k, v in attributes.items() if v is not None})
+
+
+def trace_circuit_change(model: str, old: str, new: str) -> None:
+    """Default breaker listener: a warning in the log and an event in the current trace."""
+    log.warning("circuit for %s: %s -> %s", model, old, new)
+    _trace_event("circuit.state_change", {"model": model, "from": old, "to": new})
+
+
+# --- The model wrapper ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    retries: int = 2
+    wait_initial_s: float = 0.5
+    wait_max_s: float = 8.0
+    wait_jitter_s: float = 1.0
+
+
+class ResilientModel(BaseLlm):
+    """An ADK model that retries, falls back, degrades and keeps the books."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    chain: list[BaseLlm]
+    degrade_to: BaseLlm | None = None
+    breakers: Breakers = Field(default_factory=Breakers)
+    policy: RetryPolicy = Field(default_factory=RetryPolicy)
+
+    @classmethod
+    def of(
+        cls,
+        chain: Sequence[BaseLlm],
+        *,
+        degrade_to: BaseLlm | None,
+        breakers: Breakers,
+        policy: RetryPolicy,
+    ) -> ResilientModel:
+        return cls(
+            model=chain[0].model,
+            chain=list(chain),
+            degrade_to=degrade_to,
+            breakers=breakers,
+            policy=policy,
+        )
+
+    @property
+    def capabilities(self) -> Any:
+        return self.chain[0].capabilities
+
+    async def generate_content_async(
+        self, llm_request: LlmRequest, stream: bool = False
+    ) -> AsyncGenerator[LlmResponse, None]:
+        usage = _usage.get() or RunUsage()
+        usage.budget.check()
+        failures: list[str] = []
+        for model in self.chain:
+            breaker = self.breakers.for_model(model.model)
+            try:
+                breaker.before_call()
+            except CircuitOpenError as exc:
+                failures.append(describe_error(exc))
+                _trace_event("model.skipped", {"model": model.model, "reason": str(exc)})
+                continue
+            try:
+                async for response in self._call_with_retries(model, llm_request, stream, usage):
+                    yield response
+            except (asyncio.CancelledError, BudgetExceededError):
+                breaker.release()  # no verdict on the model
+                raise
+            except _Final as final:
+                breaker.record_failure() if final.counts else breaker.release()
+                failures.append(describe_error(final.error))
+                _trace_event(
+                    "model.failed", {"model": model.model, "error": describe_error(final.error)}
+                )
+                if final.yielded:  # half an answer was already streamed: no clean fallback
+                    raise final.error from None
+                continue
+            breaker.record_success()
+            return
+        if self.degrade_to is None:
+            raise ModelChainError(failures)
+        usage.degraded_because = "; ".join(failures)
+        _trace_event("model.degraded", {"reason": usage.degraded_because})
+        usage.model_calls += 1
+        usage.models.append(self.degrade_to.model)
+        async for response in self.degrade_to.generate_content_async(llm_request, stream):
+            usage.add(self.degrade_to.model, response)
+            yield response
+
+    async def _call_with_retries(
+        self, model: BaseLlm, llm_request: LlmRequest, stream: bool, usage: RunUsage
+    ) -> AsyncGenerator[LlmResponse, None]:
+        policy = self.policy
+        attempt_no = 0
+
+        def retry_on(exc: Exception) -> bool | float:
+            if not is_transient(exc):
+                return False
+            return retry_after_s(exc) or True
+
+        yielded = False
+        try:
+            async for attempt in stamina.retry_context(
+                on=retry_on,
+                attempts=policy.retries + 1,
+                timeout=None,  # the caller's deadline bounds the whole run
+                wait_initial=policy.wait_initial_s,
+                wait_max=policy.wait_max_s,
+                wait_jitter=policy.wait_jitter_s,
+            ):
+                with attempt:
+                    attempt_no += 1
+                    if attempt_no > 1:
+                        usage.retries += 1
+                    usage.budget.check()
+                    usage.model_calls += 1
+                    usage.models.append(model.model)
+                    try:
+                        async for response in model.generate_content_async(llm_request, stream):
+                            usage.add(model.model, response)
+                            yielded = True
+                            yield response
+                    except Exception as exc:
+                        if yielded:
+                            raise _Final(exc, counts=True, yielded=True) from exc
+                        if is_transient(exc) and attempt_no <= policy.retries:
+                            _trace_event(
+                                "model.retry",
+                                {
+                                    "model": model.model,
+                                    "attempt": attempt_no,
+                                    "error": describe_error(exc),
+                                },
+                            )
+                            log.info("retrying %s after %s", model.model, describe_error(exc))
+                        raise
+        except (_Final, BudgetExceededError):
+            raise
+        except Exception as exc:  # retries exhausted, or not worth retrying
+            # Only provider-side trouble counts against the breaker, not a bad request.
+            raise _Final(exc, counts=is_transient(exc), yielded=yielded) from exc
+
+
+class ModelChainError(Exception):
+    """Every model in the chain failed and there was nothing to degrade to."""
+
+    def __init__(self, failures: list[str]) -> None:
+        super().__init__("; ".join(failures) or "no model available")
+
+
+class _Final(Exception):
+    """One model is done for this call: the reason, and whether it counts as its failure."""
+
+    def __init__(self, error: BaseException, *, counts: bool, yielded: bool) -> None:
+        super().__init__(str(error))
+        self.error, self.counts, self.yielded = error, counts, yielded
