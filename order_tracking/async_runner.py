@@ -13,18 +13,41 @@ from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 from google.adk.agents import BaseAgent
+from google.adk.agents.invocation_context import LlmCallsLimitExceededError
+from google.adk.agents.run_config import RunConfig
 from google.adk.runners import Runner
 from google.adk.sessions import InMemorySessionService
 from google.genai import types
 
-from .resilience import describe_error
+from .config import Settings
+from .resilience import (
+    BudgetExceededError,
+    RunBudget,
+    RunUsage,
+    bind_usage,
+    describe_error,
+    trace_event,
+)
 from .tracing import WORKFLOW_NAME, Tracing
 
 APP_NAME = "order_tracking"
 USER_ID = "track-order"
+
+
+# Agent result statuses. Only OK counts as answered; DEGRADED has an answer built from tool
+# results alone because every model failed.
+OK, DEGRADED, ERROR, TIMEOUT, BUDGET, CANCELLED = (
+    "ok",
+    "degraded",
+    "error",
+    "timeout",
+    "budget",
+    "cancelled",
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +61,31 @@ class AgentResult:
     elapsed_s: float
     tool_calls: tuple[str, ...] = ()
     session_id: str | None = None
+    status: str = OK
+    tokens: int = 0
+    cost_usd: float = 0.0
+    model_calls: int = 0
+    retries: int = 0
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    """What one order run may spend: a deadline per agent, model calls per agent, and tokens
+    and cost for the whole run (0 means no cap)."""
+
+    deadline_s: float | None = 60.0
+    max_model_calls: int = 10
+    max_tokens: int = 0
+    max_cost_usd: float = 0.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RunLimits:
+        return cls(
+            deadline_s=settings.agent_timeout_s,
+            max_model_calls=settings.max_model_calls_per_agent,
+            max_tokens=settings.max_tokens_per_run,
+            max_cost_usd=settings.max_cost_usd_per_run,
+        )
 
 
 @dataclass(frozen=True)
@@ -61,72 +109,148 @@ def prompt_for(order_id: str) -> str:
     return f"What is the status of order {order_id}?"
 
 
-async def run_agent_task(agent: BaseAgent, prompt: str, session_id: str) -> AgentResult:
-    """Run one agent on its own Runner and session; errors come back as a failed result."""
+async def run_agent_task(
+    agent: BaseAgent,
+    prompt: str,
+    session_id: str,
+    *,
+    limits: RunLimits = RunLimits(),
+    budget: RunBudget | None = None,
+) -> AgentResult:
+    """Run one agent on its own Runner and session, within its deadline and budget.
+
+    Errors, timeouts and refused budgets come back as a result; cancellation is re-raised.
+    """
     start = time.perf_counter()
+    usage = RunUsage(budget=budget or RunBudget(limits.max_tokens, limits.max_cost_usd))
     session_service = InMemorySessionService()
     runner = Runner(agent=agent, app_name=APP_NAME, session_service=session_service)
+    run_config = RunConfig(max_llm_calls=limits.max_model_calls)
     tool_calls: list[str] = []
-    text = ""
+    text, status, error = "", OK, None
+    deadline = asyncio.timeout(limits.deadline_s)
     try:
-        await session_service.create_session(
-            app_name=APP_NAME, user_id=USER_ID, session_id=session_id
-        )
-        message = types.Content(role="user", parts=[types.Part(text=prompt)])
-        async for event in runner.run_async(
-            user_id=USER_ID, session_id=session_id, new_message=message
-        ):
-            tool_calls.extend(call.name for call in event.get_function_calls())
-            if event.is_final_response() and event.content and event.content.parts:
-                text = "".join(p.text for p in event.content.parts if p.text and not p.thought)
-        ok = bool(text.strip())
-        return AgentResult(
-            agent=agent.name,
-            ok=ok,
-            text=text.strip(),
-            error=None if ok else "the agent gave no answer",
-            elapsed_s=time.perf_counter() - start,
-            tool_calls=tuple(tool_calls),
-            session_id=session_id,
-        )
+        with bind_usage(usage):
+            async with deadline:
+                await session_service.create_session(
+                    app_name=APP_NAME, user_id=USER_ID, session_id=session_id
+                )
+                message = types.Content(role="user", parts=[types.Part(text=prompt)])
+                async for event in runner.run_async(
+                    user_id=USER_ID,
+                    session_id=session_id,
+                    new_message=message,
+                    run_config=run_config,
+                ):
+                    tool_calls.extend(call.name for call in event.get_function_calls())
+                    if event.is_final_response() and event.content and event.content.parts:
+                        text = "".join(
+                            p.text for p in event.content.parts if p.text and not p.thought
+                        ).strip()
+    except TimeoutError as exc:
+        if deadline.expired():
+            status, error = TIMEOUT, f"no answer within {limits.deadline_s:g}s"
+        else:
+            status, error = ERROR, describe_error(exc)
+    except (BudgetExceededError, LlmCallsLimitExceededError) as exc:
+        status, error = BUDGET, str(exc)
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 - one agent's failure is data for the caller
-        return AgentResult(
-            agent=agent.name,
-            ok=False,
-            text="",
-            error=describe_error(exc),
-            elapsed_s=time.perf_counter() - start,
-            tool_calls=tuple(tool_calls),
-            session_id=session_id,
-        )
+        status, error = ERROR, describe_error(exc)
     finally:
         await runner.close()
+    if status == OK and not text:
+        status, error = ERROR, "the agent gave no answer"
+    elif status == OK and usage.degraded_because:
+        status = DEGRADED
+        error = f"every model failed ({usage.degraded_because}); answered from tool results alone"
+    result = AgentResult(
+        agent=agent.name,
+        ok=status == OK,
+        text=text if status in (OK, DEGRADED) else "",
+        error=error,
+        elapsed_s=time.perf_counter() - start,
+        tool_calls=tuple(tool_calls),
+        session_id=session_id,
+        status=status,
+        tokens=usage.tokens,
+        cost_usd=usage.cost_usd,
+        model_calls=usage.model_calls,
+        retries=usage.retries,
+    )
+    trace_event(
+        "agent.result",
+        {
+            "agent": result.agent,
+            "status": result.status,
+            "error": result.error,
+            "tokens": result.tokens,
+            "cost_usd": result.cost_usd,
+            "model_calls": result.model_calls,
+            "retries": result.retries,
+            "elapsed_s": round(result.elapsed_s, 4),
+        },
+    )
+    return result
 
 
 async def run_all_agents(
-    order_id: str, agents: Sequence[BaseAgent] | None = None
+    order_id: str,
+    agents: Sequence[BaseAgent] | None = None,
+    *,
+    limits: RunLimits = RunLimits(),
+    stop: asyncio.Event | None = None,
 ) -> list[AgentResult]:
-    """Ask every agent about ``order_id`` concurrently; results keep the agents' order."""
+    """Ask every agent about ``order_id`` concurrently; results keep the agents' order.
+
+    The agents share one token/cost budget. Setting ``stop`` (a signal handler does) cancels
+    the agents still running; their results say ``cancelled`` and the finished ones are kept.
+    """
     if agents is None:
         from .agent import ORDER_AGENTS
 
         agents = ORDER_AGENTS
+    start = time.perf_counter()
     prompt = prompt_for(order_id)
+    budget = RunBudget(limits.max_tokens, limits.max_cost_usd)
     tasks = [
-        run_agent_task(agent, prompt, session_id=f"{agent.name}-{uuid4()}") for agent in agents
+        asyncio.create_task(
+            run_agent_task(agent, prompt, f"{agent.name}-{uuid4()}", limits=limits, budget=budget)
+        )
+        for agent in agents
     ]
-    # run_agent_task turns errors into results; return_exceptions is the second line of
-    # defence so one escaped error can still never sink the batch.
-    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    stopper = asyncio.create_task(stop.wait()) if stop is not None else None
+    try:
+        pending: set[asyncio.Task[Any]] = set(tasks)
+        while pending:
+            watched = pending | {stopper} if stopper else pending
+            done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+            if stopper in done:
+                break
+            pending -= done
+    finally:
+        leftovers = [t for t in (*tasks, stopper) if t is not None and not t.done()]
+        for task in leftovers:
+            task.cancel()
+        await asyncio.gather(*leftovers, return_exceptions=True)
     results = []
-    for agent, outcome in zip(agents, outcomes, strict=True):
-        if isinstance(outcome, asyncio.CancelledError):
-            raise outcome
-        if isinstance(outcome, BaseException):
-            outcome = AgentResult(agent.name, False, "", describe_error(outcome), 0.0)
-        results.append(outcome)
+    for agent, task in zip(agents, tasks, strict=True):
+        if task.cancelled():
+            elapsed = time.perf_counter() - start
+            results.append(
+                AgentResult(
+                    agent.name, False, "", "stopped before it finished", elapsed, status=CANCELLED
+                )
+            )
+        elif task.exception() is not None:  # run_agent_task returns errors; this is a backstop
+            results.append(
+                AgentResult(
+                    agent.name, False, "", describe_error(task.exception()), 0.0, status=ERROR
+                )
+            )
+        else:
+            results.append(task.result())
     return results
 
 
@@ -147,13 +271,18 @@ async def warm_up() -> None:
 
 
 async def track_order(
-    order_id: str, agents: Sequence[BaseAgent], tracing: Tracing | None = None
+    order_id: str,
+    agents: Sequence[BaseAgent],
+    tracing: Tracing | None = None,
+    *,
+    limits: RunLimits = RunLimits(),
+    stop: asyncio.Event | None = None,
 ) -> OrderReport:
     """One order, all agents, one trace (when tracing is on), timed end to end."""
     start = time.perf_counter()
     scope = tracing.trace(WORKFLOW_NAME, {"order_id": order_id}) if tracing else nullcontext()
     with scope as trace_id:
-        results = await run_all_agents(order_id, agents)
+        results = await run_all_agents(order_id, agents, limits=limits, stop=stop)
     wall_s = time.perf_counter() - start
     trace_file = None
     if tracing and trace_id:

@@ -6,11 +6,15 @@ Input is checked before the heavy imports, so a typo fails fast and never reache
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
+import os
 import re
+import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -45,11 +49,18 @@ def _display_path(path: Path) -> str:
 
 
 def render_report(report: OrderReport) -> str:
-    """The article's Expected Output: header, one section per agent, timing, trace path."""
+    """The article's Expected Output: header, one section per agent, timing, trace path.
+
+    A section that is not a plain answer starts with its status in capitals (ERROR, TIMEOUT,
+    BUDGET, CANCELLED, DEGRADED) and the reason; a degraded section still shows its answer.
+    """
     lines = [f"=== Order Tracking Results for {report.order_id} ===", ""]
     for result in report.results:
         lines.append(f"[{result.agent}]")
-        lines.append(result.text if result.ok else f"ERROR: {result.error}")
+        if not result.ok:
+            lines.append(f"{result.status.upper()}: {result.error}")
+        if result.text:
+            lines.append(result.text)
         lines.append("")
     lines.append(
         f"Wall-clock time: {report.wall_s:.2f}s "
@@ -64,7 +75,15 @@ def render_report(report: OrderReport) -> str:
 
 # Loggers of the libraries underneath. A failing agent is reported in its own section; their
 # tracebacks for the same failure would bury the answer, so they are shown only with --verbose.
-_LIBRARY_LOGGERS = ("google_adk", "LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "monocle_apptrace")
+_LIBRARY_LOGGERS = (
+    "google_adk",
+    "LiteLLM",
+    "LiteLLM Router",
+    "LiteLLM Proxy",
+    "monocle_apptrace",
+    "opentelemetry",
+    "order_tracking",
+)
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -75,11 +94,42 @@ def _configure_logging(verbose: bool) -> None:
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
-def _run(order_id: str, verbose: bool) -> int:
-    import asyncio
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
+
+async def _track_until_signalled(
+    order_id: str, agents: Any, tracing: Any, limits: Any
+) -> tuple[OrderReport, int | None]:
+    """Run the order; SIGINT/SIGTERM stop it cleanly, keeping what finished.
+
+    The first signal cancels the agents still running (their sections say CANCELLED) and the
+    report and trace are still completed; a second one exits at once.
+    """
+    from .async_runner import track_order
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    received: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        if received:
+            os._exit(128 + signum)
+        received.append(signum)
+        stop.set()
+
+    for sig in _SIGNALS:
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        report = await track_order(order_id, agents, tracing, limits=limits, stop=stop)
+    finally:
+        for sig in _SIGNALS:
+            loop.remove_signal_handler(sig)
+    return report, received[0] if received else None
+
+
+def _run(order_id: str, verbose: bool, timeout_s: float | None) -> int:
     from .agent import AGENT_NAMES, announce_model_choice, build_order_agents, litellm_models
-    from .async_runner import track_order, warm_up
+    from .async_runner import RunLimits, warm_up
     from .config import ConfigError, Settings, load_env_files
     from .tracing import setup_tracing
 
@@ -89,36 +139,66 @@ def _run(order_id: str, verbose: bool) -> int:
         settings = Settings.from_env(agent_names=AGENT_NAMES)
     except ConfigError as exc:
         raise BadInput(str(exc)) from None
+    if timeout_s is not None:
+        settings = dataclasses.replace(settings, agent_timeout_s=timeout_s)
     announce_model_choice(settings)
     asyncio.run(warm_up())
     tracing = setup_tracing(settings)
-    agents = build_order_agents(litellm_models(settings))
-    report = asyncio.run(track_order(order_id, agents, tracing))
+    agents = build_order_agents(litellm_models(settings), max_input_chars=settings.max_input_chars)
+    report, signum = asyncio.run(
+        _track_until_signalled(order_id, agents, tracing, RunLimits.from_settings(settings))
+    )
     click.echo(render_report(report))
+    if signum is not None:
+        click.echo(f"Interrupted by {signal.Signals(signum).name}.", err=True)
+        return 128 + signum
     return EXIT_OK if report.all_ok else EXIT_AGENT_FAILED
+
+
+def _positive_seconds(ctx: Any, param: Any, value: float | None) -> float | None:
+    if value is not None and value <= 0:
+        raise BadInput(f"--timeout must be greater than 0, got {value:g}")
+    return value
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("order_id")
 @click.option(
+    "--timeout",
+    "timeout_s",
+    type=float,
+    default=None,
+    callback=_positive_seconds,
+    metavar="SECONDS",
+    help="Deadline for each agent (default: AGENT_TIMEOUT_S, else 60).",
+)
+@click.option(
     "-v", "--verbose", is_flag=True, help="Also show the libraries' own warnings and errors."
 )
-def track_order_command(order_id: str, verbose: bool) -> None:
+def track_order_command(order_id: str, timeout_s: float | None, verbose: bool) -> None:
     """Ask five specialist agents about ORDER_ID (e.g. ORD-1001) at the same time."""
     order_id = normalise_order_id(order_id)
-    sys.exit(_run(order_id, verbose))
+    sys.exit(_run(order_id, verbose, timeout_s))
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    # Before the event loop takes over (imports, set-up): exit quietly with 143.
+    raise SystemExit(128 + signum)
 
 
 def main(argv: list[str] | None = None, prog_name: str = "track-order") -> None:
     """Console-script entry point: clean one-line errors, documented exit codes."""
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         track_order_command.main(args=argv, prog_name=prog_name, standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("Interrupted.", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         click.echo(f"{prog_name}: error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     # standalone_mode=False returns instead of exiting after --help.
     sys.exit(EXIT_OK)
 

@@ -238,7 +238,7 @@ def bind_usage(usage: RunUsage) -> Iterator[RunUsage]:
 # --- Tracing hooks (no-ops unless Monocle is installed) --------------------------------------
 
 
-def _trace_event(name: str, attributes: dict[str, Any]) -> None:
+def trace_event(name: str, attributes: dict[str, Any]) -> None:
     try:
         from monocle_apptrace.instrumentation.common.utils import get_current_monocle_span
     except ImportError:  # pragma: no cover - monocle is a dependency
@@ -251,7 +251,7 @@ def _trace_event(name: str, attributes: dict[str, Any]) -> None:
 def trace_circuit_change(model: str, old: str, new: str) -> None:
     """Default breaker listener: a warning in the log and an event in the current trace."""
     log.warning("circuit for %s: %s -> %s", model, old, new)
-    _trace_event("circuit.state_change", {"model": model, "from": old, "to": new})
+    trace_event("circuit.state_change", {"model": model, "from": old, "to": new})
 
 
 # --- The model wrapper ---------------------------------------------------------------------
@@ -308,7 +308,7 @@ class ResilientModel(BaseLlm):
                 breaker.before_call()
             except CircuitOpenError as exc:
                 failures.append(describe_error(exc))
-                _trace_event("model.skipped", {"model": model.model, "reason": str(exc)})
+                trace_event("model.skipped", {"model": model.model, "reason": str(exc)})
                 continue
             try:
                 async for response in self._call_with_retries(model, llm_request, stream, usage):
@@ -319,7 +319,7 @@ class ResilientModel(BaseLlm):
             except _Final as final:
                 breaker.record_failure() if final.counts else breaker.release()
                 failures.append(describe_error(final.error))
-                _trace_event(
+                trace_event(
                     "model.failed", {"model": model.model, "error": describe_error(final.error)}
                 )
                 if final.yielded:  # half an answer was already streamed: no clean fallback
@@ -330,7 +330,7 @@ class ResilientModel(BaseLlm):
         if self.degrade_to is None:
             raise ModelChainError(failures)
         usage.degraded_because = "; ".join(failures)
-        _trace_event("model.degraded", {"reason": usage.degraded_because})
+        trace_event("model.degraded", {"reason": usage.degraded_because})
         usage.model_calls += 1
         usage.models.append(self.degrade_to.model)
         async for response in self.degrade_to.generate_content_async(llm_request, stream):
@@ -374,7 +374,7 @@ class ResilientModel(BaseLlm):
                         if yielded:
                             raise _Final(exc, counts=True, yielded=True) from exc
                         if is_transient(exc) and attempt_no <= policy.retries:
-                            _trace_event(
+                            trace_event(
                                 "model.retry",
                                 {
                                     "model": model.model,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from monocle_apptrace import setup_monocle_telemetry
+from monocle_apptrace.exporters.okahu.okahu_exporter import OkahuSpanExporter
 from monocle_apptrace.instrumentation.common.instrumentor import (
     get_tracer_provider,
     start_trace,
@@ -114,4 +115,8 @@ def setup_tracing(settings: Settings) -> Tracing:
     for exporter in instrumentor.exporters or ():
         if hasattr(exporter, "set_service_name"):
             exporter.set_service_name(WORKFLOW_NAME)
+        if isinstance(exporter, OkahuSpanExporter):
+            # Monocle waits 15 s per upload; a slow Okahu must not hold the exit that long.
+            # The file exporter runs first and independently, so the local file is never lost.
+            exporter.timeout = settings.okahu_export_timeout_s
     return Tracing(trace_dir=settings.trace_dir)
