@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import stamina
 from google.adk.agents import Agent
 from google.adk.models.base_llm import BaseLlm
 from google.adk.models.lite_llm import LiteLlm
@@ -177,6 +178,8 @@ def litellm_models(settings: Settings, breakers: Breakers | None = None) -> Mode
 
     # Otherwise every failed call prints a "Give Feedback / Get Help" banner on stdout.
     litellm.suppress_debug_info = True
+    # Retries are traced and logged by ResilientModel; stamina's own hooks would print them.
+    stamina.instrumentation.set_on_retry_hooks([])
     # Registered even for real models: it is what an agent degrades to.
     offline_model.register(latency_s=settings.offline_latency_s)
     breakers = breakers or Breakers(

@@ -260,9 +260,9 @@ def trace_circuit_change(model: str, old: str, new: str) -> None:
 @dataclass(frozen=True)
 class RetryPolicy:
     retries: int = 2
-    wait_initial_s: float = 0.5
-    wait_max_s: float = 8.0
-    wait_jitter_s: float = 1.0
+    wait_initial_s: float = 0.25
+    wait_max_s: float = 4.0
+    wait_jitter_s: float = 0.5
 
 
 class ResilientModel(BaseLlm):
@@ -333,7 +333,8 @@ class ResilientModel(BaseLlm):
         trace_event("model.degraded", {"reason": usage.degraded_because})
         usage.model_calls += 1
         usage.models.append(self.degrade_to.model)
-        async for response in self.degrade_to.generate_content_async(llm_request, stream):
+        request = _addressed_to(llm_request, self.degrade_to)
+        async for response in self.degrade_to.generate_content_async(request, stream):
             usage.add(self.degrade_to.model, response)
             yield response
 
@@ -366,7 +367,8 @@ class ResilientModel(BaseLlm):
                     usage.model_calls += 1
                     usage.models.append(model.model)
                     try:
-                        async for response in model.generate_content_async(llm_request, stream):
+                        request = _addressed_to(llm_request, model)
+                        async for response in model.generate_content_async(request, stream):
                             usage.add(model.model, response)
                             yielded = True
                             yield response
@@ -389,6 +391,14 @@ class ResilientModel(BaseLlm):
         except Exception as exc:  # retries exhausted, or not worth retrying
             # Only provider-side trouble counts against the breaker, not a bad request.
             raise _Final(exc, counts=is_transient(exc), yielded=yielded) from exc
+
+
+def _addressed_to(llm_request: LlmRequest, model: BaseLlm) -> LlmRequest:
+    # ADK sets llm_request.model to the agent's model name, and LiteLlm prefers it to its
+    # own: without this every fallback (and the degraded call) would go to the primary.
+    if llm_request.model == model.model:
+        return llm_request
+    return llm_request.model_copy(update={"model": model.model})
 
 
 class ModelChainError(Exception):

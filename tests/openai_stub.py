@@ -1,17 +1,27 @@
-"""An OpenAI-compatible chat-completions server on 127.0.0.1, for tests.
+"""An OpenAI-compatible chat-completions server on 127.0.0.1, for tests, with faults on demand.
 
-Its answers come from the offline model's policy (``decide``), so a run through LiteLLM's
-real OpenAI provider must produce the same answers as the offline path. A model named
-``broken`` answers HTTP 500. Every request body is kept in ``requests`` for assertions.
+Its answers come from the offline model's policy (``decide``), so a run through LiteLLM's real
+OpenAI provider must produce the same answers as the offline path. The model name picks a
+behaviour:
+
+- ``http-500`` / ``broken``: HTTP 500 every time;  ``auth``: HTTP 401 every time
+- ``flaky-500-N`` / ``flaky-429-N``: the first N requests fail (429 with ``Retry-After: 1``)
+- ``hang``: reads the request and never answers;  ``drop``: closes the connection unanswered
+- ``malformed``: HTTP 200 whose body is not JSON;  ``slow-S``: answers after S seconds
+- anything else: answers normally
+
+Every request is kept in ``requests``; ``count(model)`` says how many a model received.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -30,27 +40,65 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:  # keep test output clean
         pass
 
-    def _send_json(self, status: int, payload: dict[str, Any]) -> None:
+    def _send_json(
+        self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
         body = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
+
+    def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        self._send_json(status, {"error": {"message": message, "type": "error"}}, headers)
 
     def do_POST(self) -> None:  # noqa: N802 (http.server naming)
         length = int(self.headers.get("content-length", 0))
         body = json.loads(self.rfile.read(length) or b"{}")
         headers = {k.lower(): v for k, v in self.headers.items()}
-        self.server.requests.append({"path": self.path, "headers": headers, "body": body})
+        model = body.get("model", "")
+        with self.server.lock:
+            self.server.requests.append({"path": self.path, "headers": headers, "body": body})
+            self.server.counts[model] += 1
+            seen = self.server.counts[model]
         if not self.path.endswith("/chat/completions"):
-            self._send_json(404, {"error": {"message": "not found"}})
+            self._error(404, "not found")
             return
-        if body.get("model") == "broken":
-            self._send_json(
-                500, {"error": {"message": "upstream exploded", "type": "server_error"}}
-            )
+        if model in ("broken", "http-500"):
+            self._error(500, "upstream exploded")
             return
+        if model == "auth":
+            self._error(401, "Incorrect API key provided.")
+            return
+        if flaky := re.fullmatch(r"flaky-(500|429)-(\d+)", model):
+            code, failures = int(flaky.group(1)), int(flaky.group(2))
+            if seen <= failures:
+                retry_after = {"retry-after": "1"} if code == 429 else None
+                self._error(code, "rate limited" if code == 429 else "try again", retry_after)
+                return
+        if model == "hang":
+            self.server.stopping.wait()
+            return
+        if model == "drop":
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+            return
+        if model == "malformed":
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", "15")
+            self.end_headers()
+            self.wfile.write(b"{not json at al")
+            return
+        if slow := re.fullmatch(r"slow-([0-9.]+)", model):
+            if self.server.stopping.wait(float(slow.group(1))):
+                return
+        self._answer(body)
+
+    def _answer(self, body: dict[str, Any]) -> None:
         reply = decide(body.get("messages", []), body.get("tools"))
         message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
         if reply.tool_calls:
@@ -119,6 +167,9 @@ class _Server(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.requests: list[dict[str, Any]] = []
+        self.counts: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
 
 
 class OpenAIStub:
@@ -135,10 +186,55 @@ class OpenAIStub:
     def requests(self) -> list[dict[str, Any]]:
         return self._server.requests
 
+    def count(self, model: str) -> int:
+        return self._server.counts[model]
+
+    def reset(self) -> None:
+        with self._server.lock:
+            self._server.requests.clear()
+            self._server.counts.clear()
+
     def __enter__(self) -> OpenAIStub:
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._server.stopping.set()  # releases hanging and slow handlers
         self._server.shutdown()
         self._server.server_close()
+
+
+class SilentServer:
+    """Accepts connections on 127.0.0.1, reads what it is sent, and never answers."""
+
+    def __init__(self) -> None:
+        self._sock = socket.create_server(("127.0.0.1", 0), backlog=64)
+        self._stop = threading.Event()
+        self._held: list[socket.socket] = []
+        self.connections = 0
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._sock.getsockname()[1]}/api/v1/trace/ingest"
+
+    def _serve(self) -> None:
+        self._sock.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            self.connections += 1
+            self._held.append(conn)  # held open, never answered
+
+    def __enter__(self) -> SilentServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        for conn in self._held:
+            conn.close()
+        self._sock.close()
