@@ -35,6 +35,8 @@ log = logging.getLogger("order_tracking.resilience")
 
 # HTTP statuses worth another try; everything else (400, 401, 403, 404, 422...) is final.
 _TRANSIENT_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
+# A provider asking for a longer pause than this is treated as down for this run.
+_MAX_RETRY_AFTER_S = 30.0
 _TRANSIENT_NAMES = frozenset(
     {"APIConnectionError", "Timeout", "ServiceUnavailableError", "InternalServerError"}
 )
@@ -60,13 +62,20 @@ def is_transient(exc: BaseException) -> bool:
 
 def retry_after_s(exc: BaseException) -> float | None:
     """The provider's ``Retry-After`` in seconds, when it sent one (seconds form only)."""
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None) or getattr(exc, "headers", None) or {}
-    try:
-        value = headers.get("retry-after") or headers.get("Retry-After")
-        return max(0.0, float(value)) if value is not None else None
-    except (TypeError, ValueError, AttributeError):
-        return None
+    # LiteLLM keeps the provider's headers in litellm_response_headers; its .response is a
+    # synthetic one without them.
+    for headers in (
+        getattr(exc, "litellm_response_headers", None),
+        getattr(getattr(exc, "response", None), "headers", None),
+        getattr(exc, "headers", None),
+    ):
+        try:
+            value = headers.get("retry-after") if headers else None
+            if value is not None:
+                return min(max(0.0, float(value)), _MAX_RETRY_AFTER_S)
+        except (TypeError, ValueError, AttributeError):
+            continue
+    return None
 
 
 def describe_error(exc: BaseException) -> str:

@@ -1,0 +1,230 @@
+"""Fault injection against the loopback OpenAI-compatible server: every fault ends within its
+deadline, leaves the other agents' answers intact, says why, and leaves a valid trace."""
+
+import dataclasses
+import time
+
+import pytest
+import stamina
+
+from conftest import ARTICLE_ANSWERS, load_trace
+from order_tracking.agent import build_order_agents, litellm_models
+from order_tracking.async_runner import (
+    BUDGET,
+    DEGRADED,
+    OK,
+    TIMEOUT,
+    RunLimits,
+    track_order,
+)
+from order_tracking.config import OFFLINE_MODEL, Settings
+from order_tracking.resilience import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, CircuitOpenError
+
+HEALTHY = "openai/healthy"
+
+
+@pytest.fixture
+def stub(openai_stub, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_BASE", openai_stub.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    openai_stub.reset()
+    return openai_stub
+
+
+@pytest.fixture
+def no_backoff():
+    # stamina's test mode: real attempt counts (capped at ours), no sleeping between them.
+    with stamina.set_testing(True, attempts=10, cap=True):
+        yield
+
+
+def settings(payment_model: str, **changes) -> Settings:
+    base = Settings(default_model=HEALTHY, model_overrides={"payment_agent": payment_model})
+    return dataclasses.replace(base, **changes)
+
+
+async def run(settings_: Settings, tracing=None, **limits):
+    agents = build_order_agents(litellm_models(settings_))
+    return await track_order("ORD-1001", agents, tracing, limits=RunLimits(**limits))
+
+
+def by_agent(report):
+    return {r.agent: r for r in report.results}
+
+
+def assert_others_intact(report, failing="payment_agent"):
+    others = {r.agent: r.text for r in report.results if r.agent != failing}
+    assert others == {k: v for k, v in ARTICLE_ANSWERS.items() if k != failing}
+    assert all(r.status == OK for r in report.results if r.agent != failing)
+
+
+def events(trace_file, name):
+    return [e for s in load_trace(trace_file) for e in s["events"] if e["name"] == name]
+
+
+async def test_http_500_is_retried_then_the_agent_degrades(stub, no_backoff, tracing):
+    report = await run(settings("openai/http-500"), tracing)
+    payment = by_agent(report)["payment_agent"]
+    assert payment.status == DEGRADED and not payment.ok
+    assert payment.text == ARTICLE_ANSWERS["payment_agent"]  # from the tool result alone
+    assert payment.error == (
+        "every model failed (InternalServerError: OpenAIException - upstream exploded); "
+        "answered from tool results alone"
+    )
+    assert stub.count("http-500") == 6  # two model calls, three attempts each
+    assert payment.retries == 4
+    assert_others_intact(report)
+    retries = events(report.trace_file, "model.retry")
+    assert len(retries) == 4 and {e["attributes"]["model"] for e in retries} == {"openai/http-500"}
+    assert len(events(report.trace_file, "model.degraded")) == 2
+
+
+async def test_rate_limit_is_retried_after_the_providers_retry_after(stub):
+    report = await run(settings("openai/flaky-429-1"))
+    payment = by_agent(report)["payment_agent"]
+    assert payment.status == OK and payment.text == ARTICLE_ANSWERS["payment_agent"]
+    assert payment.retries == 1 and stub.count("flaky-429-1") == 3
+    # Retry-After: 1 was honoured: our own first backoff is at most 0.75 s.
+    assert payment.elapsed_s >= 1.0
+    assert_others_intact(report)
+
+
+async def test_a_hung_provider_times_out_only_its_agent(stub, tracing):
+    start = time.perf_counter()
+    report = await run(settings("openai/hang"), tracing, deadline_s=2)
+    payment = by_agent(report)["payment_agent"]
+    assert (payment.status, payment.error, payment.text) == (TIMEOUT, "no answer within 2s", "")
+    assert time.perf_counter() - start < 2 + 10  # the deadline, not LiteLLM's 6000 s
+    assert_others_intact(report)
+    assert load_trace(report.trace_file)
+
+
+async def test_a_model_call_timeout_is_retried_then_degrades(stub, no_backoff):
+    report = await run(settings("openai/hang", model_timeout_s=0.5), deadline_s=30)
+    payment = by_agent(report)["payment_agent"]
+    assert payment.status == DEGRADED
+    assert "Timeout" in payment.error
+    assert stub.count("hang") == 6
+    assert_others_intact(report)
+
+
+@pytest.mark.parametrize(
+    "model, expected_error",
+    [
+        ("openai/drop", "InternalServerError: OpenAIException - Connection error."),
+        ("openai/malformed", "OpenAIException - Expecting property name enclosed in double quotes"),
+    ],
+)
+async def test_dropped_connections_and_malformed_json_degrade(
+    stub, no_backoff, model, expected_error
+):
+    report = await run(settings(model), deadline_s=30)
+    payment = by_agent(report)["payment_agent"]
+    assert payment.status == DEGRADED, payment.error
+    assert expected_error in payment.error
+    assert payment.retries == 4  # LiteLLM reports both as server errors: worth retrying
+    assert payment.text == ARTICLE_ANSWERS["payment_agent"]
+    assert_others_intact(report)
+
+
+async def test_slow_answers_are_fine_within_the_deadline_and_time_out_beyond_it(stub):
+    fine = by_agent(await run(settings("openai/slow-0.3"), deadline_s=10))["payment_agent"]
+    assert fine.status == OK and fine.elapsed_s >= 0.6
+    late = by_agent(await run(settings("openai/slow-3"), deadline_s=1))["payment_agent"]
+    assert (late.status, late.error) == (TIMEOUT, "no answer within 1s")
+
+
+async def test_auth_errors_are_not_retried(stub, no_backoff):
+    payment = by_agent(await run(settings("openai/auth")))["payment_agent"]
+    assert stub.count("auth") == 2  # one attempt per model call
+    assert payment.retries == 0
+    assert payment.status == DEGRADED and "AuthenticationError" in payment.error
+
+
+async def test_a_fallback_model_answers_when_the_primary_fails(stub, no_backoff):
+    report = await run(settings("openai/http-500", fallback_models=(HEALTHY,)))
+    payment = by_agent(report)["payment_agent"]
+    assert (payment.status, payment.text) == (OK, ARTICLE_ANSWERS["payment_agent"])
+    assert stub.count("http-500") == 6
+
+
+async def test_the_circuit_opens_after_repeated_failures_and_then_fails_fast(
+    stub, no_backoff, tracing
+):
+    every_agent_down = Settings(default_model="openai/http-500", circuit_threshold=5)
+    report = await run(every_agent_down, tracing)
+    assert all(r.status == DEGRADED for r in report.results)
+    assert {r.agent: r.text for r in report.results} == ARTICLE_ANSWERS  # all from tool results
+    # Five first calls failed (three attempts each) and opened the circuit: the five
+    # second calls never reached the provider.
+    assert stub.count("http-500") == 15
+    changes = events(report.trace_file, "circuit.state_change")
+    assert [(e["attributes"]["from"], e["attributes"]["to"]) for e in changes] == [(CLOSED, OPEN)]
+    assert len(events(report.trace_file, "model.skipped")) == 5
+
+
+def test_circuit_breaker_cycle_closed_open_half_open_closed():
+    now = [0.0]
+    seen = []
+    breaker = CircuitBreaker(
+        "m",
+        threshold=2,
+        cooldown_s=10,
+        on_change=lambda n, a, b: seen.append((a, b)),
+        clock=lambda: now[0],
+    )
+    breaker.before_call()
+    breaker.record_failure()
+    breaker.before_call()
+    breaker.record_success()  # a success resets the count: failures must be consecutive
+    for _ in range(2):
+        breaker.before_call()
+        breaker.record_failure()
+    assert breaker.state == OPEN
+    with pytest.raises(CircuitOpenError):
+        breaker.before_call()  # fails fast during the cool-down
+    now[0] = 10.5
+    breaker.before_call()  # the trial call
+    assert breaker.state == HALF_OPEN
+    with pytest.raises(CircuitOpenError, match="trial in flight"):
+        breaker.before_call()  # only one trial at a time
+    breaker.record_failure()  # the trial failed: open again, for a new cool-down
+    assert breaker.state == OPEN
+    now[0] = 21
+    breaker.before_call()
+    breaker.record_success()  # the trial succeeded: closed
+    assert breaker.state == CLOSED
+    assert seen == [
+        (CLOSED, OPEN),
+        (OPEN, HALF_OPEN),
+        (HALF_OPEN, OPEN),
+        (OPEN, HALF_OPEN),
+        (HALF_OPEN, CLOSED),
+    ]
+
+
+async def test_token_budget_refuses_remaining_calls():
+    offline = Settings(default_model=OFFLINE_MODEL, offline_latency_s=0.05)
+    report = await run(offline, max_tokens=500)
+    for result in report.results:
+        assert result.status == BUDGET and result.text == ""
+        assert result.error.startswith("token budget of 500 for this run reached (")
+        assert result.tokens > 0 and result.model_calls == 1
+
+
+async def test_cost_budget_refuses_remaining_calls_and_costs_are_recorded(stub, tracing):
+    priced = Settings(default_model="openai/gpt-4o")  # LiteLLM knows gpt-4o's prices
+    report = await run(priced, tracing, max_cost_usd=0.001)
+    for result in report.results:
+        assert result.status == BUDGET
+        assert result.error.startswith("cost budget of $0.0010 for this run reached ($0.00")
+        assert result.tokens == 110 and result.cost_usd == pytest.approx(0.00035)
+    recorded = events(report.trace_file, "agent.result")
+    assert sorted(e["attributes"]["agent"] for e in recorded) == sorted(ARTICLE_ANSWERS)
+    assert all(e["attributes"]["cost_usd"] == pytest.approx(0.00035) for e in recorded)
+    assert all(e["attributes"]["tokens"] == 110 for e in recorded)
+
+
+async def test_model_call_cap_per_agent():
+    report = await run(Settings(default_model=OFFLINE_MODEL), max_model_calls=1)
+    assert all(r.status == BUDGET and "limit" in r.error for r in report.results)
