@@ -1,0 +1,114 @@
+"""The CLI as a real process: clean shutdown on signals, a hanging Okahu endpoint, and keys
+that never show up in anything it writes. (Subprocesses: a few seconds of imports each.)"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ARTICLE_ANSWERS
+from openai_stub import SilentServer
+
+TRACK_ORDER = str(Path(sys.executable).parent / "track-order")
+FAKE_OPENAI_KEY = "sk-FAKE-OPENAI-KEY-7f3a9c2d41"
+FAKE_OKAHU_KEY = "okahu-FAKE-KEY-5b2e8f1c93"
+
+
+def wait_for(condition, timeout_s=90.0):
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail("condition not reached in time")
+        time.sleep(0.05)
+
+
+def cli_env(tmp_path, stub, **extra):
+    env = dict(os.environ)
+    env.update(
+        SHIPPING_MODEL="openai/healthy",
+        OPENAI_API_BASE=stub.base_url,
+        OPENAI_API_KEY=FAKE_OPENAI_KEY,
+        MONOCLE_TRACE_OUTPUT_PATH=str(tmp_path / "traces"),
+        **extra,
+    )
+    return env
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_stops_the_run_cleanly_keeping_what_finished(tmp_path, openai_stub, signum, code):
+    openai_stub.reset()
+    env = cli_env(tmp_path, openai_stub, PAYMENT_AGENT_MODEL="openai/hang")
+    proc = subprocess.Popen(
+        [TRACK_ORDER, "ORD-1001"],
+        env=env,
+        cwd=tmp_path,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        # Four agents have answered (two calls each) and the payment agent is stuck.
+        wait_for(lambda: openai_stub.count("hang") >= 1 and openai_stub.count("healthy") >= 8)
+        time.sleep(0.3)  # let the four answers be recorded
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == code
+    assert err == f"Interrupted by {signal.Signals(signum).name}.\n"  # no traceback
+    assert "[payment_agent]\nCANCELLED: stopped before it finished\n" in out
+    for agent, answer in ARTICLE_ANSWERS.items():
+        if agent != "payment_agent":
+            assert f"[{agent}]\n{answer}\n" in out
+    trace_line = out.strip().splitlines()[-1]
+    assert trace_line.startswith("Traces written to: ")
+    trace = json.loads((tmp_path / trace_line.removeprefix("Traces written to: ")).read_text())
+    assert any(s["attributes"].get("span.type") == "workflow" for s in trace)
+
+
+def _timed_run(tmp_path, env):
+    start = time.monotonic()
+    proc = subprocess.run(
+        [TRACK_ORDER, "ORD-1001", "--verbose"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return proc, time.monotonic() - start
+
+
+def test_a_hanging_okahu_never_holds_the_exit_and_no_key_is_ever_written(tmp_path, openai_stub):
+    openai_stub.reset()
+    # PAYMENT_AGENT_MODEL=auth: an error path too, with its messages and (--verbose) logs.
+    base = cli_env(tmp_path, openai_stub, PAYMENT_AGENT_MODEL="openai/auth")
+    _, baseline_s = _timed_run(
+        tmp_path, dict(base, MONOCLE_TRACE_OUTPUT_PATH=str(tmp_path / "baseline"))
+    )
+    with SilentServer() as okahu:
+        env = dict(
+            base,
+            OKAHU_API_KEY=FAKE_OKAHU_KEY,
+            OKAHU_INGESTION_ENDPOINT=okahu.url,
+            OKAHU_EXPORT_TIMEOUT_S="1",
+        )
+        proc, elapsed = _timed_run(tmp_path, env)
+        assert okahu.connections >= 1  # it really tried to upload
+    assert proc.returncode == 1, proc.stderr  # the payment agent is degraded
+    assert "DEGRADED: every model failed (AuthenticationError" in proc.stdout
+    # Monocle's own upload timeout is 15 s (measured: ~14 s more than without Okahu); bounded
+    # to 1 s, a silent Okahu costs a couple of seconds at most.
+    assert elapsed - baseline_s < 6, (elapsed, baseline_s)
+    files = list((tmp_path / "traces").glob("*.json"))
+    assert len(files) == 1 and json.loads(files[0].read_text())  # the local trace is intact
+    written = [proc.stdout, proc.stderr, files[0].read_text()]
+    written += [json.dumps(r["body"]) for r in openai_stub.requests]
+    for secret in (FAKE_OPENAI_KEY, FAKE_OKAHU_KEY):
+        assert not any(secret in text for text in written), secret
+        assert not any(secret[:16] in text for text in written)  # nor a recognisable prefix
