@@ -204,7 +204,8 @@ def test_circuit_breaker_cycle_closed_open_half_open_closed():
 
 
 async def test_token_budget_refuses_remaining_calls():
-    offline = Settings(default_model=OFFLINE_MODEL, offline_latency_s=0.05)
+    # A latency long enough that all five first calls are in flight before any is counted.
+    offline = Settings(default_model=OFFLINE_MODEL, offline_latency_s=0.5)
     report = await run(offline, max_tokens=500)
     for result in report.results:
         assert result.status == BUDGET and result.text == ""

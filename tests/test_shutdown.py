@@ -54,7 +54,7 @@ def test_a_signal_stops_the_run_cleanly_keeping_what_finished(tmp_path, openai_s
     try:
         # Four agents have answered (two calls each) and the payment agent is stuck.
         wait_for(lambda: openai_stub.count("hang") >= 1 and openai_stub.count("healthy") >= 8)
-        time.sleep(0.3)  # let the four answers be recorded
+        time.sleep(1.0)  # the last answer has arrived: give the process time to record it
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=60)
     finally:
