@@ -1,11 +1,11 @@
 """Bad input never reaches a model: oversized or injected messages get a polite refusal."""
 
 import pytest
+from test_agents import _chat
 
 from order_tracking.agent import build_root_agent, litellm_models
 from order_tracking.config import Settings
 from order_tracking.guard import REFUSAL_SCOPE, check_user_text
-from test_agents import _chat
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ARTICLE_ANSWERS
 from openai_stub import SilentServer
 
