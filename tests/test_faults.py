@@ -78,6 +78,15 @@ async def test_http_500_is_retried_then_the_agent_degrades(stub, no_backoff, tra
     retries = events(report.trace_file, "model.retry")
     assert len(retries) == 4 and {e["attributes"]["model"] for e in retries} == {"openai/http-500"}
     assert len(events(report.trace_file, "model.degraded")) == 2
+    # Every attempt is its own inference span, failed ones marked as errors.
+    attempts = [
+        s
+        for s in load_trace(report.trace_file)
+        if s["attributes"].get("span.type", "").startswith("inference")
+        and s["attributes"].get("entity.2.name") == "http-500"
+    ]
+    assert len(attempts) == 6
+    assert all(s["status"]["status_code"] == "ERROR" for s in attempts)
 
 
 async def test_rate_limit_is_retried_after_the_providers_retry_after(stub):
