@@ -9,6 +9,7 @@ start-up for ``adk web`` (ADK loads ``.env`` before it imports this module).
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from google.adk.models.lite_llm import LiteLlm
 from . import tools
 from .config import OFFLINE_MODEL, Settings, load_env_files
 from .guard import input_guard
+from .redaction import install_log_redaction, register_secrets
 from .resilience import Breakers, ResilientModel, RetryPolicy, trace_circuit_change
 
 ModelFactory = Callable[[str], BaseLlm]
@@ -187,7 +189,7 @@ def litellm_models(settings: Settings, breakers: Breakers | None = None) -> Mode
         cooldown_s=settings.circuit_cooldown_s,
         on_change=trace_circuit_change,
     )
-    policy = RetryPolicy(retries=settings.model_retries)
+    policy = RetryPolicy(retries=settings.model_retries, model_timeout_s=settings.model_timeout_s)
 
     def litellm_model(name: str) -> LiteLlm:
         # num_retries=0: retries happen in ResilientModel, where each one is seen and traced.
@@ -233,6 +235,8 @@ def __getattr__(name: str) -> Any:
             from .tracing import setup_tracing
 
             load_env_files()
+            register_secrets(os.environ)
+            install_log_redaction()
             settings = Settings.from_env(agent_names=AGENT_NAMES)
             announce_model_choice(settings)
             setup_tracing(settings)

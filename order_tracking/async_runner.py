@@ -115,14 +115,19 @@ async def run_agent_task(
     session_id: str,
     *,
     limits: RunLimits = RunLimits(),
-    budget: RunBudget | None = None,
+    usage: RunUsage | None = None,
 ) -> AgentResult:
     """Run one agent on its own Runner and session, within its deadline and budget.
 
     Errors, timeouts and refused budgets come back as a result; cancellation is re-raised.
+    ``usage`` (whose budget may be shared with other agents) collects what the run spends.
     """
     start = time.perf_counter()
-    usage = RunUsage(budget=budget or RunBudget(limits.max_tokens, limits.max_cost_usd))
+    usage = usage or RunUsage(budget=RunBudget(limits.max_tokens, limits.max_cost_usd))
+    if limits.deadline_s is not None:
+        usage.deadline_at = time.monotonic() + limits.deadline_s
+        # Kept back from the model chain so a degraded answer still fits in the deadline.
+        usage.reserve_s = min(5.0, 0.1 * limits.deadline_s)
     session_service = InMemorySessionService()
     runner = Runner(agent=agent, app_name=APP_NAME, session_service=session_service)
     run_config = RunConfig(max_llm_calls=limits.max_model_calls)
@@ -165,19 +170,40 @@ async def run_agent_task(
     elif status == OK and usage.degraded_because:
         status = DEGRADED
         error = f"every model failed ({usage.degraded_because}); answered from tool results alone"
-    result = AgentResult(
-        agent=agent.name,
-        ok=status == OK,
-        text=text if status in (OK, DEGRADED) else "",
-        error=error,
-        elapsed_s=time.perf_counter() - start,
+    return _result(
+        agent.name,
+        status,
+        text if status in (OK, DEGRADED) else "",
+        error,
+        time.perf_counter() - start,
+        usage,
         tool_calls=tuple(tool_calls),
         session_id=session_id,
+    )
+
+
+def _result(
+    agent: str,
+    status: str,
+    text: str,
+    error: str | None,
+    elapsed_s: float,
+    usage: RunUsage,
+    **extra: Any,
+) -> AgentResult:
+    """An AgentResult with what the run spent, also recorded in the trace."""
+    result = AgentResult(
+        agent=agent,
+        ok=status == OK,
+        text=text,
+        error=error,
+        elapsed_s=elapsed_s,
         status=status,
         tokens=usage.tokens,
         cost_usd=usage.cost_usd,
         model_calls=usage.model_calls,
         retries=usage.retries,
+        **extra,
     )
     trace_event(
         "agent.result",
@@ -214,11 +240,12 @@ async def run_all_agents(
     start = time.perf_counter()
     prompt = prompt_for(order_id)
     budget = RunBudget(limits.max_tokens, limits.max_cost_usd)
+    usages = [RunUsage(budget=budget) for _ in agents]  # kept here: a cancelled run spent too
     tasks = [
         asyncio.create_task(
-            run_agent_task(agent, prompt, f"{agent.name}-{uuid4()}", limits=limits, budget=budget)
+            run_agent_task(agent, prompt, f"{agent.name}-{uuid4()}", limits=limits, usage=usage)
         )
-        for agent in agents
+        for agent, usage in zip(agents, usages, strict=True)
     ]
     stopper = asyncio.create_task(stop.wait()) if stop is not None else None
     try:
@@ -234,21 +261,16 @@ async def run_all_agents(
         for task in leftovers:
             task.cancel()
         await asyncio.gather(*leftovers, return_exceptions=True)
+    elapsed = time.perf_counter() - start
     results = []
-    for agent, task in zip(agents, tasks, strict=True):
+    for agent, task, usage in zip(agents, tasks, usages, strict=True):
         if task.cancelled():
-            elapsed = time.perf_counter() - start
             results.append(
-                AgentResult(
-                    agent.name, False, "", "stopped before it finished", elapsed, status=CANCELLED
-                )
+                _result(agent.name, CANCELLED, "", "stopped before it finished", elapsed, usage)
             )
         elif task.exception() is not None:  # run_agent_task returns errors; this is a backstop
-            results.append(
-                AgentResult(
-                    agent.name, False, "", describe_error(task.exception()), 0.0, status=ERROR
-                )
-            )
+            error = describe_error(task.exception())
+            results.append(_result(agent.name, ERROR, "", error, elapsed, usage))
         else:
             results.append(task.result())
     return results

@@ -13,8 +13,9 @@ import os
 import re
 import signal
 import sys
+import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -131,10 +132,13 @@ def _run(order_id: str, verbose: bool, timeout_s: float | None) -> int:
     from .agent import AGENT_NAMES, announce_model_choice, build_order_agents, litellm_models
     from .async_runner import RunLimits, warm_up
     from .config import ConfigError, Settings, load_env_files
+    from .redaction import install_log_redaction, register_secrets
     from .tracing import setup_tracing
 
     _configure_logging(verbose)
     load_env_files()
+    register_secrets(os.environ)
+    install_log_redaction()
     try:
         settings = Settings.from_env(agent_names=AGENT_NAMES)
     except ConfigError as exc:
@@ -181,19 +185,30 @@ def track_order_command(order_id: str, timeout_s: float | None, verbose: bool) -
     sys.exit(_run(order_id, verbose, timeout_s))
 
 
-def _exit_on_sigterm(signum: int, frame: Any) -> None:
-    # Before the event loop takes over (imports, set-up): exit quietly with 143.
-    raise SystemExit(128 + signum)
+class _Terminated(BaseException):
+    """SIGTERM before the event loop took over (imports, set-up)."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise _Terminated
+
+
+def _interrupted(signum: int) -> NoReturn:
+    # Interrupted mid-set-up, a coroutine may never have been awaited: its warning is noise.
+    warnings.simplefilter("ignore", RuntimeWarning)
+    click.echo(f"Interrupted by {signal.Signals(signum).name}.", err=True)
+    sys.exit(128 + signum)
 
 
 def main(argv: list[str] | None = None, prog_name: str = "track-order") -> None:
     """Console-script entry point: clean one-line errors, documented exit codes."""
-    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         track_order_command.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt):
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
+        _interrupted(signal.SIGINT)
+    except _Terminated:
+        _interrupted(signal.SIGTERM)
     except click.ClickException as exc:
         click.echo(f"{prog_name}: error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)

@@ -21,7 +21,8 @@ _INJECTION = re.compile(
     r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules?)\b"
     r"|\b(system|hidden|initial)\s+prompt\b"
     r"|\breveal\b.{0,30}\b(instructions?|prompt)\b"
-    r"|\byou are now\b|\bact as\b|\bjailbreak\b|\bdeveloper mode\b",
+    r"|\byou are now\b|\b(act|behave)\s+as\s+(an?|my|the|if|though)\b|\bpretend to be\b"
+    r"|\bjailbreak\b|\bdeveloper mode\b",
     re.IGNORECASE | re.DOTALL,
 )
 

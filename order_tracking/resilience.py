@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import re
 import time
 from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -29,14 +30,29 @@ import stamina
 from google.adk.models.base_llm import BaseLlm
 from google.adk.models.llm_request import LlmRequest
 from google.adk.models.llm_response import LlmResponse
+from google.genai import types
 from pydantic import ConfigDict, Field
+
+from .redaction import redact
 
 log = logging.getLogger("order_tracking.resilience")
 
 # HTTP statuses worth another try; everything else (400, 401, 403, 404, 422...) is final.
 _TRANSIENT_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
-# A provider asking for a longer pause than this is treated as down for this run.
+# A provider asking for a longer pause than this is treated as down for this call.
 _MAX_RETRY_AFTER_S = 30.0
+# An attempt with less time than this left in its share is not started.
+_MIN_ATTEMPT_S = 0.5
+_PERMANENT_CAUSES = frozenset(
+    {
+        "UnsupportedProtocol",
+        "InvalidURL",
+        "NonHttpUrlClientError",
+        "InvalidUrlClientError",
+        "SSLCertVerificationError",
+        "ClientConnectorCertificateError",
+    }
+)
 _TRANSIENT_NAMES = frozenset(
     {"APIConnectionError", "Timeout", "ServiceUnavailableError", "InternalServerError"}
 )
@@ -50,8 +66,20 @@ class BudgetExceededError(Exception):
     """A per-run token or cost cap was reached: the call was refused."""
 
 
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
 def is_transient(exc: BaseException) -> bool:
     """Whether another attempt could succeed (rate limits, server errors, network trouble)."""
+    # LiteLLM reports every connection problem as a 500, a bad URL included: look underneath.
+    if any(type(c).__name__ in _PERMANENT_CAUSES for c in _causes(exc)):
+        return False
     status = getattr(exc, "status_code", None)
     if isinstance(status, int):
         return status in _TRANSIENT_STATUS
@@ -79,20 +107,28 @@ def retry_after_s(exc: BaseException) -> float | None:
 
 
 def describe_error(exc: BaseException) -> str:
-    """``Type: first line of the message``, without LiteLLM's repeated type prefixes."""
-    import re
-
+    """``Type: first line of the message``, without LiteLLM's repeated type prefixes and with
+    anything key-like redacted (providers sometimes echo the key they were given)."""
     name = type(exc).__name__
     lines = str(exc).strip().splitlines()
     message = lines[0] if lines else ""
     # LiteLLM says "litellm.InternalServerError: InternalServerError: OpenAIException - ...".
     message = re.sub(rf"^(?:(?:litellm\.)?{re.escape(name)}:\s*)+", "", message)
-    return f"{name}: {message}" if message else name
+    return redact(f"{name}: {message}" if message else name)
 
 
 # --- Circuit breaker -----------------------------------------------------------------------
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A call's admission: which period of the breaker it started in, and whether it is the
+    half-open trial. Only a ticket from the current period can move the breaker."""
+
+    period: int
+    trial: bool = False
 
 
 @dataclass
@@ -101,7 +137,8 @@ class CircuitBreaker:
 
     Closed: calls pass; ``threshold`` failures in a row open it. Open: calls fail fast for
     ``cooldown_s``. Half-open: exactly one trial call is let through (concurrent callers are
-    refused meanwhile); its success closes the circuit, its failure reopens it.
+    refused meanwhile); its success closes the circuit, its failure reopens it. Verdicts of
+    calls admitted before the last change of state are ignored: they say nothing new.
     """
 
     name: str
@@ -112,9 +149,10 @@ class CircuitBreaker:
     state: str = CLOSED
     failures: int = 0
     opened_at: float = 0.0
+    period: int = 0  # bumped on every change of state
     _trial_in_flight: bool = False
 
-    def before_call(self) -> None:
+    def before_call(self) -> Ticket:
         if self.state == OPEN:
             if self.clock() - self.opened_at < self.cooldown_s:
                 raise CircuitOpenError(f"circuit for {self.name} is open")
@@ -123,26 +161,38 @@ class CircuitBreaker:
             if self._trial_in_flight:
                 raise CircuitOpenError(f"circuit for {self.name} is half-open, trial in flight")
             self._trial_in_flight = True
+            return Ticket(self.period, trial=True)
+        return Ticket(self.period)
 
-    def record_success(self) -> None:
-        self._trial_in_flight = False
-        self.failures = 0
-        if self.state != CLOSED:
+    def record_success(self, ticket: Ticket) -> None:
+        if ticket.period != self.period:
+            return
+        if ticket.trial:
+            self._trial_in_flight = False
             self._set(CLOSED)
+        self.failures = 0
 
-    def record_failure(self) -> None:
-        self._trial_in_flight = False
+    def record_failure(self, ticket: Ticket) -> None:
+        if ticket.period != self.period:
+            return  # e.g. a call admitted while closed, failing after the circuit opened
+        if ticket.trial:
+            self._trial_in_flight = False
         self.failures += 1
-        if self.state == HALF_OPEN or self.failures >= self.threshold:
+        if ticket.trial or self.failures >= self.threshold:
             self.opened_at = self.clock()
             self._set(OPEN)
 
-    def release(self) -> None:
-        """The call ended without a verdict (cancelled): let another trial through."""
-        self._trial_in_flight = False
+    def release(self, ticket: Ticket) -> None:
+        """The call ended without a verdict (cancelled, or a bad request): if it was the trial,
+        let another trial through."""
+        if ticket.trial and ticket.period == self.period:
+            self._trial_in_flight = False
 
     def _set(self, state: str) -> None:
         old, self.state = self.state, state
+        self.period += 1
+        if state == CLOSED:
+            self.failures = 0
         if self.on_change:
             self.on_change(self.name, old, state)
 
@@ -200,6 +250,19 @@ class RunUsage:
     cost_usd: float = 0.0
     degraded_because: str | None = None
     models: list[str] = field(default_factory=list)
+    # When the agent's deadline falls (time.monotonic), and the time kept back from the
+    # model chain so a degraded answer can still be given.
+    deadline_at: float | None = None
+    reserve_s: float = 0.0
+
+    def share_end(self, models_left: int, keep_reserve: bool = True) -> float | None:
+        """When the next model in the chain must give up: an equal share of the time left
+        (less the reserve for a degraded answer, when there is one to give)."""
+        if self.deadline_at is None:
+            return None
+        now = time.monotonic()
+        left = self.deadline_at - now - (self.reserve_s if keep_reserve else 0.0)
+        return now + max(0.0, left) / max(1, models_left)
 
     @property
     def tokens(self) -> int:
@@ -269,6 +332,7 @@ def trace_circuit_change(model: str, old: str, new: str) -> None:
 @dataclass(frozen=True)
 class RetryPolicy:
     retries: int = 2
+    model_timeout_s: float | None = None  # per attempt; None leaves it to the model
     wait_initial_s: float = 0.25
     wait_max_s: float = 4.0
     wait_jitter_s: float = 0.5
@@ -311,80 +375,110 @@ class ResilientModel(BaseLlm):
         usage = _usage.get() or RunUsage()
         usage.budget.check()
         failures: list[str] = []
-        for model in self.chain:
-            breaker = self.breakers.for_model(model.model)
+        for index, model in enumerate(self.chain):
+            # Each model gets an equal share of the time left, so a hung primary cannot
+            # use up the deadline its fallbacks and the degraded answer need.
+            share_end = usage.share_end(
+                models_left=len(self.chain) - index, keep_reserve=self.degrade_to is not None
+            )
             try:
-                breaker.before_call()
-            except CircuitOpenError as exc:
-                failures.append(describe_error(exc))
-                trace_event("model.skipped", {"model": model.model, "reason": str(exc)})
-                continue
-            try:
-                async for response in self._call_with_retries(model, llm_request, stream, usage):
+                async for response in self._call_with_retries(
+                    model, llm_request, stream, usage, share_end
+                ):
                     yield response
-            except (asyncio.CancelledError, BudgetExceededError):
-                breaker.release()  # no verdict on the model
-                raise
+                return
             except _Final as final:
-                breaker.record_failure() if final.counts else breaker.release()
-                failures.append(describe_error(final.error))
+                reason = describe_error(final.error)
+                failures.append(reason)
+                skipped = isinstance(final.error, (CircuitOpenError, OutOfTimeError))
                 trace_event(
-                    "model.failed", {"model": model.model, "error": describe_error(final.error)}
+                    "model.skipped" if skipped else "model.failed",
+                    {"model": model.model, "error": reason},
                 )
                 if final.yielded:  # half an answer was already streamed: no clean fallback
                     raise final.error from None
-                continue
-            breaker.record_success()
-            return
         if self.degrade_to is None:
             raise ModelChainError(failures)
-        usage.degraded_because = "; ".join(failures)
+        # Across the run's calls: the first call's reason is usually the telling one.
+        usage.degraded_because = "; ".join(
+            dict.fromkeys([*filter(None, [usage.degraded_because]), *failures])
+        )
         trace_event("model.degraded", {"reason": usage.degraded_because})
         usage.model_calls += 1
         usage.models.append(self.degrade_to.model)
-        request = _addressed_to(llm_request, self.degrade_to)
+        request = _prepared(llm_request, self.degrade_to, None)
         async for response in self.degrade_to.generate_content_async(request, stream):
             usage.add(self.degrade_to.model, response)
             yield response
 
     async def _call_with_retries(
-        self, model: BaseLlm, llm_request: LlmRequest, stream: bool, usage: RunUsage
+        self,
+        model: BaseLlm,
+        llm_request: LlmRequest,
+        stream: bool,
+        usage: RunUsage,
+        share_end: float | None,
     ) -> AsyncGenerator[LlmResponse, None]:
+        """One model with retries. Raises ``_Final`` when this model is done for this call."""
         policy = self.policy
+        breaker = self.breakers.for_model(model.model)
         attempt_no = 0
+        yielded = False
+        last_error: Exception | None = None  # the provider's, if a later attempt is refused
 
         def retry_on(exc: Exception) -> bool | float:
             if not is_transient(exc):
                 return False
-            return retry_after_s(exc) or True
+            wait = retry_after_s(exc)
+            if wait is not None and wait > _MAX_RETRY_AFTER_S:
+                return False  # the provider asks for longer than we would wait: down for now
+            if (
+                share_end is not None
+                and time.monotonic() + (wait or 0) + _MIN_ATTEMPT_S > share_end
+            ):
+                return False  # no time left in this model's share for another attempt
+            return wait if wait is not None else True
 
-        yielded = False
         try:
             async for attempt in stamina.retry_context(
                 on=retry_on,
                 attempts=policy.retries + 1,
-                timeout=None,  # the caller's deadline bounds the whole run
+                timeout=None,  # the share of the deadline bounds it, see retry_on
                 wait_initial=policy.wait_initial_s,
                 wait_max=policy.wait_max_s,
                 wait_jitter=policy.wait_jitter_s,
             ):
                 with attempt:
                     attempt_no += 1
-                    if attempt_no > 1:
-                        usage.retries += 1
-                    usage.budget.check()
-                    usage.model_calls += 1
-                    usage.models.append(model.model)
+                    timeout_s = policy.model_timeout_s
+                    if share_end is not None:
+                        left = share_end - time.monotonic()
+                        if left < _MIN_ATTEMPT_S:
+                            raise OutOfTimeError(f"no time left to try {model.model}")
+                        timeout_s = min(timeout_s, left) if timeout_s else left
+                    # Checked on every attempt: once the circuit opens, retries stop too.
+                    ticket = breaker.before_call()
+                    verdict = False
                     try:
-                        request = _addressed_to(llm_request, model)
+                        usage.budget.check()
+                        usage.retries += attempt_no > 1
+                        usage.model_calls += 1
+                        usage.models.append(model.model)
+                        request = _prepared(llm_request, model, timeout_s)
                         async for response in model.generate_content_async(request, stream):
                             usage.add(model.model, response)
                             yielded = True
                             yield response
+                        breaker.record_success(ticket)
+                        verdict = True
                     except Exception as exc:
+                        last_error = exc
+                        if is_transient(exc):  # a bad request says nothing about the provider
+                            breaker.record_failure(ticket)
+                            verdict = True
                         if yielded:
-                            raise _Final(exc, counts=True, yielded=True) from exc
-                        if is_transient(exc) and attempt_no <= policy.retries:
+                            raise _Final(exc, yielded=True) from exc
+                        if attempt_no <= policy.retries and retry_on(exc):
                             trace_event(
                                 "model.retry",
                                 {
@@ -395,19 +489,36 @@ class ResilientModel(BaseLlm):
                             )
                             log.info("retrying %s after %s", model.model, describe_error(exc))
                         raise
+                    finally:
+                        # Cancelled, closed by ADK while paused at a yield, refused by the
+                        # budget: no verdict, but a trial call must not stay "in flight".
+                        if not verdict:
+                            breaker.release(ticket)
         except (_Final, BudgetExceededError):
             raise
+        except (CircuitOpenError, OutOfTimeError) as exc:
+            # Refused before calling: the reason worth reporting is what the provider did.
+            raise _Final(last_error or exc, yielded=yielded) from exc
         except Exception as exc:  # retries exhausted, or not worth retrying
-            # Only provider-side trouble counts against the breaker, not a bad request.
-            raise _Final(exc, counts=is_transient(exc), yielded=yielded) from exc
+            raise _Final(exc, yielded=yielded) from exc
 
 
-def _addressed_to(llm_request: LlmRequest, model: BaseLlm) -> LlmRequest:
-    # ADK sets llm_request.model to the agent's model name, and LiteLlm prefers it to its
-    # own: without this every fallback (and the degraded call) would go to the primary.
-    if llm_request.model == model.model:
-        return llm_request
-    return llm_request.model_copy(update={"model": model.model})
+def _prepared(llm_request: LlmRequest, model: BaseLlm, timeout_s: float | None) -> LlmRequest:
+    """The request for one attempt: addressed to ``model``, with this attempt's timeout.
+
+    ADK sets llm_request.model to the agent's model name and LiteLlm prefers it to its own:
+    without this every fallback (and the degraded call) would go to the primary. ADK passes
+    ``http_options.timeout`` (milliseconds) on to LiteLLM as the call's timeout.
+    """
+    update: dict[str, Any] = {}
+    if llm_request.model != model.model:
+        update["model"] = model.model
+    if timeout_s is not None:
+        options = llm_request.config.http_options or types.HttpOptions()
+        update["config"] = llm_request.config.model_copy(
+            update={"http_options": options.model_copy(update={"timeout": int(timeout_s * 1000)})}
+        )
+    return llm_request.model_copy(update=update) if update else llm_request
 
 
 class ModelChainError(Exception):
@@ -417,9 +528,13 @@ class ModelChainError(Exception):
         super().__init__("; ".join(failures) or "no model available")
 
 
-class _Final(Exception):
-    """One model is done for this call: the reason, and whether it counts as its failure."""
+class OutOfTimeError(Exception):
+    """This model's share of the deadline is spent: the rest is kept for the others."""
 
-    def __init__(self, error: BaseException, *, counts: bool, yielded: bool) -> None:
+
+class _Final(Exception):
+    """One model is done for this call; ``yielded`` if part of an answer was streamed."""
+
+    def __init__(self, error: BaseException, *, yielded: bool) -> None:
         super().__init__(str(error))
-        self.error, self.counts, self.yielded = error, counts, yielded
+        self.error, self.yielded = error, yielded

@@ -7,13 +7,14 @@ default set imports and wraps every library it knows, which costs seconds at sta
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from monocle_apptrace import setup_monocle_telemetry
+from monocle_apptrace.exporters.file_exporter import FileSpanExporter
 from monocle_apptrace.exporters.okahu.okahu_exporter import OkahuSpanExporter
 from monocle_apptrace.instrumentation.common.instrumentor import (
     get_tracer_provider,
@@ -25,8 +26,12 @@ from monocle_apptrace.instrumentation.common.wrapper import atask_wrapper
 from monocle_apptrace.instrumentation.metamodel.adk.methods import ADK_METHODS
 from monocle_apptrace.instrumentation.metamodel.litellm.entities.inference import INFERENCE
 from monocle_apptrace.instrumentation.metamodel.litellm.methods import LITELLM_METHODS
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.trace import Status
 
 from .config import Settings
+from .redaction import redact
 
 WORKFLOW_NAME = "order_tracking_asyncio"
 
@@ -98,25 +103,82 @@ class Tracing:
         return matches[-1] if matches else None
 
 
+class RedactingExporter(SpanExporter):
+    """Hands spans on with every string redacted: attributes, events and the status
+    description, where Monocle records a provider's raw error message (which may echo a
+    key). Monocle's own obfuscators cover event payloads only."""
+
+    def __init__(self, inner: SpanExporter) -> None:
+        self.inner = inner
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return self.inner.export([_redacted(span) for span in spans])
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self.inner.force_flush(timeout_millis)
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_redact_value(v) for v in value)
+    return value
+
+
+def _redacted(span: ReadableSpan) -> ReadableSpan:
+    status = span.status
+    if status.description:
+        status = Status(status.status_code, redact(status.description))
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes={k: _redact_value(v) for k, v in (span.attributes or {}).items()},
+        events=[
+            Event(
+                e.name, {k: _redact_value(v) for k, v in (e.attributes or {}).items()}, e.timestamp
+            )
+            for e in span.events
+        ],
+        links=span.links,
+        kind=span.kind,
+        status=status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+_installed: Tracing | None = None
+
+
 def setup_tracing(settings: Settings) -> Tracing:
-    """Install Monocle before the first agent runs. Idempotent."""
-    # Monocle's file exporter takes its folder only from this variable.
+    """Install Monocle before the first agent runs. The first set-up in a process wins."""
+    global _installed
+    if _installed is not None:
+        return _installed
+    # Monocle also builds a default file exporter of its own (unused): keep its folder ours.
     os.environ["MONOCLE_TRACE_OUTPUT_PATH"] = str(settings.trace_dir)
-    # Without a key the okahu exporter would dump every span on stdout instead.
-    exporters = "file,okahu" if settings.okahu_enabled else "file"
-    instrumentor = setup_monocle_telemetry(
+    # The service name is explicit because under `adk web` Monocle joins ADK's tracer
+    # provider, which has none: files would be named "unknown_service".
+    exporters: list[SpanExporter] = [
+        FileSpanExporter(service_name=WORKFLOW_NAME, out_path=str(settings.trace_dir))
+    ]
+    if settings.okahu_enabled:
+        # Only with a key: without one Monocle's okahu exporter dumps every span on stdout.
+        # Monocle waits 15 s per upload; a slow Okahu must not hold the exit that long. Its
+        # batch processor is separate from the file's, so the local file is never held up.
+        exporters.append(OkahuSpanExporter(timeout=settings.okahu_export_timeout_s))
+    setup_monocle_telemetry(
         workflow_name=WORKFLOW_NAME,
-        monocle_exporters_list=exporters,
+        span_processors=[BatchSpanProcessor(RedactingExporter(e)) for e in exporters],
         wrapper_methods=[*ADK_METHODS, *LITELLM_METHODS, _OPENAI_STREAMING, *_OFFLINE_METHODS],
         union_with_default_methods=False,
     )
-    # Under `adk web`, ADK installed its tracer provider first and Monocle joins it; that
-    # provider has no service name, so the file exporter would name files "unknown_service".
-    for exporter in instrumentor.exporters or ():
-        if hasattr(exporter, "set_service_name"):
-            exporter.set_service_name(WORKFLOW_NAME)
-        if isinstance(exporter, OkahuSpanExporter):
-            # Monocle waits 15 s per upload; a slow Okahu must not hold the exit that long.
-            # The file exporter runs first and independently, so the local file is never lost.
-            exporter.timeout = settings.okahu_export_timeout_s
-    return Tracing(trace_dir=settings.trace_dir)
+    _installed = Tracing(trace_dir=settings.trace_dir)
+    return _installed

@@ -4,7 +4,8 @@ Its answers come from the offline model's policy (``decide``), so a run through 
 OpenAI provider must produce the same answers as the offline path. The model name picks a
 behaviour:
 
-- ``http-500`` / ``broken``: HTTP 500 every time;  ``auth``: HTTP 401 every time
+- ``http-500`` / ``broken``: HTTP 500 every time;  ``auth``: HTTP 401 echoing the key masked,
+  as OpenAI does
 - ``flaky-500-N`` / ``flaky-429-N``: the first N requests fail (429 with ``Retry-After: 1``)
 - ``hang``: reads the request and never answers;  ``drop``: closes the connection unanswered
 - ``malformed``: HTTP 200 whose body is not JSON;  ``slow-S``: answers after S seconds
@@ -71,7 +72,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(500, "upstream exploded")
             return
         if model == "auth":
-            self._error(401, "Incorrect API key provided.")
+            # Masked like OpenAI's own message: a fragment of the key comes back.
+            key = headers.get("authorization", "").removeprefix("Bearer ")
+            self._error(401, f"Incorrect API key provided: {key[:8]}{'*' * 10}{key[-4:]}.")
             return
         if flaky := re.fullmatch(r"flaky-(500|429)-(\d+)", model):
             code, failures = int(flaky.group(1)), int(flaky.group(2))

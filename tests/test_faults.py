@@ -8,6 +8,7 @@ import time
 import pytest
 import stamina
 from conftest import ARTICLE_ANSWERS, load_trace
+from google.adk.agents import Agent
 
 from order_tracking.agent import build_order_agents, litellm_models
 from order_tracking.async_runner import (
@@ -40,7 +41,13 @@ def no_backoff():
 
 
 def settings(payment_model: str, **changes) -> Settings:
-    base = Settings(default_model=HEALTHY, model_overrides={"payment_agent": payment_model})
+    """The payment agent on a faulty model, the others healthy. The circuit breaker stays out
+    of the way unless a test is about it (it counts every failed attempt)."""
+    base = Settings(
+        default_model=HEALTHY,
+        model_overrides={"payment_agent": payment_model},
+        circuit_threshold=1000,
+    )
     return dataclasses.replace(base, **changes)
 
 
@@ -99,13 +106,28 @@ async def test_rate_limit_is_retried_after_the_providers_retry_after(stub):
     assert_others_intact(report)
 
 
-async def test_a_hung_provider_times_out_only_its_agent(stub, tracing):
+async def test_a_hung_provider_is_given_up_within_the_deadline(stub, tracing):
     start = time.perf_counter()
     report = await run(settings("openai/hang"), tracing, deadline_s=2)
     payment = by_agent(report)["payment_agent"]
-    assert (payment.status, payment.error, payment.text) == (TIMEOUT, "no answer within 2s", "")
-    assert time.perf_counter() - start < 2 + 10  # the deadline, not LiteLLM's 6000 s
+    # The call's timeout is cut to the agent's share of its deadline (less a reserve), so a
+    # degraded answer still arrives in time; nothing waits for LiteLLM's 6000 s.
+    assert payment.status == DEGRADED and "Timeout" in payment.error
+    assert payment.text == ARTICLE_ANSWERS["payment_agent"]
+    assert payment.elapsed_s < 2
+    assert time.perf_counter() - start < 2 + 10
     assert_others_intact(report)
+    assert load_trace(report.trace_file)
+
+
+async def test_an_agent_that_cannot_finish_in_time_says_timeout(tracing):
+    # Even the last resort is slow (the offline model with 3 s per call): a 1 s deadline.
+    slow = Settings(default_model=OFFLINE_MODEL, offline_latency_s=3)
+    report = await run(slow, tracing, deadline_s=1)
+    assert {(r.status, r.error, r.text) for r in report.results} == {
+        (TIMEOUT, "no answer within 1s", "")
+    }
+    assert report.wall_s < 1 + 5
     assert load_trace(report.trace_file)
 
 
@@ -141,7 +163,7 @@ async def test_slow_answers_are_fine_within_the_deadline_and_time_out_beyond_it(
     fine = by_agent(await run(settings("openai/slow-0.3"), deadline_s=10))["payment_agent"]
     assert fine.status == OK and fine.elapsed_s >= 0.6
     late = by_agent(await run(settings("openai/slow-3"), deadline_s=1))["payment_agent"]
-    assert (late.status, late.error) == (TIMEOUT, "no answer within 1s")
+    assert late.status == DEGRADED and "Timeout" in late.error and late.elapsed_s < 1
 
 
 async def test_auth_errors_are_not_retried(stub, no_backoff):
@@ -159,10 +181,10 @@ async def test_a_fallback_model_answers_when_the_primary_fails(stub, no_backoff)
 
 
 async def test_the_circuit_opens_fails_fast_then_a_trial_call_closes_it(stub, no_backoff, tracing):
-    # A provider that fails its first 6 requests, then recovers. One agent, runs in sequence,
+    # A provider that fails its first 2 requests, then recovers. One agent, runs in sequence,
     # one breaker shared across runs (as across agents and orders in one process).
     flaky = Settings(
-        default_model="openai/flaky-500-6", circuit_threshold=2, circuit_cooldown_s=0.5
+        default_model="openai/flaky-500-2", circuit_threshold=2, circuit_cooldown_s=0.5
     )
     (agent,) = build_order_agents(litellm_models(flaky), names=["payment_agent"])
 
@@ -170,20 +192,21 @@ async def test_the_circuit_opens_fails_fast_then_a_trial_call_closes_it(stub, no
         report = await track_order("ORD-1001", [agent], tracing)
         return report.results[0], report.trace_file
 
-    first, first_trace = await payment()  # two calls x three attempts fail: circuit opens
-    assert first.status == DEGRADED and stub.count("flaky-500-6") == 6
+    first, first_trace = await payment()  # two failed attempts open it; the third is refused
+    assert first.status == DEGRADED and stub.count("flaky-500-2") == 2
+    assert "InternalServerError" in first.error  # the provider's error, not just "open"
     opened = events(first_trace, "circuit.state_change")
     assert [(e["attributes"]["from"], e["attributes"]["to"]) for e in opened] == [(CLOSED, OPEN)]
 
     second, second_trace = await payment()  # open: refused without contacting the provider
-    assert second.status == DEGRADED and "circuit for openai/flaky-500-6 is open" in second.error
-    assert stub.count("flaky-500-6") == 6
+    assert second.status == DEGRADED and "circuit for openai/flaky-500-2 is open" in second.error
+    assert stub.count("flaky-500-2") == 2
     assert len(events(second_trace, "model.skipped")) == 2
 
     await asyncio.sleep(0.6)  # the cool-down passes
     third, third_trace = await payment()  # the trial call succeeds: closed again
     assert (third.status, third.text) == (OK, ARTICLE_ANSWERS["payment_agent"])
-    assert stub.count("flaky-500-6") == 8
+    assert stub.count("flaky-500-2") == 4
     closed = events(third_trace, "circuit.state_change")
     assert [(e["attributes"]["from"], e["attributes"]["to"]) for e in closed] == [
         (OPEN, HALF_OPEN),
@@ -195,41 +218,43 @@ async def test_every_model_down_still_answers_from_tool_results(stub, no_backoff
     report = await run(Settings(default_model="openai/http-500"))
     assert all(r.status == DEGRADED for r in report.results)
     assert {r.agent: r.text for r in report.results} == ARTICLE_ANSWERS
-    # Shared by all five agents, the circuit opened after five failed calls, so not every
-    # second call went to the provider (without a breaker: 5 agents x 2 calls x 3 attempts).
-    assert 15 <= stub.count("http-500") < 30
+    # Shared by all five agents and counting every failed attempt, the circuit opened after
+    # five failures; at most four more attempts were already on their way. Without it:
+    # 5 agents x 2 calls x 3 attempts = 30 requests.
+    assert 5 <= stub.count("http-500") <= 9
 
 
-def test_circuit_breaker_cycle_closed_open_half_open_closed():
+def make_breaker(threshold=2, cooldown_s=10.0):
     now = [0.0]
     seen = []
     breaker = CircuitBreaker(
         "m",
-        threshold=2,
-        cooldown_s=10,
+        threshold=threshold,
+        cooldown_s=cooldown_s,
         on_change=lambda n, a, b: seen.append((a, b)),
         clock=lambda: now[0],
     )
-    breaker.before_call()
-    breaker.record_failure()
-    breaker.before_call()
-    breaker.record_success()  # a success resets the count: failures must be consecutive
+    return breaker, now, seen
+
+
+def test_circuit_breaker_cycle_closed_open_half_open_closed():
+    breaker, now, seen = make_breaker()
+    breaker.record_failure(breaker.before_call())
+    breaker.record_success(breaker.before_call())  # failures must be consecutive
     for _ in range(2):
-        breaker.before_call()
-        breaker.record_failure()
+        breaker.record_failure(breaker.before_call())
     assert breaker.state == OPEN
     with pytest.raises(CircuitOpenError):
         breaker.before_call()  # fails fast during the cool-down
     now[0] = 10.5
-    breaker.before_call()  # the trial call
-    assert breaker.state == HALF_OPEN
+    trial = breaker.before_call()
+    assert breaker.state == HALF_OPEN and trial.trial
     with pytest.raises(CircuitOpenError, match="trial in flight"):
         breaker.before_call()  # only one trial at a time
-    breaker.record_failure()  # the trial failed: open again, for a new cool-down
+    breaker.record_failure(trial)  # the trial failed: open again, for a new cool-down
     assert breaker.state == OPEN
     now[0] = 21
-    breaker.before_call()
-    breaker.record_success()  # the trial succeeded: closed
+    breaker.record_success(breaker.before_call())  # the trial succeeded: closed
     assert breaker.state == CLOSED
     assert seen == [
         (CLOSED, OPEN),
@@ -238,6 +263,57 @@ def test_circuit_breaker_cycle_closed_open_half_open_closed():
         (OPEN, HALF_OPEN),
         (HALF_OPEN, CLOSED),
     ]
+
+
+def test_stale_verdicts_cannot_move_the_breaker():
+    breaker, now, seen = make_breaker()
+    early = [breaker.before_call() for _ in range(4)]  # four calls admitted while closed
+    breaker.record_failure(early[0])
+    breaker.record_failure(early[1])  # opens
+    breaker.record_failure(early[2])  # already open: no "open -> open", cool-down not pushed
+    assert seen == [(CLOSED, OPEN)] and breaker.opened_at == 0.0
+    now[0] = 10.5
+    trial = breaker.before_call()
+    breaker.release(early[3])  # a stale call cancelled now must not free the trial slot
+    with pytest.raises(CircuitOpenError, match="trial in flight"):
+        breaker.before_call()
+    breaker.release(trial)  # the trial itself cancelled: another trial may go
+    assert breaker.before_call().trial
+
+
+async def test_a_trial_interrupted_mid_call_does_not_leave_the_circuit_stuck(stub):
+    # The deadline falls while the agent's tool runs, i.e. while ADK holds the model's
+    # generator paused: the trial slot must still be released.
+    async def slow_lookup(order_id: str) -> dict:
+        """Look up an order slowly."""
+        await asyncio.sleep(3)
+        return {"status": "success", "order_id": order_id}
+
+    models = litellm_models(Settings(default_model=HEALTHY, circuit_threshold=1))
+    breaker = models("payment_agent").breakers.for_model(HEALTHY)
+    breaker.state, breaker.opened_at = OPEN, -100.0  # open, cool-down long over
+    agent = Agent(name="slow_agent", model=models("slow_agent"), tools=[slow_lookup])
+    result = (await track_order("ORD-1001", [agent], limits=RunLimits(deadline_s=1))).results[0]
+    assert result.status == TIMEOUT and breaker.state == HALF_OPEN
+    assert not breaker._trial_in_flight  # released: the next call may be the trial
+    (payment,) = build_order_agents(models, names=["payment_agent"])
+    after = (await track_order("ORD-1001", [payment])).results[0]
+    assert after.status == OK and breaker.state == CLOSED
+
+
+async def test_a_misconfigured_endpoint_is_not_retried(monkeypatch, no_backoff):
+    monkeypatch.setenv("OPENAI_API_BASE", "ftp://127.0.0.1:9/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    payment = by_agent(await run(settings("openai/anything")))["payment_agent"]
+    assert payment.status == DEGRADED and payment.retries == 0
+
+
+async def test_a_hung_primary_leaves_time_for_the_fallback(stub):
+    report = await run(settings("openai/hang", fallback_models=(HEALTHY,)), deadline_s=6)
+    payment = by_agent(report)["payment_agent"]
+    # The primary gets half the time left (minus a reserve), then the fallback answers.
+    assert (payment.status, payment.text) == (OK, ARTICLE_ANSWERS["payment_agent"])
+    assert payment.elapsed_s < 6
 
 
 async def test_token_budget_refuses_remaining_calls():

@@ -23,7 +23,13 @@ def test_injection_attempts_are_refused(text):
 
 
 @pytest.mark.parametrize(
-    "text", ["Where is ORD-1001?", "Has it been paid?", "Which instructions came with my keyboard?"]
+    "text",
+    [
+        "Where is ORD-1001?",
+        "Has it been paid?",
+        "Which instructions came with my keyboard?",
+        "Can you act as fast as possible on ORD-1001?",
+    ],
 )
 def test_ordinary_questions_pass(text):
     assert check_user_text(text, 2000) is None
