@@ -18,6 +18,7 @@ from order_tracking.async_runner import (
     TIMEOUT,
     RunLimits,
     track_order,
+    warm_up,
 )
 from order_tracking.config import OFFLINE_MODEL, Settings
 from order_tracking.resilience import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, CircuitOpenError
@@ -162,8 +163,12 @@ async def test_dropped_connections_and_malformed_json_degrade(
 async def test_slow_answers_are_fine_within_the_deadline_and_time_out_beyond_it(stub):
     fine = by_agent(await run(settings("openai/slow-0.3"), deadline_s=10))["payment_agent"]
     assert fine.status == OK and fine.elapsed_s >= 0.6
-    late = by_agent(await run(settings("openai/slow-3"), deadline_s=1))["payment_agent"]
-    assert late.status == DEGRADED and "Timeout" in late.error and late.elapsed_s < 1
+    # The model's share of a 2.5 s deadline ends 0.25 s early: the reserve for the degraded
+    # answer. As the CLI does, the offline path is warmed up first: its first call in a
+    # process pays for lazy imports that would not fit in the reserve.
+    await warm_up()
+    late = by_agent(await run(settings("openai/slow-5"), deadline_s=2.5))["payment_agent"]
+    assert late.status == DEGRADED and "Timeout" in late.error and late.elapsed_s < 2.5
 
 
 async def test_auth_errors_are_not_retried(stub, no_backoff):
@@ -328,15 +333,24 @@ async def test_token_budget_refuses_remaining_calls():
 
 async def test_cost_budget_refuses_remaining_calls_and_costs_are_recorded(stub, tracing):
     priced = Settings(default_model="openai/gpt-4o")  # LiteLLM knows gpt-4o's prices
-    report = await run(priced, tracing, max_cost_usd=0.001)
+    # One call costs $0.00035: once any call has returned, every later call is refused. Calls
+    # that started before that are let through (the cap is soft), so how many agents got
+    # their first answer depends on timing; that each later call is refused does not.
+    report = await run(priced, tracing, max_cost_usd=0.0003)
+    spent = []
     for result in report.results:
         assert result.status == BUDGET
-        assert result.error.startswith("cost budget of $0.0010 for this run reached ($0.00")
-        assert result.tokens == 110 and result.cost_usd == pytest.approx(0.00035)
+        assert result.error.startswith("cost budget of $0.0003 for this run reached ($0.00")
+        assert (result.tokens, result.model_calls) in {(0, 0), (110, 1)}
+        assert result.cost_usd == pytest.approx(0.00035 * result.model_calls)
+        spent.append(result.cost_usd)
+    assert sum(spent) >= 0.00035  # the first call to return was paid for and recorded
     recorded = events(report.trace_file, "agent.result")
     assert sorted(e["attributes"]["agent"] for e in recorded) == sorted(ARTICLE_ANSWERS)
-    assert all(e["attributes"]["cost_usd"] == pytest.approx(0.00035) for e in recorded)
-    assert all(e["attributes"]["tokens"] == 110 for e in recorded)
+    by_agent = {e["attributes"]["agent"]: e["attributes"] for e in recorded}
+    for result in report.results:
+        assert by_agent[result.agent]["cost_usd"] == pytest.approx(result.cost_usd)
+        assert by_agent[result.agent]["tokens"] == result.tokens
 
 
 async def test_model_call_cap_per_agent():
