@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,17 +221,25 @@ def _result(
     return result
 
 
+ResultCallback = Callable[[str, AgentResult], None]
+
+
 async def run_all_agents(
     order_id: str,
     agents: Sequence[BaseAgent] | None = None,
     *,
     limits: RunLimits = RunLimits(),
     stop: asyncio.Event | None = None,
+    gate: asyncio.Semaphore | None = None,
+    on_result: ResultCallback | None = None,
 ) -> list[AgentResult]:
     """Ask every agent about ``order_id`` concurrently; results keep the agents' order.
 
-    The agents share one token/cost budget. Setting ``stop`` (a signal handler does) cancels
-    the agents still running; their results say ``cancelled`` and the finished ones are kept.
+    The agents share one token/cost budget. ``gate`` bounds how many agent runs are in flight
+    (shared across orders in a batch); an agent's deadline starts when it gets through.
+    ``on_result(order_id, result)`` is called as each result arrives, slowest last. Setting
+    ``stop`` (a signal handler does) cancels the agents still running; their results say
+    ``cancelled`` and the finished ones are kept.
     """
     if agents is None:
         from .agent import ORDER_AGENTS
@@ -241,18 +249,29 @@ async def run_all_agents(
     prompt = prompt_for(order_id)
     budget = RunBudget(limits.max_tokens, limits.max_cost_usd)
     usages = [RunUsage(budget=budget) for _ in agents]  # kept here: a cancelled run spent too
+
+    async def run(agent: BaseAgent, usage: RunUsage) -> AgentResult:
+        session_id = f"{agent.name}-{uuid4()}"
+        if gate is None:
+            return await run_agent_task(agent, prompt, session_id, limits=limits, usage=usage)
+        async with gate:
+            return await run_agent_task(agent, prompt, session_id, limits=limits, usage=usage)
+
     tasks = [
-        asyncio.create_task(
-            run_agent_task(agent, prompt, f"{agent.name}-{uuid4()}", limits=limits, usage=usage)
-        )
-        for agent, usage in zip(agents, usages, strict=True)
+        asyncio.create_task(run(agent, usage)) for agent, usage in zip(agents, usages, strict=True)
     ]
     stopper = asyncio.create_task(stop.wait()) if stop is not None else None
+    reported: set[asyncio.Task[Any]] = set()
     try:
         pending: set[asyncio.Task[Any]] = set(tasks)
         while pending:
             watched = pending | {stopper} if stopper else pending
             done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+            if on_result:
+                for task in tasks:  # in the agents' order when several finish together
+                    if task in done and not task.cancelled() and task.exception() is None:
+                        on_result(order_id, task.result())
+                        reported.add(task)
             if stopper in done:
                 break
             pending -= done
@@ -265,14 +284,18 @@ async def run_all_agents(
     results = []
     for agent, task, usage in zip(agents, tasks, usages, strict=True):
         if task.cancelled():
-            results.append(
-                _result(agent.name, CANCELLED, "", "stopped before it finished", elapsed, usage)
+            result = _result(
+                agent.name, CANCELLED, "", "stopped before it finished", elapsed, usage
             )
         elif task.exception() is not None:  # run_agent_task returns errors; this is a backstop
-            error = describe_error(task.exception())
-            results.append(_result(agent.name, ERROR, "", error, elapsed, usage))
+            result = _result(
+                agent.name, ERROR, "", describe_error(task.exception()), elapsed, usage
+            )
         else:
-            results.append(task.result())
+            result = task.result()
+        if on_result and task not in reported:
+            on_result(order_id, result)
+        results.append(result)
     return results
 
 
@@ -299,18 +322,49 @@ async def track_order(
     *,
     limits: RunLimits = RunLimits(),
     stop: asyncio.Event | None = None,
+    gate: asyncio.Semaphore | None = None,
+    on_result: ResultCallback | None = None,
 ) -> OrderReport:
     """One order, all agents, one trace (when tracing is on), timed end to end."""
     start = time.perf_counter()
     scope = tracing.trace(WORKFLOW_NAME, {"order_id": order_id}) if tracing else nullcontext()
     with scope as trace_id:
-        results = await run_all_agents(order_id, agents, limits=limits, stop=stop)
+        results = await run_all_agents(
+            order_id, agents, limits=limits, stop=stop, gate=gate, on_result=on_result
+        )
     wall_s = time.perf_counter() - start
     trace_file = None
     if tracing and trace_id:
         tracing.flush()
         trace_file = tracing.file_for(trace_id)
     return OrderReport(order_id, tuple(results), wall_s, trace_file)
+
+
+async def track_orders(
+    order_ids: Sequence[str],
+    agents: Sequence[BaseAgent],
+    tracing: Tracing | None = None,
+    *,
+    concurrency: int | None = None,
+    limits: RunLimits = RunLimits(),
+    stop: asyncio.Event | None = None,
+    on_result: ResultCallback | None = None,
+    on_report: Callable[[OrderReport], None] | None = None,
+) -> list[OrderReport]:
+    """Several orders at once, one trace each, with at most ``concurrency`` agent runs in
+    flight across all of them. Reports keep the orders' order; ``on_report`` sees each as
+    it completes."""
+    gate = asyncio.Semaphore(concurrency) if concurrency else None
+
+    async def one(order_id: str) -> OrderReport:
+        report = await track_order(
+            order_id, agents, tracing, limits=limits, stop=stop, gate=gate, on_result=on_result
+        )
+        if on_report:
+            on_report(report)
+        return report
+
+    return list(await asyncio.gather(*(one(order_id) for order_id in order_ids)))
 
 
 if __name__ == "__main__":

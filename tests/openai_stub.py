@@ -65,6 +65,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.requests.append({"path": self.path, "headers": headers, "body": body})
             self.server.counts[model] += 1
             seen = self.server.counts[model]
+            self.server.in_flight[model] += 1
+            self.server.max_in_flight[model] = max(
+                self.server.max_in_flight[model], self.server.in_flight[model]
+            )
+        try:
+            self._respond(body, headers, model, seen)
+        finally:
+            with self.server.lock:
+                self.server.in_flight[model] -= 1
+
+    def _respond(
+        self, body: dict[str, Any], headers: dict[str, str], model: str, seen: int
+    ) -> None:
         if not self.path.endswith("/chat/completions"):
             self._error(404, "not found")
             return
@@ -171,6 +184,9 @@ class _Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.requests: list[dict[str, Any]] = []
         self.counts: Counter[str] = Counter()
+        # Per model: a "hang" request of an earlier test stays in flight until shutdown.
+        self.in_flight: Counter[str] = Counter()
+        self.max_in_flight: Counter[str] = Counter()
         self.lock = threading.Lock()
         self.stopping = threading.Event()
 
@@ -192,10 +208,15 @@ class OpenAIStub:
     def count(self, model: str) -> int:
         return self._server.counts[model]
 
+    def max_in_flight(self, model: str) -> int:
+        """The most requests for ``model`` it was answering at once since the last reset."""
+        return self._server.max_in_flight[model]
+
     def reset(self) -> None:
         with self._server.lock:
             self._server.requests.clear()
             self._server.counts.clear()
+            self._server.max_in_flight.clear()
 
     def __enter__(self) -> OpenAIStub:
         self._thread.start()

@@ -105,7 +105,7 @@ def test_bad_ids_get_one_line_on_stderr_and_exit_2(capsys, bad):
 def test_missing_argument_is_a_one_line_error(capsys):
     code, out, err = run_cli(capsys)
     assert (code, out) == (2, "")
-    assert err == "track-order: error: Missing argument 'ORDER_ID'.\n"
+    assert err == "track-order: error: give at least one order id (e.g. ORD-1001), or --file PATH\n"
 
 
 def test_bad_setting_is_a_one_line_error(capsys, monkeypatch):
@@ -126,7 +126,12 @@ def test_a_misspelt_per_agent_variable_is_an_error(capsys, monkeypatch):
 def test_help_exits_0(capsys):
     code, out, _ = run_cli(capsys, "--help")
     assert code == 0
-    assert "Usage: track-order [OPTIONS] ORDER_ID" in out
+    assert "Usage: track-order [OPTIONS] COMMAND [ARGS]..." in out
+    assert "`track-order ORD-1001` is short for `track-order track ORD-1001`." in out
+    for command in ("track", "trace", "serve"):
+        assert f"  {command} " in out
+    code, out, _ = run_cli(capsys, "track", "--help")
+    assert code == 0 and "Usage: track-order track [OPTIONS] [ORDER_ID]..." in out
 
 
 def test_a_failing_model_degrades_its_agent_and_exits_1(capsys, cli_env, monkeypatch, openai_stub):

@@ -1,0 +1,116 @@
+"""How results are shown: the article's text report, streamed sections, the batch summary
+table, and the JSON schema shared by ``--json`` and the HTTP service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .async_runner import AgentResult, OrderReport
+
+
+def display_path(path: Path | None) -> str | None:
+    """A trace path relative to the working directory when it is under it, as the article
+    prints it."""
+    if path is None:
+        return None
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def render_section(result: AgentResult, order_id: str | None = None) -> str:
+    """One agent's section. A section that is not a plain answer starts with its status in
+    capitals (ERROR, TIMEOUT, BUDGET, CANCELLED, DEGRADED) and the reason; a degraded
+    section still shows its answer. ``order_id`` labels it when several orders interleave."""
+    label = f"{order_id} · {result.agent}" if order_id else result.agent
+    lines = [f"[{label}]"]
+    if not result.ok:
+        lines.append(f"{result.status.upper()}: {result.error}")
+    if result.text:
+        lines.append(result.text)
+    return "\n".join(lines)
+
+
+def render_footer(report: OrderReport) -> str:
+    trace = display_path(report.trace_file) or "(no trace file was written)"
+    return (
+        f"Wall-clock time: {report.wall_s:.2f}s "
+        f"(sequential estimate: ~{report.sequential_estimate_s:.1f}s)\n"
+        f"Traces written to: {trace}"
+    )
+
+
+def render_header(order_id: str) -> str:
+    return f"=== Order Tracking Results for {order_id} ==="
+
+
+def render_report(report: OrderReport) -> str:
+    """The article's Expected Output: header, one section per agent, timing, trace path."""
+    sections = [render_header(report.order_id), *map(render_section, report.results)]
+    return "\n\n".join([*sections, render_footer(report)])
+
+
+def render_summary(reports: list[OrderReport]) -> str:
+    """The table after a batch: one row per order, then the totals."""
+    rows = [("order", "ok", "failed", "wall s", "tokens", "cost $")]
+    for report in reports:
+        ok = sum(r.ok for r in report.results)
+        rows.append(
+            (
+                report.order_id,
+                str(ok),
+                str(len(report.results) - ok),
+                f"{report.wall_s:.2f}",
+                str(sum(r.tokens for r in report.results)),
+                f"{sum(r.cost_usd for r in report.results):.4f}",
+            )
+        )
+    results = [r for report in reports for r in report.results]
+    rows.append(
+        (
+            f"{len(reports)} orders",
+            str(sum(r.ok for r in results)),
+            str(sum(not r.ok for r in results)),
+            "",
+            str(sum(r.tokens for r in results)),
+            f"{sum(r.cost_usd for r in results):.4f}",
+        )
+    )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+
+    def line(row: tuple[str, ...]) -> str:
+        cells = [
+            row[0].ljust(widths[0]),
+            *(c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)),
+        ]
+        return "  ".join(cells).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(rows[0]), rule, *map(line, rows[1:-1]), rule, line(rows[-1])])
+
+
+def agent_json(result: AgentResult) -> dict[str, Any]:
+    """One agent in the JSON schema (see the README's "JSON output")."""
+    return {
+        "agent": result.agent,
+        "ok": result.ok,
+        "status": result.status,
+        "text": result.text,
+        "error": result.error,
+        "elapsed_s": round(result.elapsed_s, 4),
+        "tokens": result.tokens,
+        "cost_usd": round(result.cost_usd, 6),
+        "tool_calls": list(result.tool_calls),
+    }
+
+
+def order_json(report: OrderReport) -> dict[str, Any]:
+    """One order in the JSON schema (see the README's "JSON output")."""
+    return {
+        "order_id": report.order_id,
+        "wall_s": round(report.wall_s, 4),
+        "trace_file": display_path(report.trace_file),
+        "agents": [agent_json(r) for r in report.results],
+    }

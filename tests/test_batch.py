@@ -1,0 +1,170 @@
+"""Several orders at once, streaming, JSON, quiet, progress: the CLI's output modes."""
+
+import json
+import os
+import pty
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ARTICLE_ANSWERS
+from test_cli import EXPECTED_BODY, run_cli
+
+from order_tracking.agent import build_order_agents, litellm_models
+from order_tracking.async_runner import track_orders
+from order_tracking.config import Settings
+
+AGENT_FIELDS = {
+    "agent": str,
+    "ok": bool,
+    "status": str,
+    "text": str,
+    "error": (str, type(None)),
+    "elapsed_s": float,
+    "tokens": int,
+    "cost_usd": (float, int),
+    "tool_calls": list,
+}
+
+
+@pytest.fixture
+def cli_env(monkeypatch, tracing, trace_dir):
+    monkeypatch.setenv("MONOCLE_TRACE_OUTPUT_PATH", str(trace_dir))
+
+
+@pytest.fixture
+def stub_env(monkeypatch, openai_stub):
+    monkeypatch.setenv("OPENAI_API_BASE", openai_stub.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    openai_stub.reset()
+    return openai_stub
+
+
+def test_stream_prints_each_result_as_it_arrives_slowest_last(
+    capsys, cli_env, stub_env, monkeypatch
+):
+    monkeypatch.setenv("PAYMENT_AGENT_MODEL", "openai/slow-0.5")
+    code, out, err = run_cli(capsys, "--stream", "ORD-1001")
+    assert code == 0
+    sections = re.findall(r"^\[(\w+)\]$", out, re.M)
+    assert sorted(sections) == sorted(ARTICLE_ANSWERS) and sections[-1] == "payment_agent"
+    assert out.startswith("=== Order Tracking Results for ORD-1001 ===\n\n[")
+    assert f"[payment_agent]\n{ARTICLE_ANSWERS['payment_agent']}\n\nWall-clock time: " in out
+    assert re.search(r"\nTraces written to: \S+\.json\n\Z", out)
+
+
+def test_a_batch_prints_every_report_then_a_summary_table(capsys, cli_env, tmp_path):
+    ids = tmp_path / "ids.txt"
+    ids.write_text("# today's orders\nORD-1002\n\nord-1003  # delivered\n")
+    code, out, err = run_cli(capsys, "ORD-1001", "--file", str(ids))
+    assert code == 0 and err == ""  # not a terminal: no progress line
+    assert EXPECTED_BODY in out
+    for order in ("ORD-1001", "ORD-1002", "ORD-1003"):
+        assert out.count(f"=== Order Tracking Results for {order} ===") == 1
+    table = out[out.index("order     ok") :]
+    lines = table.splitlines()
+    assert lines[0].split() == ["order", "ok", "failed", "wall", "s", "tokens", "cost", "$"]
+    assert [line.split()[:3] for line in lines[2:5]] == [
+        ["ORD-1001", "5", "0"],
+        ["ORD-1002", "5", "0"],
+        ["ORD-1003", "5", "0"],
+    ]
+    assert lines[-1].split()[:4] == ["3", "orders", "15", "0"]
+
+
+def test_json_is_one_object_per_order_and_nothing_else(capsys, cli_env):
+    code, out, err = run_cli(capsys, "--json", "ORD-1001", "ORD-9999")
+    assert code == 0
+    objects = [json.loads(line) for line in out.splitlines()]  # every stdout line is JSON
+    assert sorted(o["order_id"] for o in objects) == ["ORD-1001", "ORD-9999"]
+    for order in objects:
+        assert set(order) == {"order_id", "wall_s", "trace_file", "agents"}
+        assert isinstance(order["wall_s"], float) and order["wall_s"] > 0
+        assert Path(order["trace_file"]).is_file()
+        assert [a["agent"] for a in order["agents"]] == list(ARTICLE_ANSWERS)
+        for agent in order["agents"]:
+            assert set(agent) == set(AGENT_FIELDS)
+            for name, kind in AGENT_FIELDS.items():
+                assert isinstance(agent[name], kind), (name, agent[name])
+            assert agent["ok"] and agent["status"] == "ok" and agent["error"] is None
+            assert agent["tokens"] > 0 and agent["tool_calls"]
+    by_id = {o["order_id"]: o for o in objects}
+    assert {a["agent"]: a["text"] for a in by_id["ORD-1001"]["agents"]} == ARTICLE_ANSWERS
+    assert {a["text"] for a in by_id["ORD-9999"]["agents"]} == {"Order ORD-9999 not found."}
+
+
+def test_json_reports_failures_as_data_and_exits_1(capsys, cli_env, stub_env, monkeypatch):
+    monkeypatch.setenv("PAYMENT_AGENT_MODEL", "openai/auth")
+    code, out, _ = run_cli(capsys, "--json", "ORD-1001")
+    assert code == 1
+    (order,) = [json.loads(line) for line in out.splitlines()]
+    payment = next(a for a in order["agents"] if a["agent"] == "payment_agent")
+    assert (payment["ok"], payment["status"]) == (False, "degraded")
+    assert payment["error"].startswith("every model failed (AuthenticationError")
+
+
+def test_quiet_prints_nothing_and_the_exit_code_tells(capsys, cli_env):
+    assert run_cli(capsys, "--quiet", "ORD-1001", "ORD-1002") == (0, "", "")
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--stream", "--json", "ORD-1001"], "choose one of --stream, --json and --quiet"),
+        (["ORD-1001", "nope"], "invalid order id 'nope': expected ORD- followed by digits"),
+        (["--concurrency", "0", "ORD-1001"], "--concurrency must be at least 1, got 0"),
+        (["--file", "/no/such/file"], "No such file or directory"),
+    ],
+)
+def test_bad_batch_input_is_refused_before_anything_runs(capsys, argv, message):
+    code, out, err = run_cli(capsys, *argv)
+    assert (code, out) == (2, "")
+    assert err.startswith("track-order: error: ") and message in err and err.count("\n") == 1
+
+
+def test_a_bad_line_in_the_file_is_named(capsys, tmp_path):
+    ids = tmp_path / "ids.txt"
+    ids.write_text("ORD-1001\nORD-1002x\n")
+    code, _, err = run_cli(capsys, "--file", str(ids))
+    assert code == 2 and f"{ids}, line 2: invalid order id 'ORD-1002x'" in err
+
+
+async def test_the_concurrency_limit_is_respected_across_orders(stub_env):
+    models = litellm_models(Settings(default_model="openai/slow-0.2"))
+    agents = build_order_agents(models)
+    reports = await track_orders(["ORD-1001", "ORD-1002", "ORD-1003"], agents, concurrency=3)
+    assert all(r.all_ok for r in reports) and stub_env.count("slow-0.2") == 30
+    assert stub_env.max_in_flight("slow-0.2") == 3  # never more, and it did reach the limit
+    stub_env.reset()
+    await track_orders(["ORD-1001", "ORD-1002", "ORD-1003"], agents, concurrency=15)
+    assert stub_env.max_in_flight("slow-0.2") > 3  # the limit, not something else, held it at 3
+
+
+def test_progress_is_drawn_only_on_a_terminal(tmp_path):
+    # A real pseudo-terminal as stderr: the one case that needs a process of its own.
+    leader, follower = pty.openpty()
+    env = dict(os.environ, MONOCLE_TRACE_OUTPUT_PATH=str(tmp_path))
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "track-order"), "ORD-1001", "ORD-1002"],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    os.close(follower)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(leader)
+    assert proc.returncode == 0
+    assert b"10/10 agent runs, 2 orders done" in drawn
+    assert b"agent runs" not in proc.stdout  # the report itself stays clean
