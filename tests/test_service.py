@@ -1,0 +1,277 @@
+"""`track-order serve`: the FastAPI app under uvicorn on 127.0.0.1, exercised over real HTTP.
+
+The servers run in threads of this process (no new interpreter to pay for), each with its own
+event loop, as `track-order serve` runs one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from conftest import ARTICLE_ANSWERS, load_trace, offline_models
+from test_batch import AGENT_FIELDS
+
+from order_tracking.agent import build_order_agents, litellm_models
+from order_tracking.config import OFFLINE_MODEL, Settings
+from order_tracking.service import create_app
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """Run ``app`` under uvicorn on a free loopback port; yields the base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, dict]]:
+    event = None
+    for line in lines:
+        if line.startswith("event: "):
+            event = line.removeprefix("event: ")
+        elif line.startswith("data: "):
+            yield event, json.loads(line.removeprefix("data: "))
+
+
+SETTINGS = Settings(default_model=OFFLINE_MODEL)
+
+
+@pytest.fixture(autouse=True)
+def stub_env(monkeypatch, openai_stub):
+    """LiteLLM reads these on each call; conftest clears them for every test."""
+    monkeypatch.setenv("OPENAI_API_BASE", openai_stub.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+
+
+@pytest.fixture(scope="module")
+def base_url(tracing) -> Iterator[str]:
+    """One service for the module: the offline model, except a payment agent that answers
+    after 0.5 s (through the loopback OpenAI server), so it always completes last."""
+    stub_models = litellm_models(Settings(default_model="openai/slow-0.5"))
+    offline = offline_models()
+    agents = build_order_agents(lambda n: stub_models(n) if n == "payment_agent" else offline(n))
+    with serving(create_app(agents, tracing, SETTINGS)) as url:
+        yield url
+
+
+def test_post_returns_the_json_schema_with_the_article_answers(base_url):
+    response = httpx.post(f"{base_url}/orders/ord-1001/track", timeout=60)
+    assert response.status_code == 200
+    order = response.json()
+    assert set(order) == {"order_id", "wall_s", "trace_file", "agents"}
+    assert order["order_id"] == "ORD-1001"
+    for agent in order["agents"]:
+        assert set(agent) == set(AGENT_FIELDS)
+        for name, kind in AGENT_FIELDS.items():
+            assert isinstance(agent[name], kind), (name, agent[name])
+    assert {a["agent"]: a["text"] for a in order["agents"]} == ARTICLE_ANSWERS
+    assert load_trace_file(order["trace_file"])  # one request, one complete trace
+
+
+def load_trace_file(path: str) -> list:
+    spans = load_trace(Path(path))
+    assert len({s["context"]["trace_id"] for s in spans}) == 1
+    return spans
+
+
+def test_the_stream_sends_each_agent_as_it_completes_then_the_order(base_url):
+    with httpx.stream("GET", f"{base_url}/orders/ORD-1001/track/stream", timeout=60) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = list(sse_events(response.iter_lines()))
+    kinds = [kind for kind, _ in events]
+    assert kinds == ["agent"] * 5 + ["order"]
+    agents = [data["agent"] for _, data in events[:5]]
+    assert sorted(agents) == sorted(ARTICLE_ANSWERS) and agents[-1] == "payment_agent"
+    assert {d["agent"]: d["text"] for _, d in events[:5]} == ARTICLE_ANSWERS
+    order = events[-1][1]
+    assert order["order_id"] == "ORD-1001" and load_trace_file(order["trace_file"])
+
+
+@pytest.mark.parametrize("path", ["/orders/1001/track", "/orders/ORD-12a/track"])
+def test_a_bad_order_id_is_422_with_a_clear_message(base_url, path):
+    for response in (
+        httpx.post(base_url + path, timeout=10),
+        httpx.get(base_url + path + "/stream", timeout=10),
+    ):
+        assert response.status_code == 422
+        assert response.json() == {
+            "detail": f"invalid order id {path.split('/')[2]!r}: expected ORD- followed by "
+            "digits, e.g. ORD-1001"
+        }
+
+
+def test_an_unknown_order_is_answered_not_an_error(base_url):
+    response = httpx.post(f"{base_url}/orders/ORD-9999/track", timeout=60)
+    assert response.status_code == 200
+    assert {a["text"] for a in response.json()["agents"]} == {"Order ORD-9999 not found."}
+
+
+def test_health_ready_and_openapi(base_url):
+    assert httpx.get(f"{base_url}/health").json() == {"status": "ok"}
+    assert httpx.get(f"{base_url}/ready").json() == {
+        "status": "ready",
+        "agents": list(ARTICLE_ANSWERS),
+        "orders_in_flight": 0,
+    }
+    spec = httpx.get(f"{base_url}/openapi.json").json()
+    assert {"/orders/{order_id}/track", "/orders/{order_id}/track/stream", "/health", "/ready"} <= (
+        set(spec["paths"])
+    )
+    docs = httpx.get(f"{base_url}/docs")
+    assert docs.status_code == 200 and "SwaggerUIBundle" in docs.text
+    # Served from this process, so the page works offline: nothing is fetched from a CDN.
+    assets = re.findall(r"""(?:href|src)=['"]([^'"]+)['"]""", docs.text)
+    assert sorted(assets) == [
+        "/docs-assets/favicon.png",
+        "/docs-assets/swagger-ui-bundle.js",
+        "/docs-assets/swagger-ui.css",
+    ]
+    for asset in assets:
+        assert httpx.get(base_url + asset).status_code == 200
+    assert "https://" not in docs.text
+
+
+def test_agent_failures_are_data_not_500s(tracing):
+    broken = litellm_models(Settings(default_model="openai/auth"))
+    offline = offline_models()
+    agents = build_order_agents(lambda n: broken(n) if n == "shipping_agent" else offline(n))
+    with serving(create_app(agents, tracing, SETTINGS)) as url:
+        response = httpx.post(f"{url}/orders/ORD-1001/track", timeout=60)
+    assert response.status_code == 200
+    by_agent = {a["agent"]: a for a in response.json()["agents"]}
+    shipping = by_agent.pop("shipping_agent")
+    assert (shipping["ok"], shipping["status"]) == (False, "degraded")
+    assert "1Z999AA1012345678" in shipping["text"]  # answered from the tool result alone
+    assert all(a["ok"] for a in by_agent.values())
+
+
+def test_orders_in_flight_are_bounded_and_agent_runs_too(tracing, openai_stub):
+    """Two orders admitted, the third refused at once (503 + Retry-After); across the two,
+    never more than 3 agent runs reach the provider together."""
+    openai_stub.reset()
+    agents = build_order_agents(litellm_models(Settings(default_model="openai/slow-0.3")))
+    app = create_app(agents, tracing, SETTINGS, concurrency=3, max_orders=2)
+
+    async def scenario(url: str) -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+            first = asyncio.create_task(client.post("/orders/ORD-1001/track"))
+            second = asyncio.create_task(client.post("/orders/ORD-1002/track"))
+            deadline = time.monotonic() + 30
+            while openai_stub.max_in_flight("slow-0.3") < 3:  # both admitted and running
+                assert time.monotonic() < deadline, "the two orders never got going"
+                await asyncio.sleep(0.02)
+            refused = await client.post("/orders/ORD-1003/track")
+            not_ready = await client.get("/ready")
+            return [await first, await second, refused, not_ready]
+
+    with serving(app) as url:
+        first, second, refused, not_ready = asyncio.run(scenario(url))
+        after = httpx.get(f"{url}/ready").json()
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+    assert refused.json() == {"detail": "too many orders in flight; retry shortly"}
+    assert not_ready.status_code == 503
+    assert after["orders_in_flight"] == 0  # every slot given back
+    assert openai_stub.max_in_flight("slow-0.3") == 3
+
+
+def test_a_client_that_leaves_mid_stream_frees_its_slot_and_the_trace_closes(tracing, trace_dir):
+    slow = litellm_models(Settings(default_model="openai/slow-5"))
+    offline = offline_models()
+    agents = build_order_agents(lambda n: slow(n) if n == "payment_agent" else offline(n))
+    app = create_app(agents, tracing, SETTINGS, max_orders=1)
+    with serving(app) as url:
+        started = time.monotonic()
+        with httpx.stream("GET", f"{url}/orders/ORD-1002/track/stream", timeout=60) as response:
+            first_kind, first = next(sse_events(response.iter_lines()))
+        assert first_kind == "agent" and first["agent"] != "payment_agent"
+        # The slot comes back well before the slow agent would have answered.
+        while httpx.get(f"{url}/ready").status_code == 503:
+            assert time.monotonic() - started < 4, "the order kept running after the client left"
+            time.sleep(0.05)
+    traces = sorted(trace_dir.glob("*.json"), key=lambda p: p.stat().st_mtime)
+    spans = load_trace(traces[-1])  # complete JSON: the workflow span closed before the flush
+    (root,) = [s for s in spans if s["parent_id"] is None]
+    assert root["attributes"]["order_id"] == "ORD-1002"
+    results = [
+        e["attributes"]
+        for s in spans
+        for e in s["events"]
+        if e["name"] == "agent.result" and e["attributes"]["agent"] == "payment_agent"
+    ]
+    assert [r["status"] for r in results] == ["cancelled"]
+
+
+def test_a_busy_port_is_a_one_line_error_before_anything_starts(capsys):
+    from test_cli import run_cli
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, out, err = run_cli(capsys, "serve", "--port", str(port))
+    assert (code, out) == (2, "")
+    assert err == f"track-order: error: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+
+
+def test_serve_answers_over_http_and_stops_cleanly_on_sigterm(tmp_path):
+    """The real command in its own process: it prints where it listens (port 0 picks a free
+    one), answers, and SIGTERM is a graceful stop with exit 0 and no traceback."""
+    env = dict(os.environ, MONOCLE_TRACE_OUTPUT_PATH=str(tmp_path))
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "track-order"), "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+        text=True,
+    )
+    try:
+        line = proc.stderr.readline()  # after start-up, before serving
+        match = re.fullmatch(r"Serving on (http://127\.0\.0\.1:\d+) \(API docs at /docs\)\n", line)
+        assert match, line
+        url = match.group(1)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert httpx.get(f"{url}/health", timeout=2).json() == {"status": "ok"}
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "serve never answered"
+                time.sleep(0.1)
+        order = httpx.post(f"{url}/orders/ORD-1001/track", timeout=60).json()
+        assert {a["agent"]: a["text"] for a in order["agents"]} == ARTICLE_ANSWERS
+        assert (tmp_path / order["trace_file"]).is_file()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0
+    assert (out, err) == ("", "Stopped by SIGTERM.\n")
