@@ -20,7 +20,7 @@ import os
 import signal
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
@@ -105,16 +105,19 @@ def load_settings(verbose: bool, timeout_s: float | None = None) -> Settings:
     return settings
 
 
+def warm_up() -> None:
+    """LiteLLM's and ADK's lazy first-call imports, before any clock starts (no trace)."""
+    from .async_runner import warm_up as warm_up_turn
+
+    asyncio.run(warm_up_turn())
+
+
 def start_agents(settings: Settings) -> tuple[Any, Any]:
     """Warm up (outside any trace), install tracing, build the specialists."""
-    from .agent import build_order_agents, litellm_models
-    from .async_runner import warm_up
-    from .tracing import setup_tracing
+    from .workers import build_production
 
-    asyncio.run(warm_up())
-    tracing = setup_tracing(settings)
-    agents = build_order_agents(litellm_models(settings), max_input_chars=settings.max_input_chars)
-    return agents, tracing
+    warm_up()
+    return build_production(settings)
 
 
 # --- Output ----------------------------------------------------------------------------------
@@ -190,16 +193,20 @@ class Output:
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-async def _until_signalled(run: Any) -> tuple[Any, int | None]:
+async def _until_signalled(
+    run: Any, on_force: Callable[[], None] | None = None
+) -> tuple[Any, int | None]:
     """Await ``run(stop)``; SIGINT/SIGTERM set ``stop``, which cancels the agents still
     running (their sections say CANCELLED) while the reports and traces are completed.
-    A second signal exits at once."""
+    A second signal exits at once (after ``on_force``)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     received: list[int] = []
 
     def on_signal(signum: int) -> None:
         if received:
+            if on_force:
+                on_force()
             os._exit(128 + signum)
         received.append(signum)
         stop.set()
@@ -215,34 +222,55 @@ async def _until_signalled(run: Any) -> tuple[Any, int | None]:
 
 
 def _track(
-    order_ids: list[str], mode: str, concurrency: int, verbose: bool, timeout_s: float | None
+    order_ids: list[str],
+    mode: str,
+    concurrency: int,
+    workers: int,
+    verbose: bool,
+    timeout_s: float | None,
 ) -> int:
+    from .agent import SPECIALIST_NAMES
     from .async_runner import RunLimits, track_orders
     from .report import render_header, render_summary
 
     settings = load_settings(verbose, timeout_s)
-    agents, tracing = start_agents(settings)
+    limits = RunLimits.from_settings(settings)
     batch = len(order_ids) > 1
     progress = None
     if batch and mode != "quiet" and sys.stderr.isatty():
-        progress = Progress(len(order_ids) * len(agents), sys.stderr)
+        progress = Progress(len(order_ids) * len(SPECIALIST_NAMES), sys.stderr)
     out = Output(mode, batch, progress)
-    if mode == "stream" and not batch:
-        click.echo(render_header(order_ids[0]) + "\n")
 
-    async def run(stop: asyncio.Event) -> list[OrderReport]:
-        return await track_orders(
-            order_ids,
-            agents,
-            tracing,
-            concurrency=concurrency,
-            limits=RunLimits.from_settings(settings),
-            stop=stop,
-            on_result=out.on_result,
-            on_report=out.on_report,
-        )
+    if workers > 1 and batch:
+        from .workers import Pool
 
-    reports, signum = asyncio.run(_until_signalled(run))
+        warm_up()  # before the fork: every worker inherits the warmed-up imports
+        pool = Pool(order_ids, settings, workers, concurrency=concurrency, limits=limits)
+
+        async def run(stop: asyncio.Event) -> list[OrderReport]:
+            return await pool.collect(
+                SPECIALIST_NAMES, stop=stop, on_result=out.on_result, on_report=out.on_report
+            )
+
+        reports, signum = asyncio.run(_until_signalled(run, on_force=pool.kill))
+    else:
+        agents, tracing = start_agents(settings)
+        if mode == "stream" and not batch:
+            click.echo(render_header(order_ids[0]) + "\n")
+
+        async def run(stop: asyncio.Event) -> list[OrderReport]:
+            return await track_orders(
+                order_ids,
+                agents,
+                tracing,
+                concurrency=concurrency,
+                limits=limits,
+                stop=stop,
+                on_result=out.on_result,
+                on_report=out.on_report,
+            )
+
+        reports, signum = asyncio.run(_until_signalled(run))
     if progress:
         progress.clear()
     if batch and mode in ("text", "stream"):
@@ -307,6 +335,14 @@ def cli() -> None:
     help="Agent runs in flight at once, across all orders.",
 )
 @click.option(
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    callback=_positive_int,
+    help="Processes to spread a batch over, one event loop each (--concurrency is the total).",
+)
+@click.option(
     "--timeout",
     "timeout_s",
     type=float,
@@ -325,6 +361,7 @@ def track_command(
     as_json: bool,
     quiet: bool,
     concurrency: int,
+    workers: int,
     timeout_s: float | None,
     verbose: bool,
 ) -> None:
@@ -333,7 +370,7 @@ def track_command(
         raise BadInput("choose one of --stream, --json and --quiet")
     ids = read_order_ids(order_ids, id_file)
     mode = "stream" if stream else "json" if as_json else "quiet" if quiet else "text"
-    sys.exit(_track(ids, mode, concurrency, verbose, timeout_s))
+    sys.exit(_track(ids, mode, concurrency, workers, verbose, timeout_s))
 
 
 @cli.command("trace")

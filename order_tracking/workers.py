@@ -1,0 +1,246 @@
+"""Big batches over several processes: ``track-order --workers N``.
+
+An agent run costs tens of milliseconds of CPU in ADK's and LiteLLM's own machinery, all on
+one core per event loop; past a few dozen runs a second that core is the limit, not the
+provider. Here the parent splits the orders between N worker processes, each with its own
+event loop, tracing and circuit breakers, and renders their results as they arrive.
+
+Workers are forked after the parent has imported and warmed everything up (fork is used only
+while the parent has no other thread; otherwise, and where fork does not exist, they are
+spawned and import for themselves). The parent owns the signals: the first SIGINT/SIGTERM
+asks every worker to stop (finished results are kept, the rest say cancelled, every trace is
+closed); a second one exits at once. A worker that dies leaves no order unreported: its
+missing orders come back as errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import queue as queue_module
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .async_runner import (
+    ERROR,
+    AgentResult,
+    OrderReport,
+    ResultCallback,
+    RunLimits,
+    track_order,
+)
+from .config import Settings
+
+ReportCallback = Callable[[OrderReport], None]
+# In the worker: settings -> (agents, tracing). The default builds the production agents.
+Builder = Callable[[Settings], tuple[Sequence[Any], Any]]
+
+
+def build_production(settings: Settings) -> tuple[Sequence[Any], Any]:
+    from .agent import build_order_agents, litellm_models
+    from .tracing import setup_tracing
+
+    tracing = setup_tracing(settings)
+    agents = build_order_agents(litellm_models(settings), max_input_chars=settings.max_input_chars)
+    return agents, tracing
+
+
+@dataclass(frozen=True)
+class _Job:
+    index: int
+    items: tuple[tuple[int, str], ...]  # (position in the batch, order id)
+    settings: Settings
+    concurrency: int
+    limits: RunLimits
+    build: Builder
+
+
+def _worker(job: _Job, outbox: Any, stop: Any) -> None:
+    """A worker process: run its orders, send every result and report to the parent."""
+    # Ctrl-C reaches every process of the terminal's group: the parent decides for all.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        agents, tracing = job.build(job.settings)
+        asyncio.run(_run_share(job, agents, tracing, outbox, stop))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which carries on
+        from .resilience import describe_error
+
+        outbox.put(("failed", job.index, describe_error(exc)))
+    finally:
+        outbox.put(("done", job.index, None))
+
+
+async def _run_share(job: _Job, agents: Any, tracing: Any, outbox: Any, stop: Any) -> None:
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+
+    def watch() -> None:  # the parent's stop request, from another process
+        stop.wait()
+        loop.call_soon_threadsafe(stopping.set)
+
+    threading.Thread(target=watch, daemon=True).start()
+    gate = asyncio.Semaphore(job.concurrency)
+
+    async def one(position: int, order_id: str) -> None:
+        report = await track_order(
+            order_id,
+            agents,
+            tracing,
+            limits=job.limits,
+            stop=stopping,
+            gate=gate,
+            on_result=lambda _order, result: outbox.put(("result", position, result)),
+        )
+        outbox.put(("report", position, report))
+
+    await asyncio.gather(*(one(position, order_id) for position, order_id in job.items))
+
+
+def _context() -> Any:
+    # Fork shares the parent's warmed-up imports for free, but is only safe with one thread.
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def _salvaged_report(
+    order_id: str, agent_names: Sequence[str], arrived: dict[str, AgentResult], why: str
+) -> OrderReport:
+    """An order whose worker died: the results that arrived, an error for the rest."""
+    results = tuple(
+        arrived.get(name) or AgentResult(name, False, "", why, 0.0, status=ERROR)
+        for name in agent_names
+    )
+    return OrderReport(order_id, results, max((r.elapsed_s for r in results), default=0.0))
+
+
+class Pool:
+    """Worker processes started (forked) up front; :meth:`collect` gathers their results."""
+
+    def __init__(
+        self,
+        order_ids: Sequence[str],
+        settings: Settings,
+        workers: int,
+        *,
+        concurrency: int,
+        limits: RunLimits,
+        build: Builder = build_production,
+    ) -> None:
+        context = _context()
+        self.order_ids = list(order_ids)
+        self.outbox = context.Queue()
+        self.stop = context.Event()
+        per_worker = max(1, -(-concurrency // workers))  # --concurrency is the total
+        shares = [
+            tuple((p, o) for p, o in enumerate(self.order_ids) if p % workers == w)
+            for w in range(workers)
+        ]
+        self.jobs = [
+            _Job(w, share, settings, per_worker, limits, build)
+            for w, share in enumerate(shares)
+            if share
+        ]
+        self.processes = [
+            context.Process(target=_worker, args=(job, self.outbox, self.stop), daemon=True)
+            for job in self.jobs
+        ]
+        for process in self.processes:
+            process.start()
+
+    async def collect(
+        self,
+        agent_names: Sequence[str],
+        *,
+        stop: asyncio.Event | None = None,
+        on_result: ResultCallback | None = None,
+        on_report: ReportCallback | None = None,
+    ) -> list[OrderReport]:
+        """Results and reports as they arrive; reports in the orders' order at the end.
+
+        Setting ``stop`` asks every worker to stop. A worker that fails or dies is reported
+        in the agent results of each order it had not finished."""
+        loop = asyncio.get_running_loop()
+        inbox: asyncio.Queue[tuple[str, int, Any]] = asyncio.Queue()
+
+        def pump() -> None:  # blocking reads off the multiprocessing queue, into the loop
+            while True:
+                try:
+                    message = self.outbox.get(timeout=0.2)
+                except queue_module.Empty:
+                    if all(not p.is_alive() for p in self.processes):
+                        message = ("exited", -1, None)
+                    else:
+                        continue
+                loop.call_soon_threadsafe(inbox.put_nowait, message)
+                if message[0] == "exited":
+                    return
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
+        stopper = asyncio.ensure_future(stop.wait()) if stop is not None else None
+        reports: dict[int, OrderReport] = {}
+        arrived: dict[int, dict[str, AgentResult]] = {}  # kept until the order's report
+        failures: dict[int, str] = {}
+        done: set[int] = set()
+        try:
+            while len(done) < len(self.jobs):
+                getter = asyncio.ensure_future(inbox.get())
+                waiting = {getter, stopper} if stopper and not stopper.done() else {getter}
+                finished, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if stopper in finished:
+                    self.stop.set()
+                if getter not in finished:
+                    getter.cancel()
+                    continue
+                kind, key, payload = getter.result()
+                if kind == "result":
+                    arrived.setdefault(key, {})[payload.agent] = payload
+                    if on_result:
+                        on_result(self.order_ids[key], payload)
+                elif kind == "report":
+                    reports[key] = payload
+                    arrived.pop(key, None)
+                    if on_report:
+                        on_report(payload)
+                elif kind == "failed":
+                    failures[key] = payload
+                elif kind == "done":
+                    done.add(key)
+                elif kind == "exited":  # every process is gone, some without saying so
+                    break
+        finally:
+            if stopper:
+                stopper.cancel()
+            for process in self.processes:
+                process.join(timeout=5)
+                if process.is_alive():
+                    process.kill()
+        for job, process in zip(self.jobs, self.processes, strict=True):
+            if job.index in failures:
+                why = f"worker {job.index} failed: {failures[job.index]}"
+            else:
+                code = process.exitcode
+                how = (
+                    f"killed by {signal.Signals(-code).name}"
+                    if code is not None and code < 0
+                    else f"exit code {code}"
+                )
+                why = f"worker {job.index} died ({how}) before this agent answered"
+            for position, order_id in job.items:
+                if position not in reports:
+                    got = arrived.get(position, {})
+                    reports[position] = _salvaged_report(order_id, agent_names, got, why)
+                    if on_report:
+                        on_report(reports[position])
+        return [reports[p] for p in range(len(self.order_ids))]
+
+    def kill(self) -> None:
+        """At once (a second signal): no waiting for anything."""
+        for process in self.processes:
+            if process.is_alive():
+                process.kill()

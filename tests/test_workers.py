@@ -1,0 +1,109 @@
+"""`--workers N`: a batch spread over forked worker processes. These run in processes of their
+own: forking is only done from a process with a single thread, which pytest's is not."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from conftest import ARTICLE_ANSWERS, load_trace
+
+TRACK_ORDER = str(Path(sys.executable).parent / "track-order")
+
+
+def test_a_batch_over_two_workers_gives_every_order_its_answers_and_trace(tmp_path):
+    ids = ["ORD-1001", "ORD-1002", "ORD-1003", "ORD-1001", "ORD-9999"]
+    env = dict(os.environ, MONOCLE_TRACE_OUTPUT_PATH=str(tmp_path / "traces"))
+    proc = subprocess.run(
+        [TRACK_ORDER, "--workers", "2", "--json", *ids],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert (proc.returncode, proc.stderr) == (0, "")
+    orders = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert sorted(o["order_id"] for o in orders) == sorted(ids)  # each order once, even repeats
+    for order in orders:
+        assert [a["agent"] for a in order["agents"]] == list(ARTICLE_ANSWERS)
+        assert all(a["ok"] for a in order["agents"])
+        spans = load_trace(tmp_path / order["trace_file"])  # one complete trace per order
+        (root,) = [s for s in spans if s["parent_id"] is None]
+        assert root["attributes"]["order_id"] == order["order_id"]
+    first = next(o for o in orders if o["order_id"] == "ORD-1001")
+    assert {a["agent"]: a["text"] for a in first["agents"]} == ARTICLE_ANSWERS
+    assert len({o["trace_file"] for o in orders}) == len(ids)
+
+
+CRASHING_WORKER = textwrap.dedent(
+    """
+    import asyncio, json, os, signal, sys
+    import order_tracking
+    from google.adk.models.base_llm import BaseLlm
+    from order_tracking.agent import SPECIALIST_NAMES, build_order_agents, litellm_models
+    from order_tracking.async_runner import RunLimits, warm_up
+    from order_tracking.config import OFFLINE_MODEL, Settings
+    from order_tracking.workers import Pool
+
+
+    class DiesOnOrder1002(BaseLlm):
+        inner: BaseLlm
+
+        async def generate_content_async(self, llm_request, stream=False):
+            if "ORD-1002" in str(llm_request.contents):
+                await asyncio.sleep(0.3)  # the other agents of the order answer first
+                os.kill(os.getpid(), signal.SIGKILL)
+            async for response in self.inner.generate_content_async(llm_request, stream):
+                yield response
+
+
+    def build(settings):
+        models = litellm_models(settings)
+        def model(name):
+            if name == "payment_agent":
+                return DiesOnOrder1002(model="dies", inner=models(name))
+            return models(name)
+        return build_order_agents(model), None
+
+
+    settings = Settings(default_model=OFFLINE_MODEL)
+    asyncio.run(warm_up())
+    ids = ["ORD-1001", "ORD-1002", "ORD-1003"]  # worker 0: 1001 and 1003, worker 1: 1002
+    pool = Pool(ids, settings, 2, concurrency=10, limits=RunLimits(), build=build)
+    reports = asyncio.run(pool.collect(SPECIALIST_NAMES))
+    print(json.dumps([[r.order_id, [[a.agent, a.status, a.error, a.text] for a in r.results]]
+                      for r in reports]))
+    """
+)
+
+
+def test_a_worker_that_dies_loses_nothing_that_arrived_and_reports_the_rest(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-c", CRASHING_WORKER],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    reports = dict(json.loads(proc.stdout))
+    assert list(reports) == ["ORD-1001", "ORD-1002", "ORD-1003"]
+    for order_id in ("ORD-1001", "ORD-1003"):  # worker 0's orders are untouched
+        assert {status for _, status, _, _ in reports[order_id]} == {"ok"}
+    died = {agent: (status, error, text) for agent, status, error, text in reports["ORD-1002"]}
+    assert died.pop("payment_agent") == (
+        "error",
+        "worker 1 died (killed by SIGKILL) before this agent answered",
+        "",
+    )
+    # What had arrived from the dead worker is kept.
+    assert {agent: status for agent, (status, _, _) in died.items()} == {
+        "order_status_agent": "ok",
+        "shipping_agent": "ok",
+        "inventory_agent": "ok",
+        "support_agent": "ok",
+    }
+    assert died["shipping_agent"][2] == "Not shipped yet: no carrier or tracking number assigned"
