@@ -126,8 +126,9 @@ async def run_agent_task(
     usage = usage or RunUsage(budget=RunBudget(limits.max_tokens, limits.max_cost_usd))
     if limits.deadline_s is not None:
         usage.deadline_at = time.monotonic() + limits.deadline_s
-        # Kept back from the model chain so a degraded answer still fits in the deadline.
-        usage.reserve_s = min(5.0, 0.1 * limits.deadline_s)
+        # Kept back from the model chain so a degraded answer (an offline call, the tools, a
+        # second offline call) still fits in the deadline, even on a busy machine.
+        usage.reserve_s = min(5.0, max(0.5, 0.1 * limits.deadline_s), limits.deadline_s / 2)
     session_service = InMemorySessionService()
     runner = Runner(agent=agent, app_name=APP_NAME, session_service=session_service)
     run_config = RunConfig(max_llm_calls=limits.max_model_calls)
