@@ -1,0 +1,320 @@
+"""One measurement in a fresh process, printed as one JSON line (``benchmarks.run`` starts these).
+
+A fresh process per measurement because Monocle, once installed, instruments the whole
+process (so "without Monocle" needs a process that never had it) and because peak RSS is a
+per-process figure.
+
+    python -m benchmarks.measure '{"kind": "fanout", "impl": "ours", ...}'
+
+impl: ``ours`` (track_order: resilience, guard, Monocle unless ``"traced": false``),
+``plain`` (one Runner per agent + gather, nothing else), ``parallel`` (ADK ParallelAgent).
+mode: ``offline`` (the offline model's latency knob) or ``provider`` (LiteLLM's OpenAI provider
+against ``benchmarks.provider`` on 127.0.0.1, port in ``BENCH_PROVIDER_PORT``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import order_tracking  # noqa: F401  (LiteLLM's offline-safe environment first)
+
+OrderRun = Callable[[str], Awaitable[tuple[float, dict[str, tuple[float, str]]]]]
+ORDERS = ("ORD-1001", "ORD-1002", "ORD-1003")
+
+
+def model_name(mode: str, latency: float) -> str:
+    from order_tracking.config import OFFLINE_MODEL
+
+    return OFFLINE_MODEL if mode == "offline" else f"openai/lat-{latency:g}"
+
+
+def _provider_env() -> None:
+    port = os.environ["BENCH_PROVIDER_PORT"]
+    os.environ["OPENAI_API_BASE"] = f"http://127.0.0.1:{port}/v1"
+    os.environ.setdefault("OPENAI_API_KEY", "sk-bench")
+
+
+class Subject:
+    """One implementation, ready to run orders at a given model latency."""
+
+    def __init__(
+        self, impl: str, mode: str, traced: bool, trace_dir: Path, workers: bool = False
+    ) -> None:
+        self.impl, self.mode, self.traced = impl, mode, traced
+        self.trace_dir = trace_dir
+        self.tracing = None
+        self.plain_agents: list[Any] = []
+        if mode == "provider":
+            _provider_env()
+        if impl == "ours" and traced and not workers:
+            from order_tracking.config import OFFLINE_MODEL, Settings
+            from order_tracking.tracing import setup_tracing
+
+            self.tracing = setup_tracing(Settings(default_model=OFFLINE_MODEL, trace_dir=trace_dir))
+
+    def at(self, latency: float) -> tuple[OrderRun, OrderRun]:
+        """(concurrent, sequential) order runners at this latency."""
+        from order_tracking import offline_model
+
+        name = model_name(self.mode, latency)
+        if self.mode == "offline":
+            offline_model.register(latency_s=latency)
+        if self.impl == "ours":
+            return self._ours(name, latency)
+        from benchmarks import baselines
+
+        agents = self.plain_agents = baselines.plain_agents(name, timeout=120)
+
+        async def sequential(order_id: str) -> tuple[float, dict[str, tuple[float, str]]]:
+            start = time.perf_counter()
+            times = {a.name: await baselines.run_one(a, order_id) for a in agents}
+            return time.perf_counter() - start, times
+
+        if self.impl == "plain":
+            return (lambda order_id: baselines.plain_gather(order_id, agents)), sequential
+        runner = baselines.parallel_runner(baselines.plain_agents(name, timeout=120))
+        return (lambda order_id: baselines.parallel_agent(order_id, runner)), sequential
+
+    def _ours(self, name: str, latency: float) -> tuple[OrderRun, OrderRun]:
+        from order_tracking.agent import build_order_agents, litellm_models
+        from order_tracking.async_runner import RunLimits, run_agent_task, track_order
+        from order_tracking.config import Settings
+
+        settings = Settings(default_model=name, offline_latency_s=latency, model_timeout_s=120)
+        agents = build_order_agents(litellm_models(settings))
+        limits = RunLimits(deadline_s=300, max_model_calls=10)  # no token/cost caps here
+
+        async def concurrent(order_id: str) -> tuple[float, dict[str, tuple[float, str]]]:
+            report = await track_order(order_id, agents, self.tracing, limits=limits)
+            _check_ours(report.results)
+            return report.wall_s, {r.agent: (r.elapsed_s, r.text) for r in report.results}
+
+        async def sequential(order_id: str) -> tuple[float, dict[str, tuple[float, str]]]:
+            start = time.perf_counter()
+            times = {}
+            for agent in agents:
+                result = await run_agent_task(
+                    agent,
+                    f"What is the status of order {order_id}?",
+                    f"seq-{agent.name}",
+                    limits=limits,
+                )
+                _check_ours([result])
+                times[agent.name] = (result.elapsed_s, result.text)
+            return time.perf_counter() - start, times
+
+        return concurrent, sequential
+
+
+def _check_ours(results: Any) -> None:
+    """A degraded answer has text too: only a normal answer counts in a benchmark."""
+    failed = [f"{r.agent}: {r.status} {r.error}" for r in results if r.status != "ok"]
+    if failed:
+        raise SystemExit(f"a benchmark run did not answer normally: {failed}")
+
+
+def _check(times: dict[str, tuple[float, str]]) -> None:
+    empty = [agent for agent, (_, text) in times.items() if not text]
+    if len(times) != 5 or empty:
+        raise SystemExit(f"a benchmark run did not answer: {sorted(times)} empty={empty}")
+
+
+async def fanout(subject: Subject, latencies: list[float], reps: int) -> list[dict[str, Any]]:
+    rows = []
+    for latency in latencies:
+        concurrent, sequential = subject.at(latency)
+        for order_id in ORDERS:  # first calls at this latency: connections, caches
+            await concurrent(order_id)
+        ratios, walls, seqs = [], [], []
+        for i in range(reps):
+            wall, times = await concurrent(ORDERS[i % 3])
+            _check(times)
+            ratios.append(wall / max(t for t, _ in times.values()))
+            walls.append(wall)
+        for i in range(max(1, reps // 2) if latency >= 1 else reps):
+            wall, times = await sequential(ORDERS[i % 3])
+            _check(times)
+            seqs.append(wall)
+        rows.append(
+            {
+                "latency_s": latency,
+                "wall_over_slowest": statistics.median(ratios),
+                "wall_s": statistics.median(walls),
+                "sequential_s": statistics.median(seqs),
+                "speedup": statistics.median(seqs) / statistics.median(walls),
+            }
+        )
+    return rows
+
+
+async def overhead(subject: Subject, orders: int) -> dict[str, Any]:
+    concurrent, _ = subject.at(0.0)
+    for order_id in ORDERS * 2:
+        await concurrent(order_id)
+    above, cpu0, wall0 = [], time.process_time(), time.perf_counter()
+    for i in range(orders):
+        wall, times = await concurrent(ORDERS[i % 3])
+        _check(times)
+        above.append(wall - max(t for t, _ in times.values()))
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    return {
+        "orders": orders,
+        "above_slowest_ms": 1000 * statistics.median(above),
+        "cpu_ms_per_agent_run": 1000 * cpu / (5 * orders),
+        "wall_ms_per_order": 1000 * wall / orders,
+    }
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its reaped children (the workers)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+async def batch(subject: Subject, orders: int, in_flight: int, latency: float) -> dict[str, Any]:
+    """``orders`` orders at once, at most ``in_flight`` agent runs at a time, one process."""
+    ids = [ORDERS[i % 3] for i in range(orders)]
+    concurrent, _ = subject.at(latency)
+    for order_id in ORDERS:
+        await concurrent(order_id)
+    cpu0, start = _cpu(), time.perf_counter()
+    if subject.impl == "ours":
+        latencies = await _ours_batch(subject, ids, in_flight, latency)
+    else:
+        latencies = await _baseline_batch(subject, concurrent, ids, in_flight)
+    return _batch_figures(
+        orders, in_flight, latency, latencies, time.perf_counter() - start, _cpu() - cpu0
+    )
+
+
+def batch_in_workers(
+    subject: Subject, orders: int, in_flight: int, latency: float, workers: int
+) -> dict[str, Any]:
+    """As ``track-order --workers N``: warm up, fork from a parent without threads, collect."""
+    from order_tracking.agent import SPECIALIST_NAMES
+    from order_tracking.async_runner import RunLimits, warm_up
+    from order_tracking.config import Settings
+    from order_tracking.workers import Pool
+
+    asyncio.run(warm_up())
+    ids = [ORDERS[i % 3] for i in range(orders)]
+    settings = Settings(
+        default_model=model_name(subject.mode, latency),
+        offline_latency_s=latency,
+        model_timeout_s=120,
+        trace_dir=subject.trace_dir,
+    )
+    limits = RunLimits(deadline_s=600, max_model_calls=10)
+    cpu0, start = _cpu(), time.perf_counter()
+    pool = Pool(ids, settings, workers, concurrency=in_flight, limits=limits)
+    reports = asyncio.run(pool.collect(SPECIALIST_NAMES))
+    wall, cpu = time.perf_counter() - start, _cpu() - cpu0
+    for report in reports:
+        _check_ours(report.results)
+    return _batch_figures(orders, in_flight, latency, [r.wall_s for r in reports], wall, cpu)
+
+
+def _batch_figures(
+    orders: int, in_flight: int, latency: float, latencies: list[float], wall: float, cpu: float
+) -> dict[str, Any]:
+    latencies.sort()
+    return {
+        "orders": orders,
+        "in_flight": in_flight,
+        "latency_s": latency,
+        "agent_runs_per_s": 5 * orders / wall,
+        "p50_order_s": latencies[len(latencies) // 2],
+        "p95_order_s": latencies[int(len(latencies) * 0.95) - 1],
+        "cpu_ms_per_agent_run": 1000 * cpu / (5 * orders),
+        "wall_s": wall,
+    }
+
+
+async def _ours_batch(
+    subject: Subject, ids: list[str], in_flight: int, latency: float
+) -> list[float]:
+    from order_tracking.agent import build_order_agents, litellm_models
+    from order_tracking.async_runner import RunLimits, track_orders
+    from order_tracking.config import Settings
+
+    name = model_name(subject.mode, latency)
+    settings = Settings(default_model=name, offline_latency_s=latency, model_timeout_s=120)
+    agents = build_order_agents(litellm_models(settings))
+    limits = RunLimits(deadline_s=600, max_model_calls=10)
+    reports = await track_orders(ids, agents, subject.tracing, concurrency=in_flight, limits=limits)
+    for report in reports:
+        _check_ours(report.results)
+    return [r.wall_s for r in reports]
+
+
+async def _baseline_batch(
+    subject: Subject, concurrent: OrderRun, ids: list[str], in_flight: int
+) -> list[float]:
+    from benchmarks import baselines
+
+    if subject.impl == "parallel":  # five agent runs per order in flight
+        orders_gate = asyncio.Semaphore(max(1, in_flight // 5))
+
+        async def one(order_id: str) -> float:
+            start = time.perf_counter()
+            async with orders_gate:
+                _, times = await concurrent(order_id)
+            _check(times)
+            return time.perf_counter() - start
+
+        return list(await asyncio.gather(*(one(i) for i in ids)))
+
+    gate = asyncio.Semaphore(in_flight)
+
+    async def gated(agent: Any, order_id: str) -> tuple[float, str]:
+        async with gate:
+            return await baselines.run_one(agent, order_id)
+
+    async def order(order_id: str) -> float:
+        start = time.perf_counter()
+        runs = await asyncio.gather(*(gated(a, order_id) for a in subject.plain_agents))
+        _check({a.name: r for a, r in zip(subject.plain_agents, runs, strict=True)})
+        return time.perf_counter() - start
+
+    return list(await asyncio.gather(*(order(i) for i in ids)))
+
+
+def peak_rss_mib() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024
+
+
+def main(spec: dict[str, Any]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench-traces-") as trace_dir:
+        workers = spec.get("workers", 1)
+        subject = Subject(
+            spec["impl"], spec["mode"], spec.get("traced", True), Path(trace_dir), workers > 1
+        )
+        kind = spec["kind"]
+        if kind == "fanout":
+            out: Any = asyncio.run(fanout(subject, spec["latencies"], spec["reps"]))
+        elif kind == "overhead":
+            out = asyncio.run(overhead(subject, spec["orders"]))
+        elif kind == "batch":
+            args = (subject, spec["orders"], spec["in_flight"], spec["latency"])
+            out = batch_in_workers(*args, workers) if workers > 1 else asyncio.run(batch(*args))
+        else:
+            raise SystemExit(f"unknown kind {kind!r}")
+        if subject.tracing is not None:
+            subject.tracing.flush()  # before the folder goes
+    return {"spec": spec, "result": out, "peak_rss_mib": peak_rss_mib()}
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(json.loads(sys.argv[1]))), flush=True)

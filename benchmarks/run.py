@@ -1,0 +1,323 @@
+"""The benchmark: ``uv run python -m benchmarks.run`` (about 15 minutes; ``--quick``: about 2).
+
+Measures, side by side in one run on this machine (medians and ratios; each measurement in a
+fresh process, see ``measure.py``):
+
+1. fan-out efficiency for one order at 0, 0.3 and 1.0 s model latency: wall / slowest agent,
+   and the speedup over running the same five agents one after another;
+2. overhead at zero latency: milliseconds above the slowest agent, CPU per agent run, with and
+   without Monocle, against plain ADK (one Runner per agent + gather) and ParallelAgent;
+3. batch throughput: many orders x 5 agents at 0 and 0.3 s latency with 50 / 100 / 200 agent
+   runs in flight, one process and ``--workers 2``: agent runs per second, p50/p95 order
+   latency, peak RSS;
+4. cold start: ``track-order ORD-1001`` against ``python -c "import litellm, google.adk.runners,
+   google.genai"``.
+
+Model calls go through LiteLLM's OpenAI provider to ``benchmarks.provider`` on 127.0.0.1 (the
+real HTTP path), or through the offline model's latency knob where a row says "offline".
+The tables go to stdout and to ``--out`` (default ``benchmarks/results.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+BIN = Path(PYTHON).parent
+
+
+@contextmanager
+def provider() -> Iterator[str]:
+    """``benchmarks.provider`` in its own process; yields its port."""
+    proc = subprocess.Popen(
+        [PYTHON, "-m", "benchmarks.provider"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        if not line.startswith("listening on "):
+            raise SystemExit(f"benchmark provider did not start: {line!r}")
+        yield line.split()[-1]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _perf_works() -> bool:
+    try:
+        probe = subprocess.run(
+            ["perf", "stat", "-x,", "-e", "instructions", "true"], capture_output=True, text=True
+        )
+    except FileNotFoundError:
+        return False
+    return probe.returncode == 0 and "instructions" in probe.stderr and "<not" not in probe.stderr
+
+
+PERF = _perf_works()
+
+
+def measure(spec: dict[str, Any], port: str, count_instructions: bool = False) -> dict[str, Any]:
+    """One measurement in a fresh process; with ``count_instructions`` (and a working
+    ``perf``), also the instructions the whole process executed."""
+    env = dict(os.environ, BENCH_PROVIDER_PORT=port, ADK_DISABLE_LOAD_DOTENV="1")
+    env.pop("OKAHU_API_KEY", None)
+    command = [PYTHON, "-m", "benchmarks.measure", json.dumps(spec)]
+    with tempfile.NamedTemporaryFile("r", suffix=".perf") as counts:
+        if count_instructions and PERF:
+            command = ["perf", "stat", "-x,", "-e", "instructions", "-o", counts.name, *command]
+        proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"measurement {spec} failed:\n{proc.stderr[-3000:]}")
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        for line in counts.read().splitlines():
+            fields = line.split(",")
+            if len(fields) > 2 and fields[2].startswith("instructions") and fields[0].isdigit():
+                result["instructions"] = int(fields[0])
+    return result
+
+
+def instructions_per_agent_run(spec: dict[str, Any], port: str, orders: int) -> float | None:
+    """Instructions per agent run, by difference: the same process with ``orders`` and with
+    ``4 * orders`` orders, so start-up and warm-up cancel out. Unlike CPU time on a shared
+    machine, an instruction count barely moves from run to run."""
+    if not PERF:
+        return None
+    small = measure({**spec, "orders": orders}, port, count_instructions=True)
+    large = measure({**spec, "orders": 4 * orders}, port, count_instructions=True)
+    if "instructions" not in small or "instructions" not in large:
+        return None
+    return (large["instructions"] - small["instructions"]) / (5 * 3 * orders)
+
+
+def cold_start(runs: int) -> dict[str, float]:
+    """Process wall time, median of ``runs``, the two commands alternating."""
+    env = dict(
+        os.environ,
+        LITELLM_LOCAL_MODEL_COST_MAP="True",  # as the app sets it: no network at import
+        LITELLM_MODE="PRODUCTION",
+        ADK_DISABLE_LOAD_DOTENV="1",
+        SHIPPING_MODEL="offline",
+    )
+    env.pop("OKAHU_API_KEY", None)
+    floor_cmd = [PYTHON, "-c", "import litellm, google.adk.runners, google.genai"]
+    times: dict[str, list[float]] = {"floor": [], "track-order": []}
+    with tempfile.TemporaryDirectory() as cwd:
+        track_cmd = [str(BIN / "track-order"), "ORD-1001"]
+        for _ in range(runs):
+            for name, cmd in (("floor", floor_cmd), ("track-order", track_cmd)):
+                start = time.perf_counter()
+                subprocess.run(cmd, cwd=cwd, env=env, check=True, capture_output=True)
+                times[name].append(time.perf_counter() - start)
+    floor, track = statistics.median(times["floor"]), statistics.median(times["track-order"])
+    return {"floor_s": floor, "track_order_s": track, "ratio": track / floor}
+
+
+def _row(*cells: Any) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small numbers: a smoke run")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.md")
+    parser.add_argument(
+        "--only",
+        default="fanout,overhead,batch,cold",
+        help="comma-separated sections to run (fanout, overhead, batch, cold)",
+    )
+    args = parser.parse_args()
+    quick, only = args.quick, set(args.only.split(","))
+    lines = [
+        "# Benchmark results",
+        "",
+        f"{time.strftime('%Y-%m-%d %H:%M')} · {platform.platform()} · Python "
+        f"{platform.python_version()} · {os.cpu_count()} CPUs"
+        + (" · quick run (small numbers, not for comparison)" if quick else ""),
+        "",
+    ]
+
+    def out(text: str = "") -> None:
+        lines.append(text)
+        print(text, flush=True)
+
+    for line in lines:
+        print(line)
+    with provider() as port:
+        if "fanout" in only:
+            latencies = [0.0, 0.3] if quick else [0.0, 0.3, 1.0]
+            reps = 2 if quick else 5
+            out("## 1. Fan-out efficiency: one order, five agents, two model calls each")
+            out()
+            out(
+                _row(
+                    "implementation",
+                    "model path",
+                    "latency s",
+                    "wall / slowest agent",
+                    "sequential s",
+                    "concurrent s",
+                    "speedup",
+                )
+            )
+            out(_row(*["---"] * 7))
+            for impl, label in (
+                ("ours", "order_tracking (Monocle on)"),
+                ("plain", "plain ADK gather"),
+            ):
+                for mode in ("provider", "offline"):
+                    spec = {
+                        "kind": "fanout",
+                        "impl": impl,
+                        "mode": mode,
+                        "latencies": latencies,
+                        "reps": reps,
+                    }
+                    for r in measure(spec, port)["result"]:
+                        out(
+                            _row(
+                                label,
+                                "loopback HTTP" if mode == "provider" else "offline knob",
+                                f"{r['latency_s']:g}",
+                                f"{r['wall_over_slowest']:.3f}",
+                                f"{r['sequential_s']:.2f}",
+                                f"{r['wall_s']:.2f}",
+                                f"{r['speedup']:.2f}",
+                            )
+                        )
+            out()
+        if "overhead" in only:
+            orders = 8 if quick else 40
+            out("## 2. Overhead per order at zero latency (loopback HTTP)")
+            out()
+            out(
+                _row(
+                    "implementation",
+                    "ms above slowest agent",
+                    "CPU ms per agent run",
+                    "M instructions per agent run",
+                    "wall ms per order",
+                    "peak RSS MiB",
+                )
+            )
+            out(_row(*["---"] * 6))
+            for impl, traced, label in (
+                ("ours", True, "order_tracking, Monocle on"),
+                ("ours", False, "order_tracking, Monocle off"),
+                ("plain", False, "plain ADK: one Runner per agent + gather"),
+                ("parallel", False, "ADK ParallelAgent"),
+            ):
+                spec = {
+                    "kind": "overhead",
+                    "impl": impl,
+                    "mode": "provider",
+                    "traced": traced,
+                    "orders": orders,
+                }
+                m = measure(spec, port)
+                r = m["result"]
+                instructions = instructions_per_agent_run(spec, port, 5 if quick else 10)
+                out(
+                    _row(
+                        label,
+                        f"{r['above_slowest_ms']:.1f}",
+                        f"{r['cpu_ms_per_agent_run']:.1f}",
+                        f"{instructions / 1e6:.1f}" if instructions else "n/a",
+                        f"{r['wall_ms_per_order']:.0f}",
+                        f"{m['peak_rss_mib']:.0f}",
+                    )
+                )
+            out()
+        if "batch" in only:
+            orders = 20 if quick else 200
+            out(f"## 3. Batch: {orders} orders x 5 agents (loopback HTTP)")
+            out()
+            out(
+                _row(
+                    "implementation",
+                    "latency s",
+                    "in flight",
+                    "processes",
+                    "agent runs/s",
+                    "p50 order s",
+                    "p95 order s",
+                    "CPU ms per agent run",
+                    "peak RSS MiB",
+                )
+            )
+            out(_row(*["---"] * 9))
+            configs = [
+                ("ours", "order_tracking (Monocle on)", latency, in_flight, workers)
+                for latency in (0.0, 0.3)
+                for in_flight in ((50,) if quick else (50, 100, 200))
+                for workers in (1, 2)
+            ]
+            configs += [
+                (impl, label, 0.3, 100, 1)
+                for impl, label in (
+                    ("plain", "plain ADK gather"),
+                    ("parallel", "ADK ParallelAgent"),
+                )
+            ]
+            for impl, label, latency, in_flight, workers in configs:
+                spec = {
+                    "kind": "batch",
+                    "impl": impl,
+                    "mode": "provider",
+                    "orders": orders,
+                    "in_flight": in_flight,
+                    "latency": latency,
+                    "workers": workers,
+                }
+                m = measure(spec, port)
+                r = m["result"]
+                out(
+                    _row(
+                        label,
+                        f"{latency:g}",
+                        in_flight,
+                        workers,
+                        f"{r['agent_runs_per_s']:.1f}",
+                        f"{r['p50_order_s']:.2f}",
+                        f"{r['p95_order_s']:.2f}",
+                        f"{r['cpu_ms_per_agent_run']:.1f}",
+                        f"{m['peak_rss_mib']:.0f}",
+                    )
+                )
+            out()
+    if "cold" in only:
+        runs = 2 if quick else 5
+        c = cold_start(runs)
+        out(f"## 4. Cold start (process wall time, median of {runs})")
+        out()
+        out(_row("command", "seconds"))
+        out(_row("---", "---"))
+        out(
+            _row(
+                'floor: `python -c "import litellm, google.adk.runners, google.genai"`',
+                f"{c['floor_s']:.2f}",
+            )
+        )
+        out(_row("`track-order ORD-1001` (offline model)", f"{c['track_order_s']:.2f}"))
+        out(_row("ratio", f"{c['ratio']:.2f}"))
+        out()
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
