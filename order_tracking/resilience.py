@@ -281,8 +281,13 @@ class RunUsage:
         self.budget.cost_usd += cost
 
 
+_UNPRICED: set[str] = set()  # models LiteLLM has no price for: asked once, not per call
+
+
 def _cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float:
     """LiteLLM's price for the call; 0 for models it has no price for (offline, local)."""
+    if model in _UNPRICED:
+        return 0.0
     import litellm
 
     try:
@@ -290,6 +295,7 @@ def _cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float:
             model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
         )
     except Exception:  # noqa: BLE001 - unknown models have no price, which is not an error
+        _UNPRICED.add(model)
         return 0.0
     return float(prompt_cost + completion_cost)
 
