@@ -7,7 +7,8 @@ default set imports and wraps every library it knows, which costs seconds at sta
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,6 +155,28 @@ def _redacted(span: ReadableSpan) -> ReadableSpan:
     )
 
 
+def _cheap_source_path(entry: dict[str, Any]) -> dict[str, Any]:
+    """The same wrapper, told its caller's file and line (the span's ``span_source``).
+
+    Left to itself, Monocle's wrapper finds them with two ``traceback.extract_stack()`` calls
+    on every wrapped call: the whole stack, source lines read from disk, about 0.8 ms each
+    time. The caller's frame gives the same answer for nothing.
+    """
+    make_wrapper = entry["wrapper_method"]
+
+    def wrapper_method(tracer: Any, handler: Any, to_wrap: Any) -> Callable[..., Any]:
+        wrapper = make_wrapper(tracer, handler, to_wrap)
+
+        def call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            caller = sys._getframe(1)  # the code that called the instrumented method
+            source = f"{caller.f_code.co_filename}:{caller.f_lineno}"
+            return wrapper(wrapped, instance, args, kwargs, source_path=source)
+
+        return call
+
+    return {**entry, "wrapper_method": wrapper_method}
+
+
 _installed: Tracing | None = None
 
 
@@ -177,7 +200,10 @@ def setup_tracing(settings: Settings) -> Tracing:
     setup_monocle_telemetry(
         workflow_name=WORKFLOW_NAME,
         span_processors=[BatchSpanProcessor(RedactingExporter(e)) for e in exporters],
-        wrapper_methods=[*ADK_METHODS, *LITELLM_METHODS, _OPENAI_STREAMING, *_OFFLINE_METHODS],
+        wrapper_methods=[
+            _cheap_source_path(entry)
+            for entry in [*ADK_METHODS, *LITELLM_METHODS, _OPENAI_STREAMING, *_OFFLINE_METHODS]
+        ],
         union_with_default_methods=False,
     )
     _installed = Tracing(trace_dir=settings.trace_dir)
