@@ -17,6 +17,7 @@ from typing import Any
 from monocle_apptrace import setup_monocle_telemetry
 from monocle_apptrace.exporters.file_exporter import FileSpanExporter
 from monocle_apptrace.exporters.okahu.okahu_exporter import OkahuSpanExporter
+from monocle_apptrace.instrumentation.common.constants import MONOCLE_SDK_VERSION
 from monocle_apptrace.instrumentation.common.instrumentor import (
     get_tracer_provider,
     start_trace,
@@ -27,7 +28,8 @@ from monocle_apptrace.instrumentation.common.wrapper import atask_wrapper
 from monocle_apptrace.instrumentation.metamodel.adk.methods import ADK_METHODS
 from monocle_apptrace.instrumentation.metamodel.litellm.entities.inference import INFERENCE
 from monocle_apptrace.instrumentation.metamodel.litellm.methods import LITELLM_METHODS
-from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import Status
 
@@ -74,6 +76,28 @@ _OFFLINE_METHODS = [
         "output_processor": OFFLINE_INFERENCE,
     }
 ]
+
+
+class MonocleSpansOnly(SpanProcessor):
+    """Hands on only the spans Monocle made. ADK records its own OpenTelemetry spans through
+    the same (global) tracer provider; nothing exports them, so they are dropped here rather
+    than queued, redacted and then skipped by the exporter."""
+
+    def __init__(self, inner: SpanProcessor) -> None:
+        self.inner = inner
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        self.inner.on_start(span, parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if (span.attributes or {}).get(MONOCLE_SDK_VERSION) is not None:
+            self.inner.on_end(span)
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self.inner.force_flush(timeout_millis)
 
 
 @dataclass(frozen=True)
@@ -187,6 +211,9 @@ def setup_tracing(settings: Settings) -> Tracing:
         return _installed
     # Monocle also builds a default file exporter of its own (unused): keep its folder ours.
     os.environ["MONOCLE_TRACE_OUTPUT_PATH"] = str(settings.trace_dir)
+    # ADK's own spans go nowhere (see MonocleSpansOnly): don't have it serialise every
+    # prompt and answer into them. Monocle records those in its own spans.
+    os.environ.setdefault("ADK_CAPTURE_MESSAGE_CONTENT_IN_SPANS", "false")
     # The service name is explicit because under `adk web` Monocle joins ADK's tracer
     # provider, which has none: files would be named "unknown_service".
     exporters: list[SpanExporter] = [
@@ -199,7 +226,9 @@ def setup_tracing(settings: Settings) -> Tracing:
         exporters.append(OkahuSpanExporter(timeout=settings.okahu_export_timeout_s))
     setup_monocle_telemetry(
         workflow_name=WORKFLOW_NAME,
-        span_processors=[BatchSpanProcessor(RedactingExporter(e)) for e in exporters],
+        span_processors=[
+            MonocleSpansOnly(BatchSpanProcessor(RedactingExporter(e))) for e in exporters
+        ],
         wrapper_methods=[
             _cheap_source_path(entry)
             for entry in [*ADK_METHODS, *LITELLM_METHODS, _OPENAI_STREAMING, *_OFFLINE_METHODS]
