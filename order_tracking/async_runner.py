@@ -336,7 +336,9 @@ async def track_order(
     wall_s = time.perf_counter() - start
     trace_file = None
     if tracing and trace_id:
-        tracing.flush()
+        # Writing the trace is file I/O and JSON: off the event loop, so the other orders
+        # of a batch keep running meanwhile.
+        await asyncio.to_thread(tracing.flush)
         trace_file = tracing.file_for(trace_id)
     return OrderReport(order_id, tuple(results), wall_s, trace_file)
 

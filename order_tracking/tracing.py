@@ -6,16 +6,20 @@ default set imports and wraps every library it knows, which costs seconds at sta
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from monocle_apptrace import setup_monocle_telemetry
-from monocle_apptrace.exporters.file_exporter import FileSpanExporter
+from monocle_apptrace.exporters.base_exporter import serialize_span
 from monocle_apptrace.exporters.okahu.okahu_exporter import OkahuSpanExporter
 from monocle_apptrace.instrumentation.common.constants import MONOCLE_SDK_VERSION
 from monocle_apptrace.instrumentation.common.instrumentor import (
@@ -78,6 +82,82 @@ _OFFLINE_METHODS = [
 ]
 
 
+class TraceFiles(SpanExporter):
+    """Monocle's spans as one JSON file per trace, written whole once the trace's root ends.
+
+    Monocle's own file exporter appends each batch to an open file and closes it when the
+    root arrives, so a reader can meet a half-written file, and a file's path has to be
+    searched for. Here a trace's spans wait in memory until its root span (no parent, or
+    Monocle's workflow span) arrives; then the file is written under a temporary name and
+    renamed: a trace file that exists is complete. Names follow Monocle's
+    (``monocle_trace_<service>_<trace id>_<time>.json``) and the spans are Monocle's JSON,
+    without the indentation (which costs a pure-Python encoder per span).
+    """
+
+    _REMEMBERED = 4096  # paths kept for ``path_for`` and for spans that end after their root
+
+    def __init__(self, folder: Path, service: str = WORKFLOW_NAME) -> None:
+        self.folder, self.service = folder, service
+        self._pending: dict[int, list[ReadableSpan]] = {}
+        self._written: OrderedDict[int, Path] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _is_root(span: ReadableSpan) -> bool:
+        return span.parent is None or (span.attributes or {}).get("span.type") == "workflow"
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        complete = []
+        with self._lock:
+            for span in spans:
+                trace_id = span.context.trace_id
+                self._pending.setdefault(trace_id, []).append(span)
+                if self._is_root(span) or trace_id in self._written:
+                    complete.append(trace_id)
+        for trace_id in dict.fromkeys(complete):
+            self._write(trace_id)
+        return SpanExportResult.SUCCESS
+
+    def _write(self, trace_id: int) -> None:
+        with self._lock:
+            spans = self._pending.pop(trace_id, [])
+            path = self._written.get(trace_id)
+        if not spans:
+            return
+        records = [serialize_span(span) for span in spans]
+        if path is None:
+            first = min(span.start_time or 0 for span in spans)
+            stamp = datetime.fromtimestamp(first / 1e9).strftime("%Y-%m-%d_%H.%M.%S")
+            path = self.folder / f"monocle_trace_{self.service}_{trace_id:032x}_{stamp}.json"
+        else:  # spans that ended after their root: the file is rewritten with them
+            records = json.loads(path.read_text(encoding="utf-8")) + records
+        self.folder.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(
+            "[\n" + ",\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n]\n",
+            encoding="utf-8",
+        )
+        os.replace(partial, path)
+        with self._lock:
+            self._written[trace_id] = path
+            while len(self._written) > self._REMEMBERED:
+                self._written.popitem(last=False)
+
+    def path_for(self, trace_id: int) -> Path | None:
+        with self._lock:
+            return self._written.get(trace_id)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True  # nothing is buffered but traces whose root has not ended yet
+
+    def shutdown(self) -> None:
+        # Traces still open at exit (their root never ended) are written as they are.
+        with self._lock:
+            open_traces = list(self._pending)
+        for trace_id in open_traces:
+            self._write(trace_id)
+
+
 class MonocleSpansOnly(SpanProcessor):
     """Hands on only the spans Monocle made. ADK records its own OpenTelemetry spans through
     the same (global) tracer provider; nothing exports them, so they are dropped here rather
@@ -105,6 +185,7 @@ class Tracing:
     """Handle on the configured tracer: start a trace per order, flush, find its file."""
 
     trace_dir: Path
+    files: TraceFiles
 
     @contextmanager
     def trace(self, name: str, attributes: dict[str, Any] | None = None) -> Iterator[str]:
@@ -123,9 +204,8 @@ class Tracing:
         get_tracer_provider().force_flush(int(timeout_s * 1000))
 
     def file_for(self, trace_id: str) -> Path | None:
-        """The trace's JSON file, once flushed (the exporter names files by trace id)."""
-        matches = sorted(self.trace_dir.glob(f"*_{trace_id}_*.json"))
-        return matches[-1] if matches else None
+        """The trace's JSON file, once flushed; None if it has not been written."""
+        return self.files.path_for(int(trace_id, 16))
 
 
 class RedactingExporter(SpanExporter):
@@ -214,11 +294,8 @@ def setup_tracing(settings: Settings) -> Tracing:
     # ADK's own spans go nowhere (see MonocleSpansOnly): don't have it serialise every
     # prompt and answer into them. Monocle records those in its own spans.
     os.environ.setdefault("ADK_CAPTURE_MESSAGE_CONTENT_IN_SPANS", "false")
-    # The service name is explicit because under `adk web` Monocle joins ADK's tracer
-    # provider, which has none: files would be named "unknown_service".
-    exporters: list[SpanExporter] = [
-        FileSpanExporter(service_name=WORKFLOW_NAME, out_path=str(settings.trace_dir))
-    ]
+    files = TraceFiles(settings.trace_dir)
+    exporters: list[SpanExporter] = [files]
     if settings.okahu_enabled:
         # Only with a key: without one Monocle's okahu exporter dumps every span on stdout.
         # Monocle waits 15 s per upload; a slow Okahu must not hold the exit that long. Its
@@ -235,5 +312,5 @@ def setup_tracing(settings: Settings) -> Tracing:
         ],
         union_with_default_methods=False,
     )
-    _installed = Tracing(trace_dir=settings.trace_dir)
+    _installed = Tracing(trace_dir=settings.trace_dir, files=files)
     return _installed
