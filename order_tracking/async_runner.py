@@ -371,6 +371,6 @@ async def track_orders(
 
 
 if __name__ == "__main__":
-    from .cli import main
+    from .cli import run
 
-    main(prog_name="python -m order_tracking.async_runner")
+    run(prog_name="python -m order_tracking.async_runner")

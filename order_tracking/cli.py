@@ -502,5 +502,28 @@ def main(argv: list[str] | None = None, prog_name: str = "track-order") -> None:
     sys.exit(EXIT_OK)
 
 
+def run(argv: list[str] | None = None, prog_name: str = "track-order") -> NoReturn:
+    """The process entry point (console script, ``python -m``): :func:`main`, then a quick
+    exit. Once the output and the traces are flushed there is nothing left to do, and
+    tearing down the interpreter's few thousand modules would cost a noticeable part of a
+    second. ``main`` itself only raises SystemExit, so it can be called in-process."""
+    try:
+        main(argv, prog_name)
+        code: Any = EXIT_OK
+    except SystemExit as exc:
+        code = exc.code
+    if "order_tracking.tracing" in sys.modules:
+        from .tracing import shut_down
+
+        shut_down()  # anything not yet written, and the Okahu upload, bounded
+    if not isinstance(code, int):
+        if code is not None:
+            print(code, file=sys.stderr)
+        code = EXIT_OK if code is None else EXIT_AGENT_FAILED
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    main()
+    run()

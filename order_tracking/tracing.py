@@ -284,6 +284,13 @@ def _cheap_source_path(entry: dict[str, Any]) -> dict[str, Any]:
 _installed: Tracing | None = None
 
 
+def shut_down() -> None:
+    """Flush and close the exporters (what the tracer provider would do at interpreter exit;
+    the CLI exits without waiting for that)."""
+    if _installed is not None:
+        get_tracer_provider().shutdown()
+
+
 def setup_tracing(settings: Settings) -> Tracing:
     """Install Monocle before the first agent runs. The first set-up in a process wins."""
     global _installed

@@ -19,6 +19,7 @@ import asyncio
 import multiprocessing
 import queue as queue_module
 import signal
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -71,6 +72,10 @@ def _worker(job: _Job, outbox: Any, stop: Any) -> None:
 
         outbox.put(("failed", job.index, describe_error(exc)))
     finally:
+        if "order_tracking.tracing" in sys.modules:
+            from .tracing import shut_down
+
+            shut_down()  # a worker exits without running atexit handlers
         outbox.put(("done", job.index, None))
 
 
