@@ -209,7 +209,14 @@ def litellm_models(settings: Settings, breakers: Breakers | None = None) -> Mode
 
     def litellm_model(name: str) -> LiteLlm:
         # num_retries=0: retries happen in ResilientModel, where each one is seen and traced.
-        return LiteLlm(model=name, timeout=settings.model_timeout_s, num_retries=0)
+        # _skip_mcp_handler: on every call that carries tools LiteLLM looks for tools of its
+        # MCP gateway, importing its MCP machinery to do so (about 18 MiB and 1.8 billion
+        # instructions at start-up). Our tools are plain functions, never gateway tools; the
+        # switch is LiteLLM's own (its gateway sets it on its inner calls), and
+        # tests/test_openai_provider.py checks that LiteLLM still consumes it.
+        return LiteLlm(
+            model=name, timeout=settings.model_timeout_s, num_retries=0, _skip_mcp_handler=True
+        )
 
     def models(agent_name: str) -> BaseLlm:
         names = list(dict.fromkeys((settings.model_for(agent_name), *settings.fallback_models)))

@@ -63,6 +63,15 @@ async def test_model_choice_from_the_environment_reaches_the_provider(openai_stu
     models_used = [r["body"]["model"] for r in openai_stub.requests[before:]]
     assert sorted(set(models_used)) == ["model-a", "model-b"]
     assert models_used.count("model-b") == 2
+    # The models carry LiteLLM's own "no MCP gateway tools here" switch (see litellm_models):
+    # LiteLLM must consume it, never forward it to the provider.
+    assert all(
+        not any("mcp" in key for key in r["body"]) and "extra_body" not in r["body"]
+        for r in openai_stub.requests[before:]
+    )
+    assert litellm_models(settings)("payment_agent").chain[0]._additional_args[
+        "_skip_mcp_handler"
+    ]
 
 
 async def test_streamed_openai_calls_are_traced_as_inference(openai_stub, tracing):
