@@ -301,18 +301,17 @@ async def run_all_agents(
 
 
 async def warm_up() -> None:
-    """Run one offline turn so LiteLLM's and ADK's lazy first-call imports (~1.5 s here:
-    mcp, LiteLLM's proxy types, ADK's flows) happen before the clock starts, not inside
-    every agent's timing. Call it before tracing is set up, so it leaves no trace."""
-    from google.adk.agents import Agent
-    from google.adk.models.lite_llm import LiteLlm
+    """Run one offline turn so LiteLLM's and ADK's lazy first-call imports (~1 s here:
+    LiteLLM's provider plumbing and tokenizer, ADK's workflow runner) happen before the clock
+    starts, not inside every agent's timing. It goes through the same model wiring as the
+    real agents, so it imports what they will and nothing more. Call it before tracing is
+    set up, so it leaves no trace."""
+    from .agent import build_order_agents, litellm_models
+    from .config import OFFLINE_MODEL, Settings
 
-    from .config import OFFLINE_MODEL
-    from .offline_model import register
-    from .tools import get_order_status
-
-    register()
-    agent = Agent(name="warm_up", model=LiteLlm(model=OFFLINE_MODEL), tools=[get_order_status])
+    (agent,) = build_order_agents(
+        litellm_models(Settings(default_model=OFFLINE_MODEL)), names=["order_status_agent"]
+    )
     await run_agent_task(agent, prompt_for("ORD-1001"), session_id="warm-up")
 
 
