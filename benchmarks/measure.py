@@ -175,6 +175,16 @@ async def overhead(subject: Subject, orders: int) -> dict[str, Any]:
     }
 
 
+def provider_stats() -> dict[str, int]:
+    """The benchmark provider's figures since the last call (which resets them)."""
+    import httpx
+
+    port = os.environ.get("BENCH_PROVIDER_PORT")
+    if not port:
+        return {}
+    return httpx.get(f"http://127.0.0.1:{port}/stats", timeout=10).json()
+
+
 def _cpu() -> float:
     """CPU seconds of this process and of its reaped children (the workers)."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -187,6 +197,7 @@ async def batch(subject: Subject, orders: int, in_flight: int, latency: float) -
     concurrent, _ = subject.at(latency)
     for order_id in ORDERS:
         await concurrent(order_id)
+    provider_stats()
     cpu0, start = _cpu(), time.perf_counter()
     if subject.impl == "ours":
         latencies = await _ours_batch(subject, ids, in_flight, latency)
@@ -215,6 +226,7 @@ def batch_in_workers(
         trace_dir=subject.trace_dir,
     )
     limits = RunLimits(deadline_s=600, max_model_calls=10)
+    provider_stats()
     cpu0, start = _cpu(), time.perf_counter()
     pool = Pool(ids, settings, workers, concurrency=in_flight, limits=limits)
     reports = asyncio.run(pool.collect(SPECIALIST_NAMES))
@@ -229,6 +241,7 @@ def _batch_figures(
 ) -> dict[str, Any]:
     latencies.sort()
     return {
+        "provider_max_in_flight": provider_stats().get("max_in_flight"),
         "orders": orders,
         "in_flight": in_flight,
         "latency_s": latency,

@@ -4,7 +4,9 @@ Plain asyncio streams rather than ``http.server``: keep-alive connections withou
 (TCP_NODELAY), a listen backlog large enough for hundreds of connections at once, and no
 thread per request. The model name sets the latency: ``lat-0.3`` answers after 0.3 s, any
 other name at once. Answers come from the offline model's policy (``decide``), so agents call
-their tools and phrase the same answers as offline.
+their tools and phrase the same answers as offline. ``GET /stats`` tells the most requests it
+was answering at once since the previous ``/stats`` (so a hidden client-side connection cap
+shows), and resets that figure.
 
     python -m benchmarks.provider [--port P]     prints "listening on PORT", then serves
 """
@@ -23,6 +25,7 @@ from order_tracking.offline_model import decide
 
 _LATENCY = re.compile(r"lat-([0-9.]+)")
 USAGE = {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}
+_stats = {"in_flight": 0, "max_in_flight": 0, "requests": 0}
 
 
 def completion(body: dict[str, Any]) -> dict[str, Any]:
@@ -53,6 +56,19 @@ def completion(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def _answer(body: dict[str, Any]) -> bytes:
+    _stats["in_flight"] += 1
+    _stats["requests"] += 1
+    _stats["max_in_flight"] = max(_stats["max_in_flight"], _stats["in_flight"])
+    try:
+        latency = _LATENCY.fullmatch(str(body.get("model", "")))
+        if latency:
+            await asyncio.sleep(float(latency.group(1)))
+        return json.dumps(completion(body)).encode()
+    finally:
+        _stats["in_flight"] -= 1
+
+
 async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     sock = writer.get_extra_info("socket")
     if sock is not None:
@@ -65,11 +81,12 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
                 k.strip().lower(): v.strip()
                 for k, _, v in (line.partition(":") for line in lines[1:] if line)
             }
-            body = json.loads(await reader.readexactly(int(headers.get("content-length", 0))))
-            latency = _LATENCY.fullmatch(str(body.get("model", "")))
-            if latency:
-                await asyncio.sleep(float(latency.group(1)))
-            payload = json.dumps(completion(body)).encode()
+            raw = await reader.readexactly(int(headers.get("content-length", 0)))
+            if lines[0].startswith("GET /stats"):
+                payload = json.dumps(_stats).encode()
+                _stats.update(max_in_flight=_stats["in_flight"], requests=0)
+            else:
+                payload = await _answer(json.loads(raw))
             writer.write(
                 b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
                 b"content-length: %d\r\n\r\n%s" % (len(payload), payload)

@@ -104,8 +104,20 @@ def instructions_per_agent_run(spec: dict[str, Any], port: str, orders: int) -> 
     return (large["instructions"] - small["instructions"]) / (5 * 3 * orders)
 
 
-def cold_start(runs: int) -> dict[str, float]:
-    """Process wall time, median of ``runs``, the two commands alternating."""
+# Runs one command and reports its wall time and peak RSS: a process of its own, so the
+# RSS figure (the largest of its children) is that one command's.
+_TIMED = """
+import resource, subprocess, sys, time
+start = time.perf_counter()
+subprocess.run(sys.argv[1:], check=True, capture_output=True)
+wall = time.perf_counter() - start
+print(wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+"""
+
+
+def cold_start(runs: int) -> dict[str, dict[str, float]]:
+    """Process wall time and peak RSS (medians of ``runs``, the commands alternating), and
+    instructions executed (``perf``, when it works: steady where wall time is not)."""
     env = dict(
         os.environ,
         LITELLM_LOCAL_MODEL_COST_MAP="True",  # as the app sets it: no network at import
@@ -114,17 +126,54 @@ def cold_start(runs: int) -> dict[str, float]:
         SHIPPING_MODEL="offline",
     )
     env.pop("OKAHU_API_KEY", None)
-    floor_cmd = [PYTHON, "-c", "import litellm, google.adk.runners, google.genai"]
-    times: dict[str, list[float]] = {"floor": [], "track-order": []}
+    commands = {
+        "floor": [PYTHON, "-c", "import litellm, google.adk.runners, google.genai"],
+        "track-order": [str(BIN / "track-order"), "ORD-1001"],
+    }
+    seen: dict[str, dict[str, list[float]]] = {
+        n: {"wall": [], "rss": [], "ins": []} for n in commands
+    }
     with tempfile.TemporaryDirectory() as cwd:
-        track_cmd = [str(BIN / "track-order"), "ORD-1001"]
         for _ in range(runs):
-            for name, cmd in (("floor", floor_cmd), ("track-order", track_cmd)):
-                start = time.perf_counter()
-                subprocess.run(cmd, cwd=cwd, env=env, check=True, capture_output=True)
-                times[name].append(time.perf_counter() - start)
-    floor, track = statistics.median(times["floor"]), statistics.median(times["track-order"])
-    return {"floor_s": floor, "track_order_s": track, "ratio": track / floor}
+            for name, command in commands.items():
+                timed = subprocess.run(
+                    [PYTHON, "-c", _TIMED, *command],
+                    cwd=cwd,
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
+                wall, rss = map(float, timed.stdout.split())
+                seen[name]["wall"].append(wall)
+                seen[name]["rss"].append(rss)
+            if PERF:
+                for name, command in commands.items():
+                    with tempfile.NamedTemporaryFile("r", suffix=".perf") as counts:
+                        subprocess.run(
+                            [
+                                "perf",
+                                "stat",
+                                "-x,",
+                                "-e",
+                                "instructions",
+                                "-o",
+                                counts.name,
+                                *command,
+                            ],
+                            cwd=cwd,
+                            env=env,
+                            check=True,
+                            capture_output=True,
+                        )
+                        for line in counts.read().splitlines():
+                            fields = line.split(",")
+                            if len(fields) > 2 and fields[2].startswith("instructions"):
+                                seen[name]["ins"].append(float(fields[0]))
+    return {
+        name: {k: statistics.median(v) if v else float("nan") for k, v in figures.items()}
+        for name, figures in seen.items()
+    }
 
 
 def _row(*cells: Any) -> str:
@@ -257,9 +306,10 @@ def main() -> None:
                     "p95 order s",
                     "CPU ms per agent run",
                     "peak RSS MiB",
+                    "most requests at the provider at once",
                 )
             )
-            out(_row(*["---"] * 9))
+            out(_row(*["---"] * 10))
             configs = [
                 ("ours", "order_tracking (Monocle on)", latency, in_flight, workers)
                 for latency in (0.0, 0.3)
@@ -267,7 +317,8 @@ def main() -> None:
                 for workers in (1, 2)
             ]
             configs += [
-                (impl, label, 0.3, 100, 1)
+                (impl, label, latency, 100 if not quick else 50, 1)
+                for latency in (0.0, 0.3)
                 for impl, label in (
                     ("plain", "plain ADK gather"),
                     ("parallel", "ADK ParallelAgent"),
@@ -296,24 +347,31 @@ def main() -> None:
                         f"{r['p95_order_s']:.2f}",
                         f"{r['cpu_ms_per_agent_run']:.1f}",
                         f"{m['peak_rss_mib']:.0f}",
+                        r.get("provider_max_in_flight") or "",
                     )
                 )
             out()
     if "cold" in only:
         runs = 2 if quick else 5
         c = cold_start(runs)
-        out(f"## 4. Cold start (process wall time, median of {runs})")
+        floor, ours = c["floor"], c["track-order"]
+        out(f"## 4. Cold start (medians of {runs} runs each, the two alternating)")
         out()
-        out(_row("command", "seconds"))
-        out(_row("---", "---"))
+        out(_row("command", "wall s", "G instructions", "peak RSS MiB"))
+        out(_row(*["---"] * 4))
+        for label, f in (
+            ('floor: `python -c "import litellm, google.adk.runners, google.genai"`', floor),
+            ("`track-order ORD-1001` (offline model)", ours),
+        ):
+            out(_row(label, f"{f['wall']:.2f}", f"{f['ins'] / 1e9:.2f}", f"{f['rss']:.0f}"))
         out(
             _row(
-                'floor: `python -c "import litellm, google.adk.runners, google.genai"`',
-                f"{c['floor_s']:.2f}",
+                "ratio",
+                f"{ours['wall'] / floor['wall']:.2f}",
+                f"{ours['ins'] / floor['ins']:.2f}",
+                f"{ours['rss'] / floor['rss']:.2f}",
             )
         )
-        out(_row("`track-order ORD-1001` (offline model)", f"{c['track_order_s']:.2f}"))
-        out(_row("ratio", f"{c['ratio']:.2f}"))
         out()
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"written to {args.out}")
