@@ -69,9 +69,7 @@ async def test_model_choice_from_the_environment_reaches_the_provider(openai_stu
         not any("mcp" in key for key in r["body"]) and "extra_body" not in r["body"]
         for r in openai_stub.requests[before:]
     )
-    assert litellm_models(settings)("payment_agent").chain[0]._additional_args[
-        "_skip_mcp_handler"
-    ]
+    assert litellm_models(settings)("payment_agent").chain[0]._additional_args["_skip_mcp_handler"]
 
 
 async def test_streamed_openai_calls_are_traced_as_inference(openai_stub, tracing):
