@@ -305,6 +305,22 @@ def _positive_int(ctx: Any, param: Any, value: int) -> int:
     return value
 
 
+def _concurrency_option(help_text: str) -> Callable[[Any], Any]:
+    return click.option(
+        "--concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        show_default=True,
+        callback=_positive_int,
+        help=help_text,
+    )
+
+
+_verbose_option = click.option(
+    "-v", "--verbose", is_flag=True, help="Also show the libraries' own warnings and errors."
+)
+
+
 @click.group(cls=_DefaultToTrack, context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """Track orders with five concurrent ADK agents; inspect traces; serve over HTTP.
@@ -326,14 +342,7 @@ def cli() -> None:
 @click.option("--stream", is_flag=True, help="Print each agent's result as it arrives.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per order on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing; the exit code tells.")
-@click.option(
-    "--concurrency",
-    type=int,
-    default=DEFAULT_CONCURRENCY,
-    show_default=True,
-    callback=_positive_int,
-    help="Agent runs in flight at once, across all orders.",
-)
+@_concurrency_option("Agent runs in flight at once, across all orders.")
 @click.option(
     "--workers",
     type=int,
@@ -351,9 +360,7 @@ def cli() -> None:
     metavar="SECONDS",
     help="Deadline for each agent (default: AGENT_TIMEOUT_S, else 60).",
 )
-@click.option(
-    "-v", "--verbose", is_flag=True, help="Also show the libraries' own warnings and errors."
-)
+@_verbose_option
 def track_command(
     order_ids: tuple[str, ...],
     id_file: TextIO | None,
@@ -407,17 +414,8 @@ def trace_command(file: Path | None, html_out: Path | None) -> None:
     show_default=True,
     help="Port to listen on (0: any free port).",
 )
-@click.option(
-    "--concurrency",
-    type=int,
-    default=DEFAULT_CONCURRENCY,
-    show_default=True,
-    callback=_positive_int,
-    help="Agent runs in flight at once, across all requests.",
-)
-@click.option(
-    "-v", "--verbose", is_flag=True, help="Also show the libraries' own warnings and errors."
-)
+@_concurrency_option("Agent runs in flight at once, across all requests.")
+@_verbose_option
 def serve_command(host: str, port: int, concurrency: int, verbose: bool) -> None:
     """Serve order tracking over HTTP (FastAPI; OpenAPI docs at /docs)."""
     import socket

@@ -77,5 +77,15 @@ def openai_stub() -> Iterator[OpenAIStub]:
         yield stub
 
 
+@pytest.fixture
+def stub(openai_stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch) -> OpenAIStub:
+    """The loopback server as the OpenAI endpoint for this test (LiteLLM reads these two on
+    each call; ``_hermetic_env`` clears them for every test), its counts reset."""
+    monkeypatch.setenv("OPENAI_API_BASE", openai_stub.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    openai_stub.reset()
+    return openai_stub
+
+
 def load_trace(path: Path) -> list[dict[str, Any]]:
     return json.loads(path.read_text())

@@ -20,13 +20,11 @@ import json
 import re
 import socket
 import threading
-import time
-import uuid
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from order_tracking.offline_model import decide
+from benchmarks.provider import completion
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -115,38 +113,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(body)
 
     def _answer(self, body: dict[str, Any]) -> None:
-        reply = decide(body.get("messages", []), body.get("tools"))
-        message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
-        if reply.tool_calls:
-            message["tool_calls"] = [
-                {
-                    "id": f"call_{uuid.uuid4().hex[:12]}",
-                    "type": "function",
-                    "function": {"name": name, "arguments": json.dumps(args)},
-                }
-                for name, args in reply.tool_calls
-            ]
-        usage = {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}
+        answer = completion(body)  # the benchmark provider's: the offline policy, as OpenAI
         if body.get("stream"):
-            self._stream(body["model"], message, usage)
+            self._stream(body["model"], answer["choices"][0]["message"], answer["usage"])
             return
-        self._send_json(
-            200,
-            {
-                "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": body["model"],
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": message,
-                        "finish_reason": "tool_calls" if reply.tool_calls else "stop",
-                    }
-                ],
-                "usage": usage,
-            },
-        )
+        self._send_json(200, answer)
 
     def _stream(self, model: str, message: dict[str, Any], usage: dict[str, int]) -> None:
         self.send_response(200)

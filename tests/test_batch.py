@@ -34,17 +34,7 @@ def cli_env(monkeypatch, tracing, trace_dir):
     monkeypatch.setenv("MONOCLE_TRACE_OUTPUT_PATH", str(trace_dir))
 
 
-@pytest.fixture
-def stub_env(monkeypatch, openai_stub):
-    monkeypatch.setenv("OPENAI_API_BASE", openai_stub.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    openai_stub.reset()
-    return openai_stub
-
-
-def test_stream_prints_each_result_as_it_arrives_slowest_last(
-    capsys, cli_env, stub_env, monkeypatch
-):
+def test_stream_prints_each_result_as_it_arrives_slowest_last(capsys, cli_env, stub, monkeypatch):
     monkeypatch.setenv("PAYMENT_AGENT_MODEL", "openai/slow-0.5")
     code, out, err = run_cli(capsys, "--stream", "ORD-1001")
     assert code == 0
@@ -95,7 +85,7 @@ def test_json_is_one_object_per_order_and_nothing_else(capsys, cli_env):
     assert {a["text"] for a in by_id["ORD-9999"]["agents"]} == {"Order ORD-9999 not found."}
 
 
-def test_json_reports_failures_as_data_and_exits_1(capsys, cli_env, stub_env, monkeypatch):
+def test_json_reports_failures_as_data_and_exits_1(capsys, cli_env, stub, monkeypatch):
     monkeypatch.setenv("PAYMENT_AGENT_MODEL", "openai/auth")
     code, out, _ = run_cli(capsys, "--json", "ORD-1001")
     assert code == 1
@@ -131,15 +121,15 @@ def test_a_bad_line_in_the_file_is_named(capsys, tmp_path):
     assert code == 2 and f"{ids}, line 2: invalid order id 'ORD-1002x'" in err
 
 
-async def test_the_concurrency_limit_is_respected_across_orders(stub_env):
+async def test_the_concurrency_limit_is_respected_across_orders(stub):
     models = litellm_models(Settings(default_model="openai/slow-0.2"))
     agents = build_order_agents(models)
     reports = await track_orders(["ORD-1001", "ORD-1002", "ORD-1003"], agents, concurrency=3)
-    assert all(r.all_ok for r in reports) and stub_env.count("slow-0.2") == 30
-    assert stub_env.max_in_flight("slow-0.2") == 3  # never more, and it did reach the limit
-    stub_env.reset()
+    assert all(r.all_ok for r in reports) and stub.count("slow-0.2") == 30
+    assert stub.max_in_flight("slow-0.2") == 3  # never more, and it did reach the limit
+    stub.reset()
     await track_orders(["ORD-1001", "ORD-1002", "ORD-1003"], agents, concurrency=15)
-    assert stub_env.max_in_flight("slow-0.2") > 3  # the limit, not something else, held it at 3
+    assert stub.max_in_flight("slow-0.2") > 3  # the limit, not something else, held it at 3
 
 
 def test_progress_is_drawn_only_on_a_terminal(tmp_path):

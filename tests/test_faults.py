@@ -27,14 +27,6 @@ HEALTHY = "openai/healthy"
 
 
 @pytest.fixture
-def stub(openai_stub, monkeypatch):
-    monkeypatch.setenv("OPENAI_API_BASE", openai_stub.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    openai_stub.reset()
-    return openai_stub
-
-
-@pytest.fixture
 def no_backoff():
     # stamina's test mode: real attempt counts (capped at ours), no sleeping between them.
     with stamina.set_testing(True, attempts=10, cap=True):

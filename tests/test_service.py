@@ -63,10 +63,8 @@ SETTINGS = Settings(default_model=OFFLINE_MODEL)
 
 
 @pytest.fixture(autouse=True)
-def stub_env(monkeypatch, openai_stub):
-    """LiteLLM reads these on each call; conftest clears them for every test."""
-    monkeypatch.setenv("OPENAI_API_BASE", openai_stub.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+def _provider(stub):
+    """Every test here may reach the loopback OpenAI server (the payment agent does)."""
 
 
 @pytest.fixture(scope="module")
@@ -172,10 +170,9 @@ def test_agent_failures_are_data_not_500s(tracing):
     assert all(a["ok"] for a in by_agent.values())
 
 
-def test_orders_in_flight_are_bounded_and_agent_runs_too(tracing, openai_stub):
+def test_orders_in_flight_are_bounded_and_agent_runs_too(tracing, stub):
     """Two orders admitted, the third refused at once (503 + Retry-After); across the two,
     never more than 3 agent runs reach the provider together."""
-    openai_stub.reset()
     agents = build_order_agents(litellm_models(Settings(default_model="openai/slow-0.3")))
     app = create_app(agents, tracing, SETTINGS, concurrency=3, max_orders=2)
 
@@ -184,7 +181,7 @@ def test_orders_in_flight_are_bounded_and_agent_runs_too(tracing, openai_stub):
             first = asyncio.create_task(client.post("/orders/ORD-1001/track"))
             second = asyncio.create_task(client.post("/orders/ORD-1002/track"))
             deadline = time.monotonic() + 30
-            while openai_stub.max_in_flight("slow-0.3") < 3:  # both admitted and running
+            while stub.max_in_flight("slow-0.3") < 3:  # both admitted and running
                 assert time.monotonic() < deadline, "the two orders never got going"
                 await asyncio.sleep(0.02)
             refused = await client.post("/orders/ORD-1003/track")
@@ -199,7 +196,7 @@ def test_orders_in_flight_are_bounded_and_agent_runs_too(tracing, openai_stub):
     assert refused.json() == {"detail": "too many orders in flight; retry shortly"}
     assert not_ready.status_code == 503
     assert after["orders_in_flight"] == 0  # every slot given back
-    assert openai_stub.max_in_flight("slow-0.3") == 3
+    assert stub.max_in_flight("slow-0.3") == 3
 
 
 def test_a_client_that_leaves_mid_stream_frees_its_slot_and_the_trace_closes(tracing, trace_dir):
