@@ -20,6 +20,7 @@ import stamina
 from google.adk.agents import Agent
 from google.adk.models.base_llm import BaseLlm
 from google.adk.models.lite_llm import LiteLlm
+from google.adk.tools import FunctionTool
 
 from . import tools
 from .config import OFFLINE_MODEL, Settings, load_env_files
@@ -136,13 +137,30 @@ def _fixed(text: str) -> Callable[[Any], str]:
     return instruction
 
 
+class _Tool(FunctionTool):
+    """A plain-function tool whose declaration (what the model reads) is built once.
+
+    ADK rebuilds a tool from a bare function on every model call and returns a deep copy of
+    its declaration each time (about 1 ms of CPU per tool per call here), so that toolsets
+    can rename tools without touching the original. Our tools are never renamed, and
+    LiteLLM's adapter copies the schema it sends, so one shared declaration is enough.
+    """
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        super().__init__(func)
+        self._declaration = super()._get_declaration()
+
+    def _get_declaration(self) -> Any:
+        return self._declaration
+
+
 def _agent(spec: Specialist, model: BaseLlm, max_input_chars: int) -> Agent:
     return Agent(
         name=spec.name,
         model=model,
         description=spec.description,
         instruction=_fixed(spec.instruction),
-        tools=list(spec.tools),
+        tools=[_Tool(tool) for tool in spec.tools],
         before_model_callback=input_guard(max_input_chars),
     )
 
