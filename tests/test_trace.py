@@ -27,6 +27,15 @@ def kind(span):
     return span["attributes"].get("span.type")
 
 
+def outline(spans):
+    """Every span as ``kind name id <- parent``, for a failure message."""
+    return "\n".join(
+        f"{kind(s)} {s['attributes'].get('entity.1.name') or s['name']} "
+        f"{s['context']['span_id']} <- {s['parent_id']}"
+        for s in spans
+    )
+
+
 def agents_under(root, children):
     """Agent spans below the workflow span, keyed by agent name (via Runner 'turn' spans)."""
     found = {}
@@ -57,9 +66,10 @@ async def test_one_run_is_one_trace_with_the_article_tree(models, tracing, trace
             s["attributes"]["entity.1.name"] for s in below if kind(s) == "agentic.tool.invocation"
         )
         inferences = [s for s in below if kind(s).startswith("inference")]
-        assert tools == EXPECTED_TOOLS[name]
+        # On a mismatch, the whole tree: where the missing spans went is the clue.
+        assert tools == EXPECTED_TOOLS[name], outline(spans)
         # One call decides the tool calls, one phrases the answer: both are inference spans.
-        assert len(inferences) == 2
+        assert len(inferences) == 2, outline(spans)
         for span in inferences:
             assert span["attributes"]["entity.1.type"] == "inference.offline"
             assert span["attributes"]["entity.2.name"] == "rule-based"
