@@ -252,11 +252,10 @@ async def run_all_agents(
     usages = [RunUsage(budget=budget) for _ in agents]  # kept here: a cancelled run spent too
 
     async def run(agent: BaseAgent, usage: RunUsage) -> AgentResult:
-        session_id = f"{agent.name}-{uuid4()}"
-        if gate is None:
-            return await run_agent_task(agent, prompt, session_id, limits=limits, usage=usage)
-        async with gate:
-            return await run_agent_task(agent, prompt, session_id, limits=limits, usage=usage)
+        async with gate or nullcontext():
+            return await run_agent_task(
+                agent, prompt, f"{agent.name}-{uuid4()}", limits=limits, usage=usage
+            )
 
     tasks = [
         asyncio.create_task(run(agent, usage)) for agent, usage in zip(agents, usages, strict=True)
