@@ -87,7 +87,8 @@ class Subject:
 
     def _ours(self, name: str, latency: float) -> tuple[OrderRun, OrderRun]:
         from order_tracking.agent import build_order_agents, litellm_models
-        from order_tracking.async_runner import RunLimits, run_agent_task, track_order
+        from order_tracking.async_runner import run_agent_task, track_order
+        from order_tracking.results import RunLimits
         from order_tracking.config import Settings
 
         settings = Settings(default_model=name, offline_latency_s=latency, model_timeout_s=120)
@@ -213,7 +214,8 @@ def batch_in_workers(
 ) -> dict[str, Any]:
     """As ``track-order --workers N``: warm up, fork from a parent without threads, collect."""
     from order_tracking.agent import SPECIALIST_NAMES
-    from order_tracking.async_runner import RunLimits, warm_up
+    from order_tracking.async_runner import warm_up
+    from order_tracking.results import RunLimits
     from order_tracking.config import Settings
     from order_tracking.workers import Pool
 
@@ -257,7 +259,8 @@ async def _ours_batch(
     subject: Subject, ids: list[str], in_flight: int, latency: float
 ) -> list[float]:
     from order_tracking.agent import build_order_agents, litellm_models
-    from order_tracking.async_runner import RunLimits, track_orders
+    from order_tracking.async_runner import track_orders
+    from order_tracking.results import RunLimits
     from order_tracking.config import Settings
 
     name = model_name(subject.mode, latency)

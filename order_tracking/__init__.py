@@ -15,7 +15,7 @@ _LAZY = {
     "root_agent": "agent",
     "ORDER_AGENTS": "agent",
     "run_all_agents": "async_runner",
-    "AgentResult": "async_runner",
+    "AgentResult": "results",
 }
 
 __all__ = list(_LAZY)

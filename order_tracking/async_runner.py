@@ -11,8 +11,6 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -23,7 +21,6 @@ from google.adk.runners import Runner
 from google.adk.sessions import InMemorySessionService
 from google.genai import types
 
-from .config import Settings
 from .resilience import (
     BudgetExceededError,
     RunBudget,
@@ -32,77 +29,11 @@ from .resilience import (
     describe_error,
     trace_event,
 )
+from .results import AgentResult, OrderReport, RunLimits, Status
 from .tracing import WORKFLOW_NAME, Tracing
 
 APP_NAME = "order_tracking"
 USER_ID = "track-order"
-
-
-# Agent result statuses. Only OK counts as answered; DEGRADED has an answer built from tool
-# results alone because every model failed.
-OK, DEGRADED, ERROR, TIMEOUT, BUDGET, CANCELLED = (
-    "ok",
-    "degraded",
-    "error",
-    "timeout",
-    "budget",
-    "cancelled",
-)
-
-
-@dataclass(frozen=True)
-class AgentResult:
-    """One agent's answer, or why it has none. Data, never a bare exception."""
-
-    agent: str
-    ok: bool
-    text: str
-    error: str | None
-    elapsed_s: float
-    tool_calls: tuple[str, ...] = ()
-    session_id: str | None = None
-    status: str = OK
-    tokens: int = 0
-    cost_usd: float = 0.0
-    model_calls: int = 0
-    retries: int = 0
-
-
-@dataclass(frozen=True)
-class RunLimits:
-    """What one order run may spend: a deadline per agent, model calls per agent, and tokens
-    and cost for the whole run (0 means no cap)."""
-
-    deadline_s: float | None = 60.0
-    max_model_calls: int = 10
-    max_tokens: int = 0
-    max_cost_usd: float = 0.0
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> RunLimits:
-        return cls(
-            deadline_s=settings.agent_timeout_s,
-            max_model_calls=settings.max_model_calls_per_agent,
-            max_tokens=settings.max_tokens_per_run,
-            max_cost_usd=settings.max_cost_usd_per_run,
-        )
-
-
-@dataclass(frozen=True)
-class OrderReport:
-    order_id: str
-    results: tuple[AgentResult, ...]
-    wall_s: float
-    trace_file: Path | None = None
-
-    @property
-    def all_ok(self) -> bool:
-        return all(r.ok for r in self.results)
-
-    @property
-    def sequential_estimate_s(self) -> float:
-        """What the same runs would have taken one after another."""
-        return sum(r.elapsed_s for r in self.results)
 
 
 def prompt_for(order_id: str) -> str:
@@ -133,7 +64,7 @@ async def run_agent_task(
     runner = Runner(agent=agent, app_name=APP_NAME, session_service=session_service)
     run_config = RunConfig(max_llm_calls=limits.max_model_calls)
     tool_calls: list[str] = []
-    text, status, error = "", OK, None
+    text, status, error = "", Status.OK, None
     deadline = asyncio.timeout(limits.deadline_s)
     try:
         with bind_usage(usage):
@@ -155,26 +86,26 @@ async def run_agent_task(
                         ).strip()
     except TimeoutError as exc:
         if deadline.expired():
-            status, error = TIMEOUT, f"no answer within {limits.deadline_s:g}s"
+            status, error = Status.TIMEOUT, f"no answer within {limits.deadline_s:g}s"
         else:
-            status, error = ERROR, describe_error(exc)
+            status, error = Status.ERROR, describe_error(exc)
     except (BudgetExceededError, LlmCallsLimitExceededError) as exc:
-        status, error = BUDGET, str(exc)
+        status, error = Status.BUDGET, str(exc)
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 - one agent's failure is data for the caller
-        status, error = ERROR, describe_error(exc)
+        status, error = Status.ERROR, describe_error(exc)
     finally:
         await runner.close()
-    if status == OK and not text:
-        status, error = ERROR, "the agent gave no answer"
-    elif status == OK and usage.degraded_because:
-        status = DEGRADED
+    if status == Status.OK and not text:
+        status, error = Status.ERROR, "the agent gave no answer"
+    elif status == Status.OK and usage.degraded_because:
+        status = Status.DEGRADED
         error = f"every model failed ({usage.degraded_because}); answered from tool results alone"
     return _result(
         agent.name,
         status,
-        text if status in (OK, DEGRADED) else "",
+        text if status in (Status.OK, Status.DEGRADED) else "",
         error,
         time.perf_counter() - start,
         usage,
@@ -185,7 +116,7 @@ async def run_agent_task(
 
 def _result(
     agent: str,
-    status: str,
+    status: Status,
     text: str,
     error: str | None,
     elapsed_s: float,
@@ -195,7 +126,6 @@ def _result(
     """An AgentResult with what the run spent, also recorded in the trace."""
     result = AgentResult(
         agent=agent,
-        ok=status == OK,
         text=text,
         error=error,
         elapsed_s=elapsed_s,
@@ -210,7 +140,7 @@ def _result(
         "agent.result",
         {
             "agent": result.agent,
-            "status": result.status,
+            "status": result.status.value,
             "error": result.error,
             "tokens": result.tokens,
             "cost_usd": result.cost_usd,
@@ -285,11 +215,11 @@ async def run_all_agents(
     for agent, task, usage in zip(agents, tasks, usages, strict=True):
         if task.cancelled():
             result = _result(
-                agent.name, CANCELLED, "", "stopped before it finished", elapsed, usage
+                agent.name, Status.CANCELLED, "", "stopped before it finished", elapsed, usage
             )
         elif task.exception() is not None:  # run_agent_task returns errors; this is a backstop
             result = _result(
-                agent.name, ERROR, "", describe_error(task.exception()), elapsed, usage
+                agent.name, Status.ERROR, "", describe_error(task.exception()), elapsed, usage
             )
         else:
             result = task.result()

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 import click
 
 if TYPE_CHECKING:
-    from .async_runner import AgentResult, OrderReport
+    from .results import AgentResult, OrderReport
     from .config import Settings
 
 EXIT_OK, EXIT_AGENT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -230,7 +230,8 @@ def _track(
     timeout_s: float | None,
 ) -> int:
     from .agent import SPECIALIST_NAMES
-    from .async_runner import RunLimits, track_orders
+    from .async_runner import track_orders
+    from .results import RunLimits
     from .report import render_header, render_summary
 
     settings = load_settings(verbose, timeout_s)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .async_runner import AgentResult, OrderReport
+from .results import AgentResult, OrderReport
 
 
 def display_path(path: Path | None) -> str | None:

@@ -25,7 +25,8 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from google.adk.agents import BaseAgent
 
-from .async_runner import AgentResult, OrderReport, RunLimits, track_order
+from .async_runner import track_order
+from .results import AgentResult, OrderReport, RunLimits
 from .config import InvalidOrderId, Settings, parse_order_id
 from .report import agent_json, order_json
 from .tracing import Tracing

@@ -25,14 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .async_runner import (
-    ERROR,
-    AgentResult,
-    OrderReport,
-    ResultCallback,
-    RunLimits,
-    track_order,
-)
+from .async_runner import ResultCallback, track_order
+from .results import AgentResult, OrderReport, RunLimits, Status
 from .config import Settings
 
 ReportCallback = Callable[[OrderReport], None]
@@ -117,7 +111,7 @@ def _salvaged_report(
 ) -> OrderReport:
     """An order whose worker died: the results that arrived, an error for the rest."""
     results = tuple(
-        arrived.get(name) or AgentResult(name, False, "", why, 0.0, status=ERROR)
+        arrived.get(name) or AgentResult(name, Status.ERROR, "", why, 0.0)
         for name in agent_names
     )
     return OrderReport(order_id, results, max((r.elapsed_s for r in results), default=0.0))

@@ -9,7 +9,8 @@ from google.adk.models.base_llm import BaseLlm
 from google.adk.models.llm_response import LlmResponse
 
 from order_tracking.agent import SPECIALIST_NAMES, build_order_agents
-from order_tracking.async_runner import AgentResult, run_agent_task, run_all_agents, track_order
+from order_tracking.async_runner import run_agent_task, run_all_agents, track_order
+from order_tracking.results import AgentResult
 
 
 class ProviderDown(BaseLlm):

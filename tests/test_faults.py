@@ -11,15 +11,8 @@ from conftest import ARTICLE_ANSWERS, load_trace
 from google.adk.agents import Agent
 
 from order_tracking.agent import build_order_agents, litellm_models
-from order_tracking.async_runner import (
-    BUDGET,
-    DEGRADED,
-    OK,
-    TIMEOUT,
-    RunLimits,
-    track_order,
-    warm_up,
-)
+from order_tracking.async_runner import track_order, warm_up
+from order_tracking.results import RunLimits, Status
 from order_tracking.config import OFFLINE_MODEL, Settings
 from order_tracking.resilience import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, CircuitOpenError
 
@@ -56,7 +49,7 @@ def by_agent(report):
 def assert_others_intact(report, failing="payment_agent"):
     others = {r.agent: r.text for r in report.results if r.agent != failing}
     assert others == {k: v for k, v in ARTICLE_ANSWERS.items() if k != failing}
-    assert all(r.status == OK for r in report.results if r.agent != failing)
+    assert all(r.status == Status.OK for r in report.results if r.agent != failing)
 
 
 def events(trace_file, name):
@@ -66,7 +59,7 @@ def events(trace_file, name):
 async def test_http_500_is_retried_then_the_agent_degrades(stub, no_backoff, tracing):
     report = await run(settings("openai/http-500"), tracing)
     payment = by_agent(report)["payment_agent"]
-    assert payment.status == DEGRADED and not payment.ok
+    assert payment.status == Status.DEGRADED and not payment.ok
     assert payment.text == ARTICLE_ANSWERS["payment_agent"]  # from the tool result alone
     assert payment.error == (
         "every model failed (InternalServerError: OpenAIException - upstream exploded); "
@@ -92,7 +85,7 @@ async def test_http_500_is_retried_then_the_agent_degrades(stub, no_backoff, tra
 async def test_rate_limit_is_retried_after_the_providers_retry_after(stub):
     report = await run(settings("openai/flaky-429-1"))
     payment = by_agent(report)["payment_agent"]
-    assert payment.status == OK and payment.text == ARTICLE_ANSWERS["payment_agent"]
+    assert payment.status == Status.OK and payment.text == ARTICLE_ANSWERS["payment_agent"]
     assert payment.retries == 1 and stub.count("flaky-429-1") == 3
     # Retry-After: 1 was honoured: our own first backoff is at most 0.75 s.
     assert payment.elapsed_s >= 1.0
@@ -105,7 +98,7 @@ async def test_a_hung_provider_is_given_up_within_the_deadline(stub, tracing):
     payment = by_agent(report)["payment_agent"]
     # The call's timeout is cut to the agent's share of its deadline (less a reserve), so a
     # degraded answer still arrives in time; nothing waits for LiteLLM's 6000 s.
-    assert payment.status == DEGRADED and "Timeout" in payment.error
+    assert payment.status == Status.DEGRADED and "Timeout" in payment.error
     assert payment.text == ARTICLE_ANSWERS["payment_agent"]
     assert payment.elapsed_s < 2
     assert time.perf_counter() - start < 2 + 10
@@ -118,7 +111,7 @@ async def test_an_agent_that_cannot_finish_in_time_says_timeout(tracing):
     slow = Settings(default_model=OFFLINE_MODEL, offline_latency_s=3)
     report = await run(slow, tracing, deadline_s=1)
     assert {(r.status, r.error, r.text) for r in report.results} == {
-        (TIMEOUT, "no answer within 1s", "")
+        (Status.TIMEOUT, "no answer within 1s", "")
     }
     assert report.wall_s < 1 + 5
     assert load_trace(report.trace_file)
@@ -127,7 +120,7 @@ async def test_an_agent_that_cannot_finish_in_time_says_timeout(tracing):
 async def test_a_model_call_timeout_is_retried_then_degrades(stub, no_backoff):
     report = await run(settings("openai/hang", model_timeout_s=0.5), deadline_s=30)
     payment = by_agent(report)["payment_agent"]
-    assert payment.status == DEGRADED
+    assert payment.status == Status.DEGRADED
     assert "Timeout" in payment.error
     assert stub.count("hang") == 6
     assert_others_intact(report)
@@ -145,7 +138,7 @@ async def test_dropped_connections_and_malformed_json_degrade(
 ):
     report = await run(settings(model), deadline_s=30)
     payment = by_agent(report)["payment_agent"]
-    assert payment.status == DEGRADED, payment.error
+    assert payment.status == Status.DEGRADED, payment.error
     assert expected_error in payment.error
     assert payment.retries == 4  # LiteLLM reports both as server errors: worth retrying
     assert payment.text == ARTICLE_ANSWERS["payment_agent"]
@@ -154,26 +147,26 @@ async def test_dropped_connections_and_malformed_json_degrade(
 
 async def test_slow_answers_are_fine_within_the_deadline_and_time_out_beyond_it(stub):
     fine = by_agent(await run(settings("openai/slow-0.3"), deadline_s=10))["payment_agent"]
-    assert fine.status == OK and fine.elapsed_s >= 0.6
+    assert fine.status == Status.OK and fine.elapsed_s >= 0.6
     # The model's share of a 2.5 s deadline ends 0.5 s early: the reserve for the degraded
     # answer. As the CLI does, the offline path is warmed up first: its first call in a
     # process pays for lazy imports that would not fit in the reserve.
     await warm_up()
     late = by_agent(await run(settings("openai/slow-5"), deadline_s=2.5))["payment_agent"]
-    assert late.status == DEGRADED and "Timeout" in late.error and late.elapsed_s < 2.5
+    assert late.status == Status.DEGRADED and "Timeout" in late.error and late.elapsed_s < 2.5
 
 
 async def test_auth_errors_are_not_retried(stub, no_backoff):
     payment = by_agent(await run(settings("openai/auth")))["payment_agent"]
     assert stub.count("auth") == 2  # one attempt per model call
     assert payment.retries == 0
-    assert payment.status == DEGRADED and "AuthenticationError" in payment.error
+    assert payment.status == Status.DEGRADED and "AuthenticationError" in payment.error
 
 
 async def test_a_fallback_model_answers_when_the_primary_fails(stub, no_backoff):
     report = await run(settings("openai/http-500", fallback_models=(HEALTHY,)))
     payment = by_agent(report)["payment_agent"]
-    assert (payment.status, payment.text) == (OK, ARTICLE_ANSWERS["payment_agent"])
+    assert (payment.status, payment.text) == (Status.OK, ARTICLE_ANSWERS["payment_agent"])
     assert stub.count("http-500") == 6
 
 
@@ -190,19 +183,19 @@ async def test_the_circuit_opens_fails_fast_then_a_trial_call_closes_it(stub, no
         return report.results[0], report.trace_file
 
     first, first_trace = await payment()  # two failed attempts open it; the third is refused
-    assert first.status == DEGRADED and stub.count("flaky-500-2") == 2
+    assert first.status == Status.DEGRADED and stub.count("flaky-500-2") == 2
     assert "InternalServerError" in first.error  # the provider's error, not just "open"
     opened = events(first_trace, "circuit.state_change")
     assert [(e["attributes"]["from"], e["attributes"]["to"]) for e in opened] == [(CLOSED, OPEN)]
 
     second, second_trace = await payment()  # open: refused without contacting the provider
-    assert second.status == DEGRADED and "circuit for openai/flaky-500-2 is open" in second.error
+    assert second.status == Status.DEGRADED and "circuit for openai/flaky-500-2 is open" in second.error
     assert stub.count("flaky-500-2") == 2
     assert len(events(second_trace, "model.skipped")) == 2
 
     await asyncio.sleep(0.6)  # the cool-down passes
     third, third_trace = await payment()  # the trial call succeeds: closed again
-    assert (third.status, third.text) == (OK, ARTICLE_ANSWERS["payment_agent"])
+    assert (third.status, third.text) == (Status.OK, ARTICLE_ANSWERS["payment_agent"])
     assert stub.count("flaky-500-2") == 4
     closed = events(third_trace, "circuit.state_change")
     assert [(e["attributes"]["from"], e["attributes"]["to"]) for e in closed] == [
@@ -213,7 +206,7 @@ async def test_the_circuit_opens_fails_fast_then_a_trial_call_closes_it(stub, no
 
 async def test_every_model_down_still_answers_from_tool_results(stub, no_backoff):
     report = await run(Settings(default_model="openai/http-500"))
-    assert all(r.status == DEGRADED for r in report.results)
+    assert all(r.status == Status.DEGRADED for r in report.results)
     assert {r.agent: r.text for r in report.results} == ARTICLE_ANSWERS
     # Shared by all five agents and counting every failed attempt, the circuit opened after
     # five failures; at most four more attempts were already on their way. Without it:
@@ -291,25 +284,25 @@ async def test_a_trial_interrupted_mid_call_does_not_leave_the_circuit_stuck(stu
     breaker.state, breaker.opened_at = OPEN, -100.0  # open, cool-down long over
     agent = Agent(name="slow_agent", model=models("slow_agent"), tools=[slow_lookup])
     result = (await track_order("ORD-1001", [agent], limits=RunLimits(deadline_s=2))).results[0]
-    assert result.status == TIMEOUT and breaker.state == HALF_OPEN
+    assert result.status == Status.TIMEOUT and breaker.state == HALF_OPEN
     assert not breaker._trial_in_flight  # released: the next call may be the trial
     (payment,) = build_order_agents(models, names=["payment_agent"])
     after = (await track_order("ORD-1001", [payment])).results[0]
-    assert after.status == OK and breaker.state == CLOSED
+    assert after.status == Status.OK and breaker.state == CLOSED
 
 
 async def test_a_misconfigured_endpoint_is_not_retried(monkeypatch, no_backoff):
     monkeypatch.setenv("OPENAI_API_BASE", "ftp://127.0.0.1:9/v1")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     payment = by_agent(await run(settings("openai/anything")))["payment_agent"]
-    assert payment.status == DEGRADED and payment.retries == 0
+    assert payment.status == Status.DEGRADED and payment.retries == 0
 
 
 async def test_a_hung_primary_leaves_time_for_the_fallback(stub):
     report = await run(settings("openai/hang", fallback_models=(HEALTHY,)), deadline_s=6)
     payment = by_agent(report)["payment_agent"]
     # The primary gets half the time left (minus a reserve), then the fallback answers.
-    assert (payment.status, payment.text) == (OK, ARTICLE_ANSWERS["payment_agent"])
+    assert (payment.status, payment.text) == (Status.OK, ARTICLE_ANSWERS["payment_agent"])
     assert payment.elapsed_s < 6
 
 
@@ -318,7 +311,7 @@ async def test_token_budget_refuses_remaining_calls():
     offline = Settings(default_model=OFFLINE_MODEL, offline_latency_s=0.5)
     report = await run(offline, max_tokens=500)
     for result in report.results:
-        assert result.status == BUDGET and result.text == ""
+        assert result.status == Status.BUDGET and result.text == ""
         assert result.error.startswith("token budget of 500 for this run reached (")
         assert result.tokens > 0 and result.model_calls == 1
 
@@ -331,7 +324,7 @@ async def test_cost_budget_refuses_remaining_calls_and_costs_are_recorded(stub, 
     report = await run(priced, tracing, max_cost_usd=0.0003)
     spent = []
     for result in report.results:
-        assert result.status == BUDGET
+        assert result.status == Status.BUDGET
         assert result.error.startswith("cost budget of $0.0003 for this run reached ($0.00")
         assert (result.tokens, result.model_calls) in {(0, 0), (110, 1)}
         assert result.cost_usd == pytest.approx(0.00035 * result.model_calls)
@@ -347,4 +340,4 @@ async def test_cost_budget_refuses_remaining_calls_and_costs_are_recorded(stub, 
 
 async def test_model_call_cap_per_agent():
     report = await run(Settings(default_model=OFFLINE_MODEL), max_model_calls=1)
-    assert all(r.status == BUDGET and "limit" in r.error for r in report.results)
+    assert all(r.status == Status.BUDGET and "limit" in r.error for r in report.results)

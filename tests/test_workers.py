@@ -44,7 +44,8 @@ CRASHING_WORKER = textwrap.dedent(
     import order_tracking
     from google.adk.models.base_llm import BaseLlm
     from order_tracking.agent import SPECIALIST_NAMES, build_order_agents, litellm_models
-    from order_tracking.async_runner import RunLimits, warm_up
+    from order_tracking.async_runner import warm_up
+    from order_tracking.results import RunLimits
     from order_tracking.config import OFFLINE_MODEL, Settings
     from order_tracking.workers import Pool
 

@@ -1,0 +1,87 @@
+"""What a run produces and what it may spend: plain data, importing nothing of ADK, LiteLLM or
+Monocle, so rendering, the HTTP service and the worker pool can use it without the agent
+stack."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config import Settings
+
+__all__ = ["AgentResult", "OrderReport", "RunLimits", "Status"]
+
+
+class Status(StrEnum):
+    """How an agent's run ended. Only ``OK`` counts as answered; ``DEGRADED`` has an answer
+    built from the tool results alone because every model failed."""
+
+    OK = "ok"
+    DEGRADED = "degraded"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    BUDGET = "budget"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class AgentResult:
+    """One agent's answer, or why it has none. Data, never a bare exception."""
+
+    agent: str
+    status: Status
+    text: str
+    error: str | None
+    elapsed_s: float
+    tool_calls: tuple[str, ...] = ()
+    session_id: str | None = None
+    tokens: int = 0
+    cost_usd: float = 0.0
+    model_calls: int = 0
+    retries: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == Status.OK
+
+
+@dataclass(frozen=True)
+class OrderReport:
+    """Every agent's result for one order, in the agents' order, and the order's trace."""
+
+    order_id: str
+    results: tuple[AgentResult, ...]
+    wall_s: float
+    trace_file: Path | None = None
+
+    @property
+    def all_ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+    @property
+    def sequential_estimate_s(self) -> float:
+        """What the same runs would have taken one after another."""
+        return sum(r.elapsed_s for r in self.results)
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    """What one order run may spend: a deadline per agent, model calls per agent, and tokens
+    and cost for the whole run (0 means no cap)."""
+
+    deadline_s: float | None = 60.0
+    max_model_calls: int = 10
+    max_tokens: int = 0
+    max_cost_usd: float = 0.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RunLimits:
+        return cls(
+            deadline_s=settings.agent_timeout_s,
+            max_model_calls=settings.max_model_calls_per_agent,
+            max_tokens=settings.max_tokens_per_run,
+            max_cost_usd=settings.max_cost_usd_per_run,
+        )
