@@ -26,7 +26,8 @@ from . import tools
 from .config import OFFLINE_MODEL, Settings, load_env_files
 from .guard import input_guard
 from .redaction import install_log_redaction, register_secrets
-from .resilience import Breakers, ResilientModel, RetryPolicy, trace_circuit_change
+from .resilience import Breakers, ResilientModel, RetryPolicy
+from .tracing import trace_circuit_change
 
 ModelFactory = Callable[[str], BaseLlm]
 
@@ -242,7 +243,7 @@ def litellm_models(settings: Settings, breakers: Breakers | None = None) -> Mode
         return ResilientModel.of(
             [litellm_model(n) for n in names],
             degrade_to=None if offline_only else litellm_model(OFFLINE_MODEL),
-            breakers=breakers,
+            guards=[breakers],
             policy=policy,
         )
 

@@ -27,10 +27,9 @@ from .resilience import (
     RunUsage,
     bind_usage,
     describe_error,
-    trace_event,
 )
 from .results import AgentResult, OrderReport, RunLimits, Status
-from .tracing import WORKFLOW_NAME, Tracing
+from .tracing import WORKFLOW_NAME, Tracing, trace_event
 
 APP_NAME = "order_tracking"
 USER_ID = "track-order"
@@ -55,11 +54,7 @@ async def run_agent_task(
     """
     start = time.perf_counter()
     usage = usage or RunUsage(budget=RunBudget(limits.max_tokens, limits.max_cost_usd))
-    if limits.deadline_s is not None:
-        usage.deadline_at = time.monotonic() + limits.deadline_s
-        # Kept back from the model chain so a degraded answer (an offline call, the tools, a
-        # second offline call) still fits in the deadline, even on a busy machine.
-        usage.reserve_s = min(5.0, max(0.5, 0.1 * limits.deadline_s), limits.deadline_s / 2)
+    usage.start_deadline(limits.deadline_s)
     session_service = InMemorySessionService()
     runner = Runner(agent=agent, app_name=APP_NAME, session_service=session_service)
     run_config = RunConfig(max_llm_calls=limits.max_model_calls)

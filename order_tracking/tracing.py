@@ -7,6 +7,7 @@ default set imports and wraps every library it knows, which costs seconds at sta
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import threading
@@ -39,6 +40,8 @@ from opentelemetry.trace import Status
 
 from .config import Settings
 from .redaction import redact
+
+log = logging.getLogger("order_tracking.tracing")
 
 WORKFLOW_NAME = "order_tracking_asyncio"
 
@@ -279,6 +282,20 @@ def _cheap_source_path(entry: dict[str, Any]) -> dict[str, Any]:
         return call
 
     return {**entry, "wrapper_method": wrapper_method}
+
+
+def trace_event(name: str, attributes: dict[str, Any]) -> None:
+    """An event on the current Monocle span (an agent's, a model call's); nothing outside
+    a trace. ``None`` values are left out."""
+    span = get_current_monocle_span()
+    if span is not None and span.is_recording():
+        span.add_event(name, {k: v for k, v in attributes.items() if v is not None})
+
+
+def trace_circuit_change(model: str, old: str, new: str) -> None:
+    """Breaker listener: a warning in the log and an event in the current trace."""
+    log.warning("circuit for %s: %s -> %s", model, old, new)
+    trace_event("circuit.state_change", {"model": model, "from": old, "to": new})
 
 
 _installed: Tracing | None = None

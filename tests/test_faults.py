@@ -14,7 +14,7 @@ from order_tracking.agent import build_order_agents, litellm_models
 from order_tracking.async_runner import track_order, warm_up
 from order_tracking.results import RunLimits, Status
 from order_tracking.config import OFFLINE_MODEL, Settings
-from order_tracking.resilience import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, CircuitOpenError
+from order_tracking.resilience import CircuitBreaker, CircuitOpenError, CircuitState
 
 HEALTHY = "openai/healthy"
 
@@ -186,10 +186,15 @@ async def test_the_circuit_opens_fails_fast_then_a_trial_call_closes_it(stub, no
     assert first.status == Status.DEGRADED and stub.count("flaky-500-2") == 2
     assert "InternalServerError" in first.error  # the provider's error, not just "open"
     opened = events(first_trace, "circuit.state_change")
-    assert [(e["attributes"]["from"], e["attributes"]["to"]) for e in opened] == [(CLOSED, OPEN)]
+    assert [(e["attributes"]["from"], e["attributes"]["to"]) for e in opened] == [
+        (CircuitState.CLOSED, CircuitState.OPEN)
+    ]
 
     second, second_trace = await payment()  # open: refused without contacting the provider
-    assert second.status == Status.DEGRADED and "circuit for openai/flaky-500-2 is open" in second.error
+    assert (
+        second.status == Status.DEGRADED
+        and "circuit for openai/flaky-500-2 is open" in second.error
+    )
     assert stub.count("flaky-500-2") == 2
     assert len(events(second_trace, "model.skipped")) == 2
 
@@ -199,8 +204,8 @@ async def test_the_circuit_opens_fails_fast_then_a_trial_call_closes_it(stub, no
     assert stub.count("flaky-500-2") == 4
     closed = events(third_trace, "circuit.state_change")
     assert [(e["attributes"]["from"], e["attributes"]["to"]) for e in closed] == [
-        (OPEN, HALF_OPEN),
-        (HALF_OPEN, CLOSED),
+        (CircuitState.OPEN, CircuitState.HALF_OPEN),
+        (CircuitState.HALF_OPEN, CircuitState.CLOSED),
     ]
 
 
@@ -233,25 +238,25 @@ def test_circuit_breaker_cycle_closed_open_half_open_closed():
     breaker.record_success(breaker.before_call())  # failures must be consecutive
     for _ in range(2):
         breaker.record_failure(breaker.before_call())
-    assert breaker.state == OPEN
+    assert breaker.state == CircuitState.OPEN
     with pytest.raises(CircuitOpenError):
         breaker.before_call()  # fails fast during the cool-down
     now[0] = 10.5
     trial = breaker.before_call()
-    assert breaker.state == HALF_OPEN and trial.trial
+    assert breaker.state == CircuitState.HALF_OPEN and trial.trial
     with pytest.raises(CircuitOpenError, match="trial in flight"):
         breaker.before_call()  # only one trial at a time
     breaker.record_failure(trial)  # the trial failed: open again, for a new cool-down
-    assert breaker.state == OPEN
+    assert breaker.state == CircuitState.OPEN
     now[0] = 21
     breaker.record_success(breaker.before_call())  # the trial succeeded: closed
-    assert breaker.state == CLOSED
+    assert breaker.state == CircuitState.CLOSED
     assert seen == [
-        (CLOSED, OPEN),
-        (OPEN, HALF_OPEN),
-        (HALF_OPEN, OPEN),
-        (OPEN, HALF_OPEN),
-        (HALF_OPEN, CLOSED),
+        (CircuitState.CLOSED, CircuitState.OPEN),
+        (CircuitState.OPEN, CircuitState.HALF_OPEN),
+        (CircuitState.HALF_OPEN, CircuitState.OPEN),
+        (CircuitState.OPEN, CircuitState.HALF_OPEN),
+        (CircuitState.HALF_OPEN, CircuitState.CLOSED),
     ]
 
 
@@ -261,7 +266,7 @@ def test_stale_verdicts_cannot_move_the_breaker():
     breaker.record_failure(early[0])
     breaker.record_failure(early[1])  # opens
     breaker.record_failure(early[2])  # already open: no "open -> open", cool-down not pushed
-    assert seen == [(CLOSED, OPEN)] and breaker.opened_at == 0.0
+    assert seen == [(CircuitState.CLOSED, CircuitState.OPEN)] and breaker.opened_at == 0.0
     now[0] = 10.5
     trial = breaker.before_call()
     breaker.release(early[3])  # a stale call cancelled now must not free the trial slot
@@ -280,15 +285,15 @@ async def test_a_trial_interrupted_mid_call_does_not_leave_the_circuit_stuck(stu
         return {"status": "success", "order_id": order_id}
 
     models = litellm_models(Settings(default_model=HEALTHY, circuit_threshold=1))
-    breaker = models("payment_agent").breakers.for_model(HEALTHY)
-    breaker.state, breaker.opened_at = OPEN, -100.0  # open, cool-down long over
+    breaker = models("payment_agent").guards[0].for_model(HEALTHY)
+    breaker.state, breaker.opened_at = CircuitState.OPEN, -100.0  # open, cool-down long over
     agent = Agent(name="slow_agent", model=models("slow_agent"), tools=[slow_lookup])
     result = (await track_order("ORD-1001", [agent], limits=RunLimits(deadline_s=2))).results[0]
-    assert result.status == Status.TIMEOUT and breaker.state == HALF_OPEN
+    assert result.status == Status.TIMEOUT and breaker.state == CircuitState.HALF_OPEN
     assert not breaker._trial_in_flight  # released: the next call may be the trial
     (payment,) = build_order_agents(models, names=["payment_agent"])
     after = (await track_order("ORD-1001", [payment])).results[0]
-    assert after.status == Status.OK and breaker.state == CLOSED
+    assert after.status == Status.OK and breaker.state == CircuitState.CLOSED
 
 
 async def test_a_misconfigured_endpoint_is_not_retried(monkeypatch, no_backoff):
