@@ -22,7 +22,7 @@ from google.adk.runners import Runner
 from google.adk.sessions import InMemorySessionService
 from google.genai import types
 
-from order_tracking.agent import SPECIALISTS
+from order_tracking.specialists import SPECIALISTS
 
 AgentTimes = dict[str, tuple[float, str]]
 APP, USER = "baseline", "bench"

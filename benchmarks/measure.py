@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import order_tracking  # noqa: F401  (LiteLLM's offline-safe environment first)
+from order_tracking import app  # first: LiteLLM's offline-safe environment
 
 OrderRun = Callable[[str], Awaitable[tuple[float, dict[str, tuple[float, str]]]]]
 ORDERS = ("ORD-1001", "ORD-1002", "ORD-1003")
@@ -44,36 +44,43 @@ def _provider_env() -> None:
     os.environ.setdefault("OPENAI_API_KEY", "sk-bench")
 
 
+def settings_for(mode: str, latency: float, deadline_s: float, trace_dir: Path) -> Any:
+    """Our settings for a measurement: the model at this latency, no token or cost caps."""
+    from order_tracking.config import Settings
+
+    return Settings(
+        default_model=model_name(mode, latency),
+        offline_latency_s=latency,
+        model_timeout_s=120,
+        agent_timeout_s=deadline_s,
+        max_tokens_per_run=0,
+        max_cost_usd_per_run=0,
+        trace_dir=trace_dir,
+    )
+
+
 class Subject:
     """One implementation, ready to run orders at a given model latency."""
 
-    def __init__(
-        self, impl: str, mode: str, traced: bool, trace_dir: Path, workers: bool = False
-    ) -> None:
+    def __init__(self, impl: str, mode: str, traced: bool, trace_dir: Path) -> None:
         self.impl, self.mode, self.traced = impl, mode, traced
         self.trace_dir = trace_dir
-        self.tracing = None
+        self.tracing: Any = None
         self.plain_agents: list[Any] = []
         if mode == "provider":
             _provider_env()
-        if impl == "ours" and traced and not workers:
-            from order_tracking.config import OFFLINE_MODEL, Settings
-            from order_tracking.tracing import setup_tracing
-
-            self.tracing = setup_tracing(Settings(default_model=OFFLINE_MODEL, trace_dir=trace_dir))
+        app.configure_libraries()
 
     def at(self, latency: float) -> tuple[OrderRun, OrderRun]:
         """(concurrent, sequential) order runners at this latency."""
-        from order_tracking import offline_model
-
         name = model_name(self.mode, latency)
-        if self.mode == "offline":
-            offline_model.register(latency_s=latency)
         if self.impl == "ours":
-            return self._ours(name, latency)
+            return self._ours(latency)
         from benchmarks import baselines
+        from order_tracking.offline_model import LATENCY_PARAM
 
-        agents = self.plain_agents = baselines.plain_agents(name, timeout=120)
+        extra = {LATENCY_PARAM: latency} if self.mode == "offline" and latency else {}
+        agents = self.plain_agents = baselines.plain_agents(name, timeout=120, **extra)
 
         async def sequential(order_id: str) -> tuple[float, dict[str, tuple[float, str]]]:
             start = time.perf_counter()
@@ -85,36 +92,35 @@ class Subject:
         runner = baselines.parallel_runner(baselines.plain_agents(name, timeout=120))
         return (lambda order_id: baselines.parallel_agent(order_id, runner)), sequential
 
-    def _ours(self, name: str, latency: float) -> tuple[OrderRun, OrderRun]:
-        from order_tracking.agent import build_order_agents, litellm_models
-        from order_tracking.async_runner import run_agent_task, track_order
-        from order_tracking.results import RunLimits
-        from order_tracking.config import Settings
+    def _ours(self, latency: float) -> tuple[OrderRun, OrderRun]:
+        from order_tracking.async_runner import prompt_for, run_agent_task
 
-        settings = Settings(default_model=name, offline_latency_s=latency, model_timeout_s=120)
-        agents = build_order_agents(litellm_models(settings))
-        limits = RunLimits(deadline_s=300, max_model_calls=10)  # no token/cost caps here
+        tracker = self.app(latency, deadline_s=300)
 
         async def concurrent(order_id: str) -> tuple[float, dict[str, tuple[float, str]]]:
-            report = await track_order(order_id, agents, self.tracing, limits=limits)
+            report = await tracker.track_order(order_id)
             _check_ours(report.results)
             return report.wall_s, {r.agent: (r.elapsed_s, r.text) for r in report.results}
 
         async def sequential(order_id: str) -> tuple[float, dict[str, tuple[float, str]]]:
             start = time.perf_counter()
             times = {}
-            for agent in agents:
+            for agent in tracker.agents:
                 result = await run_agent_task(
-                    agent,
-                    f"What is the status of order {order_id}?",
-                    f"seq-{agent.name}",
-                    limits=limits,
+                    agent, prompt_for(order_id), f"seq-{agent.name}", limits=tracker.limits
                 )
                 _check_ours([result])
                 times[agent.name] = (result.elapsed_s, result.text)
             return time.perf_counter() - start, times
 
         return concurrent, sequential
+
+    def app(self, latency: float, deadline_s: float) -> Any:
+        """Our App for this latency, from the composition root (tracing once per process)."""
+        settings = settings_for(self.mode, latency, deadline_s, self.trace_dir)
+        tracker = app.build(settings, traced=self.traced)
+        self.tracing = tracker.tracing
+        return tracker
 
 
 def _check_ours(results: Any) -> None:
@@ -213,24 +219,15 @@ def batch_in_workers(
     subject: Subject, orders: int, in_flight: int, latency: float, workers: int
 ) -> dict[str, Any]:
     """As ``track-order --workers N``: warm up, fork from a parent without threads, collect."""
-    from order_tracking.agent import SPECIALIST_NAMES
-    from order_tracking.async_runner import warm_up
-    from order_tracking.results import RunLimits
-    from order_tracking.config import Settings
+    from order_tracking.specialists import SPECIALIST_NAMES
     from order_tracking.workers import Pool
 
-    asyncio.run(warm_up())
+    asyncio.run(app.warm_up())
     ids = [ORDERS[i % 3] for i in range(orders)]
-    settings = Settings(
-        default_model=model_name(subject.mode, latency),
-        offline_latency_s=latency,
-        model_timeout_s=120,
-        trace_dir=subject.trace_dir,
-    )
-    limits = RunLimits(deadline_s=600, max_model_calls=10)
+    settings = settings_for(subject.mode, latency, 600, subject.trace_dir)
     provider_stats()
     cpu0, start = _cpu(), time.perf_counter()
-    pool = Pool(ids, settings, workers, concurrency=in_flight, limits=limits)
+    pool = Pool(ids, settings, workers, concurrency=in_flight)
     reports = asyncio.run(pool.collect(SPECIALIST_NAMES))
     wall, cpu = time.perf_counter() - start, _cpu() - cpu0
     for report in reports:
@@ -258,16 +255,8 @@ def _batch_figures(
 async def _ours_batch(
     subject: Subject, ids: list[str], in_flight: int, latency: float
 ) -> list[float]:
-    from order_tracking.agent import build_order_agents, litellm_models
-    from order_tracking.async_runner import track_orders
-    from order_tracking.results import RunLimits
-    from order_tracking.config import Settings
-
-    name = model_name(subject.mode, latency)
-    settings = Settings(default_model=name, offline_latency_s=latency, model_timeout_s=120)
-    agents = build_order_agents(litellm_models(settings))
-    limits = RunLimits(deadline_s=600, max_model_calls=10)
-    reports = await track_orders(ids, agents, subject.tracing, concurrency=in_flight, limits=limits)
+    tracker = subject.app(latency, deadline_s=600)
+    reports = await tracker.track_orders(ids, concurrency=in_flight)
     for report in reports:
         _check_ours(report.results)
     return [r.wall_s for r in reports]
@@ -314,9 +303,9 @@ def peak_rss_mib() -> float:
 def main(spec: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-traces-") as trace_dir:
         workers = spec.get("workers", 1)
-        subject = Subject(
-            spec["impl"], spec["mode"], spec.get("traced", True), Path(trace_dir), workers > 1
-        )
+        # With workers, each worker process installs its own tracing.
+        traced = spec.get("traced", True) and workers == 1
+        subject = Subject(spec["impl"], spec["mode"], traced, Path(trace_dir))
         kind = spec["kind"]
         if kind == "fanout":
             out: Any = asyncio.run(fanout(subject, spec["latencies"], spec["reps"]))

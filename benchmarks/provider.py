@@ -3,8 +3,9 @@
 Plain asyncio streams rather than ``http.server``: keep-alive connections without Nagle stalls
 (TCP_NODELAY), a listen backlog large enough for hundreds of connections at once, and no
 thread per request. The model name sets the latency: ``lat-0.3`` answers after 0.3 s, any
-other name at once. Answers come from the offline model's policy (``decide``), so agents call
-their tools and phrase the same answers as offline. ``GET /stats`` tells the most requests it
+other name at once. Answers come from the offline model's policy (``decide``, with the
+specialists' answer formats), so agents call their tools and phrase the same answers as
+offline. ``GET /stats`` tells the most requests it
 was answering at once since the previous ``/stats`` (so a hidden client-side connection cap
 shows), and resets that figure.
 
@@ -22,6 +23,7 @@ import uuid
 from typing import Any
 
 from order_tracking.offline_model import decide
+from order_tracking.specialists import ANSWER_FORMATS
 
 _LATENCY = re.compile(r"lat-([0-9.]+)")
 USAGE = {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}
@@ -29,7 +31,7 @@ _stats = {"in_flight": 0, "max_in_flight": 0, "requests": 0}
 
 
 def completion(body: dict[str, Any]) -> dict[str, Any]:
-    reply = decide(body.get("messages", []), body.get("tools"))
+    reply = decide(body.get("messages", []), body.get("tools"), ANSWER_FORMATS)
     message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
     if reply.tool_calls:
         message["tool_calls"] = [

@@ -1,27 +1,29 @@
 """order_tracking: five concurrent Google ADK agents answer one order question.
 
 Public exports (``root_agent``, ``ORDER_AGENTS``, ``run_all_agents``, ``AgentResult``) load
-lazily, so ``import order_tracking`` stays cheap and reads no configuration.
+lazily, so ``import order_tracking`` stays cheap and reads no configuration. ``root_agent`` is
+what ``adk web`` looks for: its first access is ``adk web``'s start-up (``app.adk_web``).
 """
 
-import os as _os
+from .app import set_library_environment as _set_library_environment
 
-# Must precede the first `import litellm` anywhere in the process: otherwise LiteLLM fetches a
-# price map over the network at import and loads `.env` from whatever the cwd is.
-_os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-_os.environ.setdefault("LITELLM_MODE", "PRODUCTION")
+# Before any module of ours can import litellm (see app.LIBRARY_ENVIRONMENT).
+_set_library_environment()
 
 _LAZY = {
-    "root_agent": "agent",
-    "ORDER_AGENTS": "agent",
     "run_all_agents": "async_runner",
     "AgentResult": "results",
 }
 
-__all__ = list(_LAZY)
+__all__ = ["ORDER_AGENTS", "AgentResult", "root_agent", "run_all_agents"]
 
 
 def __getattr__(name: str):
+    if name in ("root_agent", "ORDER_AGENTS"):
+        from .app import adk_web
+
+        root_agent, order_agents = adk_web()
+        return root_agent if name == "root_agent" else order_agents
     if name in _LAZY:
         import importlib
 

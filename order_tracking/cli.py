@@ -6,31 +6,33 @@
 
 Exit codes: 0 every agent answered, 1 some did not (their sections say why), 2 bad input,
 130/143 interrupted. Input is checked before the heavy imports, so a typo fails fast and
-never reaches a model.
+never reaches a model. Commands only: start-up is ``app.py``'s, printing ``output.py``'s,
+signals and exit ``lifecycle.py``'s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import json
-import logging
-import os
 import signal
+import socket
 import sys
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import click
 
-if TYPE_CHECKING:
-    from .results import AgentResult, OrderReport
-    from .config import Settings
+from . import lifecycle
+from .app import announce_model_choice, configure_process
+from .config import ConfigError, InvalidOrderId, parse_order_id
+from .lifecycle import EXIT_AGENT_FAILED, EXIT_BAD_INPUT, EXIT_OK
+from .output import Mode, Output, Progress
 
-EXIT_OK, EXIT_AGENT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+if TYPE_CHECKING:
+    from .config import Settings
+    from .results import OrderReport
+
 DEFAULT_CONCURRENCY = 10  # agent runs in flight across a batch: gentle on provider rate limits
 
 
@@ -40,8 +42,6 @@ class BadInput(click.ClickException):
 
 def normalise_order_id(raw: str) -> str:
     """``ord-1001`` -> ``ORD-1001``; anything else that is not ``ORD-`` + digits is refused."""
-    from .config import InvalidOrderId, parse_order_id
-
     try:
         return parse_order_id(raw)
     except InvalidOrderId as exc:
@@ -64,217 +64,66 @@ def read_order_ids(ids: Sequence[str], file: TextIO | None) -> list[str]:
     return found
 
 
-# Loggers of the libraries underneath. A failing agent is reported in its own section; their
-# tracebacks for the same failure would bury the answer, so they are shown only with --verbose.
-_LIBRARY_LOGGERS = (
-    "google_adk",
-    "LiteLLM",
-    "LiteLLM Router",
-    "LiteLLM Proxy",
-    "monocle_apptrace",
-    "opentelemetry",
-    "order_tracking",
-)
-
-
-def _configure_logging(verbose: bool) -> None:
-    if verbose:
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-        return
-    for name in _LIBRARY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.CRITICAL)
-
-
-def load_settings(verbose: bool, timeout_s: float | None = None) -> Settings:
-    """Start-up: logging, .env files, secrets to redact, settings (bad ones exit 2)."""
-    from .agent import AGENT_NAMES, announce_model_choice
-    from .config import ConfigError, Settings, load_env_files
-    from .redaction import install_log_redaction, register_secrets
-
-    _configure_logging(verbose)
-    load_env_files()
-    register_secrets(os.environ)
-    install_log_redaction()
+def _settings(verbose: bool = False, timeout_s: float | None = None) -> Settings:
+    """Start-up common to every command; a bad setting is a one-line error (exit 2)."""
     try:
-        settings = Settings.from_env(agent_names=AGENT_NAMES)
+        settings = configure_process(logging_mode="verbose" if verbose else "quiet")
     except ConfigError as exc:
         raise BadInput(str(exc)) from None
     if timeout_s is not None:
         settings = dataclasses.replace(settings, agent_timeout_s=timeout_s)
-    announce_model_choice(settings)
     return settings
-
-
-def warm_up() -> None:
-    """LiteLLM's and ADK's lazy first-call imports, before any clock starts (no trace)."""
-    from .async_runner import warm_up as warm_up_turn
-
-    asyncio.run(warm_up_turn())
-
-
-def start_agents(settings: Settings) -> tuple[Any, Any]:
-    """Warm up (outside any trace), install tracing, build the specialists."""
-    from .workers import build_production
-
-    warm_up()
-    return build_production(settings)
-
-
-# --- Output ----------------------------------------------------------------------------------
-
-
-class Progress:
-    """A one-line progress indicator on stderr for batches, drawn only on a terminal."""
-
-    def __init__(self, total_runs: int, stream: TextIO) -> None:
-        self.total, self.done, self.orders_done = total_runs, 0, 0
-        self.stream = stream
-
-    def agent_done(self) -> None:
-        self.done += 1
-        self._draw()
-
-    def order_done(self) -> None:
-        self.orders_done += 1
-        self._draw()
-
-    def _draw(self) -> None:
-        width = 30
-        filled = width * self.done // max(1, self.total)
-        bar = "█" * filled + "·" * (width - filled)
-        self.stream.write(
-            f"\r{bar} {self.done}/{self.total} agent runs, {self.orders_done} orders done"
-        )
-        self.stream.flush()
-
-    def clear(self) -> None:
-        self.stream.write("\r\x1b[K")
-        self.stream.flush()
-
-
-@dataclasses.dataclass
-class Output:
-    """Prints as results and reports arrive, in the chosen mode."""
-
-    mode: str  # "text", "stream", "json" or "quiet"
-    batch: bool
-    progress: Progress | None = None
-
-    def on_result(self, order_id: str, result: AgentResult) -> None:
-        from .report import render_section
-
-        if self.progress:
-            self.progress.agent_done()
-        if self.mode == "stream":
-            self._echo(render_section(result, order_id if self.batch else None) + "\n")
-
-    def on_report(self, report: OrderReport) -> None:
-        from .report import order_json, render_footer, render_report
-
-        if self.progress:
-            self.progress.order_done()
-        if self.mode == "json":
-            self._echo(json.dumps(order_json(report), ensure_ascii=False))
-        elif self.mode == "text":
-            self._echo(render_report(report) + ("\n" if self.batch else ""))
-        elif self.mode == "stream":
-            if self.batch:  # orders interleave: label the footer, and leave a gap after it
-                prefix = f"[{report.order_id}] "
-                self._echo(prefix + render_footer(report).replace("\n", f"\n{prefix}") + "\n")
-            else:
-                self._echo(render_footer(report))
-
-    def _echo(self, text: str) -> None:
-        if self.progress:
-            self.progress.clear()
-        click.echo(text)
-
-
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-async def _until_signalled(
-    run: Any, on_force: Callable[[], None] | None = None
-) -> tuple[Any, int | None]:
-    """Await ``run(stop)``; SIGINT/SIGTERM set ``stop``, which cancels the agents still
-    running (their sections say CANCELLED) while the reports and traces are completed.
-    A second signal exits at once (after ``on_force``)."""
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    received: list[int] = []
-
-    def on_signal(signum: int) -> None:
-        if received:
-            if on_force:
-                on_force()
-            os._exit(128 + signum)
-        received.append(signum)
-        stop.set()
-
-    for sig in _SIGNALS:
-        loop.add_signal_handler(sig, on_signal, sig)
-    try:
-        outcome = await run(stop)
-    finally:
-        for sig in _SIGNALS:
-            loop.remove_signal_handler(sig)
-    return outcome, received[0] if received else None
 
 
 def _track(
     order_ids: list[str],
-    mode: str,
+    mode: Mode,
     concurrency: int,
     workers: int,
     verbose: bool,
     timeout_s: float | None,
 ) -> int:
-    from .agent import SPECIALIST_NAMES
-    from .async_runner import track_orders
-    from .results import RunLimits
+    from . import app
     from .report import render_header, render_summary
+    from .specialists import SPECIALIST_NAMES
 
-    settings = load_settings(verbose, timeout_s)
-    limits = RunLimits.from_settings(settings)
+    settings = _settings(verbose, timeout_s)
+    announce_model_choice(settings)
     batch = len(order_ids) > 1
     progress = None
-    if batch and mode != "quiet" and sys.stderr.isatty():
+    if batch and mode != Mode.QUIET and sys.stderr.isatty():
         progress = Progress(len(order_ids) * len(SPECIALIST_NAMES), sys.stderr)
     out = Output(mode, batch, progress)
 
     if workers > 1 and batch:
         from .workers import Pool
 
-        warm_up()  # before the fork: every worker inherits the warmed-up imports
-        pool = Pool(order_ids, settings, workers, concurrency=concurrency, limits=limits)
+        asyncio.run(app.warm_up())  # before the fork: every worker inherits the warmed imports
+        pool = Pool(order_ids, settings, workers, concurrency=concurrency)
 
         async def run(stop: asyncio.Event) -> list[OrderReport]:
             return await pool.collect(
                 SPECIALIST_NAMES, stop=stop, on_result=out.on_result, on_report=out.on_report
             )
 
-        reports, signum = asyncio.run(_until_signalled(run, on_force=pool.kill))
+        reports, signum = asyncio.run(lifecycle.until_signalled(run, on_force=pool.kill))
     else:
-        agents, tracing = start_agents(settings)
-        if mode == "stream" and not batch:
+        tracker = app.build(settings, warm=True)
+        if mode == Mode.STREAM and not batch:
             click.echo(render_header(order_ids[0]) + "\n")
 
         async def run(stop: asyncio.Event) -> list[OrderReport]:
-            return await track_orders(
+            return await tracker.track_orders(
                 order_ids,
-                agents,
-                tracing,
                 concurrency=concurrency,
-                limits=limits,
                 stop=stop,
                 on_result=out.on_result,
                 on_report=out.on_report,
             )
 
-        reports, signum = asyncio.run(_until_signalled(run))
-    if progress:
-        progress.clear()
-    if batch and mode in ("text", "stream"):
+        reports, signum = asyncio.run(lifecycle.until_signalled(run))
+    out.finish()
+    if batch and mode in (Mode.TEXT, Mode.STREAM):
         click.echo(render_summary(reports))
     if signum is not None:
         click.echo(f"Interrupted by {signal.Signals(signum).name}.", err=True)
@@ -377,7 +226,7 @@ def track_command(
     if sum((stream, as_json, quiet)) > 1:
         raise BadInput("choose one of --stream, --json and --quiet")
     ids = read_order_ids(order_ids, id_file)
-    mode = "stream" if stream else "json" if as_json else "quiet" if quiet else "text"
+    mode = Mode.STREAM if stream else Mode.JSON if as_json else Mode.QUIET if quiet else Mode.TEXT
     sys.exit(_track(ids, mode, concurrency, workers, verbose, timeout_s))
 
 
@@ -392,11 +241,10 @@ def track_command(
 )
 def trace_command(file: Path | None, html_out: Path | None) -> None:
     """Show a trace as a tree and a timeline (default: the newest in .monocle/)."""
-    from .config import Settings
     from .trace_view import TraceError, load_trace, newest_trace, render_html, render_text
 
     try:
-        path = file or newest_trace(Settings.from_env().trace_dir)
+        path = file or newest_trace(_settings().trace_dir)
         trace = load_trace(path)
     except TraceError as exc:
         raise BadInput(str(exc)) from None
@@ -419,8 +267,6 @@ def trace_command(file: Path | None, html_out: Path | None) -> None:
 @_verbose_option
 def serve_command(host: str, port: int, concurrency: int, verbose: bool) -> None:
     """Serve order tracking over HTTP (FastAPI; OpenAPI docs at /docs)."""
-    import socket
-
     # Bound here, before the heavy start-up, so a busy port is a one-line error (exit 2)
     # rather than uvicorn's log line and exit 3 after seconds of imports.
     try:
@@ -430,37 +276,14 @@ def serve_command(host: str, port: int, concurrency: int, verbose: bool) -> None
         sock.bind((host, port))
     except OSError as exc:
         raise BadInput(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    import uvicorn
+    from . import app, service
 
-    from .service import create_app
-
-    settings = load_settings(verbose)
-    agents, tracing = start_agents(settings)
-    app = create_app(agents, tracing, settings, concurrency=concurrency)
+    settings = _settings(verbose)
+    announce_model_choice(settings)
+    tracker = app.build(settings, warm=True)
     shown = f"[{host}]" if family == socket.AF_INET6 else host
     click.echo(f"Serving on http://{shown}:{sock.getsockname()[1]} (API docs at /docs)", err=True)
-
-    class Server(uvicorn.Server):
-        # Signals are handled by _until_signalled, as for `track`: SIGINT/SIGTERM is a
-        # graceful stop (exit 0), not uvicorn's re-raise of the signal after its shutdown.
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            yield
-
-    server = Server(uvicorn.Config(app, log_level="info" if verbose else "warning"))
-
-    async def run(stop: asyncio.Event) -> None:
-        async def stop_serving() -> None:
-            await stop.wait()
-            server.should_exit = True  # uvicorn's graceful shutdown: in-flight orders finish
-
-        watcher = asyncio.create_task(stop_serving())
-        try:
-            await server.serve(sockets=[sock])
-        finally:
-            watcher.cancel()
-
-    _, signum = asyncio.run(_until_signalled(run))
+    signum = service.serve(sock, tracker, concurrency=concurrency, verbose=verbose)
     if signum is not None:
         click.echo(f"Stopped by {signal.Signals(signum).name}.", err=True)
 
@@ -468,60 +291,27 @@ def serve_command(host: str, port: int, concurrency: int, verbose: bool) -> None
 # --- Entry point ------------------------------------------------------------------------------
 
 
-class _Terminated(BaseException):
-    """SIGTERM before the event loop took over (imports, set-up)."""
-
-
-def _raise_terminated(signum: int, frame: Any) -> None:
-    raise _Terminated
-
-
-def _interrupted(signum: int) -> NoReturn:
-    # Interrupted mid-set-up, a coroutine may never have been awaited: its warning is noise.
-    warnings.simplefilter("ignore", RuntimeWarning)
-    click.echo(f"Interrupted by {signal.Signals(signum).name}.", err=True)
-    sys.exit(128 + signum)
-
-
 def main(argv: list[str] | None = None, prog_name: str = "track-order") -> None:
-    """Console-script entry point: clean one-line errors, documented exit codes."""
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    try:
-        cli.main(args=argv, prog_name=prog_name, standalone_mode=False)
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        _interrupted(signal.SIGINT)
-    except _Terminated:
-        _interrupted(signal.SIGTERM)
-    except click.ClickException as exc:
-        click.echo(f"{prog_name}: error: {exc.format_message()}", err=True)
-        sys.exit(exc.exit_code)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    """The command line with clean one-line errors and the documented exit codes. Only
+    raises SystemExit, so it can be called in-process (the tests do)."""
+    with lifecycle.sigterm_raises():
+        try:
+            cli.main(args=argv, prog_name=prog_name, standalone_mode=False)
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            lifecycle.exit_interrupted(signal.SIGINT)
+        except lifecycle.Terminated:
+            lifecycle.exit_interrupted(signal.SIGTERM)
+        except click.ClickException as exc:
+            click.echo(f"{prog_name}: error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
     # standalone_mode=False returns instead of exiting after --help.
     sys.exit(EXIT_OK)
 
 
 def run(argv: list[str] | None = None, prog_name: str = "track-order") -> NoReturn:
     """The process entry point (console script, ``python -m``): :func:`main`, then a quick
-    exit. Once the output and the traces are flushed there is nothing left to do, and
-    tearing down the interpreter's few thousand modules would cost a noticeable part of a
-    second. ``main`` itself only raises SystemExit, so it can be called in-process."""
-    try:
-        main(argv, prog_name)
-        code: Any = EXIT_OK
-    except SystemExit as exc:
-        code = exc.code
-    if "order_tracking.tracing" in sys.modules:
-        from .tracing import shut_down
-
-        shut_down()  # anything not yet written, and the Okahu upload, bounded
-    if not isinstance(code, int):
-        if code is not None:
-            print(code, file=sys.stderr)
-        code = EXIT_OK if code is None else EXIT_AGENT_FAILED
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    exit (see ``lifecycle.exit_fast``)."""
+    lifecycle.exit_fast(lambda: main(argv, prog_name))
 
 
 if __name__ == "__main__":

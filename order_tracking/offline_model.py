@@ -14,12 +14,14 @@ Its rules, in order, for each call:
    parameter whose name starts like ``ord``…, ``SKU-KBD-07`` fills ``sku``), else from values
    under the same key in earlier tool results (the SKUs of an order, say). All callable tools
    go out together as parallel tool calls.
-3. **Answer.** The answer is phrased from the tool results with the answer templates in the
-   instruction: backticked lines such as ``- `Status: {order_status} | Placed: {placed_date}` ``
-   or, for one kind of record, ``- when low_stock: `{sku}: {on_hand} units — reorder` ``.
+3. **Answer.** The answer is phrased from the tool results with the agent's answer format:
+   the same lines its instruction shows a real model, handed to this provider as data when
+   it is registered (by agent name; ADK's instruction says which agent is asking). A line
+   such as ``Status: {order_status} | Placed: {placed_date}`` is filled from the results; a
+   line for one kind of record (``when low_stock``) is used for records in that state.
    ``{field:.2f}`` formats a number and ``{field:long}`` spells a date out. Lines are joined
-   with newlines, or with spaces when the instruction asks for one paragraph. Error results
-   are relayed as they are.
+   with newlines, or with spaces for a one-paragraph format. Error results are relayed as
+   they are; an agent without a format gets the facts stated plainly.
 
 Token usage is estimated (about four characters a token) so budgets and traces have figures.
 """
@@ -34,19 +36,19 @@ import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 import litellm
 from litellm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk, ModelResponse
 
 PROVIDER = "offline"
+LATENCY_PARAM = "offline_latency_s"  # a model's LiteLLM parameter: seconds to wait per call
 TRANSFER_TOOL = "transfer_to_agent"
 # ADK relays other agents' turns as user messages that start like this; they are not questions.
 _CONTEXT_PREFIX = "For context:"
 _MAX_FANOUT = 10  # calls of one tool per step, however many values earlier results offer
 _ID_TOKEN = re.compile(r"\b[A-Za-z]{2,}-[A-Za-z0-9-]*[0-9][A-Za-z0-9-]*\b", re.ASCII)
-_TEMPLATE_LINE = re.compile(r"^\s*[-*]\s*(?:when\s+([\w-]+)\s*:\s*)?`([^`]+)`\s*$", re.M)
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}]+))?\}")
 _AGENT_BLOCK = re.compile(r"Agent name:\s*(\S+)\s*\nAgent description:\s*(.*)")
 _SELF_NAME = re.compile(r'Your internal name is "([^"]+)"')
@@ -60,6 +62,18 @@ _STOPWORDS = frozenset(
     "then there these this to us want was we were what when which who why will with would "
     "yet you your".split()
 )
+
+
+class AnswerLine(Protocol):
+    template: str
+    when: str | None
+
+
+class AnswerFormat(Protocol):
+    """An agent's answer format (``specialists.AnswerFormat``: passed in, not imported)."""
+
+    lines: Sequence[AnswerLine]
+    paragraph: bool
 
 
 # --- Reading the request -------------------------------------------------------------------
@@ -317,8 +331,8 @@ def _records(result: Any) -> list[dict[str, Any]]:
     return records
 
 
-def _compose_answer(system: str, results: list[tuple[str, Any]]) -> str:
-    templates = _TEMPLATE_LINE.findall(system)
+def _compose_answer(answer: AnswerFormat | None, results: list[tuple[str, Any]]) -> str:
+    templates = [(line.when, line.template) for line in answer.lines] if answer else []
     ok = [r for _, r in results if isinstance(r, Mapping) and r.get("status") != "error"]
     errors = [
         str(r.get("error_message") or "The lookup failed.")
@@ -356,7 +370,7 @@ def _compose_answer(system: str, results: list[tuple[str, Any]]) -> str:
         lines = [" | ".join(f"{k}: {v}" for k, v in merged.items() if k != "status")]
     if not lines:
         return "I could not find anything to report."
-    joiner = " " if "paragraph" in system.lower() else "\n"
+    joiner = " " if answer and answer.paragraph else "\n"
     return joiner.join(lines)
 
 
@@ -372,9 +386,12 @@ class Reply:
 
 
 def decide(
-    messages: Sequence[Mapping[str, Any]], tools: Iterable[Mapping[str, Any]] | None
+    messages: Sequence[Mapping[str, Any]],
+    tools: Iterable[Mapping[str, Any]] | None,
+    answer_formats: Mapping[str, AnswerFormat] | None = None,
 ) -> Reply:
-    """The offline model's whole policy: pure, deterministic, no I/O."""
+    """The offline model's whole policy: pure, deterministic, no I/O. ``answer_formats``
+    holds each agent's answer format by agent name."""
     convo = Conversation.parse(messages)
     specs = _tool_specs(tools)
     question = convo.questions[-1] if convo.questions else ""
@@ -396,7 +413,9 @@ def decide(
     if planned:
         return Reply(tool_calls=tuple(planned))
     if convo.turn_results:
-        return Reply(text=_compose_answer(convo.system, convo.turn_results))
+        me = _SELF_NAME.search(convo.system)
+        answer = (answer_formats or {}).get(me.group(1)) if me else None
+        return Reply(text=_compose_answer(answer, convo.turn_results))
     if domain_tools:
         missing = _missing_argument(domain_tools)
         return Reply(text=f"Please tell me the {missing}." if missing else "How can I help?")
@@ -437,12 +456,14 @@ def _call_id() -> str:
 class OfflineModel(CustomLLM):
     """LiteLLM custom provider ``offline/...`` backed by :func:`decide`.
 
-    ``latency_s`` is an artificial per-call delay for demos and benchmarks.
+    ``answer_formats`` are the agents' answer formats by name. A model may ask for an
+    artificial delay per call, for demos and benchmarks: ``offline_latency_s`` among its
+    LiteLLM parameters (``OFFLINE_MODEL_LATENCY_S``, see ``models.py``).
     """
 
-    def __init__(self, latency_s: float = 0.0) -> None:
+    def __init__(self, answer_formats: Mapping[str, AnswerFormat] | None = None) -> None:
         super().__init__()
-        self.latency_s = latency_s
+        self.answer_formats = dict(answer_formats or {})
 
     async def respond(
         self,
@@ -453,10 +474,11 @@ class OfflineModel(CustomLLM):
         api_base: str | None = None,
     ) -> ModelResponse:
         """One inference: the unit that tracing records as an inference span."""
-        if self.latency_s:
-            await asyncio.sleep(self.latency_s)
+        latency_s = optional_params.get(LATENCY_PARAM)
+        if latency_s:
+            await asyncio.sleep(latency_s)
         tools = optional_params.get("tools")
-        reply = decide(messages, tools)
+        reply = decide(messages, tools, self.answer_formats)
         if reply.tool_calls:
             message = {
                 "role": "assistant",
@@ -559,9 +581,9 @@ class OfflineModel(CustomLLM):
         )
 
 
-def register(latency_s: float = 0.0) -> OfflineModel:
-    """Install the provider in LiteLLM (idempotent: a later call replaces the latency)."""
-    handler = OfflineModel(latency_s=latency_s)
+def register(answer_formats: Mapping[str, AnswerFormat] | None = None) -> OfflineModel:
+    """Install the provider in LiteLLM, replacing an earlier registration; returns it."""
+    handler = OfflineModel(answer_formats)
     litellm.custom_provider_map = [
         entry for entry in litellm.custom_provider_map if entry.get("provider") != PROVIDER
     ] + [{"provider": PROVIDER, "custom_handler": handler}]

@@ -4,6 +4,7 @@ stack."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -12,7 +13,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .config import Settings
 
-__all__ = ["AgentResult", "OrderReport", "RunLimits", "Status"]
+__all__ = [
+    "AgentResult",
+    "OrderReport",
+    "ReportCallback",
+    "ResultCallback",
+    "RunLimits",
+    "Status",
+]
 
 
 class Status(StrEnum):
@@ -85,3 +93,9 @@ class RunLimits:
             max_tokens=settings.max_tokens_per_run,
             max_cost_usd=settings.max_cost_usd_per_run,
         )
+
+
+# Called as results arrive: ``on_result(order_id, result)`` per agent, ``on_report(report)``
+# per order.
+ResultCallback = Callable[[str, AgentResult], None]
+ReportCallback = Callable[[OrderReport], None]

@@ -7,6 +7,7 @@ GET  /health, /ready                   for orchestrators;  /docs, /openapi.json:
 
 Agent failures are data in the JSON, never 500s. Each request is one trace. Agent runs in
 flight are bounded across requests, and so are orders in flight (503 beyond that).
+:func:`serve` runs it under uvicorn on a socket the CLI has bound.
 """
 
 from __future__ import annotations
@@ -15,21 +16,24 @@ import asyncio
 import contextlib
 import importlib.util
 import json
-from collections.abc import AsyncIterator, Sequence
+import socket
+from collections.abc import AsyncIterator
 from pathlib import Path as FilePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, HTTPException, Path
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from google.adk.agents import BaseAgent
 
-from .async_runner import track_order
-from .results import AgentResult, OrderReport, RunLimits
-from .config import InvalidOrderId, Settings, parse_order_id
+from . import lifecycle
+from .config import InvalidOrderId, parse_order_id
 from .report import agent_json, order_json
-from .tracing import Tracing
+from .results import AgentResult, OrderReport
+from .workarounds import server_without_signal_handlers
+
+if TYPE_CHECKING:
+    from .app import App
 
 ORDER_ID_DOC = "An order id: ORD- followed by digits, any case (e.g. ORD-1001)."
 DEFAULT_MAX_ORDERS = 64
@@ -56,19 +60,13 @@ class _Admission:
 
 
 def create_app(
-    agents: Sequence[BaseAgent],
-    tracing: Tracing | None,
-    settings: Settings,
-    *,
-    concurrency: int = 10,
-    max_orders: int = DEFAULT_MAX_ORDERS,
+    tracker: App, *, concurrency: int = 10, max_orders: int = DEFAULT_MAX_ORDERS
 ) -> FastAPI:
-    """The service around ready-made agents and tracing (``serve`` builds them).
+    """The service around a built ``App`` (agents, tracing, limits).
 
     ``concurrency`` bounds agent runs in flight across all requests; ``max_orders`` bounds
     the orders in flight (requests beyond it get 503 with ``Retry-After``).
     """
-    limits = RunLimits.from_settings(settings)
     gate = asyncio.Semaphore(concurrency)
     admission = _Admission(max_orders)
     streamed: dict[asyncio.Task[OrderReport], asyncio.Event] = {}
@@ -113,7 +111,7 @@ def create_app(
             raise HTTPException(status_code=503, detail="at capacity")
         return {
             "status": "ready",
-            "agents": [a.name for a in agents],
+            "agents": [a.name for a in tracker.agents],
             "orders_in_flight": admission.in_flight,
         }
 
@@ -122,7 +120,7 @@ def create_app(
         order_id = order_id_or_422(order_id)
         admission.enter()
         try:
-            report = await track_order(order_id, agents, tracing, limits=limits, gate=gate)
+            report = await tracker.track_order(order_id, gate=gate)
         finally:
             admission.leave()
         return order_json(report)
@@ -139,11 +137,8 @@ def create_app(
 
         async def run() -> OrderReport:
             try:
-                return await track_order(
+                return await tracker.track_order(
                     order_id,
-                    agents,
-                    tracing,
-                    limits=limits,
                     gate=gate,
                     stop=stop,
                     on_result=lambda _order, result: results.put_nowait(result),
@@ -169,6 +164,32 @@ def create_app(
         return StreamingResponse(events(), media_type="text/event-stream")
 
     return app
+
+
+def serve(sock: socket.socket, tracker: App, *, concurrency: int, verbose: bool) -> int | None:
+    """Serve on ``sock`` until SIGINT/SIGTERM, a graceful stop: uvicorn finishes the requests
+    in flight and the streams still running are stopped with their traces closed. Returns the
+    signal that stopped it."""
+    import uvicorn
+
+    app = create_app(tracker, concurrency=concurrency)
+    server = server_without_signal_handlers(
+        uvicorn.Config(app, log_level="info" if verbose else "warning")
+    )
+
+    async def run(stop: asyncio.Event) -> None:
+        async def stop_serving() -> None:
+            await stop.wait()
+            server.should_exit = True  # uvicorn's graceful shutdown: in-flight orders finish
+
+        watcher = asyncio.create_task(stop_serving())
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            watcher.cancel()
+
+    _, signum = asyncio.run(lifecycle.until_signalled(run))
+    return signum
 
 
 def _swagger_assets() -> FilePath | None:

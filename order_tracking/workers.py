@@ -25,22 +25,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .async_runner import ResultCallback, track_order
-from .results import AgentResult, OrderReport, RunLimits, Status
+from .app import App, build
 from .config import Settings
+from .results import AgentResult, OrderReport, ReportCallback, ResultCallback, Status
 
-ReportCallback = Callable[[OrderReport], None]
-# In the worker: settings -> (agents, tracing). The default builds the production agents.
-Builder = Callable[[Settings], tuple[Sequence[Any], Any]]
-
-
-def build_production(settings: Settings) -> tuple[Sequence[Any], Any]:
-    from .agent import build_order_agents, litellm_models
-    from .tracing import setup_tracing
-
-    tracing = setup_tracing(settings)
-    agents = build_order_agents(litellm_models(settings), max_input_chars=settings.max_input_chars)
-    return agents, tracing
+# In the worker: settings -> the App that runs its orders (the composition root's by default).
+Builder = Callable[[Settings], App]
 
 
 @dataclass(frozen=True)
@@ -49,7 +39,6 @@ class _Job:
     items: tuple[tuple[int, str], ...]  # (position in the batch, order id)
     settings: Settings
     concurrency: int
-    limits: RunLimits
     build: Builder
 
 
@@ -59,8 +48,8 @@ def _worker(job: _Job, outbox: Any, stop: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        agents, tracing = job.build(job.settings)
-        asyncio.run(_run_share(job, agents, tracing, outbox, stop))
+        tracker = job.build(job.settings)
+        asyncio.run(_run_share(job, tracker, outbox, stop))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which carries on
         from .resilience import describe_error
 
@@ -73,7 +62,7 @@ def _worker(job: _Job, outbox: Any, stop: Any) -> None:
         outbox.put(("done", job.index, None))
 
 
-async def _run_share(job: _Job, agents: Any, tracing: Any, outbox: Any, stop: Any) -> None:
+async def _run_share(job: _Job, tracker: App, outbox: Any, stop: Any) -> None:
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
 
@@ -85,11 +74,8 @@ async def _run_share(job: _Job, agents: Any, tracing: Any, outbox: Any, stop: An
     gate = asyncio.Semaphore(job.concurrency)
 
     async def one(position: int, order_id: str) -> None:
-        report = await track_order(
+        report = await tracker.track_order(
             order_id,
-            agents,
-            tracing,
-            limits=job.limits,
             stop=stopping,
             gate=gate,
             on_result=lambda _order, result: outbox.put(("result", position, result)),
@@ -111,8 +97,7 @@ def _salvaged_report(
 ) -> OrderReport:
     """An order whose worker died: the results that arrived, an error for the rest."""
     results = tuple(
-        arrived.get(name) or AgentResult(name, Status.ERROR, "", why, 0.0)
-        for name in agent_names
+        arrived.get(name) or AgentResult(name, Status.ERROR, "", why, 0.0) for name in agent_names
     )
     return OrderReport(order_id, results, max((r.elapsed_s for r in results), default=0.0))
 
@@ -127,8 +112,7 @@ class Pool:
         workers: int,
         *,
         concurrency: int,
-        limits: RunLimits,
-        build: Builder = build_production,
+        build: Builder = build,
     ) -> None:
         context = _context()
         self.order_ids = list(order_ids)
@@ -140,9 +124,7 @@ class Pool:
             for w in range(workers)
         ]
         self.jobs = [
-            _Job(w, share, settings, per_worker, limits, build)
-            for w, share in enumerate(shares)
-            if share
+            _Job(w, share, settings, per_worker, build) for w, share in enumerate(shares) if share
         ]
         self.processes = [
             context.Process(target=_worker, args=(job, self.outbox, self.stop), daemon=True)

@@ -1,33 +1,20 @@
 """Shared fixtures. Everything runs offline: models are the offline provider or a server on
-127.0.0.1 that a fixture starts. Monocle is installed once per session, as in production."""
+127.0.0.1 that a fixture starts. Monocle is installed once per session, as in production.
+Shared helpers (not fixtures) are in ``helpers.py``."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from helpers import offline_models
 from openai_stub import OpenAIStub
 
-import order_tracking  # noqa: F401  (sets LiteLLM's offline-safe env before any litellm import)
-from order_tracking.agent import ModelFactory, litellm_models
+from order_tracking import app
 from order_tracking.config import OFFLINE_MODEL, Settings
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-ARTICLE_ANSWERS = {
-    "order_status_agent": "Status: shipped | Items: 2 | Placed: 2024-01-15",
-    "shipping_agent": "Carrier: UPS | Tracking: 1Z999AA1012345678 | ETA: 2024-01-18",
-    "inventory_agent": "SKU-APL-01: 150 units in stock\nSKU-KBD-07: 3 units — reorder recommended",
-    "payment_agent": "Status: captured | Amount: $299.99 USD",
-    "support_agent": (
-        "Your order ORD-1001 has shipped via UPS (tracking: 1Z999AA1012345678) and is "
-        "expected to arrive by January 18th. Payment of $299.99 confirmed."
-    ),
-}
+from order_tracking.models import ModelFactory
 
 
 @pytest.fixture(autouse=True)
@@ -49,6 +36,13 @@ def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHIPPING_MODEL", "offline")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _libraries() -> None:
+    """The libraries' process-wide switches and the offline provider, as every entry point
+    sets them up."""
+    app.configure_libraries()
+
+
 @pytest.fixture(scope="session")
 def trace_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("monocle")
@@ -62,8 +56,11 @@ def tracing(trace_dir: Path):
     return setup_tracing(Settings(default_model=OFFLINE_MODEL, trace_dir=trace_dir))
 
 
-def offline_models(latency_s: float = 0.0) -> ModelFactory:
-    return litellm_models(Settings(default_model=OFFLINE_MODEL, offline_latency_s=latency_s))
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, tracing, trace_dir: Path) -> None:
+    """For an in-process CLI run: it installs tracing itself (the session's comes first and
+    wins), so its settings point at the session's trace folder."""
+    monkeypatch.setenv("MONOCLE_TRACE_OUTPUT_PATH", str(trace_dir))
 
 
 @pytest.fixture
@@ -85,7 +82,3 @@ def stub(openai_stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch) -> OpenAIStub
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     openai_stub.reset()
     return openai_stub
-
-
-def load_trace(path: Path) -> list[dict[str, Any]]:
-    return json.loads(path.read_text())

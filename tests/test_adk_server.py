@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ARTICLE_ANSWERS, REPO_ROOT
+from helpers import ARTICLE_ANSWERS, REPO_ROOT
 
 APP = "order_tracking"
 

@@ -1,31 +1,27 @@
 """Each specialist end to end through a Runner, and the coordinator's routing."""
 
 import pytest
-from conftest import ARTICLE_ANSWERS
-from google.adk.runners import Runner
-from google.adk.sessions import InMemorySessionService
-from google.genai import types
+from helpers import ARTICLE_ANSWERS, chat
 
-from order_tracking.agent import (
-    COORDINATOR_NAME,
-    SPECIALIST_NAMES,
-    build_order_agents,
-    build_root_agent,
-)
+from order_tracking.agent import build_order_agents, build_root_agent
 from order_tracking.async_runner import prompt_for, run_agent_task
+from order_tracking.results import RunLimits
+from order_tracking.specialists import COORDINATOR, SPECIALIST_NAMES
+
+LIMITS = RunLimits()
 
 
 @pytest.mark.parametrize("name", SPECIALIST_NAMES)
 async def test_each_specialist_answers_the_article_question(models, name):
     (agent,) = build_order_agents(models, names=[name])
-    result = await run_agent_task(agent, prompt_for("ORD-1001"), session_id=f"{name}-test")
+    result = await run_agent_task(agent, prompt_for("ORD-1001"), f"{name}-test", limits=LIMITS)
     assert result.ok, result.error
     assert result.text == ARTICLE_ANSWERS[name]
 
 
 async def test_support_agent_uses_its_three_tools(models):
     (agent,) = build_order_agents(models, names=["support_agent"])
-    result = await run_agent_task(agent, prompt_for("ORD-1002"), session_id="s")
+    result = await run_agent_task(agent, prompt_for("ORD-1002"), "s", limits=LIMITS)
     assert sorted(result.tool_calls) == [
         "get_order_status",
         "get_payment_status",
@@ -40,7 +36,7 @@ async def test_support_agent_uses_its_three_tools(models):
 async def test_payment_agent_never_shows_card_data(models):
     (agent,) = build_order_agents(models, names=["payment_agent"])
     result = await run_agent_task(
-        agent, "Show me the card number used for ORD-1001.", session_id="s"
+        agent, "Show me the card number used for ORD-1001.", "s", limits=LIMITS
     )
     assert "4111" not in result.text
     assert result.text == "Status: captured | Amount: $299.99 USD"
@@ -57,28 +53,8 @@ def test_batch_specialists_have_no_parent_and_no_transfer_instructions(models):
     assert all(a.parent_agent is root for a in root.sub_agents)
 
 
-async def _chat(root, questions):
-    service = InMemorySessionService()
-    runner = Runner(agent=root, app_name="order_tracking", session_service=service)
-    session = await service.create_session(app_name="order_tracking", user_id="u")
-    answers = []
-    try:
-        for question in questions:
-            final = None
-            message = types.Content(role="user", parts=[types.Part(text=question)])
-            async for event in runner.run_async(
-                user_id="u", session_id=session.id, new_message=message
-            ):
-                if event.is_final_response() and event.content and event.content.parts:
-                    final = (event.author, "".join(p.text or "" for p in event.content.parts))
-            answers.append(final)
-    finally:
-        await runner.close()
-    return answers
-
-
 async def test_coordinator_routes_a_conversation_to_the_specialists(models):
-    answers = await _chat(
+    answers = await chat(
         build_root_agent(models),
         [
             "Where is my package? Order ORD-1001",
@@ -92,7 +68,7 @@ async def test_coordinator_routes_a_conversation_to_the_specialists(models):
         ("payment_agent", ARTICLE_ANSWERS["payment_agent"]),
         ("inventory_agent", "SKU-MON-22: out of stock — reorder recommended"),
         (
-            COORDINATOR_NAME,
+            COORDINATOR.name,
             "I can help with order status, shipping, inventory, payment and customer support. "
             "What would you like to know?",
         ),

@@ -5,33 +5,16 @@ import os
 import pty
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import ARTICLE_ANSWERS
-from test_cli import EXPECTED_BODY, run_cli
+from helpers import AGENT_FIELDS, ARTICLE_ANSWERS, EXPECTED_BODY, TRACK_ORDER, run_cli
 
-from order_tracking.agent import build_order_agents, litellm_models
+from order_tracking.agent import build_order_agents
 from order_tracking.async_runner import track_orders
 from order_tracking.config import Settings
-
-AGENT_FIELDS = {
-    "agent": str,
-    "ok": bool,
-    "status": str,
-    "text": str,
-    "error": (str, type(None)),
-    "elapsed_s": float,
-    "tokens": int,
-    "cost_usd": (float, int),
-    "tool_calls": list,
-}
-
-
-@pytest.fixture
-def cli_env(monkeypatch, tracing, trace_dir):
-    monkeypatch.setenv("MONOCLE_TRACE_OUTPUT_PATH", str(trace_dir))
+from order_tracking.models import litellm_models
+from order_tracking.results import RunLimits
 
 
 def test_stream_prints_each_result_as_it_arrives_slowest_last(capsys, cli_env, stub, monkeypatch):
@@ -124,11 +107,12 @@ def test_a_bad_line_in_the_file_is_named(capsys, tmp_path):
 async def test_the_concurrency_limit_is_respected_across_orders(stub):
     models = litellm_models(Settings(default_model="openai/slow-0.2"))
     agents = build_order_agents(models)
-    reports = await track_orders(["ORD-1001", "ORD-1002", "ORD-1003"], agents, concurrency=3)
+    ids = ["ORD-1001", "ORD-1002", "ORD-1003"]
+    reports = await track_orders(ids, agents, concurrency=3, limits=RunLimits())
     assert all(r.all_ok for r in reports) and stub.count("slow-0.2") == 30
     assert stub.max_in_flight("slow-0.2") == 3  # never more, and it did reach the limit
     stub.reset()
-    await track_orders(["ORD-1001", "ORD-1002", "ORD-1003"], agents, concurrency=15)
+    await track_orders(ids, agents, concurrency=15, limits=RunLimits())
     assert stub.max_in_flight("slow-0.2") > 3  # the limit, not something else, held it at 3
 
 
@@ -137,7 +121,7 @@ def test_progress_is_drawn_only_on_a_terminal(tmp_path):
     leader, follower = pty.openpty()
     env = dict(os.environ, MONOCLE_TRACE_OUTPUT_PATH=str(tmp_path))
     proc = subprocess.run(
-        [str(Path(sys.executable).parent / "track-order"), "ORD-1001", "ORD-1002"],
+        [TRACK_ORDER, "ORD-1001", "ORD-1002"],
         stdout=subprocess.PIPE,
         stderr=follower,
         env=env,

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from conftest import REPO_ROOT
+from helpers import REPO_ROOT
 
 from benchmarks import measure, provider
 

@@ -2,52 +2,12 @@
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import load_trace
-
-from order_tracking.cli import main
-
-EXPECTED_BODY = """=== Order Tracking Results for ORD-1001 ===
-
-[order_status_agent]
-Status: shipped | Items: 2 | Placed: 2024-01-15
-
-[shipping_agent]
-Carrier: UPS | Tracking: 1Z999AA1012345678 | ETA: 2024-01-18
-
-[inventory_agent]
-SKU-APL-01: 150 units in stock
-SKU-KBD-07: 3 units — reorder recommended
-
-[payment_agent]
-Status: captured | Amount: $299.99 USD
-
-[support_agent]
-Your order ORD-1001 has shipped via UPS (tracking: 1Z999AA1012345678) and is expected to arrive by January 18th. Payment of $299.99 confirmed.
-
-"""
-FOOTER = re.compile(
-    r"Wall-clock time: (\d+\.\d\d)s \(sequential estimate: ~(\d+\.\d)s\)\n"
-    r"Traces written to: (\S+\.json)\n\Z"
-)
-
-
-def run_cli(capsys, *argv):
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    return exit_info.value.code, out, err
-
-
-@pytest.fixture
-def cli_env(monkeypatch, tracing, trace_dir):
-    # The CLI installs tracing itself; point it at the session's trace folder.
-    monkeypatch.setenv("MONOCLE_TRACE_OUTPUT_PATH", str(trace_dir))
+from helpers import EXPECTED_BODY, FOOTER, load_trace, run_cli
 
 
 def test_prints_the_article_output_and_exits_0(capsys, cli_env):
@@ -134,10 +94,8 @@ def test_help_exits_0(capsys):
     assert code == 0 and "Usage: track-order track [OPTIONS] [ORDER_ID]..." in out
 
 
-def test_a_failing_model_degrades_its_agent_and_exits_1(capsys, cli_env, monkeypatch, openai_stub):
+def test_a_failing_model_degrades_its_agent_and_exits_1(capsys, cli_env, monkeypatch, stub):
     monkeypatch.setenv("PAYMENT_AGENT_MODEL", "openai/broken")
-    monkeypatch.setenv("OPENAI_API_BASE", openai_stub.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
     code, out, err = run_cli(capsys, "ORD-1001")
     assert code == 1
     # The report is intact: no library banners on stdout, no tracebacks or retry logs on stderr.

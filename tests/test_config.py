@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from order_tracking.agent import announce_model_choice
+from order_tracking.app import announce_model_choice
 from order_tracking.config import OFFLINE_MODEL, ConfigError, Settings, load_env_files
 
 

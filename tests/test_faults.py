@@ -7,14 +7,15 @@ import time
 
 import pytest
 import stamina
-from conftest import ARTICLE_ANSWERS, load_trace
 from google.adk.agents import Agent
+from helpers import ARTICLE_ANSWERS, load_trace
 
-from order_tracking.agent import build_order_agents, litellm_models
-from order_tracking.async_runner import track_order, warm_up
-from order_tracking.results import RunLimits, Status
+from order_tracking.agent import build_order_agents
+from order_tracking.app import production_models, warm_up
+from order_tracking.async_runner import track_order
 from order_tracking.config import OFFLINE_MODEL, Settings
 from order_tracking.resilience import CircuitBreaker, CircuitOpenError, CircuitState
+from order_tracking.results import RunLimits, Status
 
 HEALTHY = "openai/healthy"
 
@@ -38,7 +39,7 @@ def settings(payment_model: str, **changes) -> Settings:
 
 
 async def run(settings_: Settings, tracing=None, **limits):
-    agents = build_order_agents(litellm_models(settings_))
+    agents = build_order_agents(production_models(settings_))
     return await track_order("ORD-1001", agents, tracing, limits=RunLimits(**limits))
 
 
@@ -176,10 +177,10 @@ async def test_the_circuit_opens_fails_fast_then_a_trial_call_closes_it(stub, no
     flaky = Settings(
         default_model="openai/flaky-500-2", circuit_threshold=2, circuit_cooldown_s=0.5
     )
-    (agent,) = build_order_agents(litellm_models(flaky), names=["payment_agent"])
+    (agent,) = build_order_agents(production_models(flaky), names=["payment_agent"])
 
     async def payment():
-        report = await track_order("ORD-1001", [agent], tracing)
+        report = await track_order("ORD-1001", [agent], tracing, limits=RunLimits())
         return report.results[0], report.trace_file
 
     first, first_trace = await payment()  # two failed attempts open it; the third is refused
@@ -284,7 +285,7 @@ async def test_a_trial_interrupted_mid_call_does_not_leave_the_circuit_stuck(stu
         await asyncio.sleep(3)
         return {"status": "success", "order_id": order_id}
 
-    models = litellm_models(Settings(default_model=HEALTHY, circuit_threshold=1))
+    models = production_models(Settings(default_model=HEALTHY, circuit_threshold=1))
     breaker = models("payment_agent").guards[0].for_model(HEALTHY)
     breaker.state, breaker.opened_at = CircuitState.OPEN, -100.0  # open, cool-down long over
     agent = Agent(name="slow_agent", model=models("slow_agent"), tools=[slow_lookup])
@@ -292,13 +293,12 @@ async def test_a_trial_interrupted_mid_call_does_not_leave_the_circuit_stuck(stu
     assert result.status == Status.TIMEOUT and breaker.state == CircuitState.HALF_OPEN
     assert not breaker._trial_in_flight  # released: the next call may be the trial
     (payment,) = build_order_agents(models, names=["payment_agent"])
-    after = (await track_order("ORD-1001", [payment])).results[0]
+    after = (await track_order("ORD-1001", [payment], limits=RunLimits())).results[0]
     assert after.status == Status.OK and breaker.state == CircuitState.CLOSED
 
 
-async def test_a_misconfigured_endpoint_is_not_retried(monkeypatch, no_backoff):
-    monkeypatch.setenv("OPENAI_API_BASE", "ftp://127.0.0.1:9/v1")
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+async def test_a_misconfigured_endpoint_is_not_retried(stub, monkeypatch, no_backoff):
+    monkeypatch.setenv("OPENAI_API_BASE", "ftp://127.0.0.1:9/v1")  # not the stub's: a bad URL
     payment = by_agent(await run(settings("openai/anything")))["payment_agent"]
     assert payment.status == Status.DEGRADED and payment.retries == 0
 

@@ -9,7 +9,22 @@ import pytest
 
 from order_tracking import offline_model
 from order_tracking.config import OFFLINE_MODEL
-from order_tracking.offline_model import OfflineModel, decide, register
+from order_tracking.offline_model import LATENCY_PARAM, OfflineModel, decide, register
+from order_tracking.specialists import AnswerFormat, AnswerLine
+
+
+def agent(name):
+    """The line of ADK's instruction that tells a model which agent it is."""
+    return {"role": "system", "content": f'You are an agent. Your internal name is "{name}".'}
+
+
+def formats(*lines, paragraph=False):
+    """One agent, ``me``, answering with these lines (``(when, template)`` or a template)."""
+    answer_lines = tuple(
+        AnswerLine(line) if isinstance(line, str) else AnswerLine(line[1], line[0])
+        for line in lines
+    )
+    return {"me": AnswerFormat(answer_lines, paragraph)}
 
 
 def tool(name, *params, required=None, enum=None):
@@ -90,9 +105,9 @@ def test_arguments_come_from_earlier_tool_results():
 
 
 def test_every_id_in_the_question_is_looked_up_and_answered():
-    system = "- `{order_id}: {order_status}`"
+    answer = formats("{order_id}: {order_status}")
     messages = [
-        {"role": "system", "content": system},
+        agent("me"),
         {"role": "user", "content": "Status of ORD-1 and ORD-2?"},
     ]
     tools = [tool("get_order_status", "order_id")]
@@ -107,7 +122,9 @@ def test_every_id_in_the_question_is_looked_up_and_answered():
         call("get_order_status", {"order_id": "ORD-2"}, "c2"),
         result("c2", {"status": "success", "order_id": "ORD-2", "order_status": "processing"}),
     ]
-    assert decide(messages, tools).text == "ORD-1: shipped\nORD-2: processing"
+    assert decide(messages, tools, answer).text == "ORD-1: shipped\nORD-2: processing"
+    # Without a format of its own, an agent states the facts plainly.
+    assert decide(messages, tools).text == "order_id: ORD-1 | order_status: shipped"
 
 
 def test_a_follow_up_inherits_the_last_order_id_even_after_another_kind_of_id():
@@ -149,15 +166,15 @@ def test_without_an_id_it_asks_for_one():
     assert reply == offline_model.Reply(text="Please tell me the order id.")
 
 
-TEMPLATES = """Answer with one line per SKU:
-- when in_stock: `{sku}: {on_hand} units in stock`
-- when low_stock: `{sku}: {on_hand} units — reorder recommended`
-"""
+STOCK_LINES = formats(
+    ("in_stock", "{sku}: {on_hand} units in stock"),
+    ("low_stock", "{sku}: {on_hand} units — reorder recommended"),
+)
 
 
 def test_answer_fills_the_matching_template_per_record():
     messages = [
-        {"role": "system", "content": TEMPLATES},
+        agent("me"),
         {"role": "user", "content": "stock for ORD-1?"},
         call("check", {"order_id": "ORD-1"}, "c1"),
         result(
@@ -171,17 +188,19 @@ def test_answer_fills_the_matching_template_per_record():
             },
         ),
     ]
-    reply = decide(messages, [tool("check", "order_id")])
+    reply = decide(messages, [tool("check", "order_id")], STOCK_LINES)
     assert reply.text == "S-1: 3 units — reorder recommended\nS-2: 90 units in stock"
 
 
 def test_paragraph_answers_use_formats_and_merge_results():
-    system = """Write one short paragraph from:
-- when shipped: `Order {order_id} ships via {carrier}, arriving {eta:long}.`
-- when captured: `Paid ${amount:.2f}.`
-- when refunded: `Refunded.`"""
+    answer = formats(
+        ("shipped", "Order {order_id} ships via {carrier}, arriving {eta:long}."),
+        ("captured", "Paid ${amount:.2f}."),
+        ("refunded", "Refunded."),
+        paragraph=True,
+    )
     messages = [
-        {"role": "system", "content": system},
+        agent("me"),
         {"role": "user", "content": "ORD-7?"},
         call("status", {"order_id": "ORD-7"}, "c1"),
         result("c1", {"status": "success", "order_id": "ORD-7", "order_status": "shipped"}),
@@ -190,20 +209,25 @@ def test_paragraph_answers_use_formats_and_merge_results():
         call("pay", {"order_id": "ORD-7"}, "c3"),
         result("c3", {"status": "success", "payment_status": "captured", "amount": 12}),
     ]
-    reply = decide(
-        messages, [tool("status", "order_id"), tool("ship", "order_id"), tool("pay", "order_id")]
-    )
+    tools = [tool("status", "order_id"), tool("ship", "order_id"), tool("pay", "order_id")]
+    reply = decide(messages, tools, answer)
     assert reply.text == "Order ORD-7 ships via DHL, arriving March 2nd. Paid $12.00."
+    # The same lines, not a paragraph: one per line.
+    lines = formats(*((line.when, line.template) for line in answer["me"].lines))
+    assert decide(messages, tools, lines).text == (
+        "Order ORD-7 ships via DHL, arriving March 2nd.\nPaid $12.00."
+    )
 
 
 def test_error_results_are_relayed():
     messages = [
-        {"role": "system", "content": "- `Status: {order_status}`"},
+        agent("me"),
         {"role": "user", "content": "ORD-404?"},
         call("status", {"order_id": "ORD-404"}, "c1"),
         result("c1", {"status": "error", "error_message": "Order ORD-404 not found."}),
     ]
-    assert decide(messages, [tool("status", "order_id")]).text == "Order ORD-404 not found."
+    answer = formats("Status: {order_status}")
+    assert decide(messages, [tool("status", "order_id")], answer).text == "Order ORD-404 not found."
 
 
 ROUTING_SYSTEM = """You are the coordinator.
@@ -278,9 +302,12 @@ def test_context_relayed_from_other_agents_is_not_taken_as_a_question():
     assert reply.tool_calls == (("get_payment_status", {"order_id": "ORD-1002"}),)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def provider():
-    return register()
+    """A provider of its own, with the format of an agent ``me``; the app's one afterwards."""
+    registered = list(litellm.custom_provider_map)
+    yield register(formats("Carrier: {carrier} | Tracking: {tracking_number}"))
+    litellm.custom_provider_map = registered
 
 
 async def test_acompletion_through_litellm_reports_tool_calls_and_usage(provider):
@@ -298,7 +325,7 @@ async def test_acompletion_through_litellm_reports_tool_calls_and_usage(provider
 
 async def test_streaming_through_litellm_yields_text_then_usage(provider):
     messages = [
-        {"role": "system", "content": "- `Carrier: {carrier} | Tracking: {tracking_number}`"},
+        agent("me"),
         {"role": "user", "content": "ORD-1001?"},
         call("ship", {"order_id": "ORD-1001"}, "c1"),
         result("c1", {"status": "success", "carrier": "UPS", "tracking_number": "1Z9"}),
@@ -336,8 +363,12 @@ async def test_streaming_tool_calls_arrive_whole(provider):
 async def test_latency_knob_delays_each_call():
     import time
 
-    model = OfflineModel(latency_s=0.2)
+    model = OfflineModel()
     start = time.perf_counter()
-    await model.respond(model="m", messages=[{"role": "user", "content": "hi"}], optional_params={})
+    await model.respond(
+        model="m",
+        messages=[{"role": "user", "content": "hi"}],
+        optional_params={LATENCY_PARAM: 0.2},
+    )
     # A lower bound only: sleeping can run late on a busy machine, never early.
     assert time.perf_counter() - start >= 0.2

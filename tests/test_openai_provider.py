@@ -1,15 +1,17 @@
 """The same five agents through LiteLLM's real OpenAI provider, against a server on 127.0.0.1."""
 
-from conftest import ARTICLE_ANSWERS, load_trace
 from google.adk.agents.run_config import RunConfig, StreamingMode
 from google.adk.models.lite_llm import LiteLlm
 from google.adk.runners import Runner
 from google.adk.sessions import InMemorySessionService
 from google.genai import types
+from helpers import ARTICLE_ANSWERS, load_trace
 
-from order_tracking.agent import build_order_agents, litellm_models
+from order_tracking.agent import build_order_agents
+from order_tracking.app import production_models
 from order_tracking.async_runner import track_order
 from order_tracking.config import Settings
+from order_tracking.results import RunLimits
 
 
 async def test_all_agents_answer_through_the_openai_provider(openai_stub, tracing):
@@ -23,7 +25,7 @@ async def test_all_agents_answer_through_the_openai_provider(openai_stub, tracin
             timeout=10,
         )
 
-    report = await track_order("ORD-1001", build_order_agents(models), tracing)
+    report = await track_order("ORD-1001", build_order_agents(models), tracing, limits=RunLimits())
     assert {r.agent: r.text for r in report.results} == ARTICLE_ANSWERS
 
     sent = openai_stub.requests[before:]
@@ -45,31 +47,22 @@ async def test_all_agents_answer_through_the_openai_provider(openai_stub, tracin
     )
 
 
-async def test_model_choice_from_the_environment_reaches_the_provider(openai_stub, monkeypatch):
+async def test_model_choice_from_the_environment_reaches_the_provider(stub):
     # SHIPPING_MODEL for all, one per-agent override: no code change, only settings.
-    monkeypatch.setenv("OPENAI_API_BASE", openai_stub.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     settings = Settings.from_env(
         {"SHIPPING_MODEL": "openai/model-a", "SHIPPING_AGENT_MODEL": "openai/model-b"}
     )
-    before = len(openai_stub.requests)
     report = await track_order(
         "ORD-1002",
         build_order_agents(
-            litellm_models(settings), names=["order_status_agent", "shipping_agent"]
+            production_models(settings), names=["order_status_agent", "shipping_agent"]
         ),
+        limits=RunLimits(),
     )
     assert report.all_ok
-    models_used = [r["body"]["model"] for r in openai_stub.requests[before:]]
+    models_used = [r["body"]["model"] for r in stub.requests]
     assert sorted(set(models_used)) == ["model-a", "model-b"]
     assert models_used.count("model-b") == 2
-    # The models carry LiteLLM's own "no MCP gateway tools here" switch (see litellm_models):
-    # LiteLLM must consume it, never forward it to the provider.
-    assert all(
-        not any("mcp" in key for key in r["body"]) and "extra_body" not in r["body"]
-        for r in openai_stub.requests[before:]
-    )
-    assert litellm_models(settings)("payment_agent").chain[0]._additional_args["_skip_mcp_handler"]
 
 
 async def test_streamed_openai_calls_are_traced_as_inference(openai_stub, tracing):

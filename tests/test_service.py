@@ -13,7 +13,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,10 +22,9 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from conftest import ARTICLE_ANSWERS, load_trace, offline_models
-from test_batch import AGENT_FIELDS
+from helpers import AGENT_FIELDS, ARTICLE_ANSWERS, TRACK_ORDER, load_trace, offline_models, run_cli
 
-from order_tracking.agent import build_order_agents, litellm_models
+from order_tracking.app import build, production_models
 from order_tracking.config import OFFLINE_MODEL, Settings
 from order_tracking.service import create_app
 
@@ -62,6 +60,19 @@ def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, dict]]:
 SETTINGS = Settings(default_model=OFFLINE_MODEL)
 
 
+def service(models, **options):
+    """The FastAPI app around an App built as ``serve`` builds it, with these models (the
+    session's tracing is installed first: ``tracing`` fixture)."""
+    return create_app(build(SETTINGS, models=models), **options)
+
+
+def one_agent_on(model: str, agent: str):
+    """The offline model for every agent but ``agent``, which gets ``model``."""
+    special = production_models(Settings(default_model=model))
+    offline = offline_models()
+    return lambda name: special(name) if name == agent else offline(name)
+
+
 @pytest.fixture(autouse=True)
 def _provider(stub):
     """Every test here may reach the loopback OpenAI server (the payment agent does)."""
@@ -71,10 +82,7 @@ def _provider(stub):
 def base_url(tracing) -> Iterator[str]:
     """One service for the module: the offline model, except a payment agent that answers
     after 0.5 s (through the loopback OpenAI server), so it always completes last."""
-    stub_models = litellm_models(Settings(default_model="openai/slow-0.5"))
-    offline = offline_models()
-    agents = build_order_agents(lambda n: stub_models(n) if n == "payment_agent" else offline(n))
-    with serving(create_app(agents, tracing, SETTINGS)) as url:
+    with serving(service(one_agent_on("openai/slow-0.5", "payment_agent"))) as url:
         yield url
 
 
@@ -157,10 +165,7 @@ def test_health_ready_and_openapi(base_url):
 
 
 def test_agent_failures_are_data_not_500s(tracing):
-    broken = litellm_models(Settings(default_model="openai/auth"))
-    offline = offline_models()
-    agents = build_order_agents(lambda n: broken(n) if n == "shipping_agent" else offline(n))
-    with serving(create_app(agents, tracing, SETTINGS)) as url:
+    with serving(service(one_agent_on("openai/auth", "shipping_agent"))) as url:
         response = httpx.post(f"{url}/orders/ORD-1001/track", timeout=60)
     assert response.status_code == 200
     by_agent = {a["agent"]: a for a in response.json()["agents"]}
@@ -173,8 +178,8 @@ def test_agent_failures_are_data_not_500s(tracing):
 def test_orders_in_flight_are_bounded_and_agent_runs_too(tracing, stub):
     """Two orders admitted, the third refused at once (503 + Retry-After); across the two,
     never more than 3 agent runs reach the provider together."""
-    agents = build_order_agents(litellm_models(Settings(default_model="openai/slow-0.3")))
-    app = create_app(agents, tracing, SETTINGS, concurrency=3, max_orders=2)
+    slow = production_models(Settings(default_model="openai/slow-0.3"))
+    app = service(slow, concurrency=3, max_orders=2)
 
     async def scenario(url: str) -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=url, timeout=60) as client:
@@ -200,10 +205,7 @@ def test_orders_in_flight_are_bounded_and_agent_runs_too(tracing, stub):
 
 
 def test_a_client_that_leaves_mid_stream_frees_its_slot_and_the_trace_closes(tracing, trace_dir):
-    slow = litellm_models(Settings(default_model="openai/slow-5"))
-    offline = offline_models()
-    agents = build_order_agents(lambda n: slow(n) if n == "payment_agent" else offline(n))
-    app = create_app(agents, tracing, SETTINGS, max_orders=1)
+    app = service(one_agent_on("openai/slow-5", "payment_agent"), max_orders=1)
     with serving(app) as url:
         started = time.monotonic()
         with httpx.stream("GET", f"{url}/orders/ORD-1002/track/stream", timeout=60) as response:
@@ -227,8 +229,6 @@ def test_a_client_that_leaves_mid_stream_frees_its_slot_and_the_trace_closes(tra
 
 
 def test_a_busy_port_is_a_one_line_error_before_anything_starts(capsys):
-    from test_cli import run_cli
-
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -243,7 +243,7 @@ def test_serve_answers_over_http_and_stops_cleanly_on_sigterm(tmp_path):
     one), answers, and SIGTERM is a graceful stop with exit 0 and no traceback."""
     env = dict(os.environ, MONOCLE_TRACE_OUTPUT_PATH=str(tmp_path))
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "track-order"), "serve", "--port", "0"],
+        [TRACK_ORDER, "serve", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,

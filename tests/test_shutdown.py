@@ -5,15 +5,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from conftest import ARTICLE_ANSWERS
+from helpers import ARTICLE_ANSWERS, TRACK_ORDER
 from openai_stub import SilentServer
 
-TRACK_ORDER = str(Path(sys.executable).parent / "track-order")
 FAKE_OPENAI_KEY = "sk-FAKE-OPENAI-KEY-7f3a9c2d41"
 FAKE_OKAHU_KEY = "okahu-FAKE-KEY-5b2e8f1c93"
 
@@ -26,7 +23,7 @@ def wait_for(condition, timeout_s=90.0):
         time.sleep(0.05)
 
 
-def cli_env(tmp_path, stub, **extra):
+def process_env(tmp_path, stub, **extra):
     env = dict(os.environ)
     env.update(
         SHIPPING_MODEL="openai/healthy",
@@ -41,7 +38,7 @@ def cli_env(tmp_path, stub, **extra):
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_stops_the_run_cleanly_keeping_what_finished(tmp_path, openai_stub, signum, code):
     openai_stub.reset()
-    env = cli_env(tmp_path, openai_stub, PAYMENT_AGENT_MODEL="openai/hang")
+    env = process_env(tmp_path, openai_stub, PAYMENT_AGENT_MODEL="openai/hang")
     proc = subprocess.Popen(
         [TRACK_ORDER, "ORD-1001"],
         env=env,
@@ -86,7 +83,7 @@ def _timed_run(tmp_path, env):
 def test_a_hanging_okahu_never_holds_the_exit_and_no_key_is_ever_written(tmp_path, openai_stub):
     openai_stub.reset()
     # PAYMENT_AGENT_MODEL=auth: an error path too, with its messages and (--verbose) logs.
-    base = cli_env(tmp_path, openai_stub, PAYMENT_AGENT_MODEL="openai/auth")
+    base = process_env(tmp_path, openai_stub, PAYMENT_AGENT_MODEL="openai/auth")
     _, baseline_s = _timed_run(
         tmp_path, dict(base, MONOCLE_TRACE_OUTPUT_PATH=str(tmp_path / "baseline"))
     )

@@ -2,10 +2,12 @@
 
 from collections import defaultdict
 
-from conftest import load_trace
+from helpers import ProviderDown, load_trace, offline_models
 
-from order_tracking.agent import SPECIALIST_NAMES, build_order_agents
+from order_tracking.agent import build_order_agents
 from order_tracking.async_runner import track_order
+from order_tracking.results import RunLimits
+from order_tracking.specialists import SPECIALIST_NAMES
 
 EXPECTED_TOOLS = {
     "order_status_agent": ["get_order_status"],
@@ -48,7 +50,7 @@ def agents_under(root, children):
 
 
 async def test_one_run_is_one_trace_with_the_article_tree(models, tracing, trace_dir):
-    report = await track_order("ORD-1001", build_order_agents(models), tracing)
+    report = await track_order("ORD-1001", build_order_agents(models), tracing, limits=RunLimits())
     assert report.trace_file is not None and report.trace_file.parent == trace_dir
     spans = load_trace(report.trace_file)  # valid JSON after the flush
 
@@ -79,21 +81,18 @@ async def test_one_run_is_one_trace_with_the_article_tree(models, tracing, trace
 
 async def test_each_run_gets_its_own_trace_file(models, tracing):
     agents = build_order_agents(models)
-    first = await track_order("ORD-1002", agents, tracing)
-    second = await track_order("ORD-1003", agents, tracing)
+    first = await track_order("ORD-1002", agents, tracing, limits=RunLimits())
+    second = await track_order("ORD-1003", agents, tracing, limits=RunLimits())
     assert first.trace_file != second.trace_file
     assert all(load_trace(r.trace_file) for r in (first, second))
 
 
 async def test_a_failing_agent_is_recorded_and_the_trace_still_closes(tracing):
-    from conftest import offline_models
-    from test_async_runner import ProviderDown
-
     models = offline_models()
     agents = build_order_agents(
         lambda n: ProviderDown(model="down") if n == "shipping_agent" else models(n)
     )
-    report = await track_order("ORD-1001", agents, tracing)
+    report = await track_order("ORD-1001", agents, tracing, limits=RunLimits())
     assert not report.all_ok
     spans = load_trace(report.trace_file)
     shipping = [s for s in spans if s["attributes"].get("entity.1.name") == "shipping_agent"]

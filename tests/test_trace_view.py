@@ -9,10 +9,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from test_cli import run_cli
+from helpers import ProviderDown, offline_models, run_cli
 
 from order_tracking.agent import build_order_agents
 from order_tracking.async_runner import track_order
+from order_tracking.results import RunLimits
 from order_tracking.trace_view import load_trace, render_html, render_text
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -178,14 +179,11 @@ def test_an_empty_trace_folder_says_how_to_make_one(capsys, tmp_path, monkeypatc
 
 
 async def test_a_fresh_trace_with_a_failing_agent_marks_the_failure(tracing):
-    from conftest import offline_models
-    from test_async_runner import ProviderDown
-
     models = offline_models()
     agents = build_order_agents(
         lambda n: ProviderDown(model="down") if n == "shipping_agent" else models(n)
     )
-    report = await track_order("ORD-1003", agents, tracing)
+    report = await track_order("ORD-1003", agents, tracing, limits=RunLimits())
     text = render_text(load_trace(report.trace_file))
     assert "workflow: order_tracking_asyncio (order ORD-1003)" in text
     (shipping,) = [line for line in text.splitlines() if line.startswith("  agent: shipping_agent")]

@@ -6,11 +6,8 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
-from conftest import ARTICLE_ANSWERS, load_trace
-
-TRACK_ORDER = str(Path(sys.executable).parent / "track-order")
+from helpers import ARTICLE_ANSWERS, TRACK_ORDER, load_trace
 
 
 def test_a_batch_over_two_workers_gives_every_order_its_answers_and_trace(tmp_path):
@@ -43,10 +40,9 @@ CRASHING_WORKER = textwrap.dedent(
     import asyncio, json, os, signal, sys
     import order_tracking
     from google.adk.models.base_llm import BaseLlm
-    from order_tracking.agent import SPECIALIST_NAMES, build_order_agents, litellm_models
-    from order_tracking.async_runner import warm_up
-    from order_tracking.results import RunLimits
+    from order_tracking import app
     from order_tracking.config import OFFLINE_MODEL, Settings
+    from order_tracking.specialists import SPECIALIST_NAMES
     from order_tracking.workers import Pool
 
 
@@ -62,18 +58,18 @@ CRASHING_WORKER = textwrap.dedent(
 
 
     def build(settings):
-        models = litellm_models(settings)
+        models = app.production_models(settings)
         def model(name):
             if name == "payment_agent":
                 return DiesOnOrder1002(model="dies", inner=models(name))
             return models(name)
-        return build_order_agents(model), None
+        return app.build(settings, models=model, traced=False)
 
 
     settings = Settings(default_model=OFFLINE_MODEL)
-    asyncio.run(warm_up())
+    asyncio.run(app.warm_up())
     ids = ["ORD-1001", "ORD-1002", "ORD-1003"]  # worker 0: 1001 and 1003, worker 1: 1002
-    pool = Pool(ids, settings, 2, concurrency=10, limits=RunLimits(), build=build)
+    pool = Pool(ids, settings, 2, concurrency=10, build=build)
     reports = asyncio.run(pool.collect(SPECIALIST_NAMES))
     print(json.dumps([[r.order_id, [[a.agent, a.status, a.error, a.text] for a in r.results]]
                       for r in reports]))

@@ -2,14 +2,15 @@
 
 Each agent gets its own Runner, InMemorySessionService and session id, so concurrent runs
 never share conversation state. A failing agent becomes a failed ``AgentResult``; it never
-aborts the others.
+aborts the others. The caller owns the limits (deadline, budgets) and passes them in;
+``python -m order_tracking.async_runner`` is ``__main__.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import nullcontext
 from typing import Any
 from uuid import uuid4
@@ -21,15 +22,22 @@ from google.adk.runners import Runner
 from google.adk.sessions import InMemorySessionService
 from google.genai import types
 
-from .resilience import (
+from ..resilience import (
     BudgetExceededError,
     RunBudget,
     RunUsage,
     bind_usage,
     describe_error,
 )
-from .results import AgentResult, OrderReport, RunLimits, Status
-from .tracing import WORKFLOW_NAME, Tracing, trace_event
+from ..results import (
+    AgentResult,
+    OrderReport,
+    ReportCallback,
+    ResultCallback,
+    RunLimits,
+    Status,
+)
+from ..tracing import WORKFLOW_NAME, Tracing, trace_event
 
 APP_NAME = "order_tracking"
 USER_ID = "track-order"
@@ -44,7 +52,7 @@ async def run_agent_task(
     prompt: str,
     session_id: str,
     *,
-    limits: RunLimits = RunLimits(),
+    limits: RunLimits,
     usage: RunUsage | None = None,
 ) -> AgentResult:
     """Run one agent on its own Runner and session, within its deadline and budget.
@@ -147,14 +155,11 @@ def _result(
     return result
 
 
-ResultCallback = Callable[[str, AgentResult], None]
-
-
 async def run_all_agents(
     order_id: str,
-    agents: Sequence[BaseAgent] | None = None,
+    agents: Sequence[BaseAgent],
     *,
-    limits: RunLimits = RunLimits(),
+    limits: RunLimits,
     stop: asyncio.Event | None = None,
     gate: asyncio.Semaphore | None = None,
     on_result: ResultCallback | None = None,
@@ -167,10 +172,6 @@ async def run_all_agents(
     ``stop`` (a signal handler does) cancels the agents still running; their results say
     ``cancelled`` and the finished ones are kept.
     """
-    if agents is None:
-        from .agent import ORDER_AGENTS
-
-        agents = ORDER_AGENTS
     start = time.perf_counter()
     prompt = prompt_for(order_id)
     budget = RunBudget(limits.max_tokens, limits.max_cost_usd)
@@ -224,27 +225,12 @@ async def run_all_agents(
     return results
 
 
-async def warm_up() -> None:
-    """Run one offline turn so LiteLLM's and ADK's lazy first-call imports (~1 s here:
-    LiteLLM's provider plumbing and tokenizer, ADK's workflow runner) happen before the clock
-    starts, not inside every agent's timing. It goes through the same model wiring as the
-    real agents, so it imports what they will and nothing more. Call it before tracing is
-    set up, so it leaves no trace."""
-    from .agent import build_order_agents, litellm_models
-    from .config import OFFLINE_MODEL, Settings
-
-    (agent,) = build_order_agents(
-        litellm_models(Settings(default_model=OFFLINE_MODEL)), names=["order_status_agent"]
-    )
-    await run_agent_task(agent, prompt_for("ORD-1001"), session_id="warm-up")
-
-
 async def track_order(
     order_id: str,
     agents: Sequence[BaseAgent],
     tracing: Tracing | None = None,
     *,
-    limits: RunLimits = RunLimits(),
+    limits: RunLimits,
     stop: asyncio.Event | None = None,
     gate: asyncio.Semaphore | None = None,
     on_result: ResultCallback | None = None,
@@ -272,14 +258,14 @@ async def track_orders(
     tracing: Tracing | None = None,
     *,
     concurrency: int | None = None,
-    limits: RunLimits = RunLimits(),
+    limits: RunLimits,
     stop: asyncio.Event | None = None,
     on_result: ResultCallback | None = None,
-    on_report: Callable[[OrderReport], None] | None = None,
+    on_report: ReportCallback | None = None,
 ) -> list[OrderReport]:
     """Several orders at once, one trace each, with at most ``concurrency`` agent runs in
     flight across all of them. Reports keep the orders' order; ``on_report`` sees each as
-    it completes."""
+    it completes. The orders run in one task group: none outlives the batch."""
     gate = asyncio.Semaphore(concurrency) if concurrency else None
 
     async def one(order_id: str) -> OrderReport:
@@ -290,10 +276,6 @@ async def track_orders(
             on_report(report)
         return report
 
-    return list(await asyncio.gather(*(one(order_id) for order_id in order_ids)))
-
-
-if __name__ == "__main__":
-    from .cli import run
-
-    run(prog_name="python -m order_tracking.async_runner")
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(one(order_id)) for order_id in order_ids]
+    return [task.result() for task in tasks]

@@ -1,0 +1,276 @@
+"""The composition root: the one place a run is put together.
+
+Every entry point (``track-order`` and its commands, the HTTP service, the worker processes,
+``adk web``, the benchmark) starts the same way:
+
+1. :func:`configure_process`: logging, ``.env`` files, secrets to redact, settings. Cheap: no
+   agent library is imported, so a bad setting fails fast.
+2. :func:`build` -> :class:`App`: the libraries' process-wide switches and the offline
+   provider (once per process), the warm-up, tracing, the models with their guards, the
+   agents. An ``App`` holds what a run needs and runs orders.
+
+Only this module and ``config.py`` read the environment. Extension points are wired here: a
+new agent comes from ``specialists.SPECIALISTS``, a failure policy is a guard added in
+:func:`production_models`, a model provider is a LiteLLM model name in the settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, TextIO
+
+from .config import OFFLINE_MODEL, Settings, load_env_files
+from .redaction import install_log_redaction, register_secrets
+from .results import OrderReport, ReportCallback, ResultCallback, RunLimits
+from .specialists import AGENT_NAMES
+
+if TYPE_CHECKING:
+    from google.adk.agents import Agent, BaseAgent
+
+    from .models import ModelFactory
+    from .offline_model import OfflineModel
+    from .tracing import Tracing
+
+__all__ = [
+    "LIBRARY_ENVIRONMENT",
+    "App",
+    "adk_web",
+    "announce_model_choice",
+    "build",
+    "configure_libraries",
+    "configure_process",
+    "production_models",
+    "set_library_environment",
+    "warm_up",
+]
+
+# Switches the libraries read from the environment. LiteLLM reads its two at import: without
+# them it fetches a price map over the network and loads `.env` from whatever the cwd is.
+# ADK reads its own per call: its spans go nowhere (tracing keeps only Monocle's), so it need
+# not serialise every prompt and answer into them. Applied when the package is imported (see
+# ``__init__``): the one moment sure to come before any `import litellm` of ours.
+LIBRARY_ENVIRONMENT = {
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    "LITELLM_MODE": "PRODUCTION",
+    "ADK_CAPTURE_MESSAGE_CONTENT_IN_SPANS": "false",
+}
+
+
+def set_library_environment() -> None:
+    """The switches above, unless the environment already says otherwise."""
+    for name, value in LIBRARY_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+
+
+LoggingMode = Literal["quiet", "verbose", "host"]
+
+# Loggers of the libraries underneath. A failing agent is reported in its own section; their
+# tracebacks for the same failure would bury the answer, so they are shown only with --verbose.
+_LIBRARY_LOGGERS = (
+    "google_adk",
+    "LiteLLM",
+    "LiteLLM Router",
+    "LiteLLM Proxy",
+    "monocle_apptrace",
+    "opentelemetry",
+    "order_tracking",
+)
+
+
+def configure_process(*, logging_mode: LoggingMode = "quiet") -> Settings:
+    """Start-up, before anything else runs: logging, ``.env`` files, the secrets to redact,
+    and the settings (a bad one raises ``ConfigError``). Idempotent.
+
+    ``logging_mode``: ``quiet`` keeps the libraries' own warnings off the terminal,
+    ``verbose`` shows them, ``host`` leaves logging to the program we run in (``adk web``).
+    """
+    if logging_mode == "verbose":
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    elif logging_mode == "quiet":
+        for name in _LIBRARY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+    load_env_files()
+    register_secrets(os.environ)
+    install_log_redaction()
+    return Settings.from_env(agent_names=AGENT_NAMES)
+
+
+def announce_model_choice(settings: Settings, stream: TextIO | None = None) -> None:
+    """One line on stderr when the offline model is used because nothing else was configured."""
+    if settings.offline_fallback:
+        which = (
+            "the agents without their own *_AGENT_MODEL use"
+            if settings.model_overrides
+            else "using"
+        )
+        print(
+            f"No SHIPPING_MODEL and no OPENAI_API_KEY set: {which} the built-in offline model "
+            f"({OFFLINE_MODEL}), a rule-based stand-in, not an LLM.",
+            file=stream or sys.stderr,
+        )
+
+
+_offline: OfflineModel | None = None
+
+
+def configure_libraries() -> OfflineModel:
+    """The libraries' process-wide switches and the offline provider, once per process.
+    Returns the offline provider (registered even for real models: it is what an agent
+    degrades to)."""
+    global _offline
+    if _offline is None:
+        import litellm
+        import stamina
+
+        from . import offline_model
+        from .specialists import ANSWER_FORMATS
+
+        # Otherwise every failed call prints a "Give Feedback / Get Help" banner on stdout.
+        litellm.suppress_debug_info = True
+        # Retries are traced and logged by ResilientModel; stamina's own hooks would print them.
+        stamina.instrumentation.set_on_retry_hooks([])
+        _offline = offline_model.register(ANSWER_FORMATS)
+    return _offline
+
+
+async def warm_up() -> None:
+    """Run one offline turn so LiteLLM's and ADK's lazy first-call imports (~1 s here:
+    LiteLLM's provider plumbing and tokenizer, ADK's workflow runner) happen before the clock
+    starts, not inside every agent's timing. It goes through the same model wiring as the
+    real agents, so it imports what they will and nothing more. Run it before tracing is set
+    up, so it leaves no trace."""
+    from .agent import build_order_agents
+    from .async_runner import prompt_for, run_agent_task
+    from .models import litellm_models
+
+    configure_libraries()
+    settings = Settings(default_model=OFFLINE_MODEL)
+    (agent,) = build_order_agents(litellm_models(settings), names=["order_status_agent"])
+    await run_agent_task(
+        agent, prompt_for("ORD-1001"), "warm-up", limits=RunLimits.from_settings(settings)
+    )
+
+
+def production_models(settings: Settings) -> ModelFactory:
+    """The models agents get in production: LiteLLM, with a circuit breaker per model shared
+    by every agent of the process. Further failure policies join ``guards`` here."""
+    from .models import litellm_models
+    from .resilience import Breakers
+    from .tracing import trace_circuit_change
+
+    breakers = Breakers(
+        threshold=settings.circuit_threshold,
+        cooldown_s=settings.circuit_cooldown_s,
+        on_change=trace_circuit_change,
+    )
+    return litellm_models(settings, guards=[breakers])
+
+
+@dataclass(frozen=True)
+class App:
+    """What a run needs, built once: the specialists, their models, tracing, the limits."""
+
+    settings: Settings
+    models: ModelFactory
+    agents: tuple[BaseAgent, ...]
+    tracing: Tracing | None
+    limits: RunLimits
+
+    def coordinator(self) -> Agent:
+        """The ``adk web`` coordinator, with its own specialist instances."""
+        from .agent import build_root_agent
+
+        return build_root_agent(self.models, self.settings.max_input_chars)
+
+    async def track_order(
+        self,
+        order_id: str,
+        *,
+        stop: asyncio.Event | None = None,
+        gate: asyncio.Semaphore | None = None,
+        on_result: ResultCallback | None = None,
+    ) -> OrderReport:
+        """One order, every agent, one trace (see ``async_runner.track_order``)."""
+        from .async_runner import track_order
+
+        return await track_order(
+            order_id,
+            self.agents,
+            self.tracing,
+            limits=self.limits,
+            stop=stop,
+            gate=gate,
+            on_result=on_result,
+        )
+
+    async def track_orders(
+        self,
+        order_ids: Sequence[str],
+        *,
+        concurrency: int | None = None,
+        stop: asyncio.Event | None = None,
+        on_result: ResultCallback | None = None,
+        on_report: ReportCallback | None = None,
+    ) -> list[OrderReport]:
+        """Several orders, at most ``concurrency`` agent runs in flight across them."""
+        from .async_runner import track_orders
+
+        return await track_orders(
+            order_ids,
+            self.agents,
+            self.tracing,
+            concurrency=concurrency,
+            limits=self.limits,
+            stop=stop,
+            on_result=on_result,
+            on_report=on_report,
+        )
+
+
+def build(
+    settings: Settings,
+    *,
+    models: ModelFactory | None = None,
+    traced: bool = True,
+    warm: bool = False,
+) -> App:
+    """Everything a run needs. ``models`` replaces the production models (tests, benchmark);
+    ``traced`` installs Monocle (the first set-up in a process wins); ``warm`` runs the
+    warm-up first, outside any trace and any clock. Not inside a running event loop when
+    ``warm`` is set."""
+    from .agent import build_order_agents
+    from .tracing import setup_tracing
+
+    configure_libraries()
+    if warm:
+        asyncio.run(warm_up())
+    tracing = setup_tracing(settings) if traced else None
+    models = models or production_models(settings)
+    agents = build_order_agents(models, max_input_chars=settings.max_input_chars)
+    return App(
+        settings=settings,
+        models=models,
+        agents=tuple(agents),
+        tracing=tracing,
+        limits=RunLimits.from_settings(settings),
+    )
+
+
+_adk_web: dict[str, Any] = {}
+
+
+def adk_web() -> tuple[Agent, list[BaseAgent]]:
+    """``adk web`` start-up, on its first access of ``root_agent`` (ADK has loaded ``.env``
+    by then): the coordinator, and the specialists for the concurrent runner. Each chat turn
+    is one trace file."""
+    if not _adk_web:
+        settings = configure_process(logging_mode="host")
+        announce_model_choice(settings)
+        app = build(settings)
+        _adk_web.update(root_agent=app.coordinator(), order_agents=list(app.agents))
+    return _adk_web["root_agent"], _adk_web["order_agents"]
