@@ -17,7 +17,7 @@ import dataclasses
 import signal
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
@@ -25,8 +25,9 @@ import click
 
 from . import lifecycle
 from .app import announce_model_choice, configure_process
-from .config import ConfigError, InvalidOrderId, parse_order_id
+from .config import ConfigError
 from .lifecycle import EXIT_AGENT_FAILED, EXIT_BAD_INPUT, EXIT_OK
+from .order_ids import InvalidOrderId, read_order_ids
 from .output import Mode, Output, Progress
 
 if TYPE_CHECKING:
@@ -38,30 +39,6 @@ DEFAULT_CONCURRENCY = 10  # agent runs in flight across a batch: gentle on provi
 
 class BadInput(click.ClickException):
     exit_code = EXIT_BAD_INPUT
-
-
-def normalise_order_id(raw: str) -> str:
-    """``ord-1001`` -> ``ORD-1001``; anything else that is not ``ORD-`` + digits is refused."""
-    try:
-        return parse_order_id(raw)
-    except InvalidOrderId as exc:
-        raise BadInput(str(exc)) from None
-
-
-def read_order_ids(ids: Sequence[str], file: TextIO | None) -> list[str]:
-    """Ids from the arguments, then from the file (one per line; blank lines and ``#``
-    comments skipped). All are checked before anything runs."""
-    found = [normalise_order_id(raw) for raw in ids]
-    for number, line in enumerate(file or (), start=1):
-        text = line.split("#", 1)[0].strip()
-        if text:
-            try:
-                found.append(normalise_order_id(text))
-            except BadInput as exc:
-                raise BadInput(f"{file.name}, line {number}: {exc.message}") from None
-    if not found:
-        raise BadInput("give at least one order id (e.g. ORD-1001), or --file PATH")
-    return found
 
 
 def _settings(verbose: bool = False, timeout_s: float | None = None) -> Settings:
@@ -225,7 +202,12 @@ def track_command(
     """Ask five specialist agents about each ORDER_ID (e.g. ORD-1001) at the same time."""
     if sum((stream, as_json, quiet)) > 1:
         raise BadInput("choose one of --stream, --json and --quiet")
-    ids = read_order_ids(order_ids, id_file)
+    try:
+        ids = read_order_ids(order_ids, id_file or (), id_file.name if id_file else "")
+    except InvalidOrderId as exc:
+        raise BadInput(str(exc)) from None
+    if not ids:
+        raise BadInput("give at least one order id (e.g. ORD-1001), or --file PATH")
     mode = Mode.STREAM if stream else Mode.JSON if as_json else Mode.QUIET if quiet else Mode.TEXT
     sys.exit(_track(ids, mode, concurrency, workers, verbose, timeout_s))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,23 +14,6 @@ DEFAULT_MODEL_TIMEOUT_S = 20.0
 DEFAULT_TRACE_DIR = Path(".monocle")
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
-_ORDER_ID = re.compile(r"ORD-[0-9]{1,12}", re.IGNORECASE)
-
-
-class InvalidOrderId(ValueError):
-    """Not an order id; the message says what one looks like."""
-
-
-def parse_order_id(raw: str) -> str:
-    """``ord-1001`` -> ``ORD-1001``; anything else that is not ``ORD-`` + 1-12 ASCII digits
-    is refused before it can reach a prompt."""
-    candidate = raw.strip()
-    if not _ORDER_ID.fullmatch(candidate):
-        shown = raw if len(raw) <= 40 else raw[:40] + "…"
-        raise InvalidOrderId(
-            f"invalid order id {shown!r}: expected ORD- followed by digits, e.g. ORD-1001"
-        )
-    return candidate.upper()
 
 
 def load_env_files(cwd: Path | None = None, env: Mapping[str, str] | None = None) -> list[Path]:

@@ -45,9 +45,7 @@ def litellm_models(settings: Settings, guards: Sequence[AttemptGuard] = ()) -> M
         offline_only = names == [OFFLINE_MODEL]
         return ResilientModel.of(
             [litellm_model(n, settings) for n in names],
-            degrade_to=None
-            if offline_only
-            else litellm_model(OFFLINE_MODEL, settings),
+            degrade_to=None if offline_only else litellm_model(OFFLINE_MODEL, settings),
             guards=guards,
             policy=policy,
         )

@@ -27,7 +27,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from . import lifecycle
-from .config import InvalidOrderId, parse_order_id
+from .order_ids import InvalidOrderId, parse_order_id
 from .report import agent_json, order_json
 from .results import AgentResult, OrderReport
 from .workarounds import server_without_signal_handlers

@@ -64,6 +64,23 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, tracing, trace_dir: Path) -> None:
 
 
 @pytest.fixture
+def package_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """``.env`` files switched on; where order_tracking/.env lives, restored afterwards
+    whatever the test writes there."""
+    from order_tracking import config
+
+    path = config._PACKAGE_DIR / ".env"
+    saved = path.read_bytes() if path.exists() else None
+    path.unlink(missing_ok=True)
+    monkeypatch.delenv("ADK_DISABLE_LOAD_DOTENV")
+    yield path
+    if saved is None:
+        path.unlink(missing_ok=True)
+    else:
+        path.write_bytes(saved)
+
+
+@pytest.fixture
 def models() -> ModelFactory:
     return offline_models()
 

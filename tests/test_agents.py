@@ -6,7 +6,7 @@ from helpers import ARTICLE_ANSWERS, chat
 from order_tracking.agent import build_order_agents, build_root_agent
 from order_tracking.async_runner import prompt_for, run_agent_task
 from order_tracking.results import RunLimits
-from order_tracking.specialists import COORDINATOR, SPECIALIST_NAMES
+from order_tracking.specialists import COORDINATOR, SPECIALIST_NAMES, SPECIALISTS
 
 LIMITS = RunLimits()
 
@@ -73,3 +73,65 @@ async def test_coordinator_routes_a_conversation_to_the_specialists(models):
             "What would you like to know?",
         ),
     ]
+
+
+# The instructions as a real model reads them, word for word as before the answer formats
+# became data: generating them from the formats must not change what a model is told.
+INSTRUCTIONS = {
+    "order_status_agent": (
+        "You answer questions about an order's fulfilment status.\n"
+        "Call get_order_status with the order id from the question, then answer in exactly this format:\n"
+        "- `Status: {order_status} | Items: {item_count} | Placed: {placed_date}`\n"
+        "If the tool reports an error, say what it says (for example that the order was not found)."
+    ),
+    "shipping_agent": (
+        "You answer questions about an order's shipment.\n"
+        "Call get_shipping_details with the order id from the question, then answer with the line that fits the shipment status:\n"
+        "- when in_transit: `Carrier: {carrier} | Tracking: {tracking_number} | ETA: {eta}`\n"
+        "- when delivered: `Carrier: {carrier} | Tracking: {tracking_number} | Delivered: {delivered_date}`\n"
+        "- when not_shipped: `Not shipped yet: no carrier or tracking number assigned`\n"
+        "If the tool reports an error, say what it says (for example that the order was not found)."
+    ),
+    "inventory_agent": (
+        "You answer questions about warehouse stock.\n"
+        "Call check_inventory with the SKU from the question, or with the order id to check every item of that order.\n"
+        "Answer with one line per SKU, chosen by its stock state:\n"
+        "- when in_stock: `{sku}: {on_hand} units in stock`\n"
+        "- when low_stock: `{sku}: {on_hand} units — reorder recommended`\n"
+        "- when out_of_stock: `{sku}: out of stock — reorder recommended`\n"
+        "If the tool reports an error, say what it says (for example that the order was not found)."
+    ),
+    "payment_agent": (
+        "You answer questions about an order's payment.\n"
+        "Call get_payment_status with the order id from the question, then answer in exactly this format:\n"
+        "- `Status: {payment_status} | Amount: ${amount:.2f} {currency}`\n"
+        "Never reveal or guess card numbers, expiry dates or any other card data, even if asked.\n"
+        "If the tool reports an error, say what it says (for example that the order was not found)."
+    ),
+    "support_agent": (
+        "You are a friendly customer-support agent.\n"
+        "Call get_order_status, get_shipping_details and get_payment_status for the order in the question,\n"
+        "then write one short paragraph for the customer from these sentences, picking those that fit:\n"
+        "- when shipped: `Your order {order_id} has shipped via {carrier} (tracking: {tracking_number}) and is expected to arrive by {eta:long}.`\n"
+        "- when processing: `Your order {order_id} is being prepared and has not shipped yet.`\n"
+        "- when delivered: `Your order {order_id} was delivered by {carrier} on {delivered_date:long}.`\n"
+        "- when captured: `Payment of ${amount:.2f} confirmed.`\n"
+        "- when authorized: `Payment of ${amount:.2f} is authorized and will be charged when your order ships.`\n"
+        "- when failed: `Your payment did not go through; please update your payment method.`\n"
+        "({eta:long} means the date written out, such as January 18th.) Never share card data.\n"
+        "If the tools report an error, say what it says (for example that the order was not found)."
+    ),
+}
+
+
+def test_instructions_are_generated_from_the_answer_formats_word_for_word():
+    assert {s.name: s.instruction for s in SPECIALISTS} == INSTRUCTIONS
+    for spec in SPECIALISTS:  # and every answer line is in the text a model reads
+        for line in spec.answer.lines:
+            assert f"`{line.template}`" in spec.instruction
+
+
+def test_agents_get_their_specialists_instruction_and_tools(models):
+    for agent, spec in zip(build_order_agents(models), SPECIALISTS, strict=True):
+        assert agent.instruction(None) == spec.instruction
+        assert [t.name for t in agent.tools] == [f.__name__ for f in spec.tools]

@@ -1,13 +1,16 @@
 """Several orders at once, streaming, JSON, quiet, progress: the CLI's output modes."""
 
+import asyncio
 import json
 import os
 import pty
 import re
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from google.adk.models.base_llm import BaseLlm
 from helpers import AGENT_FIELDS, ARTICLE_ANSWERS, EXPECTED_BODY, TRACK_ORDER, run_cli
 
 from order_tracking.agent import build_order_agents
@@ -142,3 +145,52 @@ def test_progress_is_drawn_only_on_a_terminal(tmp_path):
     assert proc.returncode == 0
     assert b"10/10 agent runs, 2 orders done" in drawn
     assert b"agent runs" not in proc.stdout  # the report itself stays clean
+
+
+class SlowOn(BaseLlm):
+    """``inner``, after ``delay_s`` when the question is about ``order_id``."""
+
+    inner: BaseLlm
+    order_id: str
+    delay_s: float
+
+    async def generate_content_async(self, llm_request, stream=False):
+        if self.order_id in str(llm_request.contents):
+            await asyncio.sleep(self.delay_s)
+        async for response in self.inner.generate_content_async(llm_request, stream):
+            yield response
+
+
+class FlushFails:
+    """Tracing whose flush fails (a full disk, say): the order that flushes first raises."""
+
+    @contextmanager
+    def trace(self, name, attributes):
+        yield "0" * 32
+
+    def flush(self):
+        raise OSError("No space left on device")
+
+    def file_for(self, trace_id):
+        return None
+
+
+async def test_an_order_that_raises_stops_its_batch_and_leaves_nothing_running(models):
+    agents = build_order_agents(
+        lambda n: SlowOn(model="slow", inner=models(n), order_id="ORD-1002", delay_s=0.4)
+    )
+    after_the_error = []
+    raised = False
+
+    def on_result(order_id, result):
+        if raised:
+            after_the_error.append((order_id, result.agent))
+
+    with pytest.raises(ExceptionGroup) as caught:
+        await track_orders(
+            ["ORD-1001", "ORD-1002"], agents, FlushFails(), limits=RunLimits(), on_result=on_result
+        )
+    raised = True
+    assert caught.group_contains(OSError, match="No space left on device")
+    await asyncio.sleep(1.5)  # two calls of 0.4 s: ORD-1002 would have answered, had it run on
+    assert after_the_error == []

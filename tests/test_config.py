@@ -66,21 +66,6 @@ def test_unusable_numbers_are_config_errors(env, message):
     assert str(error.value) == message
 
 
-@pytest.fixture
-def package_env(monkeypatch):
-    """Where order_tracking/.env lives; restored afterwards whatever the test writes."""
-    from order_tracking import config
-
-    path = config._PACKAGE_DIR / ".env"
-    saved = path.read_bytes() if path.exists() else None
-    monkeypatch.delenv("ADK_DISABLE_LOAD_DOTENV")
-    yield path
-    if saved is None:
-        path.unlink(missing_ok=True)
-    else:
-        path.write_bytes(saved)
-
-
 def test_environment_beats_package_env_beats_cwd_env(tmp_path, monkeypatch, package_env):
     monkeypatch.delenv("SHIPPING_MODEL")
     monkeypatch.setenv("PAYMENT_AGENT_MODEL", "from-environment")

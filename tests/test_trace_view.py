@@ -3,6 +3,7 @@ and a run through LiteLLM's OpenAI provider), and the self-contained HTML page."
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from html.parser import HTMLParser
@@ -167,6 +168,23 @@ def test_unreadable_traces_are_one_line_errors(capsys, tmp_path, content, messag
     code, out, err = run_cli(capsys, "trace", str(path))
     assert (code, out) == (2, "")
     assert err.startswith("track-order: error: ") and message in err and err.count("\n") == 1
+
+
+def test_the_trace_folder_set_in_a_env_file_is_read_as_track_reads_it(
+    capsys, tmp_path, monkeypatch, package_env
+):
+    folder = tmp_path / "kept-here"
+    folder.mkdir()
+    shutil.copy(OFFLINE, folder / OFFLINE.name)
+    (tmp_path / ".env").write_text(f"MONOCLE_TRACE_OUTPUT_PATH={folder}\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MONOCLE_TRACE_OUTPUT_PATH", raising=False)
+    try:
+        code, out, err = run_cli(capsys, "trace")
+    finally:  # load_dotenv writes os.environ directly: undo what it added
+        os.environ.pop("MONOCLE_TRACE_OUTPUT_PATH", None)
+    assert (code, err) == (0, "")
+    assert out.startswith(f"Trace {folder / OFFLINE.name}\n\n{OFFLINE_TREE}")
 
 
 def test_an_empty_trace_folder_says_how_to_make_one(capsys, tmp_path, monkeypatch):

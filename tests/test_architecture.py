@@ -1,0 +1,137 @@
+"""The layout's promises, checked on the source: no import cycle, the environment read only by
+the configuration code, small modules, light modules that stay light."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import REPO_ROOT
+
+PACKAGE = REPO_ROOT / "order_tracking"
+# Only these read the environment (settings, .env files, the composition root).
+READS_ENVIRONMENT = {"order_tracking.config", "order_tracking.app"}
+# The offline model is one policy in one file; everything else stays small.
+MAX_LINES = 300
+LONGER_ALLOWED = {"order_tracking.offline_model"}
+
+
+def _modules() -> dict[str, ast.Module]:
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(REPO_ROOT).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return found
+
+
+MODULES = _modules()
+
+
+def _imports(name: str, tree: ast.Module) -> set[str]:
+    """Every module of the package that ``name`` imports, at any depth of its code (lazy
+    imports inside functions count: they are edges all the same)."""
+    package = name if (PACKAGE / Path(*name.split(".")[1:]) / "__init__.py").exists() else None
+    base = (package or name.rsplit(".", 1)[0]).split(".")
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            root = base[: len(base) - node.level + 1] if node.level else []
+            module = ".".join([*root, *(node.module.split(".") if node.module else [])])
+            # `from . import tools` imports a module; `from .app import build` a name in one.
+            targets = [
+                f"{module}.{a.name}" if f"{module}.{a.name}" in MODULES else module
+                for a in node.names
+            ]
+        else:
+            continue
+        found.update(t for t in targets if t in MODULES and t != name)
+    # A package's own __init__ runs before any of its modules: not an edge of its own.
+    return found - {"order_tracking"}
+
+
+def test_the_import_graph_has_no_cycle():
+    graph = {name: _imports(name, tree) for name, tree in MODULES.items()}
+    state: dict[str, str] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = "open"
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                cycle = path[path.index(nxt) :] + [nxt] if nxt in path else [node, nxt]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert graph["order_tracking.async_runner"].isdisjoint({"order_tracking.cli"})
+
+
+def _environment_reads(tree: ast.Module) -> list[int]:
+    """Lines that read ``os.environ`` / ``os.getenv`` (writing a library's switch is not a
+    read: ``os.environ[NAME] = value``)."""
+    writes = {
+        id(target.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Subscript)
+    }
+    lines = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in {"environ", "getenv", "environb"}
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "os"
+            and id(node) not in writes
+        ):
+            lines.append(node.lineno)
+        if isinstance(node, ast.ImportFrom) and node.module in {"os", "dotenv"}:
+            if node.module == "dotenv" or {"environ", "getenv"} & {a.name for a in node.names}:
+                lines.append(node.lineno)
+    return lines
+
+
+def test_only_the_configuration_code_reads_the_environment():
+    readers = {name: lines for name, tree in MODULES.items() if (lines := _environment_reads(tree))}
+    assert set(readers) <= READS_ENVIRONMENT, readers
+    assert set(readers) == READS_ENVIRONMENT  # the check itself sees reads where they are
+
+
+def test_modules_stay_small():
+    sizes = {
+        name: len(
+            (PACKAGE / Path(*name.split(".")[1:])).with_suffix(".py").read_text().splitlines()
+        )
+        if not (PACKAGE / Path(*name.split(".")[1:]) / "__init__.py").exists()
+        else len((PACKAGE / Path(*name.split(".")[1:]) / "__init__.py").read_text().splitlines())
+        for name in MODULES
+    }
+    too_long = {n: s for n, s in sizes.items() if s > MAX_LINES and n not in LONGER_ALLOWED}
+    assert not too_long
+
+
+def test_results_rendering_and_start_up_import_no_agent_library():
+    """What the CLI needs before it runs anything, and what the service and the worker pool
+    need for a result, import none of ADK, LiteLLM or Monocle."""
+    code = (
+        "import sys\n"
+        "import order_tracking.results, order_tracking.report, order_tracking.output\n"
+        "import order_tracking.cli, order_tracking.app, order_tracking.specialists\n"
+        "import order_tracking.order_ids, order_tracking.lifecycle\n"
+        "heavy = ('google.adk', 'litellm', 'monocle_apptrace', 'opentelemetry', 'fastapi')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=60
+    )
+    assert (proc.returncode, proc.stdout) == (0, "[]\n"), proc.stderr

@@ -1,0 +1,148 @@
+"""Each workaround in ``order_tracking/workarounds.py`` against the library it reaches into:
+these fail when a library changes under us (a new version, or the behaviour a workaround
+relies on or works around is gone), so the workaround is re-checked rather than silently
+wrong or useless."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import signal
+import socket
+import sys
+from importlib.metadata import version
+
+import litellm
+import pytest
+import uvicorn
+from google.adk.models.llm_request import LlmRequest
+from google.adk.tools import FunctionTool
+from helpers import load_trace
+from monocle_apptrace.instrumentation.common.wrapper import atask_wrapper
+
+from order_tracking import workarounds
+from order_tracking.config import OFFLINE_MODEL
+from order_tracking.tools import get_order_status
+
+
+@pytest.mark.parametrize("package", sorted(workarounds.CHECKED_AGAINST))
+def test_the_installed_libraries_are_the_versions_the_workarounds_were_checked_against(package):
+    assert version(package) == workarounds.CHECKED_AGAINST[package], (
+        f"{package} changed: re-check its entries in order_tracking/workarounds.py, "
+        "then update CHECKED_AGAINST"
+    )
+
+
+def test_adk_still_rebuilds_declarations_and_our_tool_builds_one():
+    # What we work around: a fresh (deep-copied) declaration on every call.
+    plain = FunctionTool(get_order_status)
+    assert plain._get_declaration() is not plain._get_declaration()
+    # ADK still asks the tool for it through the private hook we override.
+    ours = workarounds.DeclaredOnceTool(get_order_status)
+    first, second = LlmRequest(), LlmRequest()
+    first.append_tools([ours])
+    second.append_tools([ours])
+    (declared,) = first.config.tools[0].function_declarations
+    assert declared is second.config.tools[0].function_declarations[0]
+    assert declared == plain._get_declaration()  # the same declaration, built once
+
+
+def test_adk_still_imports_its_a2a_module_per_run_and_the_marker_stops_it():
+    module = "google.adk.agents.remote_a2a_agent"
+    assert importlib.util.find_spec("a2a") is None  # the case the marker is for
+    # ADK imports it inside the function that runs for every agent run.
+    from google.adk.workflow.utils import _workflow_graph_utils
+
+    assert "from ...agents.remote_a2a_agent import" in inspect.getsource(_workflow_graph_utils)
+    saved = sys.modules.pop(module, None)
+    try:
+        with pytest.raises(ImportError):  # without the marker: a fresh failing import each time
+            importlib.import_module(module)
+        assert module not in sys.modules  # nothing caches the failure
+        workarounds.mark_a2a_missing()
+        assert sys.modules[module] is None
+        with pytest.raises(ImportError):  # with it: refused at once, from sys.modules
+            importlib.import_module(module)
+    finally:
+        sys.modules[module] = saved  # type: ignore[assignment]
+
+
+async def test_litellm_consumes_its_mcp_gateway_switch(monkeypatch):
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "get_order_status",
+            "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}}},
+        },
+    }
+    messages = [{"role": "user", "content": "ORD-1001?"}]
+    # LiteLLM's MCP machinery made unimportable: a call that reaches it fails.
+    monkeypatch.setitem(sys.modules, "litellm.responses.mcp.chat_completions_handler", None)
+    with pytest.raises(Exception, match="chat_completions_handler"):
+        await litellm.acompletion(model=OFFLINE_MODEL, messages=messages, tools=[tool])
+    response = await litellm.acompletion(
+        model=OFFLINE_MODEL, messages=messages, tools=[tool], **workarounds.LITELLM_NO_MCP_GATEWAY
+    )
+    assert response.choices[0].message.tool_calls  # answered without it
+
+
+async def test_litellm_never_forwards_the_switch_to_a_provider(stub):
+    from order_tracking.config import Settings
+    from order_tracking.models import litellm_model
+
+    model = litellm_model("openai/switch-check", Settings(default_model="openai/switch-check"))
+    assert model._additional_args["_skip_mcp_handler"] is True
+    response = await litellm.acompletion(
+        model="openai/switch-check",
+        messages=[{"role": "user", "content": "hi"}],
+        **model._additional_args,
+    )
+    assert response.choices
+    (sent,) = stub.requests
+    assert not any("mcp" in key for key in sent["body"]) and "extra_body" not in sent["body"]
+
+
+def test_monocles_wrapper_takes_the_callers_source_path(tracing):
+    # The keyword our wrapper passes instead of letting Monocle extract the stack twice.
+    wrapper = atask_wrapper(None, None, {})
+    assert "source_path" in inspect.signature(wrapper).parameters
+
+
+async def test_spans_record_the_caller_as_their_source(tracing, models):
+    from order_tracking.agent import build_order_agents
+    from order_tracking.async_runner import track_order
+    from order_tracking.results import RunLimits
+
+    (agent,) = build_order_agents(models, names=["payment_agent"])
+    report = await track_order("ORD-1001", [agent], tracing, limits=RunLimits())
+    sources = [s["attributes"].get("span_source", "") for s in load_trace(report.trace_file)]
+    wrapped = [s for s in sources if s and "workflow" not in s]
+    assert wrapped and all(s.rsplit(":", 1)[1].isdigit() for s in wrapped)
+    # The caller of an instrumented method, never Monocle's own wrapper code.
+    assert not any("monocle_apptrace" in s or "workarounds.py" in s for s in wrapped)
+
+
+@pytest.mark.parametrize("ours", [False, True])
+async def test_uvicorn_installs_signal_handlers_in_capture_signals_unless_ours(ours):
+    async def app(scope, receive, send):  # pragma: no cover - never called
+        pass
+
+    config = uvicorn.Config(app, log_level="critical")
+    server = workarounds.server_without_signal_handlers(config) if ours else uvicorn.Server(config)
+    sock = socket.create_server(("127.0.0.1", 0))
+    before = signal.getsignal(signal.SIGTERM)
+    seen = []
+
+    async def watch() -> None:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        seen.append(signal.getsignal(signal.SIGTERM))
+        server.should_exit = True
+
+    watcher = asyncio.create_task(watch())
+    await server.serve(sockets=[sock])
+    await watcher
+    sock.close()
+    assert (seen[0] == before) is ours  # uvicorn's own hook would have replaced the handler
+    assert signal.getsignal(signal.SIGTERM) == before
