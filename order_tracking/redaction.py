@@ -1,8 +1,9 @@
 """Keep credentials out of everything we write: answers, errors, logs and traces.
 
-Two nets: the exact values of the secrets in the environment (registered once at start-up),
-and the shapes keys take when a provider echoes one back, even masked ("Incorrect API key
-provided: sk-abc*****wxyz").
+Three nets: the exact values of the secrets in the environment (registered once at start-up),
+the shapes keys take when a provider echoes one back, even masked ("Incorrect API key
+provided: sk-abc*****wxyz"), and credentials inside URLs (``https://user:pass@host``,
+``?api_key=…``), wherever a URL is written (a trace's inference endpoint, an error, a log).
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["REDACTED", "install_log_redaction", "redact", "register_secrets"]
 
 REDACTED = "[REDACTED]"
 
@@ -19,7 +23,14 @@ _KEY_SHAPES = re.compile(
     r"|\bAIza[0-9A-Za-z_\-]{20,}"  # Google API keys
     r"|(?i:\bbearer\s+)[A-Za-z0-9._\-*~+/]{8,}=*"
     r"|(?i:\b(?:api[_-]?key|x-api-key|access[_-]?token|secret)\b[\"']?\s*[:=]\s*[\"']?)"
-    r"[^\s\"',;}]{6,}"
+    r"[^\s\"',;}&#]{6,}"
+)
+# The userinfo of a URL (``scheme://user:password@``): a password, or a token as the user.
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/?#\s@\"'<>]+@")
+# A query parameter whose name says it holds a secret (``?api_key=…&sig=…``).
+_SECRET_PARAMETER = re.compile(
+    r"(?i)([?&;][^=&#\s]*(?:key|token|secret|passw|pwd|sig|auth|credential|session)"
+    r"[^=&#\s]*=)[^&#\s\"'<>]+"
 )
 _known: set[str] = set()
 
@@ -32,10 +43,13 @@ def register_secrets(env: Mapping[str, str]) -> None:
 
 
 def redact(text: str, extra: Iterable[str] = ()) -> str:
-    """``text`` with every known secret and anything shaped like a key replaced."""
+    """``text`` with every known secret, anything shaped like a key, and credentials in URLs
+    replaced."""
     for secret in sorted({*_known, *extra}, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, REDACTED)
+    text = _URL_USERINFO.sub(rf"\1{REDACTED}@", text)
+    text = _SECRET_PARAMETER.sub(rf"\1{REDACTED}", text)
     return _KEY_SHAPES.sub(_keep_label, text)
 
 
@@ -44,6 +58,32 @@ def _keep_label(match: re.Match[str]) -> str:
     found = match.group(0)
     label = re.match(r"(?i)(\bbearer\s+|.*?[:=]\s*[\"']?)", found)
     return (label.group(1) if label and not found.lower().startswith("sk-") else "") + REDACTED
+
+
+def _redacted_arg(value: Any) -> Any:
+    """A log argument without secrets, its type kept where nothing had to change (numbers
+    stay numbers for ``%d``, other libraries' formatters still find what they expect)."""
+    if isinstance(value, (int, float, bool)) or value is None:
+        return value
+    text = value if isinstance(value, str) else str(value)
+    clean = redact(text)
+    return value if clean == text else clean
+
+
+def _redact_record(record: logging.LogRecord) -> None:
+    """Redact the record's message and arguments in place, keeping the record's contract:
+    ``msg`` a format string and ``args`` its tuple or mapping, as formatters (uvicorn's
+    access formatter unpacks ``args``) expect."""
+    if isinstance(record.msg, str):
+        record.msg = redact(record.msg)
+    if isinstance(record.args, Mapping):
+        record.args = {k: _redacted_arg(v) for k, v in record.args.items()}
+    elif isinstance(record.args, tuple):
+        record.args = tuple(_redacted_arg(v) for v in record.args)
+    message = record.getMessage()
+    if redact(message) != message:
+        # A secret made of the format and its arguments together: only the whole is safe.
+        record.msg, record.args = redact(message), ()
 
 
 def install_log_redaction() -> None:
@@ -56,7 +96,7 @@ def install_log_redaction() -> None:
     def redacting_factory(*args: object, **kwargs: object) -> logging.LogRecord:
         record = factory(*args, **kwargs)
         try:
-            record.msg, record.args = redact(record.getMessage()), None
+            _redact_record(record)
         except Exception:  # noqa: BLE001 - a bad format string is the logger's problem
             return record
         if record.exc_info and record.exc_info[1] is not None:
