@@ -27,6 +27,8 @@ _KEY_SHAPES = re.compile(
 )
 # The userinfo of a URL (``scheme://user:password@``): a password, or a token as the user.
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/?#\s@\"'<>]+@")
+# The same without a scheme, as a host is often recorded (``user:password@host:port``).
+_NETLOC_USERINFO = re.compile(r"(?<![\w.+\-/:@%])[\w.~%!$&'()*+,;=\-]+:[^\s/?#@\"'<>]+@(?=[\w\[])")
 # A query parameter whose name says it holds a secret (``?api_key=…&sig=…``).
 _SECRET_PARAMETER = re.compile(
     r"(?i)([?&;][^=&#\s]*(?:key|token|secret|passw|pwd|sig|auth|credential|session)"
@@ -49,6 +51,7 @@ def redact(text: str, extra: Iterable[str] = ()) -> str:
         if secret in text:
             text = text.replace(secret, REDACTED)
     text = _URL_USERINFO.sub(rf"\1{REDACTED}@", text)
+    text = _NETLOC_USERINFO.sub(f"{REDACTED}@", text)
     text = _SECRET_PARAMETER.sub(rf"\1{REDACTED}", text)
     return _KEY_SHAPES.sub(_keep_label, text)
 

@@ -38,6 +38,7 @@ HOSTS = st.sampled_from(["127.0.0.1:8080", "api.example.com", "[::1]:9", "proxy.
             f"https://s3.example.com/b/o?X-Amz-Signature={REDACTED}&X-Amz-Expires=60",
         ),
         ("https://example.com/path?page=2#top", "https://example.com/path?page=2#top"),
+        ("provider admin:hunter2pass@127.0.0.1:4000", f"provider {REDACTED}@127.0.0.1:4000"),
         ("write to ops@example.com", "write to ops@example.com"),  # not a URL's userinfo
     ],
 )
@@ -57,6 +58,8 @@ def test_no_url_password_survives(scheme, user, password, host, around):
     clean = redact(text)
     assert password not in clean.replace(around, "")
     assert f"{scheme}://{REDACTED}@{host}/v1" in clean
+    # As a host is often recorded: without the scheme.
+    assert password not in redact(f"{around} {user}:{password}@{host} {around}").replace(around, "")
 
 
 @given(
