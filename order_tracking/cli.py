@@ -12,8 +12,8 @@ signals and exit ``lifecycle.py``'s.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
+import math
 import signal
 import socket
 import sys
@@ -25,16 +25,17 @@ import click
 
 from . import lifecycle
 from .app import announce_model_choice, configure_process
-from .config import ConfigError
-from .lifecycle import EXIT_AGENT_FAILED, EXIT_BAD_INPUT, EXIT_OK
+from .config import DAY_S, ConfigError
+from .lifecycle import EXIT_BAD_INPUT, EXIT_OK
 from .order_ids import InvalidOrderId, read_order_ids
-from .output import Mode, Output, Progress
+from .output import Mode
 
 if TYPE_CHECKING:
     from .config import Settings
-    from .results import OrderReport
 
 DEFAULT_CONCURRENCY = 10  # agent runs in flight across a batch: gentle on provider rate limits
+MAX_CONCURRENCY = 10_000
+MAX_WORKERS = 256  # processes: more than any machine this runs on has cores for
 
 
 class BadInput(click.ClickException):
@@ -52,62 +53,6 @@ def _settings(verbose: bool = False, timeout_s: float | None = None) -> Settings
     return settings
 
 
-def _track(
-    order_ids: list[str],
-    mode: Mode,
-    concurrency: int,
-    workers: int,
-    verbose: bool,
-    timeout_s: float | None,
-) -> int:
-    from . import app
-    from .report import render_header, render_summary
-    from .specialists import SPECIALIST_NAMES
-
-    settings = _settings(verbose, timeout_s)
-    announce_model_choice(settings)
-    batch = len(order_ids) > 1
-    progress = None
-    if batch and mode != Mode.QUIET and sys.stderr.isatty():
-        progress = Progress(len(order_ids) * len(SPECIALIST_NAMES), sys.stderr)
-    out = Output(mode, batch, progress)
-
-    if workers > 1 and batch:
-        from .workers import Pool
-
-        asyncio.run(app.warm_up())  # before the fork: every worker inherits the warmed imports
-        pool = Pool(order_ids, settings, workers, concurrency=concurrency)
-
-        async def run(stop: asyncio.Event) -> list[OrderReport]:
-            return await pool.collect(
-                SPECIALIST_NAMES, stop=stop, on_result=out.on_result, on_report=out.on_report
-            )
-
-        reports, signum = asyncio.run(lifecycle.until_signalled(run, on_force=pool.kill))
-    else:
-        tracker = app.build(settings, warm=True)
-        if mode == Mode.STREAM and not batch:
-            click.echo(render_header(order_ids[0]) + "\n")
-
-        async def run(stop: asyncio.Event) -> list[OrderReport]:
-            return await tracker.track_orders(
-                order_ids,
-                concurrency=concurrency,
-                stop=stop,
-                on_result=out.on_result,
-                on_report=out.on_report,
-            )
-
-        reports, signum = asyncio.run(lifecycle.until_signalled(run))
-    out.finish()
-    if batch and mode in (Mode.TEXT, Mode.STREAM):
-        click.echo(render_summary(reports))
-    if signum is not None:
-        click.echo(f"Interrupted by {signal.Signals(signum).name}.", err=True)
-        return 128 + signum
-    return EXIT_OK if all(r.all_ok for r in reports) else EXIT_AGENT_FAILED
-
-
 # --- Commands ---------------------------------------------------------------------------------
 
 
@@ -120,16 +65,30 @@ class _DefaultToTrack(click.Group):
         return super().parse_args(ctx, args)
 
 
-def _positive_seconds(ctx: Any, param: Any, value: float | None) -> float | None:
-    if value is not None and value <= 0:
+def _timeout(ctx: Any, param: Any, value: float | None) -> float | None:
+    """Seconds: finite, above 0, at most a day (the settings' own bounds)."""
+    if value is None:
+        return None
+    if not math.isfinite(value):
+        raise BadInput(f"--timeout must be a finite number, got {value:g}")
+    if value <= 0:
         raise BadInput(f"--timeout must be greater than 0, got {value:g}")
+    if value > DAY_S:
+        raise BadInput(f"--timeout must be at most {DAY_S:g}, got {value:g}")
     return value
 
 
-def _positive_int(ctx: Any, param: Any, value: int) -> int:
-    if value < 1:
-        raise BadInput(f"--{param.name} must be at least 1, got {value}")
-    return value
+def _count(high: int) -> Callable[[Any, Any, int], int]:
+    """A whole number from 1 to ``high``."""
+
+    def check(ctx: Any, param: Any, value: int) -> int:
+        if value < 1:
+            raise BadInput(f"--{param.name} must be at least 1, got {value}")
+        if value > high:
+            raise BadInput(f"--{param.name} must be at most {high}, got {value}")
+        return value
+
+    return check
 
 
 def _concurrency_option(help_text: str) -> Callable[[Any], Any]:
@@ -138,7 +97,7 @@ def _concurrency_option(help_text: str) -> Callable[[Any], Any]:
         type=int,
         default=DEFAULT_CONCURRENCY,
         show_default=True,
-        callback=_positive_int,
+        callback=_count(MAX_CONCURRENCY),
         help=help_text,
     )
 
@@ -175,7 +134,7 @@ def cli() -> None:
     type=int,
     default=1,
     show_default=True,
-    callback=_positive_int,
+    callback=_count(MAX_WORKERS),
     help="Processes to spread a batch over, one event loop each (--concurrency is the total).",
 )
 @click.option(
@@ -183,7 +142,7 @@ def cli() -> None:
     "timeout_s",
     type=float,
     default=None,
-    callback=_positive_seconds,
+    callback=_timeout,
     metavar="SECONDS",
     help="Deadline for each agent (default: AGENT_TIMEOUT_S, else 60).",
 )
@@ -209,7 +168,11 @@ def track_command(
     if not ids:
         raise BadInput("give at least one order id (e.g. ORD-1001), or --file PATH")
     mode = Mode.STREAM if stream else Mode.JSON if as_json else Mode.QUIET if quiet else Mode.TEXT
-    sys.exit(_track(ids, mode, concurrency, workers, verbose, timeout_s))
+    from .batch import run_batch
+
+    settings = _settings(verbose, timeout_s)
+    announce_model_choice(settings)
+    sys.exit(run_batch(ids, settings, mode, concurrency=concurrency, workers=workers))
 
 
 @cli.command("trace")

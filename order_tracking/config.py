@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -48,31 +49,43 @@ def _normalise_model(name: str) -> str:
     return OFFLINE_MODEL if name.lower() == "offline" else name
 
 
-def _number(env: Mapping[str, str], name: str, default: float, kind: type, what: str) -> Any:
+DAY_S = 86_400.0  # the longest any timeout may be
+
+
+def _shown(raw: str) -> str:
+    return repr(raw if len(raw) <= 40 else raw[:40] + "…")
+
+
+def _number(
+    env: Mapping[str, str],
+    name: str,
+    default: Any,
+    kind: type,
+    *,
+    low: float = 0,
+    high: float,
+    above_low: bool = False,
+) -> Any:
+    """A numeric setting: a finite ``kind`` in ``[low, high]`` (``(low, high]`` with
+    ``above_low``), else a ``ConfigError`` naming it. ``nan`` and ``inf`` are refused: no
+    setting means "unbounded" (caps say so with 0)."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
         value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be {what}, got {raw!r}") from None
-    if value < 0:
-        raise ConfigError(f"{name} must not be negative, got {raw!r}")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    return _number(env, name, default, float, "a number")
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    return _number(env, name, default, int, "a whole number")
-
-
-def _positive(env: Mapping[str, str], name: str, default: float) -> float:
-    value = _float(env, name, default)
-    if value == 0:
-        raise ConfigError(f"{name} must be greater than 0")
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{name} must be {what}, got {_shown(raw)}") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {_shown(raw)}")
+    if above_low and value <= low:
+        raise ConfigError(f"{name} must be greater than {low:g}")
+    if value < low:
+        rule = "must not be negative" if low == 0 else f"must be at least {low:g}"
+        raise ConfigError(f"{name} {rule}, got {_shown(raw)}")
+    if value > high:
+        raise ConfigError(f"{name} must be at most {high:g}, got {_shown(raw)}")
     return value
 
 
@@ -130,26 +143,35 @@ class Settings:
                 raise ConfigError(
                     f"{model_env_var(unknown[0])} names no agent; per-agent variables are: {known}"
                 )
-        model_timeout = _positive(env, "MODEL_TIMEOUT_S", DEFAULT_MODEL_TIMEOUT_S)
         fallbacks = tuple(
             _normalise_model(m) for m in env.get("FALLBACK_MODELS", "").split(",") if m.strip()
         )
         return cls(
-            agent_timeout_s=_positive(env, "AGENT_TIMEOUT_S", 60.0),
+            agent_timeout_s=_number(
+                env, "AGENT_TIMEOUT_S", 60.0, float, high=DAY_S, above_low=True
+            ),
             fallback_models=fallbacks,
-            model_retries=_int(env, "MODEL_RETRIES", 2),
-            circuit_threshold=max(1, _int(env, "CIRCUIT_FAILURE_THRESHOLD", 5)),
-            circuit_cooldown_s=_float(env, "CIRCUIT_COOLDOWN_S", 30.0),
-            max_model_calls_per_agent=max(1, _int(env, "MAX_MODEL_CALLS_PER_AGENT", 10)),
-            max_tokens_per_run=_int(env, "MAX_TOKENS_PER_RUN", 100_000),
-            max_cost_usd_per_run=_float(env, "MAX_COST_USD_PER_RUN", 1.0),
-            max_input_chars=max(1, _int(env, "MAX_INPUT_CHARS", 2_000)),
-            okahu_export_timeout_s=_positive(env, "OKAHU_EXPORT_TIMEOUT_S", 3.0),
+            model_retries=_number(env, "MODEL_RETRIES", 2, int, high=100),
+            circuit_threshold=_number(
+                env, "CIRCUIT_FAILURE_THRESHOLD", 5, int, low=1, high=1_000_000
+            ),
+            circuit_cooldown_s=_number(env, "CIRCUIT_COOLDOWN_S", 30.0, float, high=DAY_S),
+            max_model_calls_per_agent=_number(
+                env, "MAX_MODEL_CALLS_PER_AGENT", 10, int, low=1, high=10_000
+            ),
+            max_tokens_per_run=_number(env, "MAX_TOKENS_PER_RUN", 100_000, int, high=10**12),
+            max_cost_usd_per_run=_number(env, "MAX_COST_USD_PER_RUN", 1.0, float, high=1e9),
+            max_input_chars=_number(env, "MAX_INPUT_CHARS", 2_000, int, low=1, high=10_000_000),
+            okahu_export_timeout_s=_number(
+                env, "OKAHU_EXPORT_TIMEOUT_S", 3.0, float, high=600, above_low=True
+            ),
             default_model=default_model,
             model_overrides=overrides,
             offline_fallback=fallback,
-            offline_latency_s=_float(env, "OFFLINE_MODEL_LATENCY_S", 0.0),
-            model_timeout_s=model_timeout,
+            offline_latency_s=_number(env, "OFFLINE_MODEL_LATENCY_S", 0.0, float, high=3600),
+            model_timeout_s=_number(
+                env, "MODEL_TIMEOUT_S", DEFAULT_MODEL_TIMEOUT_S, float, high=DAY_S, above_low=True
+            ),
             okahu_enabled=bool(env.get("OKAHU_API_KEY", "").strip()),
             trace_dir=Path(env.get("MONOCLE_TRACE_OUTPUT_PATH", "").strip() or DEFAULT_TRACE_DIR),
         )

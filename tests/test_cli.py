@@ -75,6 +75,30 @@ def test_bad_setting_is_a_one_line_error(capsys, monkeypatch):
     assert err == "track-order: error: OFFLINE_MODEL_LATENCY_S must be a number, got 'soon'\n"
 
 
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--timeout", "nan"], "--timeout must be a finite number, got nan"),
+        (["--timeout", "inf"], "--timeout must be a finite number, got inf"),
+        (["--timeout", "-1"], "--timeout must be greater than 0, got -1"),
+        (["--timeout", "1e9"], "--timeout must be at most 86400, got 1e+09"),
+        (["--workers", "100000"], "--workers must be at most 256, got 100000"),
+        (["--concurrency", "10000000"], "--concurrency must be at most 10000, got 10000000"),
+    ],
+)
+def test_numeric_options_are_finite_and_in_range(capsys, argv, message):
+    code, out, err = run_cli(capsys, *argv, "ORD-1001")
+    assert (code, out, err) == (2, "", f"track-order: error: {message}\n")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-5", "1e999"])
+def test_a_nan_or_infinite_setting_is_refused_by_name(capsys, monkeypatch, value):
+    monkeypatch.setenv("AGENT_TIMEOUT_S", value)
+    code, out, err = run_cli(capsys, "ORD-1001")
+    assert (code, out) == (2, "")
+    assert err.startswith("track-order: error: AGENT_TIMEOUT_S must ") and err.count("\n") == 1
+
+
 def test_a_misspelt_per_agent_variable_is_an_error(capsys, monkeypatch):
     monkeypatch.setenv("PAYMNT_AGENT_MODEL", "gpt-4o")
     code, out, err = run_cli(capsys, "ORD-1001")

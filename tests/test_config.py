@@ -1,10 +1,13 @@
 """Settings: which model each agent gets, and where configuration comes from."""
 
 import io
+import math
 import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from order_tracking.app import announce_model_choice
 from order_tracking.config import OFFLINE_MODEL, ConfigError, Settings, load_env_files
@@ -58,6 +61,23 @@ def test_shipping_model_sets_all_and_agent_variables_override_one():
             "OFFLINE_MODEL_LATENCY_S must not be negative, got '-1'",
         ),
         ({"MODEL_TIMEOUT_S": "0"}, "MODEL_TIMEOUT_S must be greater than 0"),
+        ({"AGENT_TIMEOUT_S": "nan"}, "AGENT_TIMEOUT_S must be a finite number, got 'nan'"),
+        ({"MODEL_TIMEOUT_S": "NaN"}, "MODEL_TIMEOUT_S must be a finite number, got 'NaN'"),
+        (
+            {"MAX_COST_USD_PER_RUN": "nan"},
+            "MAX_COST_USD_PER_RUN must be a finite number, got 'nan'",
+        ),
+        ({"CIRCUIT_COOLDOWN_S": "inf"}, "CIRCUIT_COOLDOWN_S must be a finite number, got 'inf'"),
+        (
+            {"OFFLINE_MODEL_LATENCY_S": "-inf"},
+            "OFFLINE_MODEL_LATENCY_S must be a finite number, got '-inf'",
+        ),
+        ({"AGENT_TIMEOUT_S": "1e308"}, "AGENT_TIMEOUT_S must be at most 86400, got '1e308'"),
+        (
+            {"CIRCUIT_FAILURE_THRESHOLD": "0"},
+            "CIRCUIT_FAILURE_THRESHOLD must be at least 1, got '0'",
+        ),
+        ({"MODEL_RETRIES": "2.5"}, "MODEL_RETRIES must be a whole number, got '2.5'"),
     ],
 )
 def test_unusable_numbers_are_config_errors(env, message):
@@ -110,3 +130,37 @@ def test_notice_is_precise_when_some_agents_have_their_own_model():
 def test_trace_folder_comes_from_monocles_variable():
     assert Settings.from_env({}).trace_dir == Path(".monocle")
     assert Settings.from_env({"MONOCLE_TRACE_OUTPUT_PATH": "/tmp/t"}).trace_dir == Path("/tmp/t")
+
+
+NUMERIC = {
+    # variable: (Settings field, kind)
+    "AGENT_TIMEOUT_S": ("agent_timeout_s", float),
+    "MODEL_TIMEOUT_S": ("model_timeout_s", float),
+    "MODEL_RETRIES": ("model_retries", int),
+    "CIRCUIT_FAILURE_THRESHOLD": ("circuit_threshold", int),
+    "CIRCUIT_COOLDOWN_S": ("circuit_cooldown_s", float),
+    "MAX_MODEL_CALLS_PER_AGENT": ("max_model_calls_per_agent", int),
+    "MAX_TOKENS_PER_RUN": ("max_tokens_per_run", int),
+    "MAX_COST_USD_PER_RUN": ("max_cost_usd_per_run", float),
+    "MAX_INPUT_CHARS": ("max_input_chars", int),
+    "OKAHU_EXPORT_TIMEOUT_S": ("okahu_export_timeout_s", float),
+    "OFFLINE_MODEL_LATENCY_S": ("offline_latency_s", float),
+}
+NUMBERISH = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(min_value=-(10**15), max_value=10**15).map(str),
+    st.sampled_from(["nan", "inf", "-inf", "Infinity", "1e400", "0x10", "1_000", " 7 ", ""]),
+    st.text(max_size=20),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.sampled_from(sorted(NUMERIC)), raw=NUMBERISH)
+def test_every_numeric_setting_is_a_finite_number_in_range_or_an_error_naming_it(name, raw):
+    try:
+        value = getattr(Settings.from_env({name: raw}), NUMERIC[name][0])
+    except ConfigError as error:
+        assert str(error).startswith(f"{name} must ")
+        assert len(str(error)) < 120  # a huge value is not echoed back whole
+        return
+    assert isinstance(value, NUMERIC[name][1]) and math.isfinite(value) and value >= 0
