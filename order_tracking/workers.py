@@ -102,6 +102,17 @@ def _salvaged_report(
     return OrderReport(order_id, results, max((r.elapsed_s for r in results), default=0.0))
 
 
+def split(orders: int, workers: int, concurrency: int) -> list[tuple[range, int]]:
+    """Each worker's orders (positions, round-robin) and its agent-run slots. ``concurrency``
+    is the total: a worker runs at least one agent at a time, so there are never more workers
+    than slots (nor than orders), and the slots are shared out exactly."""
+    used = max(1, min(workers, concurrency, orders))
+    return [
+        (range(w, orders, used), concurrency // used + (w < concurrency % used))
+        for w in range(used)
+    ]
+
+
 class Pool:
     """Worker processes started (forked) up front; :meth:`collect` gathers their results."""
 
@@ -118,13 +129,9 @@ class Pool:
         self.order_ids = list(order_ids)
         self.outbox = context.Queue()
         self.stop = context.Event()
-        per_worker = max(1, -(-concurrency // workers))  # --concurrency is the total
-        shares = [
-            tuple((p, o) for p, o in enumerate(self.order_ids) if p % workers == w)
-            for w in range(workers)
-        ]
         self.jobs = [
-            _Job(w, share, settings, per_worker, build) for w, share in enumerate(shares) if share
+            _Job(w, tuple((p, self.order_ids[p]) for p in positions), settings, slots, build)
+            for w, (positions, slots) in enumerate(split(len(self.order_ids), workers, concurrency))
         ]
         self.processes = [
             context.Process(target=_worker, args=(job, self.outbox, self.stop), daemon=True)

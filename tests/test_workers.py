@@ -8,6 +8,10 @@ import sys
 import textwrap
 
 from helpers import ARTICLE_ANSWERS, TRACK_ORDER, load_trace
+from hypothesis import given
+from hypothesis import strategies as st
+
+from order_tracking.workers import split
 
 
 def test_a_batch_over_two_workers_gives_every_order_its_answers_and_trace(tmp_path):
@@ -104,3 +108,40 @@ def test_a_worker_that_dies_loses_nothing_that_arrived_and_reports_the_rest(tmp_
         "support_agent": "ok",
     }
     assert died["shipping_agent"][2] == "Not shipped yet: no carrier or tracking number assigned"
+
+
+@given(
+    orders=st.integers(min_value=1, max_value=500),
+    workers=st.integers(min_value=1, max_value=64),
+    concurrency=st.integers(min_value=1, max_value=200),
+)
+def test_workers_share_the_concurrency_exactly_and_every_order_once(orders, workers, concurrency):
+    shares = split(orders, workers, concurrency)
+    assert 1 <= len(shares) <= min(workers, concurrency, orders)
+    assert sum(slots for _, slots in shares) == max(concurrency, len(shares))
+    assert sum(slots for _, slots in shares) <= concurrency
+    assert all(slots >= 1 and len(positions) >= 1 for positions, slots in shares)
+    assert sorted(p for positions, _ in shares for p in positions) == list(range(orders))
+
+
+def test_more_workers_than_the_concurrency_never_exceed_it_at_the_provider(tmp_path, stub):
+    """`--workers 4 --concurrency 2`: two agent runs at the provider at most, all answered."""
+    env = dict(
+        os.environ,
+        SHIPPING_MODEL="openai/slow-0.2",
+        OPENAI_API_BASE=stub.base_url,
+        OPENAI_API_KEY="sk-test",
+        MONOCLE_TRACE_OUTPUT_PATH=str(tmp_path / "traces"),
+    )
+    ids = ["ORD-1001", "ORD-1002", "ORD-1003", "ORD-1001"]
+    proc = subprocess.run(
+        [TRACK_ORDER, "--workers", "4", "--concurrency", "2", "--quiet", *ids],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert stub.count("slow-0.2") == 4 * 5 * 2
+    assert stub.max_in_flight("slow-0.2") == 2
