@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import queue as queue_module
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,10 +42,33 @@ class _Job:
     settings: Settings
     concurrency: int
     build: Builder
+    parent: int  # the parent's pid: a worker never outlives it
+
+
+def _die_with_parent(parent: int) -> None:
+    """However the parent dies (SIGKILL, the OOM killer), its workers die too rather than
+    keep calling the provider for nobody: on Linux the kernel kills them at once
+    (``PR_SET_PDEATHSIG``); elsewhere a thread notices within half a second."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    else:
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os._exit(1)
+
+        threading.Thread(target=watch, daemon=True).start()
+    if os.getppid() != parent:  # it died before the request above was in place
+        os._exit(1)
 
 
 def _worker(job: _Job, outbox: Any, stop: Any) -> None:
     """A worker process: run its orders, send every result and report to the parent."""
+    _die_with_parent(job.parent)
     # Ctrl-C reaches every process of the terminal's group: the parent decides for all.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -82,7 +107,9 @@ async def _run_share(job: _Job, tracker: App, outbox: Any, stop: Any) -> None:
         )
         outbox.put(("report", position, report))
 
-    await asyncio.gather(*(one(position, order_id) for position, order_id in job.items))
+    async with asyncio.TaskGroup() as group:
+        for position, order_id in job.items:
+            group.create_task(one(position, order_id))
 
 
 def _context() -> Any:
@@ -129,8 +156,11 @@ class Pool:
         self.order_ids = list(order_ids)
         self.outbox = context.Queue()
         self.stop = context.Event()
+        parent = os.getpid()
         self.jobs = [
-            _Job(w, tuple((p, self.order_ids[p]) for p in positions), settings, slots, build)
+            _Job(
+                w, tuple((p, self.order_ids[p]) for p in positions), settings, slots, build, parent
+            )
             for w, (positions, slots) in enumerate(split(len(self.order_ids), workers, concurrency))
         ]
         self.processes = [

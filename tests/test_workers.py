@@ -6,7 +6,10 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
+from pathlib import Path
 
+import pytest
 from helpers import ARTICLE_ANSWERS, TRACK_ORDER, load_trace
 from hypothesis import given
 from hypothesis import strategies as st
@@ -145,3 +148,51 @@ def test_more_workers_than_the_concurrency_never_exceed_it_at_the_provider(tmp_p
     assert (proc.returncode, proc.stderr) == (0, "")
     assert stub.count("slow-0.2") == 4 * 5 * 2
     assert stub.max_in_flight("slow-0.2") == 2
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        children += [int(c) for c in task.read_text().split()]
+    return children
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has exited; only its parent's wait is missing
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc")
+def test_workers_die_with_a_parent_killed_by_sigkill(tmp_path, stub):
+    env = dict(
+        os.environ,
+        SHIPPING_MODEL="openai/hang",
+        OPENAI_API_BASE=stub.base_url,
+        OPENAI_API_KEY="sk-test",
+        MONOCLE_TRACE_OUTPUT_PATH=str(tmp_path / "traces"),
+    )
+    parent = subprocess.Popen(
+        [TRACK_ORDER, "--workers", "2", "--quiet", "ORD-1001", "ORD-1002"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while stub.count("hang") < 10:  # both workers busy: every agent waiting on the provider
+            assert time.monotonic() < deadline and parent.poll() is None
+            time.sleep(0.1)
+        workers = _children(parent.pid)
+        assert len(workers) == 2 and all(_alive(w) for w in workers)
+        parent.kill()  # as the OOM killer would: no handler runs, nothing is cleaned up
+        parent.wait(10)
+        deadline = time.monotonic() + 10
+        while any(_alive(w) for w in workers):
+            assert time.monotonic() < deadline, "a worker outlived its parent"
+            time.sleep(0.05)
+    finally:
+        parent.kill()
