@@ -9,6 +9,9 @@ behaviour:
 - ``flaky-500-N`` / ``flaky-429-N``: the first N requests fail (429 with ``Retry-After: 1``)
 - ``hang``: reads the request and never answers;  ``drop``: closes the connection unanswered
 - ``malformed``: HTTP 200 whose body is not JSON;  ``slow-S``: answers after S seconds
+- ``trickle-S``: a normal answer, one byte every S seconds (each read is quick, the whole slow)
+- ``empty-choices``: HTTP 200 with no choices;  ``bad-args``: a tool call whose arguments are
+  not JSON
 - anything else: answers normally
 
 Every request is kept in ``requests``; ``count(model)`` says how many a model received.
@@ -107,6 +110,31 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b"{not json at al")
             return
+        if trickle := re.fullmatch(r"trickle-([0-9.]+)", model):
+            self._trickle(json.dumps(completion(body)).encode(), float(trickle.group(1)))
+            return
+        if model == "empty-choices":
+            self._send_json(200, {**completion(body), "choices": []})
+            return
+        if model == "bad-args":
+            answer = completion(body)
+            message = answer["choices"][0]["message"]
+            for call in message.get("tool_calls") or ():
+                call["function"]["arguments"] = '{"order_id": ORD-1001'
+            if not message.get("tool_calls"):
+                message["content"], message["tool_calls"] = (
+                    None,
+                    [
+                        {
+                            "id": "call_bad",
+                            "type": "function",
+                            "function": {"name": "get_payment_status", "arguments": "{not json"},
+                        }
+                    ],
+                )
+                answer["choices"][0]["finish_reason"] = "tool_calls"
+            self._send_json(200, answer)
+            return
         if slow := re.fullmatch(r"slow-([0-9.]+)", model):
             if self.server.stopping.wait(float(slow.group(1))):
                 return
@@ -118,6 +146,21 @@ class _Handler(BaseHTTPRequestHandler):
             self._stream(body["model"], answer["choices"][0]["message"], answer["usage"])
             return
         self._send_json(200, answer)
+
+    def _trickle(self, body: bytes, every_s: float) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.flush()
+        for index in range(len(body)):
+            if self.server.stopping.wait(every_s):
+                return
+            try:
+                self.wfile.write(body[index : index + 1])
+                self.wfile.flush()
+            except OSError:  # the client gave up: what the test is about
+                return
 
     def _stream(self, model: str, message: dict[str, Any], usage: dict[str, int]) -> None:
         self.send_response(200)

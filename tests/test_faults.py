@@ -346,3 +346,38 @@ async def test_cost_budget_refuses_remaining_calls_and_costs_are_recorded(stub, 
 async def test_model_call_cap_per_agent():
     report = await run(Settings(default_model=OFFLINE_MODEL), max_model_calls=1)
     assert all(r.status == Status.BUDGET and "limit" in r.error for r in report.results)
+
+
+async def test_a_provider_that_trickles_its_answer_cannot_outlast_the_model_timeout(stub):
+    """One byte every 0.3 s keeps every read under the provider timeout; MODEL_TIMEOUT_S
+    bounds the whole call, so the agent degrades well within its deadline."""
+    await run(settings(HEALTHY))  # the provider path's first-call set-up, outside the bound
+    start = time.perf_counter()
+    report = await run(
+        settings("openai/trickle-0.3", model_timeout_s=1, model_retries=0), deadline_s=30
+    )
+    payment = by_agent(report)["payment_agent"]
+    assert payment.status == Status.DEGRADED, payment.error
+    assert "ModelCallTimeout: no complete answer from openai/trickle-0.3 within 1s" in payment.error
+    assert payment.text == ARTICLE_ANSWERS["payment_agent"]
+    assert time.perf_counter() - start < 15  # two calls of at most 1 s each, then the offline
+    assert_others_intact(report)
+
+
+@pytest.mark.parametrize(
+    "model, reason",
+    [
+        ("openai/empty-choices", "the provider sent an empty answer"),
+        ("openai/bad-args", "the provider sent a tool call whose arguments are not JSON"),
+    ],
+)
+async def test_malformed_answers_are_retried_then_degrade_like_other_faults(
+    stub, no_backoff, model, reason
+):
+    report = await run(settings(model), deadline_s=30)
+    payment = by_agent(report)["payment_agent"]
+    assert payment.status == Status.DEGRADED, payment.error
+    assert f"MalformedResponseError: {reason}" in payment.error
+    assert payment.retries == 4  # like a 500: two more attempts per model call, then degraded
+    assert payment.text == ARTICLE_ANSWERS["payment_agent"]
+    assert_others_intact(report)

@@ -3,9 +3,11 @@ and how an error is described to a user (one line, secrets redacted)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Iterator
+
+from google.adk.models.llm_response import LlmResponse
+from google.genai import types
 
 from ..redaction import redact
 
@@ -28,6 +30,28 @@ _TRANSIENT_NAMES = frozenset(
 )
 
 
+class ModelCallTimeout(TimeoutError):
+    """A whole model call took longer than its timeout (however the provider trickled it)."""
+
+
+class MalformedResponseError(Exception):
+    """The provider answered with something no model means: nothing at all, or a tool call
+    whose arguments are not JSON. A provider fault, worth another attempt."""
+
+
+def check_response(response: LlmResponse) -> None:
+    """Raise ``MalformedResponseError`` for a complete response that is empty or carries a
+    tool call ADK had to discard (it reports those as ``MALFORMED_FUNCTION_CALL``)."""
+    if response.partial:
+        return
+    if response.error_code == types.FinishReason.MALFORMED_FUNCTION_CALL:
+        raise MalformedResponseError("the provider sent a tool call whose arguments are not JSON")
+    if response.error_code is None and not (
+        response.content and any(p.text or p.function_call for p in response.content.parts or ())
+    ):
+        raise MalformedResponseError("the provider sent an empty answer")
+
+
 def _causes(exc: BaseException) -> Iterator[BaseException]:
     seen: set[int] = set()
     current: BaseException | None = exc
@@ -45,7 +69,7 @@ def is_transient(exc: BaseException) -> bool:
     status = getattr(exc, "status_code", None)
     if isinstance(status, int):
         return status in _TRANSIENT_STATUS
-    if isinstance(exc, (ConnectionError, TimeoutError, asyncio.TimeoutError)):
+    if isinstance(exc, (ConnectionError, TimeoutError, MalformedResponseError)):
         return True
     return any(cls.__name__ in _TRANSIENT_NAMES for cls in type(exc).__mro__)
 

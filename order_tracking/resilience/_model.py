@@ -14,6 +14,7 @@ A new failure policy is a guard in a module of its own, added to the list the co
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator, Sequence
@@ -31,7 +32,13 @@ from pydantic import ConfigDict
 from ..tracing import trace_event
 from ._breaker import Refused
 from ._budget import BudgetExceededError, RunUsage, current_usage
-from ._classify import describe_error, is_transient, retry_after_s
+from ._classify import (
+    ModelCallTimeout,
+    check_response,
+    describe_error,
+    is_transient,
+    retry_after_s,
+)
 
 log = logging.getLogger("order_tracking.resilience")
 
@@ -199,7 +206,7 @@ class ResilientModel(BaseLlm):
                             usage.model_calls += 1
                             usage.models.append(model.model)
                             request = _prepared(llm_request, model, timeout_s)
-                            async for response in model.generate_content_async(request, stream):
+                            async for response in _bounded(model, request, stream, timeout_s):
                                 usage.add(model.model, response)
                                 yielded = True
                                 yield response
@@ -227,6 +234,37 @@ class ResilientModel(BaseLlm):
             raise _Final(last_error or exc, yielded=yielded) from exc
         except Exception as exc:  # retries exhausted, or not worth retrying
             raise _Final(exc, yielded=yielded) from exc
+
+
+async def _bounded(
+    model: BaseLlm, request: LlmRequest, stream: bool, timeout_s: float | None
+) -> AsyncGenerator[LlmResponse, None]:
+    """One call's responses, the whole call within ``timeout_s``, each checked.
+
+    The provider's own timeout bounds each read, so a body trickled a byte at a time never
+    trips it: here the time spent waiting on the provider, all reads together, is bounded
+    (the caller's time between responses does not count). A response the provider could not
+    have meant (empty, or a tool call whose arguments are not JSON) is a provider fault like
+    a 500: retried, then the fallbacks, then the degraded answer.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s if timeout_s is not None else None
+    responses = aiter(model.generate_content_async(request, stream))
+    try:
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    response = await anext(responses)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise ModelCallTimeout(
+                    f"no complete answer from {model.model} within {timeout_s:g}s"
+                ) from None
+            check_response(response)
+            yield response
+    finally:
+        await responses.aclose()
 
 
 def _prepared(llm_request: LlmRequest, model: BaseLlm, timeout_s: float | None) -> LlmRequest:
