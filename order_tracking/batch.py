@@ -32,6 +32,7 @@ def run_batch(
         progress = Progress(len(order_ids) * len(SPECIALIST_NAMES), sys.stderr)
     out = Output(mode, batch, progress)
 
+    tracing = None
     if workers > 1 and batch:
         from .workers import Pool
 
@@ -46,6 +47,7 @@ def run_batch(
         reports, signum = asyncio.run(lifecycle.until_signalled(run, on_force=pool.kill))
     else:
         tracker = app.build(settings, warm=True)
+        tracing = tracker.tracing
         if mode == Mode.STREAM and not batch:
             click.echo(render_header(order_ids[0]) + "\n")
 
@@ -62,6 +64,10 @@ def run_batch(
     out.finish()
     if batch and mode in (Mode.TEXT, Mode.STREAM):
         click.echo(render_summary(reports))
+    # Trace files that could not be written: said once, whatever the number of orders.
+    failures = [r.trace_error for r in reports if r.trace_error]
+    for failure in dict.fromkeys([*failures, *(tracing.files.take_errors() if tracing else [])]):
+        lifecycle.warn_trace_files(failure)
     if signum is not None:
         click.echo(f"Interrupted by {signal.Signals(signum).name}.", err=True)
         return 128 + signum

@@ -53,7 +53,10 @@ DAY_S = 86_400.0  # the longest any timeout may be
 
 
 def _shown(raw: str) -> str:
-    return repr(raw if len(raw) <= 40 else raw[:40] + "…")
+    """A value as quoted in an error: escaped (no control character reaches the terminal) and
+    cut short (a huge value is not echoed back whole)."""
+    shown = repr(raw)
+    return shown if len(shown) <= 60 else shown[:56] + "…" + shown[0]
 
 
 def _number(

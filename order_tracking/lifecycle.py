@@ -27,6 +27,7 @@ __all__ = [
     "Terminated",
     "exit_fast",
     "exit_interrupted",
+    "warn_trace_files",
     "sigterm_raises",
     "until_signalled",
 ]
@@ -91,6 +92,11 @@ async def until_signalled(
     return outcome, received[0] if received else None
 
 
+def warn_trace_files(failure: str) -> None:
+    """The one line that says trace files were not written, and why."""
+    print(f"Warning: trace files were not written ({failure}).", file=sys.stderr)
+
+
 def exit_fast(main: Callable[[], object]) -> NoReturn:
     """Run ``main`` (which may raise SystemExit), flush the traces, and leave.
 
@@ -104,7 +110,9 @@ def exit_fast(main: Callable[[], object]) -> NoReturn:
     if "order_tracking.tracing" in sys.modules:
         from .tracing import shut_down
 
-        shut_down()  # anything not yet written, and the Okahu upload, bounded
+        # Anything not yet written, and the Okahu upload, bounded.
+        for failure in shut_down():
+            warn_trace_files(failure)
     if not isinstance(code, int):
         if code is not None:
             print(code, file=sys.stderr)

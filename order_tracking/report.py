@@ -34,7 +34,12 @@ def render_section(result: AgentResult, order_id: str | None = None) -> str:
 
 
 def render_footer(report: OrderReport) -> str:
-    trace = display_path(report.trace_file) or "(no trace file was written)"
+    if report.trace_file is not None:
+        trace = display_path(report.trace_file)
+    elif report.trace_error:
+        trace = f"(not written: {report.trace_error})"
+    else:
+        trace = "(no trace file was written)"
     return (
         f"Wall-clock time: {report.wall_s:.2f}s "
         f"(sequential estimate: ~{report.sequential_estimate_s:.1f}s)\n"
@@ -112,5 +117,6 @@ def order_json(report: OrderReport) -> dict[str, Any]:
         "order_id": report.order_id,
         "wall_s": round(report.wall_s, 4),
         "trace_file": display_path(report.trace_file),
+        "trace_error": report.trace_error,
         "agents": [agent_json(r) for r in report.results],
     }

@@ -64,6 +64,7 @@ class OrderReport:
     results: tuple[AgentResult, ...]
     wall_s: float
     trace_file: Path | None = None
+    trace_error: str | None = None  # why there is no trace file (a full disk, say)
 
     @property
     def all_ok(self) -> bool:

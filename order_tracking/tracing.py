@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,10 +27,11 @@ from monocle_apptrace.instrumentation.common.wrapper import atask_wrapper
 from monocle_apptrace.instrumentation.metamodel.adk.methods import ADK_METHODS
 from monocle_apptrace.instrumentation.metamodel.litellm.entities.inference import INFERENCE
 from monocle_apptrace.instrumentation.metamodel.litellm.methods import LITELLM_METHODS
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from .config import Settings
-from .trace_export import MonocleSpansOnly, RedactingExporter, TraceFiles
+from .trace_export import MonocleSpansOnly, RedactingExporter, TraceFiles, redacted
 from .workarounds import with_caller_source_path
 
 log = logging.getLogger("order_tracking.tracing")
@@ -103,6 +105,10 @@ class Tracing:
         """The trace's JSON file, once flushed; None if it has not been written."""
         return self.files.path_for(int(trace_id, 16))
 
+    def error_for(self, trace_id: str) -> str | None:
+        """Why the trace's file could not be written (folder and reason), once flushed."""
+        return self.files.error_for(int(trace_id, 16))
+
 
 def trace_event(name: str, attributes: dict[str, Any]) -> None:
     """An event on the current Monocle span (an agent's, a model call's); nothing outside
@@ -121,11 +127,14 @@ def trace_circuit_change(model: str, old: str, new: str) -> None:
 _installed: Tracing | None = None
 
 
-def shut_down() -> None:
+def shut_down() -> list[str]:
     """Flush and close the exporters (what the tracer provider would do at interpreter exit;
-    the CLI exits without waiting for that)."""
-    if _installed is not None:
-        get_tracer_provider().shutdown()
+    the CLI exits without waiting for that). Returns the trace-file write failures nobody
+    has reported yet."""
+    if _installed is None:
+        return []
+    get_tracer_provider().shutdown()
+    return _installed.files.take_errors()
 
 
 def setup_tracing(settings: Settings) -> Tracing:
@@ -135,23 +144,32 @@ def setup_tracing(settings: Settings) -> Tracing:
         return _installed
     # Monocle also builds a default file exporter of its own (unused): keep its folder ours.
     os.environ["MONOCLE_TRACE_OUTPUT_PATH"] = str(settings.trace_dir)
-    files = TraceFiles(settings.trace_dir, WORKFLOW_NAME)
-    exporters: list[SpanExporter] = [files]
+    # The local file never drops a span (TraceFiles holds them per trace, redacts and
+    # writes on its own thread); Okahu is a remote copy behind a bounded batch queue.
+    files = TraceFiles(settings.trace_dir, WORKFLOW_NAME, prepare=redacted)
+    processors: list[SpanProcessor] = [MonocleSpansOnly(files)]
     if settings.okahu_enabled:
         # Only with a key: without one Monocle's okahu exporter dumps every span on stdout.
         # Monocle waits 15 s per upload; a slow Okahu must not hold the exit that long. Its
         # batch processor is separate from the file's, so the local file is never held up.
-        exporters.append(OkahuSpanExporter(timeout=settings.okahu_export_timeout_s))
+        okahu = OkahuSpanExporter(timeout=settings.okahu_export_timeout_s)
+        processors.append(MonocleSpansOnly(BatchSpanProcessor(RedactingExporter(okahu))))
+    with warnings.catch_warnings():
+        # Monocle also builds the exporters of its environment, which we do not use (we pass
+        # our own processors): a folder it cannot make is ours to report (TraceFiles), once.
+        warnings.filterwarnings("ignore", "Unable to initialize Monocle span exporter")
+        _install_monocle(processors)
+    _installed = Tracing(trace_dir=settings.trace_dir, files=files)
+    return _installed
+
+
+def _install_monocle(processors: list[SpanProcessor]) -> None:
     setup_monocle_telemetry(
         workflow_name=WORKFLOW_NAME,
-        span_processors=[
-            MonocleSpansOnly(BatchSpanProcessor(RedactingExporter(e))) for e in exporters
-        ],
+        span_processors=processors,
         wrapper_methods=[
             with_caller_source_path(entry)
             for entry in [*ADK_METHODS, *LITELLM_METHODS, _OPENAI_STREAMING, *_OFFLINE_METHODS]
         ],
         union_with_default_methods=False,
     )
-    _installed = Tracing(trace_dir=settings.trace_dir, files=files)
-    return _installed

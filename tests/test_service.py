@@ -90,7 +90,7 @@ def test_post_returns_the_json_schema_with_the_article_answers(base_url):
     response = httpx.post(f"{base_url}/orders/ord-1001/track", timeout=60)
     assert response.status_code == 200
     order = response.json()
-    assert set(order) == {"order_id", "wall_s", "trace_file", "agents"}
+    assert set(order) == {"order_id", "wall_s", "trace_file", "trace_error", "agents"}
     assert order["order_id"] == "ORD-1001"
     for agent in order["agents"]:
         assert set(agent) == set(AGENT_FIELDS)

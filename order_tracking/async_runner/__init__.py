@@ -243,13 +243,13 @@ async def track_order(
             order_id, agents, limits=limits, stop=stop, gate=gate, on_result=on_result
         )
     wall_s = time.perf_counter() - start
-    trace_file = None
+    trace_file = trace_error = None
     if tracing and trace_id:
         # Writing the trace is file I/O and JSON: off the event loop, so the other orders
         # of a batch keep running meanwhile.
         await asyncio.to_thread(tracing.flush)
-        trace_file = tracing.file_for(trace_id)
-    return OrderReport(order_id, tuple(results), wall_s, trace_file)
+        trace_file, trace_error = tracing.file_for(trace_id), tracing.error_for(trace_id)
+    return OrderReport(order_id, tuple(results), wall_s, trace_file, trace_error)
 
 
 async def track_orders(
