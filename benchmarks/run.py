@@ -16,6 +16,10 @@ fresh process, see ``measure.py``):
 Model calls go through LiteLLM's OpenAI provider to ``benchmarks.provider`` on 127.0.0.1 (the
 real HTTP path), or through the offline model's latency knob where a row says "offline".
 The tables go to stdout and to ``--out`` (default ``benchmarks/results.md``).
+
+Instructions are counted with ``perf stat``; where perf cannot count them (a VM without
+hardware counters) but valgrind is installed, with callgrind instead, on fewer orders (it runs
+about 50 times slower; the overhead and cold sections then take about an hour more).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -69,33 +74,68 @@ def _perf_works() -> bool:
 
 
 PERF = _perf_works()
+# The fallback: callgrind counts a process's instructions too (user space only, in valgrind's
+# emulation), so its figures are close to perf's but not the same: compare like with like.
+COUNTER = "perf" if PERF else "callgrind" if shutil.which("valgrind") else None
+
+
+def _counted(command: list[str], counts: str) -> list[str]:
+    """``command`` under the instruction counter, which writes its figures to ``counts``."""
+    if COUNTER == "perf":
+        return ["perf", "stat", "-x,", "-e", "instructions", "-o", counts, *command]
+    return ["valgrind", "--tool=callgrind", f"--callgrind-out-file={counts}", *command]
+
+
+def _instructions(counts: str) -> int | None:
+    """The total in the counter's output file: perf's CSV line, or callgrind's
+    ``summary:`` line (``totals:`` in some versions), whose first figure is Ir."""
+    for line in Path(counts).read_text(errors="replace").splitlines():
+        if COUNTER == "perf":
+            fields = line.split(",")
+            if len(fields) > 2 and fields[2].startswith("instructions") and fields[0].isdigit():
+                return int(fields[0])
+        elif line.startswith(("summary:", "totals:")):
+            return int(line.split()[1])
+    return None
+
+
+def counter_note() -> str:
+    """Which counter the instruction columns come from: perf and callgrind differ a little."""
+    if COUNTER == "callgrind":
+        return (
+            "Instructions counted with callgrind (valgrind; perf cannot count them here): "
+            "user-space Ir, close to perf's counts but not identical, so compare them only "
+            "with other callgrind figures."
+        )
+    return "Instructions counted with perf stat." if COUNTER else "No instruction counter here."
 
 
 def measure(spec: dict[str, Any], port: str, count_instructions: bool = False) -> dict[str, Any]:
     """One measurement in a fresh process; with ``count_instructions`` (and a working
-    ``perf``), also the instructions the whole process executed."""
+    counter), also the instructions the whole process executed."""
     env = dict(os.environ, BENCH_PROVIDER_PORT=port, ADK_DISABLE_LOAD_DOTENV="1")
     env.pop("OKAHU_API_KEY", None)
     command = [PYTHON, "-m", "benchmarks.measure", json.dumps(spec)]
-    with tempfile.NamedTemporaryFile("r", suffix=".perf") as counts:
-        if count_instructions and PERF:
-            command = ["perf", "stat", "-x,", "-e", "instructions", "-o", counts.name, *command]
+    with tempfile.NamedTemporaryFile("r", suffix=".counts") as counts:
+        if count_instructions and COUNTER:
+            command = _counted(command, counts.name)
         proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
             raise SystemExit(f"measurement {spec} failed:\n{proc.stderr[-3000:]}")
         result = json.loads(proc.stdout.strip().splitlines()[-1])
-        for line in counts.read().splitlines():
-            fields = line.split(",")
-            if len(fields) > 2 and fields[2].startswith("instructions") and fields[0].isdigit():
-                result["instructions"] = int(fields[0])
+        if count_instructions and COUNTER:
+            instructions = _instructions(counts.name)
+            if instructions is not None:
+                result["instructions"] = instructions
     return result
 
 
 def instructions_per_agent_run(spec: dict[str, Any], port: str, orders: int) -> float | None:
     """Instructions per agent run, by difference: the same process with ``orders`` and with
-    ``4 * orders`` orders, so start-up and warm-up cancel out. Unlike CPU time on a shared
-    machine, an instruction count barely moves from run to run."""
-    if not PERF:
+    ``4 * orders`` orders, so start-up and warm-up cancel out: the difference is ``3 * orders``
+    orders of five agent runs each. Unlike CPU time on a shared machine, an instruction count
+    barely moves from run to run."""
+    if not COUNTER:
         return None
     small = measure({**spec, "orders": orders}, port, count_instructions=True)
     large = measure({**spec, "orders": 4 * orders}, port, count_instructions=True)
@@ -117,7 +157,8 @@ print(wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
 
 def cold_start(runs: int) -> dict[str, dict[str, float]]:
     """Process wall time and peak RSS (medians of ``runs``, the commands alternating), and
-    instructions executed (``perf``, when it works: steady where wall time is not)."""
+    instructions executed (steady where wall time is not): with perf on every run, with
+    callgrind (minutes per run) on the first only."""
     env = dict(
         os.environ,
         LITELLM_LOCAL_MODEL_COST_MAP="True",  # as the app sets it: no network at import
@@ -134,7 +175,7 @@ def cold_start(runs: int) -> dict[str, dict[str, float]]:
         n: {"wall": [], "rss": [], "ins": []} for n in commands
     }
     with tempfile.TemporaryDirectory() as cwd:
-        for _ in range(runs):
+        for run in range(runs):
             for name, command in commands.items():
                 timed = subprocess.run(
                     [PYTHON, "-c", _TIMED, *command],
@@ -147,33 +188,32 @@ def cold_start(runs: int) -> dict[str, dict[str, float]]:
                 wall, rss = map(float, timed.stdout.split())
                 seen[name]["wall"].append(wall)
                 seen[name]["rss"].append(rss)
-            if PERF:
+            if COUNTER == "perf" or (COUNTER and run == 0):
                 for name, command in commands.items():
-                    with tempfile.NamedTemporaryFile("r", suffix=".perf") as counts:
-                        subprocess.run(
-                            [
-                                "perf",
-                                "stat",
-                                "-x,",
-                                "-e",
-                                "instructions",
-                                "-o",
-                                counts.name,
-                                *command,
-                            ],
-                            cwd=cwd,
-                            env=env,
-                            check=True,
-                            capture_output=True,
-                        )
-                        for line in counts.read().splitlines():
-                            fields = line.split(",")
-                            if len(fields) > 2 and fields[2].startswith("instructions"):
-                                seen[name]["ins"].append(float(fields[0]))
+                    instructions = count_process(command, cwd, env)
+                    if instructions is not None:
+                        seen[name]["ins"].append(float(instructions))
     return {
         name: {k: statistics.median(v) if v else float("nan") for k, v in figures.items()}
         for name, figures in seen.items()
     }
+
+
+def count_process(command: list[str], cwd: str, env: dict[str, str]) -> int | None:
+    """The instructions one run of ``command`` executes, whole process, start to exit."""
+    with tempfile.NamedTemporaryFile("r", suffix=".counts") as counts:
+        subprocess.run(
+            _counted(command, counts.name), cwd=cwd, env=env, check=True, capture_output=True
+        )
+        return _instructions(counts.name)
+
+
+def count_orders(quick: bool) -> int:
+    """Orders for ``instructions_per_agent_run``: fewer under callgrind, which runs ~50x slower
+    (3 and 12 orders: 45 agent runs in the difference, ~15 minutes a row, within ~1%)."""
+    if COUNTER == "perf":
+        return 5 if quick else 10
+    return 2 if quick else 3
 
 
 def _row(*cells: Any) -> str:
@@ -279,7 +319,7 @@ def main() -> None:
                 }
                 m = measure(spec, port)
                 r = m["result"]
-                instructions = instructions_per_agent_run(spec, port, 5 if quick else 10)
+                instructions = instructions_per_agent_run(spec, port, count_orders(quick))
                 out(
                     _row(
                         label,
@@ -290,6 +330,8 @@ def main() -> None:
                         f"{m['peak_rss_mib']:.0f}",
                     )
                 )
+            out()
+            out(counter_note())
             out()
         if "batch" in only:
             orders = 20 if quick else 200
@@ -372,6 +414,8 @@ def main() -> None:
                 f"{ours['rss'] / floor['rss']:.2f}",
             )
         )
+        out()
+        out(counter_note() + (" One counted run each." if COUNTER == "callgrind" else ""))
         out()
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"written to {args.out}")
