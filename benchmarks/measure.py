@@ -227,8 +227,9 @@ def batch_in_workers(
     settings = settings_for(subject.mode, latency, 600, subject.trace_dir)
     provider_stats()
     cpu0, start = _cpu(), time.perf_counter()
-    pool = Pool(ids, settings, workers, concurrency=in_flight)
-    reports = asyncio.run(pool.collect(SPECIALIST_NAMES))
+    pool = Pool(settings, workers, concurrency=in_flight, orders=len(ids))
+    reports: list[Any] = []
+    asyncio.run(pool.collect(ids, SPECIALIST_NAMES, on_report=reports.append))
     wall, cpu = time.perf_counter() - start, _cpu() - cpu0
     for report in reports:
         _check_ours(report.results)
@@ -256,7 +257,8 @@ async def _ours_batch(
     subject: Subject, ids: list[str], in_flight: int, latency: float
 ) -> list[float]:
     tracker = subject.app(latency, deadline_s=600)
-    reports = await tracker.track_orders(ids, concurrency=in_flight)
+    reports: list[Any] = []
+    await tracker.track_orders(ids, concurrency=in_flight, on_report=reports.append)
     for report in reports:
         _check_ours(report.results)
     return [r.wall_s for r in reports]

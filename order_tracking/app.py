@@ -20,13 +20,13 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from .config import OFFLINE_MODEL, Settings, load_env_files
 from .redaction import install_log_redaction, register_secrets
-from .results import OrderReport, ReportCallback, ResultCallback, RunLimits
+from .results import BatchSummary, OrderReport, ReportCallback, ResultCallback, RunLimits
 from .specialists import AGENT_NAMES
 
 if TYPE_CHECKING:
@@ -210,14 +210,15 @@ class App:
 
     async def track_orders(
         self,
-        order_ids: Sequence[str],
+        order_ids: Iterable[str],
         *,
         concurrency: int | None = None,
         stop: asyncio.Event | None = None,
         on_result: ResultCallback | None = None,
         on_report: ReportCallback | None = None,
-    ) -> list[OrderReport]:
-        """Several orders, at most ``concurrency`` agent runs in flight across them."""
+    ) -> BatchSummary:
+        """Several orders, streamed, at most ``concurrency`` orders and agent runs in flight
+        (see ``async_runner.track_orders``)."""
         from .async_runner import track_orders
 
         return await track_orders(

@@ -6,26 +6,27 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import Sequence
 
 import click
 
 from . import app, lifecycle
 from .config import Settings
 from .lifecycle import EXIT_AGENT_FAILED, EXIT_OK
+from .order_ids import OrderIds
 from .output import Mode, Output, Progress
 from .report import render_header, render_summary
-from .results import OrderReport
+from .results import BatchSummary
 from .specialists import SPECIALIST_NAMES
 
 __all__ = ["run_batch"]
 
 
 def run_batch(
-    order_ids: Sequence[str], settings: Settings, mode: Mode, *, concurrency: int, workers: int
+    order_ids: OrderIds, settings: Settings, mode: Mode, *, concurrency: int, workers: int
 ) -> int:
     """Track ``order_ids``, print as the chosen ``mode`` says; returns the exit code (0 every
-    agent answered, 1 some did not, 128 + the signal when interrupted)."""
+    agent answered, 1 some did not, 128 + the signal when interrupted). The batch streams:
+    ids are read as orders finish, and only the summary is kept."""
     batch = len(order_ids) > 1
     progress = None
     if batch and mode != Mode.QUIET and sys.stderr.isatty():
@@ -37,21 +38,25 @@ def run_batch(
         from .workers import Pool
 
         asyncio.run(app.warm_up())  # before the fork: every worker inherits the warmed imports
-        pool = Pool(order_ids, settings, workers, concurrency=concurrency)
+        pool = Pool(settings, workers, concurrency=concurrency, orders=len(order_ids))
 
-        async def run(stop: asyncio.Event) -> list[OrderReport]:
+        async def run(stop: asyncio.Event) -> BatchSummary:
             return await pool.collect(
-                SPECIALIST_NAMES, stop=stop, on_result=out.on_result, on_report=out.on_report
+                order_ids,
+                SPECIALIST_NAMES,
+                stop=stop,
+                on_result=out.on_result,
+                on_report=out.on_report,
             )
 
-        reports, signum = asyncio.run(lifecycle.until_signalled(run, on_force=pool.kill))
+        summary, signum = asyncio.run(lifecycle.until_signalled(run, on_force=pool.kill))
     else:
         tracker = app.build(settings, warm=True)
         tracing = tracker.tracing
         if mode == Mode.STREAM and not batch:
-            click.echo(render_header(order_ids[0]) + "\n")
+            click.echo(render_header(next(iter(order_ids))) + "\n")
 
-        async def run(stop: asyncio.Event) -> list[OrderReport]:
+        async def run(stop: asyncio.Event) -> BatchSummary:
             return await tracker.track_orders(
                 order_ids,
                 concurrency=concurrency,
@@ -60,15 +65,18 @@ def run_batch(
                 on_report=out.on_report,
             )
 
-        reports, signum = asyncio.run(lifecycle.until_signalled(run))
+        summary, signum = asyncio.run(lifecycle.until_signalled(run))
     out.finish()
     if batch and mode in (Mode.TEXT, Mode.STREAM):
-        click.echo(render_summary(reports))
+        click.echo(render_summary(summary))
+    not_started = len(order_ids) - summary.orders
+    if not_started:
+        click.echo(f"{not_started} of {len(order_ids)} orders were not started.", err=True)
     # Trace files that could not be written: said once, whatever the number of orders.
-    failures = [r.trace_error for r in reports if r.trace_error]
-    for failure in dict.fromkeys([*failures, *(tracing.files.take_errors() if tracing else [])]):
+    taken = tracing.files.take_errors() if tracing else []
+    for failure in dict.fromkeys([*summary.trace_errors, *taken]):
         lifecycle.warn_trace_files(failure)
     if signum is not None:
         click.echo(f"Interrupted by {signal.Signals(signum).name}.", err=True)
         return 128 + signum
-    return EXIT_OK if all(r.all_ok for r in reports) else EXIT_AGENT_FAILED
+    return EXIT_OK if summary.all_ok and not not_started else EXIT_AGENT_FAILED

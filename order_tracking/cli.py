@@ -19,7 +19,7 @@ import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
 
 import click
 
@@ -27,7 +27,7 @@ from . import lifecycle
 from .app import announce_model_choice, configure_process
 from .config import DAY_S, ConfigError
 from .lifecycle import EXIT_BAD_INPUT, EXIT_OK
-from .order_ids import InvalidOrderId, read_order_ids
+from .order_ids import InvalidOrderId, OrderIds
 from .output import Mode
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def cli() -> None:
 @click.option(
     "--file",
     "id_file",
-    type=click.File("r"),
+    type=click.File("rb"),
     default=None,
     metavar="PATH",
     help="Read order ids from PATH, one per line ('-' for stdin).",
@@ -149,7 +149,7 @@ def cli() -> None:
 @_verbose_option
 def track_command(
     order_ids: tuple[str, ...],
-    id_file: TextIO | None,
+    id_file: BinaryIO | None,
     stream: bool,
     as_json: bool,
     quiet: bool,
@@ -162,17 +162,30 @@ def track_command(
     if sum((stream, as_json, quiet)) > 1:
         raise BadInput("choose one of --stream, --json and --quiet")
     try:
-        ids = read_order_ids(order_ids, id_file or (), id_file.name if id_file else "")
+        ids = OrderIds(order_ids, id_file, _source_name(id_file))
     except InvalidOrderId as exc:
         raise BadInput(str(exc)) from None
-    if not ids:
-        raise BadInput("give at least one order id (e.g. ORD-1001), or --file PATH")
-    mode = Mode.STREAM if stream else Mode.JSON if as_json else Mode.QUIET if quiet else Mode.TEXT
-    from .batch import run_batch
+    with ids:
+        if not len(ids):
+            raise BadInput("give at least one order id (e.g. ORD-1001), or --file PATH")
+        mode = (
+            Mode.STREAM if stream else Mode.JSON if as_json else Mode.QUIET if quiet else Mode.TEXT
+        )
+        from .batch import run_batch
 
-    settings = _settings(verbose, timeout_s)
-    announce_model_choice(settings)
-    sys.exit(run_batch(ids, settings, mode, concurrency=concurrency, workers=workers))
+        settings = _settings(verbose, timeout_s)
+        announce_model_choice(settings)
+        code = run_batch(ids, settings, mode, concurrency=concurrency, workers=workers)
+    sys.exit(code)
+
+
+def _source_name(stream: BinaryIO | None) -> str:
+    """How to name the file in an error: its path, or ``<stdin>``."""
+    if stream is None:
+        return ""
+    if stream is getattr(sys.stdin, "buffer", None):
+        return "<stdin>"
+    return str(getattr(stream, "name", "") or "<stdin>")
 
 
 @cli.command("trace")

@@ -2,15 +2,19 @@
 
 An id is ``ORD-`` followed by 1 to 12 ASCII digits, any case (``ord-1001`` -> ``ORD-1001``).
 Ids come from arguments, from a file or stdin (one per line, ``#`` comments and blank lines
-skipped), and from URLs of the HTTP service.
+skipped, UTF-8 with or without a byte-order mark, lines of at most ``MAX_LINE_BYTES``), and
+from URLs of the HTTP service.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Iterable, Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from typing import IO, BinaryIO
 
-__all__ = ["InvalidOrderId", "parse_order_id", "read_order_ids"]
+__all__ = ["MAX_LINE_BYTES", "InvalidOrderId", "OrderIds", "parse_order_id"]
 
 _ORDER_ID = re.compile(r"ORD-[0-9]{1,12}", re.IGNORECASE)
 
@@ -31,16 +35,78 @@ def parse_order_id(raw: str) -> str:
     return candidate.upper()
 
 
-def read_order_ids(ids: Sequence[str], lines: Iterable[str] = (), source: str = "") -> list[str]:
-    """Ids from the arguments, then from ``lines`` (a file named ``source``: one per line,
-    blank lines and ``#`` comments skipped). All are checked before anything runs; a bad line
-    is named (``orders.txt, line 2: invalid order id …``)."""
-    found = [parse_order_id(raw) for raw in ids]
-    for number, line in enumerate(lines, start=1):
-        text = line.split("#", 1)[0].strip()
-        if text:
-            try:
-                found.append(parse_order_id(text))
-            except InvalidOrderId as exc:
-                raise InvalidOrderId(f"{source}, line {number}: {exc}") from None
-    return found
+MAX_LINE_BYTES = 1024  # an id is short: a longer line is not one (and /dev/zero never ends)
+_BOM = b"\xef\xbb\xbf"
+
+
+def _lines(stream: BinaryIO, source: str) -> Iterator[tuple[int, str]]:
+    """(number, text) of each line of ``stream``, decoded as UTF-8 (a byte-order mark at the
+    start is fine), read at most ``MAX_LINE_BYTES`` at a time."""
+    for number in itertools.count(1):
+        raw = stream.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            raise InvalidOrderId(
+                f"{source}, line {number}: longer than {MAX_LINE_BYTES} bytes, not an order id"
+            )
+        if number == 1:
+            raw = raw.removeprefix(_BOM)
+        try:
+            yield number, raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidOrderId(f"{source}, line {number}: not UTF-8 text") from None
+
+
+class OrderIds:
+    """Checked order ids, read once, kept on disk rather than in memory: a million-line file
+    costs a temporary file, not a million strings. Iterate as often as needed; ``close()``
+    (or ``with``) removes the file."""
+
+    def __init__(
+        self, ids: Sequence[str], stream: BinaryIO | None = None, source: str = ""
+    ) -> None:
+        """The ids in ``ids``, then one per line of ``stream`` (blank lines and ``#`` comments
+        skipped). Everything is checked before this returns: the first bad one raises
+        ``InvalidOrderId`` naming its line (``orders.txt, line 2: invalid order id …``)."""
+        self._first = [parse_order_id(raw) for raw in ids]
+        self.count = len(self._first)
+        self._spool: IO[str] | None = None
+        if stream is None:
+            return
+        self._spool = tempfile.TemporaryFile("w+", encoding="ascii")
+        try:
+            for number, line in _lines(stream, source):
+                text = line.split("#", 1)[0].strip()
+                if not text:
+                    continue
+                try:
+                    order_id = parse_order_id(text)
+                except InvalidOrderId as exc:
+                    raise InvalidOrderId(f"{source}, line {number}: {exc}") from None
+                self._spool.write(order_id + "\n")
+                self.count += 1
+            self._spool.flush()
+        except BaseException:
+            self.close()
+            raise
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._first
+        if self._spool is not None:
+            self._spool.seek(0)
+            for line in self._spool:
+                yield line.rstrip("\n")
+
+    def __len__(self) -> int:
+        return self.count
+
+    def close(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+
+    def __enter__(self) -> OrderIds:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

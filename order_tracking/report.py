@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .results import AgentResult, OrderReport
+from .results import AgentResult, BatchSummary, OrderReport
 
 
 def display_path(path: Path | None) -> str | None:
@@ -57,30 +57,30 @@ def render_report(report: OrderReport) -> str:
     return "\n\n".join([*sections, render_footer(report)])
 
 
-def render_summary(reports: list[OrderReport]) -> str:
-    """The table after a batch: one row per order, then the totals."""
+def render_summary(summary: BatchSummary) -> str:
+    """The table after a batch: one row per order (in the order they completed; only the
+    totals past ``SUMMARY_ROWS`` orders, whose reports were printed as they came), then the
+    totals."""
     rows = [("order", "ok", "failed", "wall s", "tokens", "cost $")]
-    for report in reports:
-        ok = sum(r.ok for r in report.results)
-        rows.append(
-            (
-                report.order_id,
-                str(ok),
-                str(len(report.results) - ok),
-                f"{report.wall_s:.2f}",
-                str(sum(r.tokens for r in report.results)),
-                f"{sum(r.cost_usd for r in report.results):.4f}",
-            )
+    rows += [
+        (
+            row.order_id,
+            str(row.answered),
+            str(row.failed),
+            f"{row.wall_s:.2f}",
+            str(row.tokens),
+            f"{row.cost_usd:.4f}",
         )
-    results = [r for report in reports for r in report.results]
+        for row in summary.rows
+    ]
     rows.append(
         (
-            f"{len(reports)} orders",
-            str(sum(r.ok for r in results)),
-            str(sum(not r.ok for r in results)),
+            f"{summary.orders} orders",
+            str(summary.answered),
+            str(summary.failed),
             "",
-            str(sum(r.tokens for r in results)),
-            f"{sum(r.cost_usd for r in results):.4f}",
+            str(summary.tokens),
+            f"{summary.cost_usd:.4f}",
         )
     )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

@@ -5,7 +5,7 @@ stack."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from .config import Settings
 
 __all__ = [
+    "SUMMARY_ROWS",
     "AgentResult",
+    "BatchSummary",
     "OrderReport",
     "ReportCallback",
     "ResultCallback",
@@ -74,6 +76,64 @@ class OrderReport:
     def sequential_estimate_s(self) -> float:
         """What the same runs would have taken one after another."""
         return sum(r.elapsed_s for r in self.results)
+
+
+SUMMARY_ROWS = 100  # orders a batch summary lists one by one; beyond, only the totals
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    order_id: str
+    answered: int
+    failed: int
+    wall_s: float
+    tokens: int
+    cost_usd: float
+
+
+@dataclass
+class BatchSummary:
+    """What a batch has done, kept as reports arrive: totals, and a row per order for the
+    first ``SUMMARY_ROWS`` orders (then none: memory stays flat in the number of orders)."""
+
+    orders: int = 0
+    answered: int = 0
+    failed: int = 0
+    tokens: int = 0
+    cost_usd: float = 0.0
+    rows: list[SummaryRow] = field(default_factory=list)
+    trace_errors: list[str] = field(default_factory=list)  # distinct
+
+    @property
+    def all_ok(self) -> bool:
+        return self.failed == 0
+
+    @property
+    def listed(self) -> bool:
+        """Whether ``rows`` has every order."""
+        return self.orders <= SUMMARY_ROWS
+
+    def add(self, report: OrderReport) -> None:
+        answered = sum(r.ok for r in report.results)
+        row = SummaryRow(
+            report.order_id,
+            answered,
+            len(report.results) - answered,
+            report.wall_s,
+            sum(r.tokens for r in report.results),
+            sum(r.cost_usd for r in report.results),
+        )
+        self.orders += 1
+        self.answered += row.answered
+        self.failed += row.failed
+        self.tokens += row.tokens
+        self.cost_usd += row.cost_usd
+        if report.trace_error and report.trace_error not in self.trace_errors:
+            self.trace_errors.append(report.trace_error)
+        if self.listed:
+            self.rows.append(row)
+        else:
+            self.rows.clear()
 
 
 @dataclass(frozen=True)

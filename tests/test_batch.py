@@ -42,7 +42,7 @@ def test_a_batch_prints_every_report_then_a_summary_table(capsys, cli_env, tmp_p
     table = out[out.index("order     ok") :]
     lines = table.splitlines()
     assert lines[0].split() == ["order", "ok", "failed", "wall", "s", "tokens", "cost", "$"]
-    assert [line.split()[:3] for line in lines[2:5]] == [
+    assert sorted(line.split()[:3] for line in lines[2:5]) == [  # in the order they completed
         ["ORD-1001", "5", "0"],
         ["ORD-1002", "5", "0"],
         ["ORD-1003", "5", "0"],
@@ -111,8 +111,8 @@ async def test_the_concurrency_limit_is_respected_across_orders(stub):
     models = litellm_models(Settings(default_model="openai/slow-0.2"))
     agents = build_order_agents(models)
     ids = ["ORD-1001", "ORD-1002", "ORD-1003"]
-    reports = await track_orders(ids, agents, concurrency=3, limits=RunLimits())
-    assert all(r.all_ok for r in reports) and stub.count("slow-0.2") == 30
+    summary = await track_orders(ids, agents, concurrency=3, limits=RunLimits())
+    assert summary.all_ok and summary.orders == 3 and stub.count("slow-0.2") == 30
     assert stub.max_in_flight("slow-0.2") == 3  # never more, and it did reach the limit
     stub.reset()
     await track_orders(ids, agents, concurrency=15, limits=RunLimits())
@@ -194,3 +194,38 @@ async def test_an_order_that_raises_stops_its_batch_and_leaves_nothing_running(m
     assert caught.group_contains(OSError, match="No space left on device")
     await asyncio.sleep(1.5)  # two calls of 0.4 s: ORD-1002 would have answered, had it run on
     assert after_the_error == []
+
+
+async def test_a_batch_streams_its_ids_with_a_bounded_number_of_orders_in_flight(models):
+    """Ids are taken only as orders finish: never more than --concurrency orders started and
+    unfinished, however long the batch; the summary is all that is kept."""
+    taken, done = [], []
+
+    def ids():
+        for n in range(40):
+            taken.append(n)
+            yield ("ORD-1001", "ORD-1002", "ORD-1003")[n % 3]
+
+    def on_report(report):
+        done.append(report)
+        assert len(taken) - len(done) <= 4  # the ones in flight, and the next one waiting
+
+    summary = await track_orders(
+        ids(), build_order_agents(models), concurrency=3, limits=RunLimits(), on_report=on_report
+    )
+    assert (summary.orders, summary.answered, summary.failed) == (40, 200, 0)
+    assert summary.all_ok and len(summary.rows) == len(done) == 40
+
+
+def test_the_summary_lists_orders_up_to_a_hundred_then_only_totals():
+    from order_tracking.report import render_summary
+    from order_tracking.results import SUMMARY_ROWS, AgentResult, BatchSummary, OrderReport, Status
+
+    summary = BatchSummary()
+    result = AgentResult("a", Status.OK, "x", None, 0.1, tokens=7)
+    for n in range(SUMMARY_ROWS + 1):
+        summary.add(OrderReport(f"ORD-{n}", (result, result), 0.2))
+        assert len(summary.rows) == (n + 1 if n < SUMMARY_ROWS else 0)
+    table = render_summary(summary).splitlines()
+    assert table[-1].split() == ["101", "orders", "202", "0", "1414", "0.0000"]
+    assert len(table) == 4  # header, rule, rule, totals: no per-order rows past the limit

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from typing import Any
 from uuid import uuid4
@@ -31,6 +31,7 @@ from ..resilience import (
 )
 from ..results import (
     AgentResult,
+    BatchSummary,
     OrderReport,
     ReportCallback,
     ResultCallback,
@@ -40,6 +41,7 @@ from ..results import (
 from ..tracing import WORKFLOW_NAME, Tracing, trace_event
 
 APP_NAME = "order_tracking"
+DEFAULT_ORDERS_IN_FLIGHT = 64  # without a concurrency limit: how many orders a batch starts
 USER_ID = "track-order"
 
 
@@ -253,7 +255,7 @@ async def track_order(
 
 
 async def track_orders(
-    order_ids: Sequence[str],
+    order_ids: Iterable[str],
     agents: Sequence[BaseAgent],
     tracing: Tracing | None = None,
     *,
@@ -262,20 +264,33 @@ async def track_orders(
     stop: asyncio.Event | None = None,
     on_result: ResultCallback | None = None,
     on_report: ReportCallback | None = None,
-) -> list[OrderReport]:
-    """Several orders at once, one trace each, with at most ``concurrency`` agent runs in
-    flight across all of them. Reports keep the orders' order; ``on_report`` sees each as
-    it completes. The orders run in one task group: none outlives the batch."""
+) -> BatchSummary:
+    """Several orders, one trace each, streamed: ids are taken from ``order_ids`` only as
+    orders finish, so at most ``concurrency`` orders are in flight (and at most
+    ``concurrency`` agent runs across them), however long the batch. ``on_report`` sees each
+    report as it completes; what is kept is the summary, so memory is flat in the number of
+    orders. Setting ``stop`` cancels the orders in flight (their reports say so) and starts
+    no more. The orders run in one task group: none outlives the batch."""
     gate = asyncio.Semaphore(concurrency) if concurrency else None
+    in_flight = asyncio.Semaphore(concurrency or DEFAULT_ORDERS_IN_FLIGHT)
+    summary = BatchSummary()
 
-    async def one(order_id: str) -> OrderReport:
-        report = await track_order(
-            order_id, agents, tracing, limits=limits, stop=stop, gate=gate, on_result=on_result
-        )
+    async def one(order_id: str) -> None:
+        try:
+            report = await track_order(
+                order_id, agents, tracing, limits=limits, stop=stop, gate=gate, on_result=on_result
+            )
+        finally:
+            in_flight.release()
+        summary.add(report)
         if on_report:
             on_report(report)
-        return report
 
     async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(one(order_id)) for order_id in order_ids]
-    return [task.result() for task in tasks]
+        for order_id in order_ids:
+            await in_flight.acquire()
+            if stop is not None and stop.is_set():
+                in_flight.release()
+                break
+            group.create_task(one(order_id))
+    return summary
