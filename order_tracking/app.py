@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from .config import OFFLINE_MODEL, Settings, load_env_files
-from .redaction import install_log_redaction, register_secrets
+from .redaction import install_log_redaction, register_secret_values, register_secrets
 from .results import BatchSummary, OrderReport, ReportCallback, ResultCallback, RunLimits
 from .specialists import AGENT_NAMES
 
@@ -97,7 +97,9 @@ def configure_process(*, logging_mode: LoggingMode = "quiet") -> Settings:
     load_env_files()
     register_secrets(os.environ)
     install_log_redaction()
-    return Settings.from_env(agent_names=AGENT_NAMES)
+    settings = Settings.from_env(agent_names=AGENT_NAMES)
+    register_secret_values(settings.service_api_keys)
+    return settings
 
 
 def announce_model_choice(settings: Settings, stream: TextIO | None = None) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import signal
-import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -222,25 +221,31 @@ def trace_command(file: Path | None, html_out: Path | None) -> None:
     help="Port to listen on (0: any free port).",
 )
 @_concurrency_option("Agent runs in flight at once, across all requests.")
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="Serve beyond loopback without SERVICE_API_KEYS: anyone who can reach it reads every order.",
+)
 @_verbose_option
-def serve_command(host: str, port: int, concurrency: int, verbose: bool) -> None:
+def serve_command(host: str, port: int, concurrency: int, insecure: bool, verbose: bool) -> None:
     """Serve order tracking over HTTP (FastAPI; OpenAPI docs at /docs)."""
-    # Bound here, before the heavy start-up, so a busy port is a one-line error (exit 2)
-    # rather than uvicorn's log line and exit 3 after seconds of imports.
-    try:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-    except OSError as exc:
-        raise BadInput(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    from . import app, service
+    from .listen import ListenError, bind, exposure_warning, url
 
     settings = _settings(verbose)
+    try:
+        warning = exposure_warning(host, port, settings.service_api_keys, insecure)
+        # Bound here, before the heavy start-up, so a busy port is a one-line error (exit 2)
+        # rather than uvicorn's log line and exit 3 after seconds of imports.
+        sock = bind(host, port)
+    except ListenError as exc:
+        raise BadInput(str(exc)) from None
+    if warning:
+        click.echo(warning, err=True)
+    from . import app, service
+
     announce_model_choice(settings)
     tracker = app.build(settings, warm=True)
-    shown = f"[{host}]" if family == socket.AF_INET6 else host
-    click.echo(f"Serving on http://{shown}:{sock.getsockname()[1]} (API docs at /docs)", err=True)
+    click.echo(f"Serving on {url(sock)} (API docs at /docs)", err=True)
     signum = service.serve(sock, tracker, concurrency=concurrency, verbose=verbose)
     if signum is not None:
         click.echo(f"Stopped by {signal.Signals(signum).name}.", err=True)

@@ -92,6 +92,21 @@ def _number(
     return value
 
 
+MIN_API_KEY_CHARS = 16
+
+
+def _api_keys(raw: str) -> tuple[str, ...]:
+    """Comma-separated keys; a short one is refused (a guessable key is no key)."""
+    keys = tuple(dict.fromkeys(k.strip() for k in raw.split(",") if k.strip()))
+    for number, key in enumerate(keys, start=1):
+        if len(key) < MIN_API_KEY_CHARS or any(c.isspace() or not c.isprintable() for c in key):
+            raise ConfigError(
+                f"SERVICE_API_KEYS: key {number} must be at least {MIN_API_KEY_CHARS} "
+                "printable characters without spaces"
+            )
+    return keys
+
+
 class ConfigError(ValueError):
     """A setting in the environment is unusable; the message says which and why."""
 
@@ -119,6 +134,8 @@ class Settings:
     max_cost_usd_per_run: float = 1.0
     max_input_chars: int = 2_000
     okahu_export_timeout_s: float = 3.0
+    # Keys a client of `track-order serve` must send (Authorization: Bearer KEY or X-API-Key).
+    service_api_keys: tuple[str, ...] = ()
 
     @classmethod
     def from_env(
@@ -176,6 +193,7 @@ class Settings:
                 env, "MODEL_TIMEOUT_S", DEFAULT_MODEL_TIMEOUT_S, float, high=DAY_S, above_low=True
             ),
             okahu_enabled=bool(env.get("OKAHU_API_KEY", "").strip()),
+            service_api_keys=_api_keys(env.get("SERVICE_API_KEYS", "")),
             trace_dir=Path(env.get("MONOCLE_TRACE_OUTPUT_PATH", "").strip() or DEFAULT_TRACE_DIR),
         )
 

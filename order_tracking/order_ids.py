@@ -23,10 +23,11 @@ class InvalidOrderId(ValueError):
     """Not an order id; the message says what one looks like (and where, for a file)."""
 
 
-def parse_order_id(raw: str) -> str:
+def parse_order_id(raw: str, *, strip: bool = True) -> str:
     """``ord-1001`` -> ``ORD-1001``; anything else that is not ``ORD-`` + 1-12 ASCII digits
-    is refused before it can reach a prompt."""
-    candidate = raw.strip()
+    is refused before it can reach a prompt. ``strip=False``: surrounding whitespace is
+    refused too (in a URL it is a client's mistake, not formatting)."""
+    candidate = raw.strip() if strip else raw
     if not _ORDER_ID.fullmatch(candidate):
         shown = raw if len(raw) <= 40 else raw[:40] + "…"
         raise InvalidOrderId(

@@ -13,7 +13,13 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["REDACTED", "install_log_redaction", "redact", "register_secrets"]
+__all__ = [
+    "REDACTED",
+    "install_log_redaction",
+    "redact",
+    "register_secret_values",
+    "register_secrets",
+]
 
 REDACTED = "[REDACTED]"
 
@@ -42,6 +48,11 @@ def register_secrets(env: Mapping[str, str]) -> None:
     _known.update(
         v.strip() for k, v in env.items() if _SECRET_NAME.search(k) and len(v.strip()) >= 8
     )
+
+
+def register_secret_values(values: Iterable[str]) -> None:
+    """Remember secrets that are not one variable's whole value (each of several keys)."""
+    _known.update(v for v in values if len(v) >= 8)
 
 
 def redact(text: str, extra: Iterable[str] = ()) -> str:

@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import importlib.util
 import json
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path as FilePath
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, HTTPException, Path
+from fastapi import Depends, FastAPI, HTTPException, Path, Security
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 
 from . import lifecycle
@@ -60,13 +62,20 @@ class _Admission:
 
 
 def create_app(
-    tracker: App, *, concurrency: int = 10, max_orders: int = DEFAULT_MAX_ORDERS
+    tracker: App,
+    *,
+    concurrency: int = 10,
+    max_orders: int = DEFAULT_MAX_ORDERS,
+    api_keys: Sequence[str] = (),
 ) -> FastAPI:
     """The service around a built ``App`` (agents, tracing, limits).
 
     ``concurrency`` bounds agent runs in flight across all requests; ``max_orders`` bounds
-    the orders in flight (requests beyond it get 503 with ``Retry-After``).
+    the orders in flight (requests beyond it get 503 with ``Retry-After``). With
+    ``api_keys``, every order route wants one of them (401 otherwise); ``/health``,
+    ``/ready`` and the API docs stay open (they tell nothing about any order).
     """
+    guarded = [Depends(_require_key(api_keys))] if api_keys else []
     gate = asyncio.Semaphore(concurrency)
     admission = _Admission(max_orders)
     streamed: dict[asyncio.Task[OrderReport], asyncio.Event] = {}
@@ -97,7 +106,7 @@ def create_app(
 
     def order_id_or_422(raw: str) -> str:
         try:
-            return parse_order_id(raw)
+            return parse_order_id(raw, strip=False)
         except InvalidOrderId as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from None
 
@@ -108,14 +117,16 @@ def create_app(
     @app.get("/ready", summary="Readiness: agents built, tracing installed, capacity left")
     async def ready() -> dict[str, Any]:
         if admission.in_flight >= admission.limit:
-            raise HTTPException(status_code=503, detail="at capacity")
+            raise HTTPException(status_code=503, detail="at capacity", headers={"Retry-After": "1"})
         return {
             "status": "ready",
             "agents": [a.name for a in tracker.agents],
             "orders_in_flight": admission.in_flight,
         }
 
-    @app.post("/orders/{order_id}/track", summary="Ask every agent about one order")
+    @app.post(
+        "/orders/{order_id}/track", summary="Ask every agent about one order", dependencies=guarded
+    )
     async def track(order_id: str = Path(description=ORDER_ID_DOC)) -> dict[str, Any]:
         order_id = order_id_or_422(order_id)
         admission.enter()
@@ -128,6 +139,7 @@ def create_app(
     @app.get(
         "/orders/{order_id}/track/stream",
         summary="The same, as server-sent events, each agent's result as it completes",
+        dependencies=guarded,
     )
     async def track_stream(order_id: str = Path(description=ORDER_ID_DOC)) -> StreamingResponse:
         order_id = order_id_or_422(order_id)
@@ -166,13 +178,38 @@ def create_app(
     return app
 
 
+def _require_key(keys: Sequence[str]) -> Callable[..., Awaitable[None]]:
+    """A dependency that wants ``Authorization: Bearer KEY`` or ``X-API-Key: KEY``, one of
+    ``keys``, compared in constant time (each key, every time); 401 otherwise."""
+    encoded = [key.encode() for key in keys]
+    bearer = HTTPBearer(auto_error=False, description="One of SERVICE_API_KEYS.")
+    header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The same key.")
+
+    async def require_key(
+        credentials: HTTPAuthorizationCredentials | None = Security(bearer),
+        api_key: str | None = Security(header),
+    ) -> None:
+        given = (credentials.credentials if credentials else api_key or "").encode()
+        known = False
+        for key in encoded:
+            known |= hmac.compare_digest(given, key)
+        if not known:
+            raise HTTPException(
+                status_code=401,
+                detail="missing or invalid API key",
+                headers={"WWW-Authenticate": 'Bearer realm="order_tracking"'},
+            )
+
+    return require_key
+
+
 def serve(sock: socket.socket, tracker: App, *, concurrency: int, verbose: bool) -> int | None:
     """Serve on ``sock`` until SIGINT/SIGTERM, a graceful stop: uvicorn finishes the requests
     in flight and the streams still running are stopped with their traces closed. Returns the
     signal that stopped it."""
     import uvicorn
 
-    app = create_app(tracker, concurrency=concurrency)
+    app = create_app(tracker, concurrency=concurrency, api_keys=tracker.settings.service_api_keys)
     server = server_without_signal_handlers(
         uvicorn.Config(app, log_level="info" if verbose else "warning")
     )

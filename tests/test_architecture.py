@@ -135,3 +135,31 @@ def test_results_rendering_and_start_up_import_no_agent_library():
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=60
     )
     assert (proc.returncode, proc.stdout) == (0, "[]\n"), proc.stderr
+
+
+@pytest.mark.parametrize(
+    "host, loopback",
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.5", False),
+        ("example.com", False),
+    ],
+)
+def test_only_loopback_is_served_without_keys(host, loopback):
+    from order_tracking.listen import ListenError, exposure_warning, is_loopback
+
+    assert is_loopback(host) is loopback
+    assert exposure_warning(host, 80, ("k" * 16,), insecure=False) is None
+    if loopback:
+        assert exposure_warning(host, 80, (), insecure=False) is None
+    else:
+        with pytest.raises(ListenError, match="without authentication"):
+            exposure_warning(host, 80, (), insecure=False)
+        warning = exposure_warning(host, 80, (), insecure=True)
+        assert warning.startswith(f"WARNING: serving on {host}:80 WITHOUT AUTHENTICATION")

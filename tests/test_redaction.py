@@ -198,3 +198,12 @@ async def test_credentials_in_the_provider_url_never_reach_the_trace(stub, monke
         stub.base_url.replace("http://", f"http://{REDACTED}@")
     }
     assert "hunter2pass" not in written and "admin:" not in written
+
+
+def test_service_api_keys_are_redacted_like_other_secrets(monkeypatch):
+    from order_tracking.app import configure_process
+
+    keys = ["svc-key-0123456789abcdef", "svc-key-fedcba9876543210"]
+    monkeypatch.setenv("SERVICE_API_KEYS", ",".join(keys))
+    configure_process()
+    assert redact(f"got {keys[0]} and {keys[1]}") == f"got {REDACTED} and {REDACTED}"

@@ -133,6 +133,74 @@ def test_a_bad_order_id_is_422_with_a_clear_message(base_url, path):
         }
 
 
+def test_an_id_with_surrounding_whitespace_is_refused_over_http(base_url):
+    # On the command line a line's spaces are formatting; in a URL they are a client's bug.
+    response = httpx.post(f"{base_url}/orders/%20ORD-1001%20/track", timeout=10)
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("invalid order id ' ORD-1001 ': ")
+
+
+KEYS = ("k" * 16 + "-first", "k" * 16 + "-second")
+
+
+@pytest.fixture(scope="module")
+def keyed_url(tracing) -> Iterator[str]:
+    with serving(service(offline_models(), api_keys=KEYS)) as url:
+        yield url
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong-key-of-some-length"},
+        {"X-API-Key": KEYS[0][:-1]},
+        {"Authorization": f"Basic {KEYS[0]}"},
+    ],
+)
+def test_with_api_keys_an_order_needs_one(keyed_url, headers):
+    for response in (
+        httpx.post(f"{keyed_url}/orders/ORD-1001/track", headers=headers, timeout=10),
+        httpx.get(f"{keyed_url}/orders/ORD-1001/track/stream", headers=headers, timeout=10),
+    ):
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == 'Bearer realm="order_tracking"'
+        assert response.json() == {"detail": "missing or invalid API key"}
+
+
+@pytest.mark.parametrize(
+    "headers", [{"Authorization": f"Bearer {KEYS[1]}"}, {"X-API-Key": KEYS[0]}]
+)
+def test_with_api_keys_either_header_with_any_key_is_let_in(keyed_url, headers):
+    response = httpx.post(f"{keyed_url}/orders/ORD-1001/track", headers=headers, timeout=60)
+    assert response.status_code == 200
+    assert {a["agent"]: a["text"] for a in response.json()["agents"]} == ARTICLE_ANSWERS
+
+
+def test_with_api_keys_health_ready_and_the_docs_stay_open(keyed_url):
+    for path in ("/health", "/ready", "/docs", "/openapi.json"):
+        assert httpx.get(keyed_url + path, timeout=10).status_code == 200, path
+
+
+def test_serving_beyond_loopback_without_keys_is_refused(capsys):
+    code, out, err = run_cli(capsys, "serve", "--host", "0.0.0.0", "--port", "0")
+    assert (code, out) == (2, "")
+    assert err == (
+        "track-order: error: refusing to serve on 0.0.0.0:0 without authentication: "
+        "set SERVICE_API_KEYS (or pass --insecure to serve anyway)\n"
+    )
+
+
+def test_a_short_api_key_is_a_setting_error(capsys, monkeypatch):
+    monkeypatch.setenv("SERVICE_API_KEYS", "short")
+    code, out, err = run_cli(capsys, "serve", "--port", "0")
+    assert (code, out) == (2, "")
+    assert err == (
+        "track-order: error: SERVICE_API_KEYS: key 1 must be at least 16 printable characters "
+        "without spaces\n"
+    )
+
+
 def test_an_unknown_order_is_answered_not_an_error(base_url):
     response = httpx.post(f"{base_url}/orders/ORD-9999/track", timeout=60)
     assert response.status_code == 200
@@ -199,7 +267,7 @@ def test_orders_in_flight_are_bounded_and_agent_runs_too(tracing, stub):
     assert (first.status_code, second.status_code) == (200, 200)
     assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
     assert refused.json() == {"detail": "too many orders in flight; retry shortly"}
-    assert not_ready.status_code == 503
+    assert not_ready.status_code == 503 and not_ready.headers["retry-after"] == "1"
     assert after["orders_in_flight"] == 0  # every slot given back
     assert stub.max_in_flight("slow-0.3") == 3
 
@@ -241,7 +309,7 @@ def test_a_busy_port_is_a_one_line_error_before_anything_starts(capsys):
 def test_serve_answers_over_http_and_stops_cleanly_on_sigterm(tmp_path):
     """The real command in its own process: it prints where it listens (port 0 picks a free
     one), answers, and SIGTERM is a graceful stop with exit 0 and no traceback."""
-    env = dict(os.environ, MONOCLE_TRACE_OUTPUT_PATH=str(tmp_path))
+    env = dict(os.environ, MONOCLE_TRACE_OUTPUT_PATH=str(tmp_path), SERVICE_API_KEYS=KEYS[0])
     proc = subprocess.Popen(
         [TRACK_ORDER, "serve", "--port", "0"],
         stdout=subprocess.PIPE,
@@ -263,7 +331,10 @@ def test_serve_answers_over_http_and_stops_cleanly_on_sigterm(tmp_path):
             except httpx.TransportError:
                 assert time.monotonic() < deadline, "serve never answered"
                 time.sleep(0.1)
-        order = httpx.post(f"{url}/orders/ORD-1001/track", timeout=60).json()
+        assert httpx.post(f"{url}/orders/ORD-1001/track", timeout=60).status_code == 401
+        order = httpx.post(
+            f"{url}/orders/ORD-1001/track", headers={"X-API-Key": KEYS[0]}, timeout=60
+        ).json()
         assert {a["agent"]: a["text"] for a in order["agents"]} == ARTICLE_ANSWERS
         assert (tmp_path / order["trace_file"]).is_file()
         proc.send_signal(signal.SIGTERM)
