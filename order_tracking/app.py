@@ -72,6 +72,7 @@ LoggingMode = Literal["quiet", "verbose", "host"]
 # Loggers of the libraries underneath. A failing agent is reported in its own section; their
 # tracebacks for the same failure would bury the answer, so they are shown only with --verbose.
 _LIBRARY_LOGGERS = (
+    "asyncio",  # e.g. a burst of "socket.accept() out of system resource" under load
     "google_adk",
     "LiteLLM",
     "LiteLLM Router",

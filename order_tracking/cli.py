@@ -26,7 +26,7 @@ from . import lifecycle
 from .app import announce_model_choice, configure_process
 from .config import DAY_S, ConfigError
 from .lifecycle import EXIT_BAD_INPUT, EXIT_OK
-from .order_ids import InvalidOrderId, OrderIds
+from .order_ids import InvalidOrderId, OrderIds, source_name
 from .output import Mode
 
 if TYPE_CHECKING:
@@ -68,12 +68,13 @@ def _timeout(ctx: Any, param: Any, value: float | None) -> float | None:
     """Seconds: finite, above 0, at most a day (the settings' own bounds)."""
     if value is None:
         return None
+    option = param.opts[0]
     if not math.isfinite(value):
-        raise BadInput(f"--timeout must be a finite number, got {value:g}")
+        raise BadInput(f"{option} must be a finite number, got {value:g}")
     if value <= 0:
-        raise BadInput(f"--timeout must be greater than 0, got {value:g}")
+        raise BadInput(f"{option} must be greater than 0, got {value:g}")
     if value > DAY_S:
-        raise BadInput(f"--timeout must be at most {DAY_S:g}, got {value:g}")
+        raise BadInput(f"{option} must be at most {DAY_S:g}, got {value:g}")
     return value
 
 
@@ -161,7 +162,7 @@ def track_command(
     if sum((stream, as_json, quiet)) > 1:
         raise BadInput("choose one of --stream, --json and --quiet")
     try:
-        ids = OrderIds(order_ids, id_file, _source_name(id_file))
+        ids = OrderIds(order_ids, id_file, source_name(id_file))
     except InvalidOrderId as exc:
         raise BadInput(str(exc)) from None
     with ids:
@@ -176,15 +177,6 @@ def track_command(
         announce_model_choice(settings)
         code = run_batch(ids, settings, mode, concurrency=concurrency, workers=workers)
     sys.exit(code)
-
-
-def _source_name(stream: BinaryIO | None) -> str:
-    """How to name the file in an error: its path, or ``<stdin>``."""
-    if stream is None:
-        return ""
-    if stream is getattr(sys.stdin, "buffer", None):
-        return "<stdin>"
-    return str(getattr(stream, "name", "") or "<stdin>")
 
 
 @cli.command("trace")
@@ -226,8 +218,25 @@ def trace_command(file: Path | None, html_out: Path | None) -> None:
     is_flag=True,
     help="Serve beyond loopback without SERVICE_API_KEYS: anyone who can reach it reads every order.",
 )
+@click.option(
+    "--header-timeout",
+    "header_timeout_s",
+    type=float,
+    default=10.0,
+    show_default=True,
+    callback=_timeout,
+    metavar="SECONDS",
+    help="A request's headers must arrive within this (slow clients are cut off).",
+)
 @_verbose_option
-def serve_command(host: str, port: int, concurrency: int, insecure: bool, verbose: bool) -> None:
+def serve_command(
+    host: str,
+    port: int,
+    concurrency: int,
+    insecure: bool,
+    header_timeout_s: float,
+    verbose: bool,
+) -> None:
     """Serve order tracking over HTTP (FastAPI; OpenAPI docs at /docs)."""
     from .listen import ListenError, bind, exposure_warning, url
 
@@ -246,7 +255,13 @@ def serve_command(host: str, port: int, concurrency: int, insecure: bool, verbos
     announce_model_choice(settings)
     tracker = app.build(settings, warm=True)
     click.echo(f"Serving on {url(sock)} (API docs at /docs)", err=True)
-    signum = service.serve(sock, tracker, concurrency=concurrency, verbose=verbose)
+    signum = service.serve(
+        sock,
+        tracker,
+        concurrency=concurrency,
+        verbose=verbose,
+        header_timeout_s=header_timeout_s,
+    )
     if signum is not None:
         click.echo(f"Stopped by {signal.Signals(signum).name}.", err=True)
 

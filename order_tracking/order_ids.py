@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import itertools
 import re
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from typing import IO, BinaryIO
 
-__all__ = ["MAX_LINE_BYTES", "InvalidOrderId", "OrderIds", "parse_order_id"]
+__all__ = ["MAX_LINE_BYTES", "InvalidOrderId", "OrderIds", "parse_order_id", "source_name"]
 
 _ORDER_ID = re.compile(r"ORD-[0-9]{1,12}", re.IGNORECASE)
 
@@ -57,6 +58,15 @@ def _lines(stream: BinaryIO, source: str) -> Iterator[tuple[int, str]]:
             yield number, raw.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidOrderId(f"{source}, line {number}: not UTF-8 text") from None
+
+
+def source_name(stream: BinaryIO | None) -> str:
+    """How an input is named in an error: its path, or ``<stdin>``."""
+    if stream is None:
+        return ""
+    if stream is getattr(sys.stdin, "buffer", None):
+        return "<stdin>"
+    return str(getattr(stream, "name", "") or "<stdin>")
 
 
 class OrderIds:

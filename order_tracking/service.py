@@ -17,6 +17,7 @@ import contextlib
 import hmac
 import importlib.util
 import json
+import resource
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path as FilePath
@@ -32,13 +33,16 @@ from . import lifecycle
 from .order_ids import InvalidOrderId, parse_order_id
 from .report import agent_json, order_json
 from .results import AgentResult, OrderReport
-from .workarounds import server_without_signal_handlers
+from .workarounds import bounded_h11_protocol, server_without_signal_handlers
 
 if TYPE_CHECKING:
     from .app import App
 
 ORDER_ID_DOC = "An order id: ORD- followed by digits, any case (e.g. ORD-1001)."
 DEFAULT_MAX_ORDERS = 64
+HEADER_TIMEOUT_S = 10.0  # a request's headers must arrive within this (slowloris)
+MAX_CONNECTIONS = 4096
+RESERVED_DESCRIPTORS = 64  # kept for the process's own files and provider connections
 
 
 class _Admission:
@@ -203,16 +207,39 @@ def _require_key(keys: Sequence[str]) -> Callable[..., Awaitable[None]]:
     return require_key
 
 
-def serve(sock: socket.socket, tracker: App, *, concurrency: int, verbose: bool) -> int | None:
+def max_connections() -> int:
+    """Connections the server keeps open at once: what the process may open, less room for
+    its own (provider connections, trace files, imports)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return MAX_CONNECTIONS
+    return max(8, min(MAX_CONNECTIONS, soft - RESERVED_DESCRIPTORS))
+
+
+def serve(
+    sock: socket.socket,
+    tracker: App,
+    *,
+    concurrency: int,
+    verbose: bool,
+    header_timeout_s: float = HEADER_TIMEOUT_S,
+) -> int | None:
     """Serve on ``sock`` until SIGINT/SIGTERM, a graceful stop: uvicorn finishes the requests
-    in flight and the streams still running are stopped with their traces closed. Returns the
-    signal that stopped it."""
+    in flight and the streams still running are stopped with their traces closed. Headers
+    must arrive within ``header_timeout_s``; connections beyond :func:`max_connections` are
+    closed at once. Returns the signal that stopped it."""
     import uvicorn
 
     app = create_app(tracker, concurrency=concurrency, api_keys=tracker.settings.service_api_keys)
-    server = server_without_signal_handlers(
-        uvicorn.Config(app, log_level="info" if verbose else "warning")
+    limit = max_connections()
+    config = uvicorn.Config(
+        app,
+        http=bounded_h11_protocol(header_timeout_s, limit),
+        # Also how many connections asyncio accepts per wake-up, before any is looked at.
+        backlog=min(2048, limit),
+        log_level="info" if verbose else "warning",
     )
+    server = server_without_signal_handlers(config)
 
     async def run(stop: asyncio.Event) -> None:
         async def stop_serving() -> None:

@@ -8,6 +8,7 @@ upgrade, re-check each entry below, then update ``CHECKED_AGAINST``.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import sys
 from collections.abc import Callable
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHECKED_AGAINST",
+    "bounded_h11_protocol",
     "LITELLM_NO_MCP_GATEWAY",
     "DeclaredOnceTool",
     "mark_a2a_missing",
@@ -29,6 +31,7 @@ __all__ = [
 
 CHECKED_AGAINST = {
     "google-adk": "2.13.0",
+    "h11": "0.16.0",
     "litellm": "1.106.2",
     "monocle_apptrace": "0.8.15",
     "uvicorn": "0.54.0",
@@ -128,3 +131,56 @@ def server_without_signal_handlers(config: uvicorn.Config) -> uvicorn.Server:
             yield
 
     return Server(config)
+
+
+def bounded_h11_protocol(header_timeout_s: float, max_connections: int) -> type:
+    """uvicorn's HTTP/1.1 protocol (``H11Protocol``, uvicorn's own module) with two bounds
+    uvicorn lacks: a request's headers must arrive within ``header_timeout_s`` of the
+    connection (or of the previous response, on a kept-alive one), and a connection beyond
+    ``max_connections`` is closed at once. Without them, a few hundred connections that
+    trickle their headers (slowloris) hold every file descriptor and the service stops
+    answering, ``/health`` included: uvicorn's only timer is for idle keep-alive, and any
+    byte disarms it.
+    """
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class BoundedH11Protocol(H11Protocol):
+        _header_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            if len(self.connections) > max_connections:
+                transport.abort()  # the descriptor is free again at once
+                return
+            self._expect_headers()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.conn.their_state is not h11.IDLE:  # a request's headers are complete
+                self._disarm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._expect_headers()  # the next request on this kept-alive connection
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _expect_headers(self) -> None:
+            self._disarm()
+            self._header_timer = self.loop.call_later(header_timeout_s, self._too_slow)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _too_slow(self) -> None:
+            self._header_timer = None
+            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+                self.transport.close()
+
+    return BoundedH11Protocol

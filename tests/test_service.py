@@ -343,3 +343,64 @@ def test_serve_answers_over_http_and_stops_cleanly_on_sigterm(tmp_path):
         proc.kill()
     assert proc.returncode == 0
     assert (out, err) == ("", "Stopped by SIGTERM.\n")
+
+
+def test_slow_clients_cannot_exhaust_the_server(tmp_path):
+    """Slowloris against the real command with 256 descriptors: 300 connections that trickle
+    their headers. Excess connections are closed at once, slow ones after --header-timeout,
+    and /health answers within a few seconds; before, it stopped answering for good."""
+    import resource
+
+    def low_descriptor_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+    env = dict(os.environ, MONOCLE_TRACE_OUTPUT_PATH=str(tmp_path))
+    log = tmp_path / "serve.log"  # a file, not a pipe: nothing here must block on its output
+    proc = subprocess.Popen(
+        [TRACK_ORDER, "serve", "--port", "0", "--header-timeout", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),
+        env=env,
+        cwd=tmp_path,
+        preexec_fn=low_descriptor_limit,
+    )
+    slow: list[socket.socket] = []
+    try:
+        deadline = time.monotonic() + 60
+        while not (found := re.search(r"Serving on http://127\.0\.0\.1:(\d+) ", log.read_text())):
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        port = int(found.group(1))
+        deadline = time.monotonic() + 30
+        while True:  # serving: the line above comes just before uvicorn starts listening
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "serve never answered"
+                time.sleep(0.1)
+        for _ in range(300):
+            try:
+                conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+                conn.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # and never the rest
+                slow.append(conn)
+            except OSError:
+                pass  # closed at once: beyond the server's connection limit
+        started = time.monotonic()
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() - started < 15, "the server stopped answering"
+            time.sleep(0.2)
+        # The slow connections were cut off: reading them gives end of file, not a hang.
+        slow[0].settimeout(5)
+        assert slow[0].recv(100) == b""
+    finally:
+        for conn in slow:
+            conn.close()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert "Traceback" not in log.read_text()  # nothing of the storm on the terminal

@@ -146,3 +146,34 @@ async def test_uvicorn_installs_signal_handlers_in_capture_signals_unless_ours(o
     sock.close()
     assert (seen[0] == before) is ours  # uvicorn's own hook would have replaced the handler
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+async def test_uvicorns_h11_protocol_has_no_header_timeout_and_ours_adds_one():
+    """The gap the bounded protocol fills: uvicorn arms no timer until a first response, so
+    a connection that sends half its headers stays open; ours closes it, and refuses
+    connections beyond its limit at once."""
+
+    async def app(scope, receive, send):  # pragma: no cover - never reached
+        pass
+
+    async def first_response(protocol) -> bytes:
+        server = uvicorn.Server(uvicorn.Config(app, http=protocol, log_level="critical"))
+        sock = socket.create_server(("127.0.0.1", 0))
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started:
+            await asyncio.sleep(0.01)
+        reader, writer = await asyncio.open_connection(*sock.getsockname()[:2])
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n")  # and never the rest
+        try:
+            return await asyncio.wait_for(reader.read(100), 2)
+        except TimeoutError:
+            return b"(still open)"
+        finally:
+            writer.close()
+            server.should_exit = True
+            await serving
+            sock.close()
+
+    assert await first_response("h11") == b"(still open)"
+    assert await first_response(workarounds.bounded_h11_protocol(0.3, 100)) == b""  # closed
+    assert await first_response(workarounds.bounded_h11_protocol(30, 0)) == b""  # over limit
