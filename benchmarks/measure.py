@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from order_tracking import app  # first: LiteLLM's offline-safe environment
+from order_tracking import composition  # first: LiteLLM's offline-safe environment
 
 OrderRun = Callable[[str], Awaitable[tuple[float, dict[str, tuple[float, str]]]]]
 ORDERS = ("ORD-1001", "ORD-1002", "ORD-1003")
@@ -69,7 +69,7 @@ class Subject:
         self.plain_agents: list[Any] = []
         if mode == "provider":
             _provider_env()
-        app.configure_libraries()
+        composition.configure_libraries()
 
     def at(self, latency: float) -> tuple[OrderRun, OrderRun]:
         """(concurrent, sequential) order runners at this latency."""
@@ -118,7 +118,7 @@ class Subject:
     def app(self, latency: float, deadline_s: float) -> Any:
         """Our App for this latency, from the composition root (tracing once per process)."""
         settings = settings_for(self.mode, latency, deadline_s, self.trace_dir)
-        tracker = app.build(settings, traced=self.traced)
+        tracker = composition.build(settings, traced=self.traced)
         self.tracing = tracker.tracing
         return tracker
 
@@ -222,7 +222,7 @@ def batch_in_workers(
     from order_tracking.specialists import SPECIALIST_NAMES
     from order_tracking.workers import Pool
 
-    asyncio.run(app.warm_up())
+    asyncio.run(composition.warm_up())
     ids = [ORDERS[i % 3] for i in range(orders)]
     settings = settings_for(subject.mode, latency, 600, subject.trace_dir)
     provider_stats()

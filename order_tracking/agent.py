@@ -3,7 +3,7 @@
 What each specialist is (description, instruction, answer format, tools) is data in
 ``specialists.py``; models are passed in (``models(agent_name) -> BaseLlm``, see
 ``models.py``) so tests and benchmarks can hand in any model. The composition root
-(``app.py``) builds the agents for a run, and ``root_agent`` for ``adk web``.
+(``composition.py``) builds the agents for a run, and ``root_agent`` for ``adk web``.
 """
 
 from __future__ import annotations

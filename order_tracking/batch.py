@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from . import app, lifecycle
+from . import composition, lifecycle
 from .config import Settings
 from .lifecycle import EXIT_AGENT_FAILED, EXIT_OK
 from .order_ids import OrderIds
@@ -37,7 +37,9 @@ def run_batch(
     if workers > 1 and batch:
         from .workers import Pool
 
-        asyncio.run(app.warm_up())  # before the fork: every worker inherits the warmed imports
+        asyncio.run(
+            composition.warm_up()
+        )  # before the fork: every worker inherits the warmed imports
         pool = Pool(settings, workers, concurrency=concurrency, orders=len(order_ids))
 
         async def run(stop: asyncio.Event) -> BatchSummary:
@@ -51,7 +53,7 @@ def run_batch(
 
         summary, signum = asyncio.run(lifecycle.until_signalled(run, on_force=pool.kill))
     else:
-        tracker = app.build(settings, warm=True)
+        tracker = composition.build(settings, warm=True)
         tracing = tracker.tracing
         if mode == Mode.STREAM and not batch:
             click.echo(render_header(next(iter(order_ids))) + "\n")

@@ -6,7 +6,7 @@
 
 Exit codes: 0 every agent answered, 1 some did not (their sections say why), 2 bad input,
 130/143 interrupted. Input is checked before the heavy imports, so a typo fails fast and
-never reaches a model. Commands only: start-up is ``app.py``'s, printing ``output.py``'s,
+never reaches a model. Commands only: start-up is ``composition.py``'s, printing ``output.py``'s,
 signals and exit ``lifecycle.py``'s.
 """
 
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
 import click
 
 from . import lifecycle
-from .app import announce_model_choice, configure_process
+from .composition import announce_model_choice, configure_process
 from .config import DAY_S, ConfigError
 from .lifecycle import EXIT_BAD_INPUT, EXIT_OK
 from .order_ids import InvalidOrderId, OrderIds, source_name
@@ -250,10 +250,10 @@ def serve_command(
         raise BadInput(str(exc)) from None
     if warning:
         click.echo(warning, err=True)
-    from . import app, service
+    from . import composition, service
 
     announce_model_choice(settings)
-    tracker = app.build(settings, warm=True)
+    tracker = composition.build(settings, warm=True)
     click.echo(f"Serving on {url(sock)} (API docs at /docs)", err=True)
     signum = service.serve(
         sock,

@@ -36,7 +36,7 @@ from .results import AgentResult, OrderReport
 from .workarounds import bounded_h11_protocol, server_without_signal_handlers
 
 if TYPE_CHECKING:
-    from .app import App
+    from .composition import App
 
 ORDER_ID_DOC = "An order id: ORD- followed by digits, any case (e.g. ORD-1001)."
 DEFAULT_MAX_ORDERS = 64

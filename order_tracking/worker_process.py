@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .app import App
+from .composition import App
 from .config import Settings
 
 __all__ = ["Builder", "Job", "worker_main"]

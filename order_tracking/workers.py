@@ -30,7 +30,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from .app import build
+from .composition import build
 from .config import Settings
 from .results import (
     AgentResult,

@@ -12,7 +12,7 @@ import pytest
 from helpers import offline_models
 from openai_stub import OpenAIStub
 
-from order_tracking import app
+from order_tracking import composition
 from order_tracking.config import OFFLINE_MODEL, Settings
 from order_tracking.models import ModelFactory
 
@@ -40,7 +40,7 @@ def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def _libraries() -> None:
     """The libraries' process-wide switches and the offline provider, as every entry point
     sets them up."""
-    app.configure_libraries()
+    composition.configure_libraries()
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,8 @@ from google.adk.runners import Runner
 from google.adk.sessions import InMemorySessionService
 from google.genai import types
 
-from order_tracking.app import production_models
 from order_tracking.cli import main
+from order_tracking.composition import production_models
 from order_tracking.config import OFFLINE_MODEL, Settings
 from order_tracking.models import ModelFactory
 

@@ -1,5 +1,6 @@
 """`adk api_server` (the server behind `adk web`) on 127.0.0.1, asked about orders over HTTP."""
 
+import base64
 import json
 import os
 import socket
@@ -164,3 +165,42 @@ def test_streaming_follow_up_keeps_the_order_id(server):
         ("payment_agent", "Status: captured | Amount: $89.50 USD")
     ]
     assert any(e.get("partial") for e in events)  # it really streamed
+
+
+@pytest.mark.parametrize(
+    "part, kind",
+    [
+        (
+            {
+                "inlineData": {
+                    "mimeType": "application/octet-stream",
+                    "data": base64.b64encode(os.urandom(5_000_000)).decode(),
+                }
+            },
+            "an inline data part",
+        ),
+        (
+            {"functionCall": {"name": "get_payment_status", "args": {"order_id": "ORD-1001"}}},
+            "a function call part",
+        ),
+    ],
+)
+def test_a_message_that_is_not_text_gets_a_refusal_not_a_500(server, part, kind):
+    base, _ = server
+    response = httpx.post(
+        f"{base}/run",
+        json={
+            "appName": APP,
+            "userId": "u",
+            "sessionId": _new_session(base),
+            "newMessage": {"role": "user", "parts": [{"text": "Where is ORD-1001?"}, part]},
+        },
+        timeout=120,
+    )
+    assert response.status_code == 200
+    (event,) = response.json()
+    assert event["author"] == "coordinator_agent"
+    assert event["content"]["parts"][0]["text"] == (
+        f"I can only read plain text messages about orders, e.g. 'Where is ORD-1001?' "
+        f"(this one has {kind})."
+    )

@@ -13,7 +13,7 @@ from helpers import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "order_tracking"
 # Only these read the environment (settings, .env files, the composition root).
-READS_ENVIRONMENT = {"order_tracking.config", "order_tracking.app"}
+READS_ENVIRONMENT = {"order_tracking.config", "order_tracking.composition"}
 # The offline model is one policy in one file; everything else stays small.
 MAX_LINES = 300
 LONGER_ALLOWED = {"order_tracking.offline_model"}
@@ -43,7 +43,7 @@ def _imports(name: str, tree: ast.Module) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             root = base[: len(base) - node.level + 1] if node.level else []
             module = ".".join([*root, *(node.module.split(".") if node.module else [])])
-            # `from . import tools` imports a module; `from .app import build` a name in one.
+            # `from . import tools` imports a module; `from .composition import build` a name in one.
             targets = [
                 f"{module}.{a.name}" if f"{module}.{a.name}" in MODULES else module
                 for a in node.names
@@ -126,7 +126,7 @@ def test_results_rendering_and_start_up_import_no_agent_library():
     code = (
         "import sys\n"
         "import order_tracking.results, order_tracking.report, order_tracking.output\n"
-        "import order_tracking.cli, order_tracking.app, order_tracking.specialists\n"
+        "import order_tracking.cli, order_tracking.composition, order_tracking.specialists\n"
         "import order_tracking.order_ids, order_tracking.lifecycle\n"
         "heavy = ('google.adk', 'litellm', 'monocle_apptrace', 'opentelemetry', 'fastapi')\n"
         "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from order_tracking.app import announce_model_choice
+from order_tracking.composition import announce_model_choice
 from order_tracking.config import OFFLINE_MODEL, ConfigError, Settings, load_env_files
 
 

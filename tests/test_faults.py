@@ -11,8 +11,8 @@ from google.adk.agents import Agent
 from helpers import ARTICLE_ANSWERS, load_trace
 
 from order_tracking.agent import build_order_agents
-from order_tracking.app import production_models, warm_up
 from order_tracking.async_runner import track_order
+from order_tracking.composition import production_models, warm_up
 from order_tracking.config import OFFLINE_MODEL, Settings
 from order_tracking.resilience import CircuitBreaker, CircuitOpenError, CircuitState
 from order_tracking.results import RunLimits, Status

@@ -8,8 +8,8 @@ from google.genai import types
 from helpers import ARTICLE_ANSWERS, load_trace
 
 from order_tracking.agent import build_order_agents
-from order_tracking.app import production_models
 from order_tracking.async_runner import track_order
+from order_tracking.composition import production_models
 from order_tracking.config import Settings
 from order_tracking.results import RunLimits
 

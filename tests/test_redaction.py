@@ -174,8 +174,8 @@ async def test_credentials_in_the_provider_url_never_reach_the_trace(stub, monke
     from helpers import load_trace
 
     from order_tracking.agent import build_order_agents
-    from order_tracking.app import production_models
     from order_tracking.async_runner import track_order
+    from order_tracking.composition import production_models
     from order_tracking.config import Settings
     from order_tracking.results import RunLimits
 
@@ -201,7 +201,7 @@ async def test_credentials_in_the_provider_url_never_reach_the_trace(stub, monke
 
 
 def test_service_api_keys_are_redacted_like_other_secrets(monkeypatch):
-    from order_tracking.app import configure_process
+    from order_tracking.composition import configure_process
 
     keys = ["svc-key-0123456789abcdef", "svc-key-fedcba9876543210"]
     monkeypatch.setenv("SERVICE_API_KEYS", ",".join(keys))

@@ -24,7 +24,7 @@ import pytest
 import uvicorn
 from helpers import AGENT_FIELDS, ARTICLE_ANSWERS, TRACK_ORDER, load_trace, offline_models, run_cli
 
-from order_tracking.app import build, production_models
+from order_tracking.composition import build, production_models
 from order_tracking.config import OFFLINE_MODEL, Settings
 from order_tracking.service import create_app
 

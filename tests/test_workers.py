@@ -47,7 +47,7 @@ CRASHING_WORKER = textwrap.dedent(
     import asyncio, json, os, signal, sys
     import order_tracking
     from google.adk.models.base_llm import BaseLlm
-    from order_tracking import app
+    from order_tracking import composition
     from order_tracking.config import OFFLINE_MODEL, Settings
     from order_tracking.specialists import SPECIALIST_NAMES
     from order_tracking.workers import Pool
@@ -65,16 +65,16 @@ CRASHING_WORKER = textwrap.dedent(
 
 
     def build(settings):
-        models = app.production_models(settings)
+        models = composition.production_models(settings)
         def model(name):
             if name == "payment_agent":
                 return DiesOnOrder1002(model="dies", inner=models(name))
             return models(name)
-        return app.build(settings, models=model, traced=False)
+        return composition.build(settings, models=model, traced=False)
 
 
     settings = Settings(default_model=OFFLINE_MODEL)
-    asyncio.run(app.warm_up())
+    asyncio.run(composition.warm_up())
     ids = ["ORD-1001", "ORD-1002", "ORD-1003"]  # worker 0: 1001 and 1003, worker 1: 1002
     pool = Pool(settings, 2, concurrency=10, orders=len(ids), build=build)
     reports = {}

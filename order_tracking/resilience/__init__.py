@@ -10,7 +10,7 @@ One private module per concern:
   guards, degradation).
 
 A new failure policy is a new module with an ``attempt(model)`` guard (see ``AttemptGuard``),
-composed into the list ``app.py`` gives ``ResilientModel``.
+composed into the list ``composition.py`` gives ``ResilientModel``.
 """
 
 from ._breaker import (

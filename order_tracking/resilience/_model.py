@@ -9,7 +9,7 @@ on) and see how it ended. When every model has failed, the degraded model (the b
 offline model) answers from the tool results alone: the agent is *degraded*, not failed.
 
 A new failure policy is a guard in a module of its own, added to the list the composition root
-(``app.py``) hands in.
+(``composition.py``) hands in.
 """
 
 from __future__ import annotations

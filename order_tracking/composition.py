@@ -268,13 +268,23 @@ def build(
 _adk_web: dict[str, Any] = {}
 
 
-def adk_web() -> tuple[Agent, list[BaseAgent]]:
-    """``adk web`` start-up, on its first access of ``root_agent`` (ADK has loaded ``.env``
-    by then): the coordinator, and the specialists for the concurrent runner. Each chat turn
-    is one trace file."""
+def adk_web(name: str) -> Any:
+    """``adk web`` start-up, on its first access of the package's ``app`` (ADK has loaded
+    ``.env`` by then): ``app`` (ADK's App: the coordinator and the plugin that keeps non-text
+    user messages from failing the server), ``root_agent``, and ``ORDER_AGENTS`` (the
+    specialists for the concurrent runner). Each chat turn is one trace file."""
     if not _adk_web:
+        from google.adk.apps import App as AdkApp
+
+        from .guard import UserMessageGuard
+
         settings = configure_process(logging_mode="host")
         announce_model_choice(settings)
-        app = build(settings)
-        _adk_web.update(root_agent=app.coordinator(), order_agents=list(app.agents))
-    return _adk_web["root_agent"], _adk_web["order_agents"]
+        tracker = build(settings)
+        coordinator = tracker.coordinator()
+        _adk_web.update(
+            app=AdkApp(name="order_tracking", root_agent=coordinator, plugins=[UserMessageGuard()]),
+            root_agent=coordinator,
+            ORDER_AGENTS=list(tracker.agents),
+        )
+    return _adk_web[name]
