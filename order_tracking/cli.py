@@ -184,22 +184,23 @@ def track_command(
 @click.option(
     "--html",
     "html_out",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
     help="Also write the tree and a waterfall chart as a self-contained HTML page.",
 )
 def trace_command(file: Path | None, html_out: Path | None) -> None:
     """Show a trace as a tree and a timeline (default: the newest in .monocle/)."""
-    from .trace_view import TraceError, load_trace, newest_trace, render_html, render_text
+    from .trace_view import TraceError, load_trace, newest_trace, render_text, write_html
 
     try:
         path = file or newest_trace(_settings().trace_dir)
         trace = load_trace(path)
+        if html_out is not None:  # written first: a path that fails is one line, nothing printed
+            write_html(trace, html_out)
     except TraceError as exc:
         raise BadInput(str(exc)) from None
     click.echo(render_text(trace))
     if html_out is not None:
-        html_out.write_text(render_html(trace), encoding="utf-8")
         click.echo(f"\nHTML written to: {html_out}")
 
 

@@ -3,150 +3,28 @@ tool / inference, with model, tokens and durations) and a timeline with one bar 
 a shared axis, so the overlap that makes wall time equal the slowest agent is visible.
 
 Works on any Monocle trace file: the offline model's, a real provider's, a chat turn's.
+Reading one (bounded, whatever it holds) is ``trace_file.py``'s.
 """
 
 from __future__ import annotations
 
 import html
-import json
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import Any
+
+from .trace_file import Span, Trace, TraceError, clean, load_trace, newest_trace
+
+__all__ = [
+    "TraceError",
+    "describe",
+    "load_trace",
+    "newest_trace",
+    "render_html",
+    "render_text",
+    "write_html",
+]
 
 _TIMELINE_WIDTH = 48
-# Runner "turn" spans only wrap an agent: the tree is easier to read without them.
-_COLLAPSED = {"agentic.turn"}
-
-
-class TraceError(Exception):
-    """The trace cannot be shown; the message says why."""
-
-
-@dataclass
-class Span:
-    span_id: str
-    parent_id: str | None
-    name: str
-    kind: str
-    attributes: dict[str, Any]
-    events: list[dict[str, Any]]
-    start: float
-    end: float
-    error: str | None
-    children: list[Span] = field(default_factory=list)
-    # For an agent span: the runner's ``agent.result`` event (status, tokens, retries).
-    result: dict[str, Any] | None = None
-
-    @property
-    def duration(self) -> float:
-        return self.end - self.start
-
-    @property
-    def entity(self) -> str:
-        return str(self.attributes.get("entity.1.name") or self.name)
-
-    def tokens(self) -> tuple[int, int] | None:
-        for event in self.events:
-            if event.get("name") == "metadata":
-                attrs = event.get("attributes") or {}
-                if "prompt_tokens" in attrs or "completion_tokens" in attrs:
-                    return int(attrs.get("prompt_tokens") or 0), int(
-                        attrs.get("completion_tokens") or 0
-                    )
-        return None
-
-
-@dataclass
-class Trace:
-    path: Path
-    roots: list[Span]
-    start: float
-    end: float
-
-    def walk(self) -> list[tuple[int, Span]]:
-        """Spans depth-first with their depth, turn spans folded into their parent."""
-        out: list[tuple[int, Span]] = []
-
-        def visit(span: Span, depth: int) -> None:
-            if span.kind in _COLLAPSED:
-                for child in span.children:
-                    visit(child, depth)
-                return
-            out.append((depth, span))
-            for child in span.children:
-                visit(child, depth + 1)
-
-        for root in self.roots:
-            visit(root, 0)
-        return out
-
-    def agents(self) -> list[Span]:
-        return [s for _, s in self.walk() if s.kind == "agentic.invocation"]
-
-
-def _time(value: str) -> float:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-
-
-def _error(status: dict[str, Any]) -> str | None:
-    if status.get("status_code") != "ERROR":
-        return None
-    # Monocle writes the reason as "message"; OpenTelemetry's own JSON calls it "description".
-    return str(status.get("message") or status.get("description") or "error")
-
-
-def newest_trace(folder: Path) -> Path:
-    files = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime)
-    if not files:
-        raise TraceError(f"no trace files in {folder}/ (run `track-order ORD-1001` first)")
-    return files[-1]
-
-
-def load_trace(path: Path) -> Trace:
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TraceError(f"no such trace file: {path}") from None
-    except json.JSONDecodeError:
-        raise TraceError(f"{path} is not valid JSON (is it still being written?)") from None
-    if not isinstance(raw, list) or not raw or not all(isinstance(s, dict) for s in raw):
-        raise TraceError(f"{path} holds no Monocle spans")
-    try:
-        spans = {
-            s["context"]["span_id"]: Span(
-                span_id=s["context"]["span_id"],
-                parent_id=s.get("parent_id"),
-                name=s.get("name", ""),
-                kind=str((s.get("attributes") or {}).get("span.type") or ""),
-                attributes=s.get("attributes") or {},
-                events=s.get("events") or [],
-                start=_time(s["start_time"]),
-                end=_time(s["end_time"]),
-                error=_error(s.get("status") or {}),
-            )
-            for s in raw
-        }
-    except (KeyError, TypeError, ValueError) as exc:
-        raise TraceError(f"{path} holds spans in an unexpected shape ({exc})") from None
-    results = {
-        event["attributes"].get("agent"): event["attributes"]
-        for span in spans.values()
-        for event in span.events
-        if event.get("name") == "agent.result" and isinstance(event.get("attributes"), dict)
-    }
-    roots = []
-    for span in spans.values():
-        if span.kind == "agentic.invocation":
-            span.result = results.get(span.entity)
-        parent = spans.get(span.parent_id or "")
-        (parent.children if parent else roots).append(span)
-    for span in spans.values():
-        span.children.sort(key=lambda s: s.start)
-    roots.sort(key=lambda s: s.start)
-    start = min(s.start for s in spans.values())
-    end = max(s.end for s in spans.values())
-    return Trace(path, roots, start, end)
+_MAX_INDENT = 40  # levels drawn; a deeper (hostile) chain is not drawn further right
 
 
 def describe(span: Span) -> str:
@@ -154,22 +32,22 @@ def describe(span: Span) -> str:
     kind = span.kind
     if kind == "workflow":
         order = span.attributes.get("order_id")
-        return f"workflow: {span.entity}" + (f" (order {order})" if order else "")
+        return f"workflow: {span.entity}" + (f" (order {clean(order)})" if order else "")
     if kind == "agentic.invocation":
         notes = []
         if span.result and span.result.get("status", "ok") != "ok":
-            notes.append(str(span.result["status"]))
-        if span.result and span.result.get("retries"):
-            retries = int(span.result["retries"])
+            notes.append(clean(span.result["status"], 40))
+        retries = span.result.get("retries") if span.result else None
+        if isinstance(retries, int) and not isinstance(retries, bool) and retries:
             notes.append(f"{retries} {'retry' if retries == 1 else 'retries'}")
         return f"agent: {span.entity}" + (f" ({', '.join(notes)})" if notes else "")
     if kind == "agentic.tool.invocation":
         return f"tool: {span.entity}"
     if kind.startswith("inference"):
-        provider = str(span.attributes.get("entity.1.type") or "inference").removeprefix(
+        provider = clean(span.attributes.get("entity.1.type") or "inference", 60).removeprefix(
             "inference."
         )
-        model = span.attributes.get("entity.2.name") or "?"
+        model = clean(span.attributes.get("entity.2.name") or "?", 80)
         tokens = span.tokens()
         shown = f", {tokens[0]}→{tokens[1]} tokens" if tokens else ""
         return f"inference: {provider} {model}{shown}"
@@ -178,8 +56,8 @@ def describe(span: Span) -> str:
 
 def render_text(trace: Trace) -> str:
     """The tree, then the timeline, as plain text."""
-    lines = [f"Trace {trace.path}", ""]
-    rows = [("  " * depth + describe(span), span) for depth, span in trace.walk()]
+    lines = [f"Trace {clean(trace.path, 400)}", ""]
+    rows = [("  " * min(depth, _MAX_INDENT) + describe(span), span) for depth, span in trace.walk()]
     width = max(len(label) for label, _ in rows)
     for label, span in rows:
         flag = "  ✗ " + span.error.splitlines()[0][:80] if span.error else ""
@@ -229,7 +107,7 @@ def render_html(trace: Trace) -> str:
         )
         rows.append(
             f'<div class="row{" err" if span.error else ""}" title="{html.escape(title)}">'
-            f'<div class="label" style="padding-left:{depth * 16 + 6}px">'
+            f'<div class="label" style="padding-left:{min(depth, _MAX_INDENT) * 16 + 6}px">'
             f"{html.escape(describe(span))}</div>"
             f'<div class="lane"><div class="bar" style="left:{left:.3f}%;width:{width:.3f}%;'
             f'background:{_colour(span.kind)}"></div></div>'
@@ -283,3 +161,11 @@ h1 {{ font-size: 18px; margin: 0 0 4px; }}
 </div>
 </body></html>
 """
+
+
+def write_html(trace: Trace, path: Path) -> None:
+    """The page into ``path``; a path that cannot be written is a ``TraceError``."""
+    try:
+        path.write_text(render_html(trace), encoding="utf-8")
+    except OSError as exc:
+        raise TraceError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -158,7 +158,7 @@ def test_cli_shows_the_newest_trace_and_writes_html(capsys, tmp_path, monkeypatc
         (None, "no such trace file: "),
         ("[{", "is not valid JSON (is it still being written?)"),
         ("{}", "holds no Monocle spans"),
-        ('[{"name": "x"}]', "holds spans in an unexpected shape"),
+        ('[{"name": "x"}]', "span 0 has no context.span_id"),
     ],
 )
 def test_unreadable_traces_are_one_line_errors(capsys, tmp_path, content, message):
