@@ -31,40 +31,51 @@ _KEY_SHAPES = re.compile(
     r"|(?i:\b(?:api[_-]?key|x-api-key|access[_-]?token|secret)\b[\"']?\s*[:=]\s*[\"']?)"
     r"[^\s\"',;}&#]{6,}"
 )
+# Every quantifier below is bounded: these run on text from strangers (a request path in an
+# access log, a chat message in a span), so a pattern must not backtrack over all of it.
 # The userinfo of a URL (``scheme://user:password@``): a password, or a token as the user.
-_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/?#\s@\"'<>]+@")
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{0,30}://)[^/?#\s@\"'<>]{1,256}@")
 # The same without a scheme, as a host is often recorded (``user:password@host:port``).
-_NETLOC_USERINFO = re.compile(r"(?<![\w.+\-/:@%])[\w.~%!$&'()*+,;=\-]+:[^\s/?#@\"'<>]+@(?=[\w\[])")
-# A query parameter whose name says it holds a secret (``?api_key=…&sig=…``).
-_SECRET_PARAMETER = re.compile(
-    r"(?i)([?&;][^=&#\s]*(?:key|token|secret|passw|pwd|sig|auth|credential|session)"
-    r"[^=&#\s]*=)[^&#\s\"'<>]+"
+_NETLOC_USERINFO = re.compile(
+    r"(?<![\w.+\-/:@%])[\w.~%!$&'()*+,;=\-]{1,64}:[^\s/?#@\"'<>]{1,256}@(?=[\w\[])"
 )
+# A query parameter (name and value); its name, searched separately, says if it is a secret.
+_PARAMETER = re.compile(r"([?&;])([^=&#\s?;]{1,64})=([^&#\s\"'<>;]{1,2048})")
+_SECRET_PARAMETER_NAME = re.compile(r"(?i)key|token|secret|passw|pwd|sig|auth|credential|session")
 _known: set[str] = set()
+_by_length: tuple[str, ...] = ()  # the known secrets, longest first (replaced in that order)
 
 
 def register_secrets(env: Mapping[str, str]) -> None:
     """Remember the values of credential-like variables (``*_API_KEY``, ``*_TOKEN``...)."""
-    _known.update(
-        v.strip() for k, v in env.items() if _SECRET_NAME.search(k) and len(v.strip()) >= 8
-    )
+    register_secret_values(v.strip() for k, v in env.items() if _SECRET_NAME.search(k))
 
 
 def register_secret_values(values: Iterable[str]) -> None:
     """Remember secrets that are not one variable's whole value (each of several keys)."""
+    global _by_length
     _known.update(v for v in values if len(v) >= 8)
+    _by_length = tuple(sorted(_known, key=len, reverse=True))
 
 
 def redact(text: str, extra: Iterable[str] = ()) -> str:
     """``text`` with every known secret, anything shaped like a key, and credentials in URLs
     replaced."""
-    for secret in sorted({*_known, *extra}, key=len, reverse=True):
+    secrets = sorted({*_by_length, *extra}, key=len, reverse=True) if extra else _by_length
+    for secret in secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
     text = _URL_USERINFO.sub(rf"\1{REDACTED}@", text)
     text = _NETLOC_USERINFO.sub(f"{REDACTED}@", text)
-    text = _SECRET_PARAMETER.sub(rf"\1{REDACTED}", text)
+    text = _PARAMETER.sub(_secret_parameter, text)
     return _KEY_SHAPES.sub(_keep_label, text)
+
+
+def _secret_parameter(match: re.Match[str]) -> str:
+    separator, name, _value = match.groups()
+    if _SECRET_PARAMETER_NAME.search(name):
+        return f"{separator}{name}={REDACTED}"
+    return match.group(0)
 
 
 def _keep_label(match: re.Match[str]) -> str:
@@ -85,19 +96,25 @@ def _redacted_arg(value: Any) -> Any:
 
 
 def _redact_record(record: logging.LogRecord) -> None:
-    """Redact the record's message and arguments in place, keeping the record's contract:
-    ``msg`` a format string and ``args`` its tuple or mapping, as formatters (uvicorn's
-    access formatter unpacks ``args``) expect."""
-    if isinstance(record.msg, str):
-        record.msg = redact(record.msg)
-    if isinstance(record.args, Mapping):
-        record.args = {k: _redacted_arg(v) for k, v in record.args.items()}
-    elif isinstance(record.args, tuple):
-        record.args = tuple(_redacted_arg(v) for v in record.args)
-    message = record.getMessage()
-    if redact(message) != message:
-        # A secret made of the format and its arguments together: only the whole is safe.
-        record.msg, record.args = redact(message), ()
+    """Redact the record in place, keeping its contract where it can: ``msg`` a format string
+    and ``args`` its tuple or mapping, as other formatters (uvicorn's access formatter unpacks
+    ``args``) expect. The arguments are redacted, never the format (its placeholders must
+    keep matching them); if the formatted message still holds a secret (format and arguments
+    make one together, or the format itself has one), or cannot be formatted at all, the
+    record becomes the redacted text alone."""
+    msg, args = record.msg, record.args
+    if isinstance(args, Mapping):
+        record.args = {k: _redacted_arg(v) for k, v in args.items()}
+    elif isinstance(args, tuple):
+        record.args = tuple(_redacted_arg(v) for v in args)
+    try:
+        message = record.getMessage()
+    except Exception:  # noqa: BLE001 - a bad format: logging would print the raw arguments
+        record.msg, record.args = redact(f"{msg} {args!r}"), ()
+        return
+    clean = redact(message)
+    if clean != message:
+        record.msg, record.args = clean, ()
 
 
 def install_log_redaction() -> None:
@@ -111,7 +128,7 @@ def install_log_redaction() -> None:
         record = factory(*args, **kwargs)
         try:
             _redact_record(record)
-        except Exception:  # noqa: BLE001 - a bad format string is the logger's problem
+        except Exception:  # noqa: BLE001 - whatever happens, the record itself is kept
             return record
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
