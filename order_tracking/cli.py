@@ -220,14 +220,14 @@ def trace_command(file: Path | None, html_out: Path | None) -> None:
     help="Serve beyond loopback without SERVICE_API_KEYS: anyone who can reach it reads every order.",
 )
 @click.option(
-    "--header-timeout",
-    "header_timeout_s",
+    "--request-timeout",
+    "request_timeout_s",
     type=float,
     default=10.0,
     show_default=True,
     callback=_timeout,
     metavar="SECONDS",
-    help="A request's headers must arrive within this (slow clients are cut off).",
+    help="A whole request (headers, body) must arrive within this; slower clients are cut off.",
 )
 @_verbose_option
 def serve_command(
@@ -235,7 +235,7 @@ def serve_command(
     port: int,
     concurrency: int,
     insecure: bool,
-    header_timeout_s: float,
+    request_timeout_s: float,
     verbose: bool,
 ) -> None:
     """Serve order tracking over HTTP (FastAPI; OpenAPI docs at /docs)."""
@@ -261,7 +261,7 @@ def serve_command(
         tracker,
         concurrency=concurrency,
         verbose=verbose,
-        header_timeout_s=header_timeout_s,
+        request_timeout_s=request_timeout_s,
     )
     if signum is not None:
         click.echo(f"Stopped by {signal.Signals(signum).name}.", err=True)

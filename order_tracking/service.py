@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 ORDER_ID_DOC = "An order id: ORD- followed by digits, any case (e.g. ORD-1001)."
 DEFAULT_MAX_ORDERS = 64
-HEADER_TIMEOUT_S = 10.0  # a request's headers must arrive within this (slowloris)
+REQUEST_TIMEOUT_S = 10.0  # a whole request (headers, body) must arrive within this (slowloris)
 MAX_CONNECTIONS = 4096
 RESERVED_DESCRIPTORS = 64  # kept for the process's own files and provider connections
 
@@ -222,19 +222,19 @@ def serve(
     *,
     concurrency: int,
     verbose: bool,
-    header_timeout_s: float = HEADER_TIMEOUT_S,
+    request_timeout_s: float = REQUEST_TIMEOUT_S,
 ) -> int | None:
     """Serve on ``sock`` until SIGINT/SIGTERM, a graceful stop: uvicorn finishes the requests
-    in flight and the streams still running are stopped with their traces closed. Headers
-    must arrive within ``header_timeout_s``; connections beyond :func:`max_connections` are
-    closed at once. Returns the signal that stopped it."""
+    in flight and the streams still running are stopped with their traces closed. A whole
+    request must arrive within ``request_timeout_s``; connections beyond
+    :func:`max_connections` are closed at once. Returns the signal that stopped it."""
     import uvicorn
 
     app = create_app(tracker, concurrency=concurrency, api_keys=tracker.settings.service_api_keys)
     limit = max_connections()
     config = uvicorn.Config(
         app,
-        http=bounded_h11_protocol(header_timeout_s, limit),
+        http=bounded_h11_protocol(request_timeout_s, limit),
         # Also how many connections asyncio accepts per wake-up, before any is looked at.
         backlog=min(2048, limit),
         log_level="info" if verbose else "warning",

@@ -133,14 +133,14 @@ def server_without_signal_handlers(config: uvicorn.Config) -> uvicorn.Server:
     return Server(config)
 
 
-def bounded_h11_protocol(header_timeout_s: float, max_connections: int) -> type:
+def bounded_h11_protocol(request_timeout_s: float, max_connections: int) -> type:
     """uvicorn's HTTP/1.1 protocol (``H11Protocol``, uvicorn's own module) with two bounds
-    uvicorn lacks: a request's headers must arrive within ``header_timeout_s`` of the
-    connection (or of the previous response, on a kept-alive one), and a connection beyond
-    ``max_connections`` is closed at once. Without them, a few hundred connections that
-    trickle their headers (slowloris) hold every file descriptor and the service stops
-    answering, ``/health`` included: uvicorn's only timer is for idle keep-alive, and any
-    byte disarms it.
+    uvicorn lacks: a request, headers and body, must have arrived whole within
+    ``request_timeout_s`` of the connection (or of the previous response, on a kept-alive
+    one), and a connection beyond ``max_connections`` is closed at once. Without them, a few
+    hundred connections that trickle their headers or a body (slowloris) hold every file
+    descriptor and the service stops answering, ``/health`` included: uvicorn's only timer is
+    for idle keep-alive, and any byte disarms it.
     """
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -157,7 +157,7 @@ def bounded_h11_protocol(header_timeout_s: float, max_connections: int) -> type:
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
-            if self.conn.their_state is not h11.IDLE:  # a request's headers are complete
+            if self.conn.their_state is h11.DONE:  # a whole request has arrived
                 self._disarm()
 
         def on_response_complete(self) -> None:
@@ -171,7 +171,7 @@ def bounded_h11_protocol(header_timeout_s: float, max_connections: int) -> type:
 
         def _expect_headers(self) -> None:
             self._disarm()
-            self._header_timer = self.loop.call_later(header_timeout_s, self._too_slow)
+            self._header_timer = self.loop.call_later(request_timeout_s, self._too_slow)
 
         def _disarm(self) -> None:
             if self._header_timer is not None:
@@ -180,7 +180,8 @@ def bounded_h11_protocol(header_timeout_s: float, max_connections: int) -> type:
 
         def _too_slow(self) -> None:
             self._header_timer = None
-            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            # Not a whole request yet (headers or a promised body still missing): cut off.
+            if self.conn.their_state is not h11.DONE and not self.transport.is_closing():
                 self.transport.close()
 
     return BoundedH11Protocol

@@ -347,7 +347,7 @@ def test_serve_answers_over_http_and_stops_cleanly_on_sigterm(tmp_path):
 
 def test_slow_clients_cannot_exhaust_the_server(tmp_path):
     """Slowloris against the real command with 256 descriptors: 300 connections that trickle
-    their headers. Excess connections are closed at once, slow ones after --header-timeout,
+    their headers. Excess connections are closed at once, slow ones after --request-timeout,
     and /health answers within a few seconds; before, it stopped answering for good."""
     import resource
 
@@ -357,7 +357,7 @@ def test_slow_clients_cannot_exhaust_the_server(tmp_path):
     env = dict(os.environ, MONOCLE_TRACE_OUTPUT_PATH=str(tmp_path))
     log = tmp_path / "serve.log"  # a file, not a pipe: nothing here must block on its output
     proc = subprocess.Popen(
-        [TRACK_ORDER, "serve", "--port", "0", "--header-timeout", "1"],
+        [TRACK_ORDER, "serve", "--port", "0", "--request-timeout", "1"],
         stdout=subprocess.DEVNULL,
         stderr=log.open("w"),
         env=env,

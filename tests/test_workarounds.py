@@ -148,32 +148,53 @@ async def test_uvicorn_installs_signal_handlers_in_capture_signals_unless_ours(o
     assert signal.getsignal(signal.SIGTERM) == before
 
 
-async def test_uvicorns_h11_protocol_has_no_header_timeout_and_ours_adds_one():
-    """The gap the bounded protocol fills: uvicorn arms no timer until a first response, so
-    a connection that sends half its headers stays open; ours closes it, and refuses
-    connections beyond its limit at once."""
+@pytest.mark.parametrize(
+    "sent",
+    [
+        [b"GET / HTTP/1.1\r\nHost: x\r\n"],  # half the headers, never the rest
+        [b"GET / HTTP/1.1\r\nHost: x\r\n", b"X-A: 1\r\n", b"X-B: 2\r\n"],  # trickled
+        [b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 999999\r\n\r\n", b"a", b"b"],
+    ],
+)
+async def test_uvicorns_h11_protocol_has_no_request_timeout_and_ours_adds_one(sent):
+    """The gap the bounded protocol fills: uvicorn arms no timer until a first response, and
+    any byte disarms the one it has, so a request that never completes (headers or a
+    promised body) keeps its connection; ours closes it, and refuses connections beyond its
+    limit at once."""
 
-    async def app(scope, receive, send):  # pragma: no cover - never reached
-        pass
+    async def app(scope, receive, send):
+        if scope["type"] == "http":  # a request that did arrive whole gets an answer
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"ok"})
 
-    async def first_response(protocol) -> bytes:
+    async def closed(protocol) -> bool:
+        """Whether the server closes the connection (within 2 s of the last byte sent)."""
         server = uvicorn.Server(uvicorn.Config(app, http=protocol, log_level="critical"))
         sock = socket.create_server(("127.0.0.1", 0))
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started:
             await asyncio.sleep(0.01)
         reader, writer = await asyncio.open_connection(*sock.getsockname()[:2])
-        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n")  # and never the rest
+
+        async def trickle() -> None:
+            for chunk in sent:
+                writer.write(chunk)
+                await asyncio.sleep(0.2)
+
+        feeding = asyncio.create_task(trickle())
         try:
-            return await asyncio.wait_for(reader.read(100), 2)
+            while await asyncio.wait_for(reader.read(1000), 2 + 0.2 * len(sent)):
+                pass  # a response, if the request reached the app: then keep waiting
+            return True  # end of file: the server closed it
         except TimeoutError:
-            return b"(still open)"
+            return False
         finally:
+            feeding.cancel()
             writer.close()
             server.should_exit = True
             await serving
             sock.close()
 
-    assert await first_response("h11") == b"(still open)"
-    assert await first_response(workarounds.bounded_h11_protocol(0.3, 100)) == b""  # closed
-    assert await first_response(workarounds.bounded_h11_protocol(30, 0)) == b""  # over limit
+    assert not await closed("h11")
+    assert await closed(workarounds.bounded_h11_protocol(0.5, 100))
+    assert await closed(workarounds.bounded_h11_protocol(30, 0))  # over the limit: at once
