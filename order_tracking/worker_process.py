@@ -53,36 +53,36 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def worker_main(job: Job, inbox: Any, outbox: Any, stop: Any) -> None:
-    """A worker process: run the orders it is handed, send every result and report back."""
+# On the inbox: an order is ``(position, order_id)``; ``STOP`` cancels the orders in flight;
+# ``None`` means there are no more (the worker finishes what it has and exits).
+STOP = "stop"
+
+
+def worker_main(job: Job, inbox: Any, outbox: Any) -> None:
+    """A worker process: run the orders it is handed (``inbox``, from the parent alone),
+    send every result and report back on its own pipe (``outbox``, written by no other
+    process). Nothing else is shared, so a process that dies holds nothing another waits on."""
     _die_with_parent(job.parent)
     # Ctrl-C reaches every process of the terminal's group: the parent decides for all.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         tracker = job.build(job.settings)
-        asyncio.run(_run_orders(job, tracker, inbox, outbox, stop))
+        asyncio.run(_run_orders(job, tracker, inbox, outbox))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which carries on
         from .resilience import describe_error
 
-        outbox.put(("failed", job.index, None, describe_error(exc)))
+        outbox.send(("failed", job.index, None, describe_error(exc)))
     finally:
         if "order_tracking.tracing" in sys.modules:
             from .tracing import shut_down
 
             shut_down()  # a worker exits without running atexit handlers
-        outbox.put(("done", job.index, None, None))
+        outbox.send(("done", job.index, None, None))
 
 
-async def _run_orders(job: Job, tracker: App, inbox: Any, outbox: Any, stop: Any) -> None:
-    loop = asyncio.get_running_loop()
+async def _run_orders(job: Job, tracker: App, inbox: Any, outbox: Any) -> None:
     stopping = asyncio.Event()
-
-    def watch() -> None:  # the parent's stop request, from another process
-        stop.wait()
-        loop.call_soon_threadsafe(stopping.set)
-
-    threading.Thread(target=watch, daemon=True).start()
     gate = asyncio.Semaphore(job.concurrency)
 
     async def one(position: int, order_id: str) -> None:
@@ -90,10 +90,13 @@ async def _run_orders(job: Job, tracker: App, inbox: Any, outbox: Any, stop: Any
             order_id,
             stop=stopping,
             gate=gate,
-            on_result=lambda _order, result: outbox.put(("result", job.index, position, result)),
+            on_result=lambda _order, result: outbox.send(("result", job.index, position, result)),
         )
-        outbox.put(("report", job.index, position, report))
+        outbox.send(("report", job.index, position, report))
 
     async with asyncio.TaskGroup() as group:
         while (item := await asyncio.to_thread(inbox.get)) is not None:
-            group.create_task(one(*item))
+            if item == STOP:
+                stopping.set()
+            else:
+                group.create_task(one(*item))

@@ -1,33 +1,33 @@
 """Big batches over several processes: ``track-order --workers N``.
 
-An agent run costs tens of milliseconds of CPU in ADK's and LiteLLM's own machinery, all on
-one core per event loop; past a few dozen runs a second that core is the limit, not the
-provider. Here the parent hands the orders to N worker processes, each with its own event
-loop, tracing and circuit breakers, and renders their results as they arrive.
+One event loop tops out at a few dozen agent runs a second (ADK's and LiteLLM's own CPU), so
+the parent hands the orders to N worker processes, each with its own event loop, tracing and
+circuit breakers, and renders their results as they arrive.
 
-The batch streams: the parent reads the next id only when a worker has room (a worker holds
-at most as many orders as it has agent-run slots), so memory is flat in the number of orders,
-and a worker that is faster simply gets more of them. The parent records which worker has
-which order before handing it over, so a worker that dies leaves no order unreported: its
-orders come back with the results that had arrived and errors for the rest.
+The batch streams: the next id is read only when a worker has room (at most as many orders as
+it has agent-run slots), so memory is flat in the number of orders and a faster worker gets
+more. Each worker has its own inbox and its own pipe back, so one that dies mid-message harms
+no other. The parent records who holds which order before handing it over: a worker that dies
+leaves none of its orders unreported (what arrived, and errors for the rest); orders not yet
+handed out go to the workers left (if none is left, they are counted as not started).
 
-Workers are forked after the parent has imported and warmed everything up (fork is used only
-while the parent has no other thread; otherwise, and where fork does not exist, they are
-spawned and import for themselves); they die with the parent, however it dies. The parent
-owns the signals: the first SIGINT/SIGTERM stops handing out orders and asks every worker to
-stop (finished results are kept, the orders in flight say cancelled, every trace is closed); a
+Workers are forked after the parent has warmed up (spawned where fork is unsafe or missing)
+and die with the parent, however it dies. The parent owns the signals: the first SIGINT or
+SIGTERM stops handing out orders and cancels those in flight (their traces still close); a
 second one exits at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import os
-import queue as queue_module
+import pickle
 import signal
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from .composition import build
@@ -40,7 +40,9 @@ from .results import (
     ResultCallback,
     Status,
 )
-from .worker_process import Builder, Job, worker_main
+from .worker_process import STOP, Builder, Job, worker_main
+
+log = logging.getLogger("order_tracking.workers")
 
 
 def _context() -> Any:
@@ -48,6 +50,21 @@ def _context() -> Any:
     if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")
+
+
+def _read(connection: Connection, drain: bool) -> Iterator[Any]:
+    """The messages waiting on ``connection`` (all of them with ``drain``, else one);
+    ``None`` for its end (the worker is gone) or for what cannot be read (it died mid-send)."""
+    while True:
+        try:
+            if drain and not connection.poll():
+                return
+            yield connection.recv()
+        except (EOFError, OSError, pickle.UnpicklingError, ValueError, TypeError, AttributeError):
+            yield None
+            return
+        if not drain:
+            return
 
 
 def _salvaged_report(
@@ -82,22 +99,22 @@ class Pool:
         build: Builder = build,
     ) -> None:
         context = _context()
-        self.outbox = context.Queue()
-        self.stop = context.Event()
         parent = os.getpid()
         self.jobs = [
             Job(w, settings, slots, build, parent)
             for w, slots in enumerate(split(workers, concurrency, orders))
         ]
         self.inboxes = [context.Queue() for _ in self.jobs]
-        self.processes = [
-            context.Process(
-                target=worker_main, args=(job, inbox, self.outbox, self.stop), daemon=True
-            )
-            for job, inbox in zip(self.jobs, self.inboxes, strict=True)
-        ]
-        for process in self.processes:
+        self.results: list[Connection] = []  # each worker's own pipe back to the parent
+        self.processes: list[Any] = []
+        for job, inbox in zip(self.jobs, self.inboxes, strict=True):
+            reader, writer = context.Pipe(duplex=False)
+            process = context.Process(target=worker_main, args=(job, inbox, writer), daemon=True)
             process.start()
+            writer.close()  # only the worker holds it now: its death is the pipe's end
+            inbox.cancel_join_thread()  # a dead worker never reads: exiting must not wait on it
+            self.results.append(reader)
+            self.processes.append(process)
 
     async def collect(
         self,
@@ -116,23 +133,38 @@ class Pool:
         inbox: asyncio.Queue[tuple[str, int, Any, Any]] = asyncio.Queue()
         finished = threading.Event()
 
-        def pump() -> None:  # blocking reads off the multiprocessing queue, into the loop
-            while not finished.is_set():
-                try:
-                    message = self.outbox.get(timeout=0.2)
-                except queue_module.Empty:
-                    messages = [
-                        ("exited", index, None, None)
-                        for index, process in enumerate(self.processes)
-                        if not process.is_alive()
-                    ]
-                else:
-                    messages = [message]
-                for message in messages:
-                    try:
-                        loop.call_soon_threadsafe(inbox.put_nowait, message)
-                    except RuntimeError:  # the loop is closed: the batch is over
-                        return
+        def forward(message: tuple[str, int, Any, Any]) -> bool:
+            try:
+                loop.call_soon_threadsafe(inbox.put_nowait, message)
+            except RuntimeError:  # the loop is closed: the batch is over
+                return False
+            return True
+
+        def pump() -> None:
+            """Each worker's messages in order, off its own pipe; when it exits, whatever it
+            had sent, then ``exited``. Never fails silently: a failure here ends every
+            worker's part, reported as such."""
+            live = dict(enumerate(zip(self.results, self.processes, strict=True)))
+            try:
+                while live and not finished.is_set():
+                    ready = set(wait([*self.results, *(p.sentinel for _, p in live.values())], 0.2))
+                    for index, (connection, process) in list(live.items()):
+                        if connection in ready or process.sentinel in ready:
+                            exited = process.sentinel in ready
+                            for message in _read(connection, drain=exited):
+                                if message is None:  # end of the pipe, or garbage in it
+                                    exited = True
+                                elif not forward(message):
+                                    return
+                            if exited:
+                                del live[index]
+                                process.join(1)  # reaped: its exit code says how it ended
+                                if not forward(("exited", index, None, None)):
+                                    return
+            except Exception:  # noqa: BLE001 - the batch must end, not hang
+                log.exception("reading the workers' results failed")
+                for index in live:
+                    forward(("exited", index, None, None))
 
         batch = _Batch(self, iter(enumerate(order_ids)), agent_names, on_result, on_report)
         reader = threading.Thread(target=pump, daemon=True)
@@ -154,11 +186,16 @@ class Pool:
             finished.set()
             if stopper:
                 stopper.cancel()
-            for process in self.processes:
-                process.join(timeout=5)
-                if process.is_alive():
-                    process.kill()
+            batch.stop()  # whatever ended the batch, no worker waits for more
+            # Off the event loop: a second Ctrl-C must still be heard while workers finish.
+            await loop.run_in_executor(None, self._join)
         return batch.summary
+
+    def _join(self) -> None:
+        for process in self.processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
 
     def kill(self) -> None:
         """At once (a second signal): no waiting for anything."""
@@ -203,7 +240,10 @@ class _Batch:
             self.pool.inboxes[worker].put(item)
 
     def stop(self) -> None:
-        self.pool.stop.set()
+        """No more orders, and the ones in flight cancelled (their reports say so)."""
+        if self.handing_out:
+            for worker in self.live:
+                self.pool.inboxes[worker].put(STOP)
         self._no_more()
 
     def _no_more(self) -> None:
@@ -217,11 +257,15 @@ class _Batch:
 
     def receive(self, kind: str, worker: int, position: Any, payload: Any) -> None:
         if kind == "result":
+            order_id = self.held[worker].get(position)
+            if order_id is None:  # its order was already reported (salvaged): nothing to add
+                return
             self.arrived.setdefault(position, {})[payload.agent] = payload
             if self.on_result:
-                self.on_result(self.held[worker][position], payload)
+                self.on_result(order_id, payload)
         elif kind == "report":
-            self.held[worker].pop(position, None)
+            if self.held[worker].pop(position, None) is None:
+                return
             self.arrived.pop(position, None)
             self._report(payload)
             self.hand_out()
