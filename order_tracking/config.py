@@ -80,7 +80,7 @@ def _number(
     except ValueError:
         what = "a whole number" if kind is int else "a number"
         raise ConfigError(f"{name} must be {what}, got {_shown(raw)}") from None
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{name} must be a finite number, got {_shown(raw)}")
     if above_low and value <= low:
         raise ConfigError(f"{name} must be greater than {low:g}")

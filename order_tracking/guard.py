@@ -78,8 +78,17 @@ def check_user_text(text: str, max_chars: int) -> str | None:
     return None
 
 
+# What ``UserMessageGuard`` puts in place of a part ADK would refuse before any callback runs:
+# a part that is not text (so the guard refuses it), saying what it replaced.
+_REPLACED = "application/x.order-tracking.replaced"
+_REPLACED_KINDS = {"function-call": "function call", "function-response": "function response"}
+
+
 def _kind(part: types.Part) -> str | None:
     """What a part holds other than text, if anything."""
+    mime = part.inline_data.mime_type or "" if part.inline_data else ""
+    if mime.startswith(_REPLACED + ";kind="):
+        return _REPLACED_KINDS.get(mime.rsplit("=", 1)[1], "inline data")
     for name in (
         "inline_data",
         "file_data",
@@ -93,19 +102,12 @@ def _kind(part: types.Part) -> str | None:
     return None
 
 
-# What ``UserMessageGuard`` puts in place of a part ADK would refuse before any callback runs.
-_NOT_TEXT_MARK = "\x00not text: "
-
-
 def check_user_content(content: types.Content | None, max_chars: int) -> str | None:
     """A refusal for a user message with anything but text in it (a file, an image, a
     function call or response: our agents take questions, not data), else the text check."""
     parts = content.parts or () if content else ()
     for part in parts:
-        kind = _kind(part)
-        if kind is None and (part.text or "").startswith(_NOT_TEXT_MARK):
-            kind = part.text.removeprefix(_NOT_TEXT_MARK)
-        if kind is not None:
+        if (kind := _kind(part)) is not None:
             article = "an" if kind[0] in "aeiou" else "a"
             return REFUSAL_NOT_TEXT.format(kind=f"{article} {kind} part")
     return check_user_text("".join(p.text or "" for p in parts), max_chars)
@@ -115,7 +117,8 @@ class UserMessageGuard(BasePlugin):
     """For ``adk web`` / ``adk api_server``: ADK itself rejects a user message carrying a
     function call before any agent callback runs (its server answers HTTP 500), and would
     treat a function response as the answer of a tool. This plugin, which runs first, swaps
-    such parts for a mark the input guard refuses politely, like any other non-text part."""
+    such parts for an empty non-text part that says what it replaced, which the input guard
+    refuses politely like any other non-text part."""
 
     def __init__(self) -> None:
         super().__init__(name="user_message_guard")
@@ -127,10 +130,13 @@ class UserMessageGuard(BasePlugin):
         kinds = [_kind(p) for p in parts]
         if not any(kind in ("function call", "function response") for kind in kinds):
             return None
+        replaced = {kind: f"{_REPLACED};kind={key}" for key, kind in _REPLACED_KINDS.items()}
         return types.Content(
             role=user_message.role,
             parts=[
-                types.Part(text=_NOT_TEXT_MARK + kind) if kind else part
+                types.Part(inline_data=types.Blob(mime_type=replaced[kind], data=b""))
+                if kind in replaced
+                else part
                 for part, kind in zip(parts, kinds, strict=True)
             ],
         )

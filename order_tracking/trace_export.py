@@ -123,8 +123,11 @@ class TraceFiles(SpanProcessor):
             self.folder.mkdir(parents=True, exist_ok=True)
             text = ",\n".join(json.dumps(r, ensure_ascii=False) for r in records)
             self._write_file(path, f"[\n{text}\n]\n")
-        except (OSError, ValueError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        except Exception as exc:  # noqa: BLE001 - one trace's failure never stops the writer
+            if isinstance(exc, OSError) and exc.strerror:
+                reason = exc.strerror
+            else:
+                reason = f"{type(exc).__name__}: {exc}"
             self._remember(self._failed, trace_id, f"cannot write to {self.folder}/: {reason}")
             return
         self._remember(self._written, trace_id, path)
@@ -136,6 +139,8 @@ class TraceFiles(SpanProcessor):
                 outcomes.popitem(last=False)
             if outcomes is self._failed and outcome not in self._errors:
                 self._errors.append(outcome)
+            if trace_id in self._pending:  # a span that ended while the file was written
+                self._enqueue(trace_id)
 
     def path_for(self, trace_id: int) -> Path | None:
         with self._idle:
@@ -151,6 +156,13 @@ class TraceFiles(SpanProcessor):
         with self._idle:
             errors, self._errors = self._errors, []
         return errors
+
+    def wait_for(self, trace_id: int, timeout_s: float) -> bool:
+        """Wait until this trace's file is written (or has failed), not for anyone else's."""
+        with self._idle:
+            return self._idle.wait_for(
+                lambda: trace_id in self._written or trace_id in self._failed, timeout_s
+            )
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Wait until every trace whose root has ended is written (or has failed)."""

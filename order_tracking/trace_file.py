@@ -125,11 +125,10 @@ def _depth_first(roots: list[Span]) -> list[tuple[int, Span, bool]]:
 def _time(value: Any, what: str, index: int) -> float:
     if not isinstance(value, str) or len(value) > 64:
         raise TraceError(f"span {index}: {what} is not a time")
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+    try:  # a valid time can still be out of range for a timestamp (year 1, year 9999)
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except (ValueError, OverflowError, OSError):
         raise TraceError(f"span {index}: {what} is not a time") from None
-    return moment.timestamp()
 
 
 def _error(status: Any) -> str | None:

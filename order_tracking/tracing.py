@@ -99,7 +99,12 @@ class Tracing:
             stop_trace(token)
 
     def flush(self, timeout_s: float = 10.0) -> None:
+        """Everything ended so far, to every exporter (the files and Okahu)."""
         get_tracer_provider().force_flush(int(timeout_s * 1000))
+
+    def wait_for(self, trace_id: str, timeout_s: float = 10.0) -> None:
+        """Until this trace's file is written (its root has ended), not anyone else's."""
+        self.files.wait_for(int(trace_id, 16), timeout_s)
 
     def file_for(self, trace_id: str) -> Path | None:
         """The trace's JSON file, once flushed; None if it has not been written."""

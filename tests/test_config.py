@@ -149,6 +149,7 @@ NUMERIC = {
 NUMBERISH = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.integers(min_value=-(10**15), max_value=10**15).map(str),
+    st.integers(min_value=10**15, max_value=10**400).map(str),  # beyond any range, and floats
     st.sampled_from(["nan", "inf", "-inf", "Infinity", "1e400", "0x10", "1_000", " 7 ", ""]),
     st.text(max_size=20),
 )

@@ -150,3 +150,11 @@ async def test_the_plugin_turns_a_function_call_into_what_the_guard_refuses():
         )
         is None
     )
+
+
+@pytest.mark.parametrize(
+    "text", ["\x00not text: ", "\x00not text: <script>", "application/x.order-tracking.replaced"]
+)
+def test_text_that_looks_like_the_plugins_mark_is_only_text(text):
+    content = types.Content(role="user", parts=[types.Part(text=text)])
+    assert check_user_content(content, 2000) is None

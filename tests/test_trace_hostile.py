@@ -52,6 +52,7 @@ def no_control_characters(text: str) -> bool:
         ("[\xe9t\xe9]".encode("latin-1"), "is not UTF-8 text"),
         (b"\x00\x01\x02\xff", "is not UTF-8 text"),
         (json.dumps([span("a", start_time=1704067200)]), "span 0: start_time is not a time"),
+        (json.dumps([span("a", start_time="0001-01-01T00:00:00")]), "start_time is not a time"),
         (json.dumps([{"context": "a"}]), "span 0 has no context.span_id"),
         (json.dumps([1, 2]), "span 0 is not an object"),
     ],
@@ -130,14 +131,16 @@ JSON = st.recursive(
     max_leaves=30,
 )
 SPAN_IDS = st.sampled_from(["a", "b", "c", "d", ""])
+# Valid ISO times, some out of range for a timestamp (year 1, year 9999 with an offset).
+TIMES = st.datetimes(timezones=st.none() | st.timezones()).map(lambda t: t.isoformat())
 SPANS = st.lists(
     st.fixed_dictionaries(
         {
             "context": st.one_of(JSON, st.fixed_dictionaries({"span_id": SPAN_IDS})),
             "parent_id": st.one_of(SPAN_IDS, st.none(), JSON),
             "name": st.one_of(st.text(max_size=30), JSON),
-            "start_time": st.one_of(st.just(T0), JSON),
-            "end_time": st.one_of(st.just(T1), JSON),
+            "start_time": st.one_of(st.just(T0), TIMES, JSON),
+            "end_time": st.one_of(st.just(T1), TIMES, JSON),
             "status": JSON,
             "attributes": st.one_of(
                 JSON,

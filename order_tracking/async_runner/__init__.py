@@ -247,9 +247,9 @@ async def track_order(
     wall_s = time.perf_counter() - start
     trace_file = trace_error = None
     if tracing and trace_id:
-        # Writing the trace is file I/O and JSON: off the event loop, so the other orders
-        # of a batch keep running meanwhile.
-        await asyncio.to_thread(tracing.flush)
+        # The trace's file is written by the writer thread; the wait for it is off the event
+        # loop, so the other orders of a batch keep running meanwhile.
+        await asyncio.to_thread(tracing.wait_for, trace_id)
         trace_file, trace_error = tracing.file_for(trace_id), tracing.error_for(trace_id)
     return OrderReport(order_id, tuple(results), wall_s, trace_file, trace_error)
 

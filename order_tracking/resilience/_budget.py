@@ -60,7 +60,6 @@ class RunUsage:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     degraded_because: str | None = None
-    models: list[str] = field(default_factory=list)
     # When the agent's deadline falls (time.monotonic), and the time kept back from the
     # model chain so a degraded answer can still be given.
     deadline_at: float | None = None

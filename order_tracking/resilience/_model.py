@@ -18,7 +18,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, aclosing
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -126,10 +126,10 @@ class ResilientModel(BaseLlm):
                 models_left=len(self.chain) - index, keep_reserve=self.degrade_to is not None
             )
             try:
-                async for response in self._call_with_retries(
-                    model, llm_request, stream, usage, share_end
-                ):
-                    yield response
+                calls = self._call_with_retries(model, llm_request, stream, usage, share_end)
+                async with aclosing(calls):
+                    async for response in calls:
+                        yield response
                 return
             except _Final as final:
                 reason = describe_error(final.error)
@@ -149,11 +149,12 @@ class ResilientModel(BaseLlm):
         )
         trace_event("model.degraded", {"reason": usage.degraded_because})
         usage.model_calls += 1
-        usage.models.append(self.degrade_to.model)
         request = _prepared(llm_request, self.degrade_to, None)
-        async for response in self.degrade_to.generate_content_async(request, stream):
-            usage.add(self.degrade_to.model, response)
-            yield response
+        degraded = self.degrade_to.generate_content_async(request, stream)
+        async with aclosing(degraded):
+            async for response in degraded:
+                usage.add(self.degrade_to.model, response)
+                yield response
 
     async def _call_with_retries(
         self,
@@ -204,12 +205,13 @@ class ResilientModel(BaseLlm):
                             usage.budget.check()
                             usage.retries += attempt_no > 1
                             usage.model_calls += 1
-                            usage.models.append(model.model)
                             request = _prepared(llm_request, model, timeout_s)
-                            async for response in _bounded(model, request, stream, timeout_s):
-                                usage.add(model.model, response)
-                                yielded = True
-                                yield response
+                            responses = _bounded(model, request, stream, timeout_s)
+                            async with aclosing(responses):
+                                async for response in responses:
+                                    usage.add(model.model, response)
+                                    yielded = True
+                                    yield response
                     except Refused:
                         raise
                     except Exception as exc:
@@ -239,32 +241,37 @@ class ResilientModel(BaseLlm):
 async def _bounded(
     model: BaseLlm, request: LlmRequest, stream: bool, timeout_s: float | None
 ) -> AsyncGenerator[LlmResponse, None]:
-    """One call's responses, the whole call within ``timeout_s``, each checked.
+    """One call's responses, each checked, the provider's time all told within ``timeout_s``.
 
     The provider's own timeout bounds each read, so a body trickled a byte at a time never
-    trips it: here the time spent waiting on the provider, all reads together, is bounded
-    (the caller's time between responses does not count). A response the provider could not
-    have meant (empty, or a tool call whose arguments are not JSON) is a provider fault like
-    a 500: retried, then the fallbacks, then the degraded answer.
+    trips it: here the time spent waiting on the provider, every read of the call added up,
+    is bounded. The caller's time between responses (a streamed answer's consumer) does not
+    count. A response the provider could not have meant (empty, or a tool call whose
+    arguments are not JSON) is a provider fault like a 500: retried, then the fallbacks,
+    then the degraded answer.
     """
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s if timeout_s is not None else None
-    responses = aiter(model.generate_content_async(request, stream))
-    try:
+    remaining = timeout_s
+    responses = model.generate_content_async(request, stream)
+    async with aclosing(responses):
         while True:
+            started = loop.time()
+            deadline = asyncio.timeout(remaining)
             try:
-                async with asyncio.timeout_at(deadline):
+                async with deadline:
                     response = await anext(responses)
             except StopAsyncIteration:
                 return
             except TimeoutError:
+                if not deadline.expired():  # the provider's own timeout: its error stands
+                    raise
                 raise ModelCallTimeout(
                     f"no complete answer from {model.model} within {timeout_s:g}s"
                 ) from None
+            if remaining is not None:
+                remaining -= loop.time() - started
             check_response(response)
             yield response
-    finally:
-        await responses.aclose()
 
 
 def _prepared(llm_request: LlmRequest, model: BaseLlm, timeout_s: float | None) -> LlmRequest:
