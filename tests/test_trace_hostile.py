@@ -161,7 +161,7 @@ SPANS = st.lists(
 
 
 @settings(
-    max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(st.one_of(JSON, SPANS))
 def test_any_json_gives_a_tree_or_one_clear_error(tmp_path, content):
