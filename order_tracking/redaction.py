@@ -65,9 +65,12 @@ def redact(text: str, extra: Iterable[str] = ()) -> str:
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
-    text = _URL_USERINFO.sub(rf"\1{REDACTED}@", text)
-    text = _NETLOC_USERINFO.sub(f"{REDACTED}@", text)
-    text = _PARAMETER.sub(_secret_parameter, text)
+    # Every span string passes through here: the URL patterns run only where they can match.
+    if "@" in text:
+        text = _URL_USERINFO.sub(rf"\1{REDACTED}@", text)
+        text = _NETLOC_USERINFO.sub(f"{REDACTED}@", text)
+    if "=" in text:
+        text = _PARAMETER.sub(_secret_parameter, text)
     return _KEY_SHAPES.sub(_keep_label, text)
 
 
