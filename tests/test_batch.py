@@ -161,14 +161,15 @@ class SlowOn(BaseLlm):
             yield response
 
 
-class FlushFails:
-    """Tracing whose flush fails (a full disk, say): the order that flushes first raises."""
+class TracingFails:
+    """Tracing that raises when an order waits for its trace: a bug in our code, say (a full
+    disk is reported, not raised). The order that gets there first raises."""
 
     @contextmanager
     def trace(self, name, attributes):
         yield "0" * 32
 
-    def flush(self):
+    def wait_for(self, trace_id):
         raise OSError("No space left on device")
 
     def file_for(self, trace_id):
@@ -188,7 +189,7 @@ async def test_an_order_that_raises_stops_its_batch_and_leaves_nothing_running(m
 
     with pytest.raises(ExceptionGroup) as caught:
         await track_orders(
-            ["ORD-1001", "ORD-1002"], agents, FlushFails(), limits=RunLimits(), on_result=on_result
+            ["ORD-1001", "ORD-1002"], agents, TracingFails(), limits=RunLimits(), on_result=on_result
         )
     raised = True
     assert caught.group_contains(OSError, match="No space left on device")
