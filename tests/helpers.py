@@ -5,7 +5,9 @@ other); fixtures live in ``conftest.py``."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import sys
 from collections.abc import AsyncGenerator
 from pathlib import Path
@@ -74,6 +76,25 @@ AGENT_FIELDS = {
     "cost_usd": (float, int),
     "tool_calls": list,
 }
+
+
+def provider_env(stub: Any, tmp_path: Path, model: str, key: str = "sk-test") -> dict[str, str]:
+    """The environment of a ``track-order`` process whose agents use ``model`` on the loopback
+    provider, its traces in ``tmp_path``."""
+    return dict(
+        os.environ,
+        SHIPPING_MODEL=model,
+        OPENAI_API_BASE=stub.base_url,
+        OPENAI_API_KEY=key,
+        MONOCLE_TRACE_OUTPUT_PATH=str(tmp_path / "traces"),
+    )
+
+
+def run_track_order(*argv: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    """``track-order ARGV`` as a process of its own (text output captured)."""
+    return subprocess.run(
+        [TRACK_ORDER, *argv], capture_output=True, text=True, env=env, cwd=cwd, timeout=120
+    )
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -189,7 +189,11 @@ async def test_an_order_that_raises_stops_its_batch_and_leaves_nothing_running(m
 
     with pytest.raises(ExceptionGroup) as caught:
         await track_orders(
-            ["ORD-1001", "ORD-1002"], agents, TracingFails(), limits=RunLimits(), on_result=on_result
+            ["ORD-1001", "ORD-1002"],
+            agents,
+            TracingFails(),
+            limits=RunLimits(),
+            on_result=on_result,
         )
     raised = True
     assert caught.group_contains(OSError, match="No space left on device")

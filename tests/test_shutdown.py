@@ -2,13 +2,12 @@
 that never show up in anything it writes. (Subprocesses: a few seconds of imports each.)"""
 
 import json
-import os
 import signal
 import subprocess
 import time
 
 import pytest
-from helpers import ARTICLE_ANSWERS, TRACK_ORDER
+from helpers import ARTICLE_ANSWERS, TRACK_ORDER, provider_env
 from openai_stub import SilentServer
 
 FAKE_OPENAI_KEY = "sk-FAKE-OPENAI-KEY-7f3a9c2d41"
@@ -24,15 +23,7 @@ def wait_for(condition, timeout_s=90.0):
 
 
 def process_env(tmp_path, stub, **extra):
-    env = dict(os.environ)
-    env.update(
-        SHIPPING_MODEL="openai/healthy",
-        OPENAI_API_BASE=stub.base_url,
-        OPENAI_API_KEY=FAKE_OPENAI_KEY,
-        MONOCLE_TRACE_OUTPUT_PATH=str(tmp_path / "traces"),
-        **extra,
-    )
-    return env
+    return provider_env(stub, tmp_path, "openai/healthy", key=FAKE_OPENAI_KEY) | extra
 
 
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

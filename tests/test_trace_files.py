@@ -17,7 +17,6 @@ from opentelemetry.trace import SpanContext, TraceFlags
 
 from order_tracking.trace_export import TraceFiles, write_whole
 
-
 RESOURCE = Resource({"service.name": "test"})  # one for all: building one per span is slow
 
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import ARTICLE_ANSWERS, TRACK_ORDER, load_trace
+from helpers import ARTICLE_ANSWERS, TRACK_ORDER, load_trace, provider_env, run_track_order
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,14 +20,7 @@ from order_tracking.workers import split
 def test_a_batch_over_two_workers_gives_every_order_its_answers_and_trace(tmp_path):
     ids = ["ORD-1001", "ORD-1002", "ORD-1003", "ORD-1001", "ORD-9999"]
     env = dict(os.environ, MONOCLE_TRACE_OUTPUT_PATH=str(tmp_path / "traces"))
-    proc = subprocess.run(
-        [TRACK_ORDER, "--workers", "2", "--json", *ids],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-    )
+    proc = run_track_order("--workers", "2", "--json", *ids, env=env, cwd=tmp_path)
     assert (proc.returncode, proc.stderr) == (0, "")
     orders = [json.loads(line) for line in proc.stdout.splitlines()]
     assert sorted(o["order_id"] for o in orders) == sorted(ids)  # each order once, even repeats
@@ -131,21 +124,10 @@ def test_workers_share_the_concurrency_exactly(orders, workers, concurrency):
 
 def test_more_workers_than_the_concurrency_never_exceed_it_at_the_provider(tmp_path, stub):
     """`--workers 4 --concurrency 2`: two agent runs at the provider at most, all answered."""
-    env = dict(
-        os.environ,
-        SHIPPING_MODEL="openai/slow-0.2",
-        OPENAI_API_BASE=stub.base_url,
-        OPENAI_API_KEY="sk-test",
-        MONOCLE_TRACE_OUTPUT_PATH=str(tmp_path / "traces"),
-    )
+    env = provider_env(stub, tmp_path, "openai/slow-0.2")
     ids = ["ORD-1001", "ORD-1002", "ORD-1003", "ORD-1001"]
-    proc = subprocess.run(
-        [TRACK_ORDER, "--workers", "4", "--concurrency", "2", "--quiet", *ids],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
+    proc = run_track_order(
+        "--workers", "4", "--concurrency", "2", "--quiet", *ids, env=env, cwd=tmp_path
     )
     assert (proc.returncode, proc.stderr) == (0, "")
     assert stub.count("slow-0.2") == 4 * 5 * 2
@@ -169,13 +151,7 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc")
 def test_workers_die_with_a_parent_killed_by_sigkill(tmp_path, stub):
-    env = dict(
-        os.environ,
-        SHIPPING_MODEL="openai/hang",
-        OPENAI_API_BASE=stub.base_url,
-        OPENAI_API_KEY="sk-test",
-        MONOCLE_TRACE_OUTPUT_PATH=str(tmp_path / "traces"),
-    )
+    env = provider_env(stub, tmp_path, "openai/hang")
     parent = subprocess.Popen(
         [TRACK_ORDER, "--workers", "2", "--quiet", "ORD-1001", "ORD-1002"],
         env=env,
