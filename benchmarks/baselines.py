@@ -22,21 +22,25 @@ from google.adk.runners import Runner
 from google.adk.sessions import InMemorySessionService
 from google.genai import types
 
+from order_tracking.backends import mock_backends
 from order_tracking.specialists import SPECIALISTS
+from order_tracking.tools import build_tools
 
 AgentTimes = dict[str, tuple[float, str]]
 APP, USER = "baseline", "bench"
 
 
 def plain_agents(model: str, **litellm_kwargs: object) -> list[Agent]:
-    """The five specialists as bare ADK agents on ``LiteLlm(model=...)``."""
+    """The five specialists as bare ADK agents on ``LiteLlm(model=...)``, their tools over
+    the article's data."""
+    tools = build_tools(mock_backends())
     return [
         Agent(
             name=spec.name,
             model=LiteLlm(model=model, **litellm_kwargs),
             description=spec.description,
             instruction=_fixed(spec.instruction),
-            tools=list(spec.tools),
+            tools=[tools[name] for name in spec.tools],
         )
         for spec in SPECIALISTS
     ]

@@ -2,14 +2,15 @@
 
 What each specialist is (description, instruction, answer format, tools) is data in
 ``specialists.py``; models are passed in (``models(agent_name) -> BaseLlm``, see
-``models.py``) so tests and benchmarks can hand in any model. The composition root
+``models.py``) and so are the tools (``tools.build_tools`` over the configured backends), so
+tests and benchmarks can hand in any model and any data. The composition root
 (``composition.py``) builds the agents for a run, and ``root_agent`` for ``adk web``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from google.adk.agents import Agent
 
@@ -17,6 +18,9 @@ from .guard import input_guard
 from .models import ModelFactory
 from .specialists import COORDINATOR, SPECIALIST_NAMES, SPECIALISTS, Specialist
 from .workarounds import DeclaredOnceTool, mark_a2a_missing
+
+if TYPE_CHECKING:
+    from .tools import Tool
 
 __all__ = ["DEFAULT_MAX_INPUT_CHARS", "build_order_agents", "build_root_agent"]
 
@@ -32,39 +36,56 @@ def _fixed(text: str) -> Callable[[Any], str]:
     return instruction
 
 
-def _agent(spec: Specialist, model: Any, max_input_chars: int) -> Agent:
+def _agent(spec: Specialist, model: Any, tools: Mapping[str, Tool], max_input_chars: int) -> Agent:
     return Agent(
         name=spec.name,
         model=model,
         description=spec.description,
         instruction=_fixed(spec.instruction),
-        tools=[DeclaredOnceTool(tool) for tool in spec.tools],
+        tools=[DeclaredOnceTool(tools[name]) for name in spec.tools],
         before_model_callback=input_guard(max_input_chars),
     )
+
+
+def _article_tools() -> Mapping[str, Tool]:
+    from .backends import mock_backends
+    from .tools import build_tools
+
+    return build_tools(mock_backends())
 
 
 def build_order_agents(
     models: ModelFactory,
     names: Sequence[str] = SPECIALIST_NAMES,
     max_input_chars: int = DEFAULT_MAX_INPUT_CHARS,
+    *,
+    tools: Mapping[str, Tool] | None = None,
 ) -> list[Agent]:
-    """Fresh specialist agents for the concurrent runner: no parent, no transfer instructions."""
+    """Fresh specialist agents for the concurrent runner: no parent, no transfer instructions.
+    ``tools`` by name (``tools.build_tools``); by default over the article's data."""
     mark_a2a_missing()
+    tools = tools or _article_tools()
     by_name = {s.name: s for s in SPECIALISTS}
-    return [_agent(by_name[name], models(name), max_input_chars) for name in names]
+    return [_agent(by_name[name], models(name), tools, max_input_chars) for name in names]
 
 
-def build_root_agent(models: ModelFactory, max_input_chars: int = DEFAULT_MAX_INPUT_CHARS) -> Agent:
+def build_root_agent(
+    models: ModelFactory,
+    max_input_chars: int = DEFAULT_MAX_INPUT_CHARS,
+    *,
+    tools: Mapping[str, Tool] | None = None,
+) -> Agent:
     """The coordinator with its own specialist instances (an agent has only one parent).
 
     ADK adds the transfer-to-parent and transfer-to-peer instructions to these instances only.
     """
     mark_a2a_missing()
+    tools = tools or _article_tools()
     return Agent(
         name=COORDINATOR.name,
         model=models(COORDINATOR.name),
         description=COORDINATOR.description,
         instruction=_fixed(COORDINATOR.instruction),
-        sub_agents=[_agent(s, models(s.name), max_input_chars) for s in SPECIALISTS],
+        sub_agents=[_agent(s, models(s.name), tools, max_input_chars) for s in SPECIALISTS],
         before_model_callback=input_guard(max_input_chars),
     )

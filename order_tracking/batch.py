@@ -37,6 +37,8 @@ def run_batch(
     if workers > 1 and batch:
         from .workers import Pool
 
+        # Opened once here so a missing database is one error, not one per worker.
+        asyncio.run(composition.open_backends(settings).aclose())
         asyncio.run(
             composition.warm_up()
         )  # before the fork: every worker inherits the warmed imports
@@ -59,13 +61,16 @@ def run_batch(
             click.echo(render_header(next(iter(order_ids))) + "\n")
 
         async def run(stop: asyncio.Event) -> BatchSummary:
-            return await tracker.track_orders(
-                order_ids,
-                concurrency=concurrency,
-                stop=stop,
-                on_result=out.on_result,
-                on_report=out.on_report,
-            )
+            try:
+                return await tracker.track_orders(
+                    order_ids,
+                    concurrency=concurrency,
+                    stop=stop,
+                    on_result=out.on_result,
+                    on_report=out.on_report,
+                )
+            finally:
+                await tracker.aclose()
 
         summary, signum = asyncio.run(lifecycle.until_signalled(run))
     out.finish()

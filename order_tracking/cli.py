@@ -3,6 +3,8 @@
     track-order ORD-1001 [ORD-1002 ...]   (shorthand for ``track-order track ...``)
     track-order trace [FILE] [--html OUT]
     track-order serve [--host H] [--port P]
+    track-order data import FILE.jsonl [--db PATH] | data generate N [--seed S] [-o FILE]
+    track-order backends serve [--data mock|sqlite:///PATH] [--host H] [--port P]
 
 Exit codes: 0 every agent answered, 1 some did not (their sections say why), 2 bad input,
 130/143 interrupted. Input is checked before the heavy imports, so a typo fails fast and
@@ -12,44 +14,33 @@ signals and exit ``lifecycle.py``'s.
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
+from typing import TYPE_CHECKING, BinaryIO, NoReturn
 
 import click
 
 from . import lifecycle
-from .composition import announce_model_choice, configure_process
-from .config import DAY_S, ConfigError
-from .lifecycle import EXIT_BAD_INPUT, EXIT_OK
+from .cli_data import backends_group, data_group
+from .cli_support import (
+    BadInput,
+    concurrency_option,
+    count,
+    timeout,
+    verbose_option,
+)
+from .cli_support import settings as settings_
+from .composition import announce_model_choice
+from .config import ConfigError
+from .lifecycle import EXIT_OK
 from .order_ids import InvalidOrderId, OrderIds, source_name
 from .output import Mode
 
 if TYPE_CHECKING:
-    from .config import Settings
+    pass
 
-DEFAULT_CONCURRENCY = 10  # agent runs in flight across a batch: gentle on provider rate limits
-MAX_CONCURRENCY = 10_000
 MAX_WORKERS = 256  # processes: more than any machine this runs on has cores for
-
-
-class BadInput(click.ClickException):
-    exit_code = EXIT_BAD_INPUT
-
-
-def _settings(verbose: bool = False, timeout_s: float | None = None) -> Settings:
-    """Start-up common to every command; a bad setting is a one-line error (exit 2)."""
-    try:
-        settings = configure_process(logging_mode="verbose" if verbose else "quiet")
-    except ConfigError as exc:
-        raise BadInput(str(exc)) from None
-    if timeout_s is not None:
-        settings = dataclasses.replace(settings, agent_timeout_s=timeout_s)
-    return settings
 
 
 # --- Commands ---------------------------------------------------------------------------------
@@ -62,49 +53,6 @@ class _DefaultToTrack(click.Group):
         if not args or (args[0] not in self.commands and args[0] not in ("-h", "--help")):
             args = ["track", *args]
         return super().parse_args(ctx, args)
-
-
-def _timeout(ctx: Any, param: Any, value: float | None) -> float | None:
-    """Seconds: finite, above 0, at most a day (the settings' own bounds)."""
-    if value is None:
-        return None
-    option = param.opts[0]
-    if not math.isfinite(value):
-        raise BadInput(f"{option} must be a finite number, got {value:g}")
-    if value <= 0:
-        raise BadInput(f"{option} must be greater than 0, got {value:g}")
-    if value > DAY_S:
-        raise BadInput(f"{option} must be at most {DAY_S:g}, got {value:g}")
-    return value
-
-
-def _count(high: int) -> Callable[[Any, Any, int], int]:
-    """A whole number from 1 to ``high``."""
-
-    def check(ctx: Any, param: Any, value: int) -> int:
-        if value < 1:
-            raise BadInput(f"--{param.name} must be at least 1, got {value}")
-        if value > high:
-            raise BadInput(f"--{param.name} must be at most {high}, got {value}")
-        return value
-
-    return check
-
-
-def _concurrency_option(help_text: str) -> Callable[[Any], Any]:
-    return click.option(
-        "--concurrency",
-        type=int,
-        default=DEFAULT_CONCURRENCY,
-        show_default=True,
-        callback=_count(MAX_CONCURRENCY),
-        help=help_text,
-    )
-
-
-_verbose_option = click.option(
-    "-v", "--verbose", is_flag=True, help="Also show the libraries' own warnings and errors."
-)
 
 
 @click.group(cls=_DefaultToTrack, context_settings={"help_option_names": ["-h", "--help"]})
@@ -128,13 +76,13 @@ def cli() -> None:
 @click.option("--stream", is_flag=True, help="Print each agent's result as it arrives.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per order on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing; the exit code tells.")
-@_concurrency_option("Agent runs in flight at once, across all orders.")
+@concurrency_option("Agent runs in flight at once, across all orders.")
 @click.option(
     "--workers",
     type=int,
     default=1,
     show_default=True,
-    callback=_count(MAX_WORKERS),
+    callback=count(MAX_WORKERS),
     help="Processes to spread a batch over, one event loop each (--concurrency is the total).",
 )
 @click.option(
@@ -142,11 +90,11 @@ def cli() -> None:
     "timeout_s",
     type=float,
     default=None,
-    callback=_timeout,
+    callback=timeout,
     metavar="SECONDS",
     help="Deadline for each agent (default: AGENT_TIMEOUT_S, else 60).",
 )
-@_verbose_option
+@verbose_option
 def track_command(
     order_ids: tuple[str, ...],
     id_file: BinaryIO | None,
@@ -161,8 +109,9 @@ def track_command(
     """Ask five specialist agents about each ORDER_ID (e.g. ORD-1001) at the same time."""
     if sum((stream, as_json, quiet)) > 1:
         raise BadInput("choose one of --stream, --json and --quiet")
+    settings = settings_(verbose, timeout_s)  # cheap: no agent library yet; it has the id pattern
     try:
-        ids = OrderIds(order_ids, id_file, source_name(id_file))
+        ids = OrderIds(order_ids, id_file, source_name(id_file), settings.order_ids)
     except InvalidOrderId as exc:
         raise BadInput(str(exc)) from None
     with ids:
@@ -173,9 +122,11 @@ def track_command(
         )
         from .batch import run_batch
 
-        settings = _settings(verbose, timeout_s)
         announce_model_choice(settings)
-        code = run_batch(ids, settings, mode, concurrency=concurrency, workers=workers)
+        try:
+            code = run_batch(ids, settings, mode, concurrency=concurrency, workers=workers)
+        except ConfigError as exc:  # a backend that cannot be opened
+            raise BadInput(str(exc)) from None
     sys.exit(code)
 
 
@@ -193,7 +144,7 @@ def trace_command(file: Path | None, html_out: Path | None) -> None:
     from .trace_view import TraceError, load_trace, newest_trace, render_text, write_html
 
     try:
-        path = file or newest_trace(_settings().trace_dir)
+        path = file or newest_trace(settings_().trace_dir)
         trace = load_trace(path)
         if html_out is not None:  # written first: a path that fails is one line, nothing printed
             write_html(trace, html_out)
@@ -213,7 +164,7 @@ def trace_command(file: Path | None, html_out: Path | None) -> None:
     show_default=True,
     help="Port to listen on (0: any free port).",
 )
-@_concurrency_option("Agent runs in flight at once, across all requests.")
+@concurrency_option("Agent runs in flight at once, across all requests.")
 @click.option(
     "--insecure",
     is_flag=True,
@@ -225,11 +176,11 @@ def trace_command(file: Path | None, html_out: Path | None) -> None:
     type=float,
     default=10.0,
     show_default=True,
-    callback=_timeout,
+    callback=timeout,
     metavar="SECONDS",
     help="A whole request (headers, body) must arrive within this; slower clients are cut off.",
 )
-@_verbose_option
+@verbose_option
 def serve_command(
     host: str,
     port: int,
@@ -241,7 +192,7 @@ def serve_command(
     """Serve order tracking over HTTP (FastAPI; OpenAPI docs at /docs)."""
     from .listen import ListenError, bind, exposure_warning, url
 
-    settings = _settings(verbose)
+    settings = settings_(verbose)
     try:
         warning = exposure_warning(host, port, settings.service_api_keys, insecure)
         # Bound here, before the heavy start-up, so a busy port is a one-line error (exit 2)
@@ -254,7 +205,10 @@ def serve_command(
     from . import composition, service
 
     announce_model_choice(settings)
-    tracker = composition.build(settings, warm=True)
+    try:
+        tracker = composition.build(settings, warm=True)
+    except ConfigError as exc:
+        raise BadInput(str(exc)) from None
     click.echo(f"Serving on {url(sock)} (API docs at /docs)", err=True)
     signum = service.serve(
         sock,
@@ -265,6 +219,10 @@ def serve_command(
     )
     if signum is not None:
         click.echo(f"Stopped by {signal.Signals(signum).name}.", err=True)
+
+
+cli.add_command(data_group)
+cli.add_command(backends_group)
 
 
 # --- Entry point ------------------------------------------------------------------------------

@@ -7,11 +7,13 @@ Every entry point (``track-order`` and its commands, the HTTP service, the worke
    agent library is imported, so a bad setting fails fast.
 2. :func:`build` -> :class:`App`: the libraries' process-wide switches and the offline
    provider (once per process), the warm-up, tracing, the models with their guards, the
-   agents. An ``App`` holds what a run needs and runs orders.
+   backends (``ORDER_BACKEND``) and the tools over them, the agents. An ``App`` holds what a
+   run needs and runs orders.
 
 Only this module and ``config.py`` read the environment. Extension points are wired here: a
 new agent comes from ``specialists.SPECIALISTS``, a failure policy is a guard added in
-:func:`production_models`, a model provider is a LiteLLM model name in the settings.
+:func:`production_models`, a model provider is a LiteLLM model name in the settings, a data
+source is an adapter in ``backends/`` chosen by :func:`open_backends`.
 """
 
 from __future__ import annotations
@@ -20,21 +22,18 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from .config import OFFLINE_MODEL, Settings, load_env_files
 from .redaction import install_log_redaction, register_secret_values, register_secrets
-from .results import BatchSummary, OrderReport, ReportCallback, ResultCallback, RunLimits
+from .results import RunLimits
 from .specialists import AGENT_NAMES
+from .tracker import App
 
 if TYPE_CHECKING:
-    from google.adk.agents import Agent, BaseAgent
-
+    from .backends import Backends
     from .models import ModelFactory
     from .offline_model import OfflineModel
-    from .tracing import Tracing
 
 __all__ = [
     "LIBRARY_ENVIRONMENT",
@@ -43,6 +42,7 @@ __all__ = [
     "announce_model_choice",
     "build",
     "configure_libraries",
+    "open_backends",
     "configure_process",
     "production_models",
     "set_library_environment",
@@ -154,6 +154,7 @@ async def warm_up() -> None:
     configure_libraries()
     settings = Settings(default_model=OFFLINE_MODEL)
     (agent,) = build_order_agents(litellm_models(settings), names=["order_status_agent"])
+    # The article's data: the warm-up must not touch the user's systems.
     await run_agent_task(
         agent, prompt_for("ORD-1001"), "warm-up", limits=RunLimits.from_settings(settings)
     )
@@ -174,94 +175,53 @@ def production_models(settings: Settings) -> ModelFactory:
     return litellm_models(settings, guards=[breakers])
 
 
-@dataclass(frozen=True)
-class App:
-    """What a run needs, built once: the specialists, their models, tracing, the limits."""
+def open_backends(settings: Settings) -> Backends:
+    """The systems ``ORDER_BACKEND`` names; remote ones with a circuit breaker per system
+    (state changes traced, like the models'). A database that is missing or not ours raises
+    ``ConfigError``."""
+    from . import backends
+    from .config import ConfigError
+    from .tracing import trace_circuit_change
 
-    settings: Settings
-    models: ModelFactory
-    agents: tuple[BaseAgent, ...]
-    tracing: Tracing | None
-    limits: RunLimits
-
-    def coordinator(self) -> Agent:
-        """The ``adk web`` coordinator, with its own specialist instances."""
-        from .agent import build_root_agent
-
-        return build_root_agent(self.models, self.settings.max_input_chars)
-
-    async def track_order(
-        self,
-        order_id: str,
-        *,
-        stop: asyncio.Event | None = None,
-        gate: asyncio.Semaphore | None = None,
-        on_result: ResultCallback | None = None,
-    ) -> OrderReport:
-        """One order, every agent, one trace (see ``async_runner.track_order``)."""
-        from .async_runner import track_order
-
-        return await track_order(
-            order_id,
-            self.agents,
-            self.tracing,
-            limits=self.limits,
-            stop=stop,
-            gate=gate,
-            on_result=on_result,
-        )
-
-    async def track_orders(
-        self,
-        order_ids: Iterable[str],
-        *,
-        concurrency: int | None = None,
-        stop: asyncio.Event | None = None,
-        on_result: ResultCallback | None = None,
-        on_report: ReportCallback | None = None,
-    ) -> BatchSummary:
-        """Several orders, streamed, at most ``concurrency`` orders and agent runs in flight
-        (see ``async_runner.track_orders``)."""
-        from .async_runner import track_orders
-
-        return await track_orders(
-            order_ids,
-            self.agents,
-            self.tracing,
-            concurrency=concurrency,
-            limits=self.limits,
-            stop=stop,
-            on_result=on_result,
-            on_report=on_report,
-        )
+    try:
+        return backends.open_backends(settings.backend, on_circuit_change=trace_circuit_change)
+    except backends.BackendConfigError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def build(
     settings: Settings,
     *,
     models: ModelFactory | None = None,
+    backends: Backends | None = None,
     traced: bool = True,
     warm: bool = False,
 ) -> App:
-    """Everything a run needs. ``models`` replaces the production models (tests, benchmark);
-    ``traced`` installs Monocle (the first set-up in a process wins); ``warm`` runs the
-    warm-up first, outside any trace and any clock. Not inside a running event loop when
-    ``warm`` is set."""
+    """Everything a run needs. ``models`` and ``backends`` replace the production ones
+    (tests, benchmark); ``traced`` installs Monocle (the first set-up in a process wins);
+    ``warm`` runs the warm-up first, outside any trace and any clock. Not inside a running
+    event loop when ``warm`` is set. A backend that cannot be opened raises ``ConfigError``
+    before anything else is built."""
     from .agent import build_order_agents
+    from .tools import build_tools
     from .tracing import setup_tracing
 
+    backends = backends or open_backends(settings)
     configure_libraries()
     if warm:
         asyncio.run(warm_up())
     tracing = setup_tracing(settings) if traced else None
     models = models or production_models(settings)
-    agents = build_order_agents(models, max_input_chars=settings.max_input_chars)
+    tools = build_tools(backends, settings.order_ids)
+    agents = build_order_agents(models, max_input_chars=settings.max_input_chars, tools=tools)
     return App(
         settings=settings,
         models=models,
         agents=tuple(agents),
         tracing=tracing,
         limits=RunLimits.from_settings(settings),
+        backends=backends,
+        tools=tools,
     )
 
 

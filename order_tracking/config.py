@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .backends._config import BackendConfig, BackendConfigError, parse_backend
+from .order_ids import InvalidPattern, OrderIdPattern
+
 OFFLINE_MODEL = "offline/rule-based"
 DEFAULT_OPENAI_MODEL = "gpt-4o"
 DEFAULT_MODEL_TIMEOUT_S = 20.0
@@ -136,6 +139,9 @@ class Settings:
     okahu_export_timeout_s: float = 3.0
     # Keys a client of `track-order serve` must send (Authorization: Bearer KEY or X-API-Key).
     service_api_keys: tuple[str, ...] = ()
+    # Where order data comes from (ORDER_BACKEND, see backends/) and what an order id is.
+    backend: BackendConfig = field(default_factory=BackendConfig)
+    order_ids: OrderIdPattern = field(default_factory=OrderIdPattern)
 
     @classmethod
     def from_env(
@@ -166,7 +172,22 @@ class Settings:
         fallbacks = tuple(
             _normalise_model(m) for m in env.get("FALLBACK_MODELS", "").split(",") if m.strip()
         )
+        try:
+            backend = parse_backend(
+                env,
+                timeout_s=_number(env, "BACKEND_TIMEOUT_S", 5.0, float, high=DAY_S, above_low=True),
+                retries=_number(env, "BACKEND_RETRIES", 2, int, high=100),
+            )
+        except BackendConfigError as exc:
+            raise ConfigError(str(exc)) from None
+        pattern = env.get("ORDER_ID_PATTERN", "").strip()
+        try:
+            order_ids = OrderIdPattern(pattern) if pattern else OrderIdPattern()
+        except InvalidPattern as exc:
+            raise ConfigError(f"ORDER_ID_PATTERN {exc}: {_shown(pattern)}") from None
         return cls(
+            backend=backend,
+            order_ids=order_ids,
             agent_timeout_s=_number(
                 env, "AGENT_TIMEOUT_S", 60.0, float, high=DAY_S, above_low=True
             ),

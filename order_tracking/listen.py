@@ -1,8 +1,8 @@
 """Where a network server of ours listens, and who may talk to it.
 
-Every server we ship (``track-order serve`` today) binds before its heavy start-up, so a busy
+Every server we ship (``track-order serve``, ``track-order backends serve``) binds before its heavy start-up, so a busy
 port is one line and exit 2, and binds to loopback by default: listening anywhere else needs
-API keys (``SERVICE_API_KEYS``), or ``--insecure``, which says so loudly.
+API keys (``SERVICE_API_KEYS``, ``BACKEND_API_KEY``), or ``--insecure``, which says so loudly.
 """
 
 from __future__ import annotations
@@ -28,14 +28,20 @@ def is_loopback(host: str) -> bool:
         return False  # a name: it may resolve to anything
 
 
-def exposure_warning(host: str, port: int, keys: Sequence[str], insecure: bool) -> str | None:
+def exposure_warning(
+    host: str,
+    port: int,
+    keys: Sequence[str],
+    insecure: bool,
+    key_name: str = "SERVICE_API_KEYS",
+) -> str | None:
     """Refuse to serve beyond loopback without keys (``ListenError``), unless ``insecure``:
     then the warning to print. ``None`` when there is nothing to say."""
     if keys or is_loopback(host):
         return None
     if not insecure:
         raise ListenError(
-            f"refusing to serve on {host}:{port} without authentication: set SERVICE_API_KEYS "
+            f"refusing to serve on {host}:{port} without authentication: set {key_name} "
             "(or pass --insecure to serve anyway)"
         )
     return (

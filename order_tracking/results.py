@@ -27,14 +27,21 @@ __all__ = [
 
 class Status(StrEnum):
     """How an agent's run ended. Only ``OK`` counts as answered; ``DEGRADED`` has an answer
-    built from the tool results alone because every model failed."""
+    built from the tool results alone because every model failed; ``UNAVAILABLE`` has an
+    answer that says which system it needed could not be reached."""
 
     OK = "ok"
     DEGRADED = "degraded"
+    UNAVAILABLE = "unavailable"
     ERROR = "error"
     TIMEOUT = "timeout"
     BUDGET = "budget"
     CANCELLED = "cancelled"
+
+    @property
+    def keeps_answer(self) -> bool:
+        """Whether a run that ended so still has an answer to show."""
+        return self in (Status.OK, Status.DEGRADED, Status.UNAVAILABLE)
 
 
 @dataclass(frozen=True)

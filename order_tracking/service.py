@@ -14,35 +14,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
-import importlib.util
 import json
-import resource
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from pathlib import Path as FilePath
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Path, Security
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, StreamingResponse
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from fastapi.staticfiles import StaticFiles
+from fastapi import Depends, FastAPI, HTTPException, Path
+from fastapi.responses import StreamingResponse
 
-from . import lifecycle
-from .order_ids import InvalidOrderId, parse_order_id
+from .asgi import REQUEST_TIMEOUT_S, require_key, run, serve_docs
+from .order_ids import InvalidOrderId
 from .report import agent_json, order_json
 from .results import AgentResult, OrderReport
-from .workarounds import bounded_h11_protocol, server_without_signal_handlers
 
 if TYPE_CHECKING:
-    from .composition import App
+    from .tracker import App
 
-ORDER_ID_DOC = "An order id: ORD- followed by digits, any case (e.g. ORD-1001)."
+ORDER_ID_DOC = (
+    "An order id: by default ORD- followed by digits, any case (e.g. ORD-1001); "
+    "ORDER_ID_PATTERN sets another form."
+)
 DEFAULT_MAX_ORDERS = 64
-REQUEST_TIMEOUT_S = 10.0  # a whole request (headers, body) must arrive within this (slowloris)
-MAX_CONNECTIONS = 4096
-RESERVED_DESCRIPTORS = 64  # kept for the process's own files and provider connections
 
 
 class _Admission:
@@ -79,7 +71,7 @@ def create_app(
     ``api_keys``, every order route wants one of them (401 otherwise); ``/health``,
     ``/ready`` and the API docs stay open (they tell nothing about any order).
     """
-    guarded = [Depends(_require_key(api_keys))] if api_keys else []
+    guarded = [Depends(require_key(api_keys))] if api_keys else []
     gate = asyncio.Semaphore(concurrency)
     admission = _Admission(max_orders)
     streamed: dict[asyncio.Task[OrderReport], asyncio.Event] = {}
@@ -91,6 +83,7 @@ def create_app(
         for stop in streamed.values():
             stop.set()
         await asyncio.gather(*streamed, return_exceptions=True)
+        await tracker.aclose()
 
     app = FastAPI(
         title="order_tracking",
@@ -106,11 +99,11 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    _serve_docs(app)
+    serve_docs(app)
 
     def order_id_or_422(raw: str) -> str:
         try:
-            return parse_order_id(raw, strip=False)
+            return tracker.settings.order_ids.parse(raw, strip=False)
         except InvalidOrderId as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from None
 
@@ -182,40 +175,6 @@ def create_app(
     return app
 
 
-def _require_key(keys: Sequence[str]) -> Callable[..., Awaitable[None]]:
-    """A dependency that wants ``Authorization: Bearer KEY`` or ``X-API-Key: KEY``, one of
-    ``keys``, compared in constant time (each key, every time); 401 otherwise."""
-    encoded = [key.encode() for key in keys]
-    bearer = HTTPBearer(auto_error=False, description="One of SERVICE_API_KEYS.")
-    header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The same key.")
-
-    async def require_key(
-        credentials: HTTPAuthorizationCredentials | None = Security(bearer),
-        api_key: str | None = Security(header),
-    ) -> None:
-        given = (credentials.credentials if credentials else api_key or "").encode()
-        known = False
-        for key in encoded:
-            known |= hmac.compare_digest(given, key)
-        if not known:
-            raise HTTPException(
-                status_code=401,
-                detail="missing or invalid API key",
-                headers={"WWW-Authenticate": 'Bearer realm="order_tracking"'},
-            )
-
-    return require_key
-
-
-def max_connections() -> int:
-    """Connections the server keeps open at once: what the process may open, less room for
-    its own (provider connections, trace files, imports)."""
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
-        return MAX_CONNECTIONS
-    return max(8, min(MAX_CONNECTIONS, soft - RESERVED_DESCRIPTORS))
-
-
 def serve(
     sock: socket.socket,
     tracker: App,
@@ -225,62 +184,10 @@ def serve(
     request_timeout_s: float = REQUEST_TIMEOUT_S,
 ) -> int | None:
     """Serve on ``sock`` until SIGINT/SIGTERM, a graceful stop: uvicorn finishes the requests
-    in flight and the streams still running are stopped with their traces closed. A whole
-    request must arrive within ``request_timeout_s``; connections beyond
-    :func:`max_connections` are closed at once. Returns the signal that stopped it."""
-    import uvicorn
-
+    in flight and the streams still running are stopped with their traces closed (see
+    ``asgi.run``). Returns the signal that stopped it."""
     app = create_app(tracker, concurrency=concurrency, api_keys=tracker.settings.service_api_keys)
-    limit = max_connections()
-    config = uvicorn.Config(
-        app,
-        http=bounded_h11_protocol(request_timeout_s, limit),
-        # Also how many connections asyncio accepts per wake-up, before any is looked at.
-        backlog=min(2048, limit),
-        log_level="info" if verbose else "warning",
-    )
-    server = server_without_signal_handlers(config)
-
-    async def run(stop: asyncio.Event) -> None:
-        async def stop_serving() -> None:
-            await stop.wait()
-            server.should_exit = True  # uvicorn's graceful shutdown: in-flight orders finish
-
-        watcher = asyncio.create_task(stop_serving())
-        try:
-            await server.serve(sockets=[sock])
-        finally:
-            watcher.cancel()
-
-    _, signum = asyncio.run(lifecycle.until_signalled(run))
-    return signum
-
-
-def _swagger_assets() -> FilePath | None:
-    """Swagger UI's files as LiteLLM (a dependency) ships them for its own proxy, if present."""
-    spec = importlib.util.find_spec("litellm")
-    for root in (spec.submodule_search_locations or []) if spec else []:
-        folder = FilePath(root) / "proxy" / "swagger"
-        if (folder / "swagger-ui-bundle.js").is_file() and (folder / "swagger-ui.css").is_file():
-            return folder
-    return None
-
-
-def _serve_docs(app: FastAPI) -> None:
-    assets = _swagger_assets()
-    if assets is not None:
-        app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
-        urls = {
-            "swagger_js_url": "/docs-assets/swagger-ui-bundle.js",
-            "swagger_css_url": "/docs-assets/swagger-ui.css",
-            "swagger_favicon_url": "/docs-assets/favicon.png",
-        }
-    else:  # a LiteLLM without them: FastAPI's CDN links, which work when online
-        urls = {}
-
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="order_tracking API", **urls)
+    return run(sock, app, verbose=verbose, request_timeout_s=request_timeout_s)
 
 
 def _sse(event: str, data: dict[str, Any]) -> str:

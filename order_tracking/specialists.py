@@ -1,7 +1,8 @@
 """The five specialists of the article, as data: name, description, instruction, answer formats
 and tools. ``agent.py`` builds ADK agents from them; nothing here imports ADK.
 
-To add a specialist, add a ``Specialist`` to ``SPECIALISTS`` (its tools live in ``tools.py``):
+To add a specialist, add a ``Specialist`` to ``SPECIALISTS`` (its tools, by name, live in
+``"py"``):
 the runner, the coordinator, the CLI, the service and the offline model all take it from here.
 
 An instruction is generated from its parts, the answer formats among them: a real model reads
@@ -11,11 +12,7 @@ the formats as the lines to answer with; the offline model is handed the same fo
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-from . import tools
 
 __all__ = [
     "AGENT_NAMES",
@@ -59,7 +56,7 @@ class Specialist:
     task: str  # the instruction before the answer lines
     answer: AnswerFormat
     rules: str  # the instruction after them
-    tools: tuple[Callable[..., dict[str, Any]], ...]
+    tools: tuple[str, ...]  # names of tools in ``tools.py``
 
     @property
     def instruction(self) -> str:
@@ -84,7 +81,7 @@ SPECIALISTS: tuple[Specialist, ...] = (
             (AnswerLine("Status: {order_status} | Items: {item_count} | Placed: {placed_date}"),)
         ),
         rules=_ON_ERROR,
-        tools=(tools.get_order_status,),
+        tools=("get_order_status",),
     ),
     Specialist(
         name="shipping_agent",
@@ -111,7 +108,7 @@ SPECIALISTS: tuple[Specialist, ...] = (
             )
         ),
         rules=_ON_ERROR,
-        tools=(tools.get_shipping_details,),
+        tools=("get_shipping_details",),
     ),
     Specialist(
         name="inventory_agent",
@@ -131,7 +128,7 @@ SPECIALISTS: tuple[Specialist, ...] = (
             )
         ),
         rules=_ON_ERROR,
-        tools=(tools.check_inventory,),
+        tools=("check_inventory",),
     ),
     Specialist(
         name="payment_agent",
@@ -147,7 +144,7 @@ SPECIALISTS: tuple[Specialist, ...] = (
         ),
         rules="Never reveal or guess card numbers, expiry dates or any other card data, even "
         "if asked.\n" + _ON_ERROR,
-        tools=(tools.get_payment_status,),
+        tools=("get_payment_status",),
     ),
     Specialist(
         name="support_agent",
@@ -192,7 +189,7 @@ SPECIALISTS: tuple[Specialist, ...] = (
         "card data.\n"
         "If the tools report an error, say what it says (for example that the order was not "
         "found).",
-        tools=(tools.get_order_status, tools.get_shipping_details, tools.get_payment_status),
+        tools=("get_order_status", "get_shipping_details", "get_payment_status"),
     ),
 )
 

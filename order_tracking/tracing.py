@@ -67,6 +67,22 @@ _OPENAI_STREAMING = {
     "output_processor": {**INFERENCE, "is_auto_close": lambda kwargs: False},
 }
 
+# A span per backend call, under its tool's span (attributes set by the call itself).
+_BACKEND_METHODS = [
+    {
+        "package": f"order_tracking.backends.{module}",
+        "object": cls,
+        "method": method,
+        "span_name": f"backend.{kind}",
+        "wrapper_method": atask_wrapper,
+        "output_processor": {"type": f"backend.{kind}", "attributes": []},
+    }
+    for module, cls, method, kind in (
+        ("_http", "HttpBackends", "call", "http"),
+        ("_sqlite", "SqliteBackend", "_lookup", "sqlite"),
+    )
+]
+
 _OFFLINE_METHODS = [
     {
         "package": "order_tracking.offline_model",
@@ -123,6 +139,13 @@ def trace_event(name: str, attributes: dict[str, Any]) -> None:
         span.add_event(name, {k: v for k, v in attributes.items() if v is not None})
 
 
+def current_span_attributes(attributes: dict[str, Any]) -> None:
+    """Attributes on the current Monocle span (a backend call's); ``None`` values left out."""
+    span = get_current_monocle_span()
+    if span is not None and span.is_recording():
+        span.set_attributes({k: v for k, v in attributes.items() if v is not None})
+
+
 def trace_circuit_change(model: str, old: str, new: str) -> None:
     """Breaker listener: a warning in the log and an event in the current trace."""
     log.warning("circuit for %s: %s -> %s", model, old, new)
@@ -174,7 +197,13 @@ def _install_monocle(processors: list[SpanProcessor]) -> None:
         span_processors=processors,
         wrapper_methods=[
             with_caller_source_path(entry)
-            for entry in [*ADK_METHODS, *LITELLM_METHODS, _OPENAI_STREAMING, *_OFFLINE_METHODS]
+            for entry in [
+                *ADK_METHODS,
+                *LITELLM_METHODS,
+                _OPENAI_STREAMING,
+                *_OFFLINE_METHODS,
+                *_BACKEND_METHODS,
+            ]
         ],
         union_with_default_methods=False,
     )

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .composition import App
 from .config import Settings
+from .tracker import App
 
 __all__ = ["Builder", "Job", "worker_main"]
 
@@ -94,9 +94,12 @@ async def _run_orders(job: Job, tracker: App, inbox: Any, outbox: Any) -> None:
         )
         outbox.send(("report", job.index, position, report))
 
-    async with asyncio.TaskGroup() as group:
-        while (item := await asyncio.to_thread(inbox.get)) is not None:
-            if item == STOP:
-                stopping.set()
-            else:
-                group.create_task(one(*item))
+    try:
+        async with asyncio.TaskGroup() as group:
+            while (item := await asyncio.to_thread(inbox.get)) is not None:
+                if item == STOP:
+                    stopping.set()
+                else:
+                    group.create_task(one(*item))
+    finally:
+        await tracker.aclose()

@@ -21,14 +21,24 @@ from order_tracking.models import ModelFactory
 def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """A developer's keys or model choices must not leak into tests (nor reach a network)."""
     for key in list(os.environ):
-        if key.endswith("_AGENT_MODEL") or key in {
-            "OPENAI_API_KEY",
-            "OPENAI_API_BASE",
-            "OPENAI_BASE_URL",
-            "OKAHU_API_KEY",
-            "OFFLINE_MODEL_LATENCY_S",
-            "MODEL_TIMEOUT_S",
-        }:
+        if (
+            key.endswith("_AGENT_MODEL")
+            or key
+            in {
+                "OPENAI_API_KEY",
+                "OPENAI_API_BASE",
+                "OPENAI_BASE_URL",
+                "OKAHU_API_KEY",
+                "OFFLINE_MODEL_LATENCY_S",
+                "MODEL_TIMEOUT_S",
+                "ORDER_BACKEND",
+                "ORDER_ID_PATTERN",
+                "BACKEND_API_KEY",
+                "BACKEND_TIMEOUT_S",
+                "BACKEND_RETRIES",
+            }
+            or key.endswith("_API_URL")
+        ):
             monkeypatch.delenv(key)
     # A developer's order_tracking/.env (the article has one hold an OpenAI key) must not load,
     # here or in the subprocesses tests start: the same switch ADK honours.
@@ -99,3 +109,11 @@ def stub(openai_stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch) -> OpenAIStub
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     openai_stub.reset()
     return openai_stub
+
+
+@pytest.fixture(params=["mock"])
+def article_backends(request: pytest.FixtureRequest):
+    """The article's data from each source."""
+    from order_tracking.backends import mock_backends
+
+    return mock_backends()

@@ -134,4 +134,4 @@ def test_instructions_are_generated_from_the_answer_formats_word_for_word():
 def test_agents_get_their_specialists_instruction_and_tools(models):
     for agent, spec in zip(build_order_agents(models), SPECIALISTS, strict=True):
         assert agent.instruction(None) == spec.instruction
-        assert [t.name for t in agent.tools] == [f.__name__ for f in spec.tools]
+        assert tuple(t.name for t in agent.tools) == spec.tools

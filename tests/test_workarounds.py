@@ -22,8 +22,11 @@ from helpers import load_trace
 from monocle_apptrace.instrumentation.common.wrapper import atask_wrapper
 
 from order_tracking import workarounds
+from order_tracking.backends import mock_backends
 from order_tracking.config import OFFLINE_MODEL
-from order_tracking.tools import get_order_status
+from order_tracking.tools import build_tools
+
+get_order_status = build_tools(mock_backends())["get_order_status"]
 
 
 @pytest.mark.parametrize("package", sorted(workarounds.CHECKED_AGAINST))

@@ -104,13 +104,16 @@ async def run_agent_task(
         await runner.close()
     if status == Status.OK and not text:
         status, error = Status.ERROR, "the agent gave no answer"
+    elif status == Status.OK and usage.unavailable:
+        status = Status.UNAVAILABLE
+        error = f"no answer from the {' and '.join(sorted(usage.unavailable))} system"
     elif status == Status.OK and usage.degraded_because:
         status = Status.DEGRADED
         error = f"every model failed ({usage.degraded_because}); answered from tool results alone"
     return _result(
         agent.name,
         status,
-        text if status in (Status.OK, Status.DEGRADED) else "",
+        text if status.keeps_answer else "",
         error,
         time.perf_counter() - start,
         usage,

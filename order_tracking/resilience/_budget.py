@@ -51,7 +51,8 @@ def degraded_reserve_s(deadline_s: float) -> float:
 
 @dataclass
 class RunUsage:
-    """What one agent's run used; filled in by ``ResilientModel``."""
+    """What one agent's run used; filled in by ``ResilientModel`` (and by the tools: the
+    systems that were unavailable to it)."""
 
     budget: RunBudget = field(default_factory=RunBudget)
     model_calls: int = 0
@@ -60,6 +61,7 @@ class RunUsage:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     degraded_because: str | None = None
+    unavailable: set[str] = field(default_factory=set)
     # When the agent's deadline falls (time.monotonic), and the time kept back from the
     # model chain so a degraded answer can still be given.
     deadline_at: float | None = None

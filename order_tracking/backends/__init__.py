@@ -1,0 +1,102 @@
+"""The four systems an order touches (order management, carrier, warehouse, payment
+gateway), behind one small async interface each, from one of three sources:
+
+- ``mock``: the article's demo data, in memory (the default);
+- ``sqlite:///PATH``: an embedded database filled by ``track-order data import``;
+- ``http(s)://HOST:PORT``: remote APIs speaking the contract of ``backends serve``.
+
+:func:`open_backends` builds them from a :class:`BackendConfig` (``ORDER_BACKEND``); the
+composition root does that once per process and hands them to the tools.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._config import BackendConfig, BackendConfigError, parse_backend, system_url_var
+from ._types import (
+    SYSTEMS,
+    BackendUnavailable,
+    Carrier,
+    Item,
+    Order,
+    OrderManagement,
+    Payment,
+    PaymentGateway,
+    Shipment,
+    StockLevel,
+    Warehouse,
+)
+
+__all__ = [
+    "SYSTEMS",
+    "BackendConfig",
+    "BackendConfigError",
+    "BackendUnavailable",
+    "Backends",
+    "Carrier",
+    "Item",
+    "Order",
+    "OrderManagement",
+    "Payment",
+    "PaymentGateway",
+    "Shipment",
+    "StockLevel",
+    "Warehouse",
+    "mock_backends",
+    "open_backends",
+    "parse_backend",
+    "system_url_var",
+]
+
+
+@dataclass(frozen=True)
+class Backends:
+    """One adapter per system, and how to release what they hold (connections)."""
+
+    oms: OrderManagement
+    carrier: Carrier
+    warehouse: Warehouse
+    payments: PaymentGateway
+    source: str = "mock"
+    _closers: tuple[Callable[[], Awaitable[None]], ...] = field(default=(), repr=False)
+
+    async def aclose(self) -> None:
+        for close in self._closers:
+            await close()
+
+
+def mock_backends(orders: Any = None, stock: Any = None) -> Backends:
+    """The article's data (or the records given, in the import format) in memory."""
+    from ._mock import ARTICLE_ORDERS, ARTICLE_STOCK, MockBackend
+
+    backend = MockBackend(orders or ARTICLE_ORDERS, stock or ARTICLE_STOCK)
+    return Backends(backend, backend, backend, backend)
+
+
+def open_backends(config: BackendConfig, **http_options: Any) -> Backends:
+    """The adapters ``config`` names. An SQLite database that does not exist or is not ours
+    raises ``BackendConfigError``; remote APIs are not contacted until the first lookup.
+    ``http_options`` go to :class:`~._http.HttpBackends` (a transport for tests, the circuit
+    listener)."""
+    if config.kind == "sqlite":
+        from ._sqlite import SqliteBackend
+
+        assert config.path is not None
+        db = SqliteBackend.open(config.path)
+        return Backends(db, db, db, db, config.describe(), (db.aclose,))
+    if config.kind == "http":
+        from ._http import HttpBackends
+
+        remote = HttpBackends(config, **http_options)
+        return Backends(
+            remote.oms,
+            remote.carrier,
+            remote.warehouse,
+            remote.payments,
+            config.describe(),
+            (remote.aclose,),
+        )
+    return mock_backends()

@@ -1,0 +1,90 @@
+"""``App``: what a run needs, built once by the composition root (``composition.build``),
+and how it runs orders."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .config import Settings
+from .results import BatchSummary, OrderReport, ReportCallback, ResultCallback, RunLimits
+
+if TYPE_CHECKING:
+    from google.adk.agents import Agent, BaseAgent
+
+    from .backends import Backends
+    from .models import ModelFactory
+    from .tools import Tool
+    from .tracing import Tracing
+
+__all__ = ["App"]
+
+
+@dataclass(frozen=True)
+class App:
+    """What a run needs, built once: the specialists, their models and tools, the backends
+    the tools read, tracing, the limits. ``aclose()`` releases the backends' connections."""
+
+    settings: Settings
+    models: ModelFactory
+    agents: tuple[BaseAgent, ...]
+    tracing: Tracing | None
+    limits: RunLimits
+    backends: Backends
+    tools: dict[str, Tool]
+
+    def coordinator(self) -> Agent:
+        """The ``adk web`` coordinator, with its own specialist instances."""
+        from .agent import build_root_agent
+
+        return build_root_agent(self.models, self.settings.max_input_chars, tools=self.tools)
+
+    async def aclose(self) -> None:
+        await self.backends.aclose()
+
+    async def track_order(
+        self,
+        order_id: str,
+        *,
+        stop: asyncio.Event | None = None,
+        gate: asyncio.Semaphore | None = None,
+        on_result: ResultCallback | None = None,
+    ) -> OrderReport:
+        """One order, every agent, one trace (see ``async_runner.track_order``)."""
+        from .async_runner import track_order
+
+        return await track_order(
+            order_id,
+            self.agents,
+            self.tracing,
+            limits=self.limits,
+            stop=stop,
+            gate=gate,
+            on_result=on_result,
+        )
+
+    async def track_orders(
+        self,
+        order_ids: Iterable[str],
+        *,
+        concurrency: int | None = None,
+        stop: asyncio.Event | None = None,
+        on_result: ResultCallback | None = None,
+        on_report: ReportCallback | None = None,
+    ) -> BatchSummary:
+        """Several orders, streamed, at most ``concurrency`` orders and agent runs in flight
+        (see ``async_runner.track_orders``)."""
+        from .async_runner import track_orders
+
+        return await track_orders(
+            order_ids,
+            self.agents,
+            self.tracing,
+            concurrency=concurrency,
+            limits=self.limits,
+            stop=stop,
+            on_result=on_result,
+            on_report=on_report,
+        )
