@@ -28,10 +28,14 @@ ModelFactory = Callable[[str], BaseLlm]
 def litellm_model(name: str, settings: Settings) -> LiteLlm:
     """One LiteLLM model. ``num_retries=0``: retries happen in ``ResilientModel``, where each
     one is seen and traced (LiteLLM's own happen inside the provider SDK, unseen). The offline
-    model gets the artificial latency the settings ask for (``OFFLINE_MODEL_LATENCY_S``)."""
+    model gets the artificial latency the settings ask for (``OFFLINE_MODEL_LATENCY_S``) and
+    the configured ``ORDER_ID_PATTERN``."""
     extra: dict[str, Any] = dict(LITELLM_NO_MCP_GATEWAY)
     if name == OFFLINE_MODEL and settings.offline_latency_s:
         extra[offline_model.LATENCY_PARAM] = settings.offline_latency_s
+    if name == OFFLINE_MODEL and not settings.order_ids.is_default:
+        # What an order id looks like is configuration, not a fact: the offline model is told.
+        extra[offline_model.ORDER_ID_PARAM] = settings.order_ids.regex
     return LiteLlm(model=name, timeout=settings.model_timeout_s, num_retries=0, **extra)
 
 

@@ -34,6 +34,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
@@ -44,6 +45,10 @@ from litellm.types.utils import GenericStreamingChunk, ModelResponse
 
 PROVIDER = "offline"
 LATENCY_PARAM = "offline_latency_s"  # a model's LiteLLM parameter: seconds to wait per call
+ORDER_ID_PARAM = "offline_order_id_pattern"  # ORDER_ID_PATTERN, when one is configured
+# The configured order-id pattern for the decision being made (set by ``decide``).
+_ORDER_IDS: ContextVar[re.Pattern[str] | None] = ContextVar("offline_order_ids", default=None)
+_TRIM = ".,;:!?()[]\"'"
 TRANSFER_TOOL = "transfer_to_agent"
 # ADK relays other agents' turns as user messages that start like this; they are not questions.
 _CONTEXT_PREFIX = "For context:"
@@ -167,9 +172,14 @@ def _stems(text: str) -> set[str]:
 
 def _id_tokens(texts: Iterable[str]) -> list[str]:
     seen: dict[str, None] = {}
+    configured = _ORDER_IDS.get()
     for text in texts:
         for token in _ID_TOKEN.findall(text):
             seen.setdefault(token.upper(), None)
+        if configured is not None:  # ids of the configured form, kept as written
+            for word in text.split():
+                if configured.fullmatch(word.strip(_TRIM)):
+                    seen.setdefault(word.strip(_TRIM), None)
     return list(seen)
 
 
@@ -184,7 +194,11 @@ def _ids_for(param: str, convo: Conversation, *, inherit: bool) -> list[str]:
 
 
 def _token_fits(token: str, param: str) -> bool:
-    """``ORD-1001`` fits ``order_id``; ``SKU-KBD-07`` fits ``sku``: prefix against name words."""
+    """``ORD-1001`` fits ``order_id``; ``SKU-KBD-07`` fits ``sku``: prefix against name words.
+    An id of the configured form fits ``order_id``."""
+    configured = _ORDER_IDS.get()
+    if configured is not None and configured.fullmatch(token):
+        return param == "order_id"
     prefix = token.split("-", 1)[0].lower()
     return any(
         word.startswith(prefix) or prefix.startswith(word)
@@ -389,9 +403,23 @@ def decide(
     messages: Sequence[Mapping[str, Any]],
     tools: Iterable[Mapping[str, Any]] | None,
     answer_formats: Mapping[str, AnswerFormat] | None = None,
+    order_id_pattern: str | None = None,
 ) -> Reply:
     """The offline model's whole policy: pure, deterministic, no I/O. ``answer_formats``
-    holds each agent's answer format by agent name."""
+    holds each agent's answer format by agent name; ``order_id_pattern`` the configured
+    ``ORDER_ID_PATTERN``, if any."""
+    token = _ORDER_IDS.set(re.compile(order_id_pattern) if order_id_pattern else None)
+    try:
+        return _decide(messages, tools, answer_formats)
+    finally:
+        _ORDER_IDS.reset(token)
+
+
+def _decide(
+    messages: Sequence[Mapping[str, Any]],
+    tools: Iterable[Mapping[str, Any]] | None,
+    answer_formats: Mapping[str, AnswerFormat] | None,
+) -> Reply:
     convo = Conversation.parse(messages)
     specs = _tool_specs(tools)
     question = convo.questions[-1] if convo.questions else ""
@@ -478,7 +506,7 @@ class OfflineModel(CustomLLM):
         if latency_s:
             await asyncio.sleep(latency_s)
         tools = optional_params.get("tools")
-        reply = decide(messages, tools, self.answer_formats)
+        reply = decide(messages, tools, self.answer_formats, optional_params.get(ORDER_ID_PARAM))
         if reply.tool_calls:
             message = {
                 "role": "assistant",

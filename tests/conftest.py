@@ -111,9 +111,54 @@ def stub(openai_stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch) -> OpenAIStub
     return openai_stub
 
 
-@pytest.fixture(params=["mock"])
-def article_backends(request: pytest.FixtureRequest):
-    """The article's data from each source."""
+@pytest.fixture(scope="session")
+def article_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite database imported from the article's data as JSON Lines."""
+    import io
+    import json
+
+    from order_tracking.backends._mock import ARTICLE_ORDERS, ARTICLE_STOCK
+    from order_tracking.data import import_lines
+
+    lines = "\n".join(json.dumps(r) for r in (*ARTICLE_STOCK, *ARTICLE_ORDERS)).encode()
+    path = tmp_path_factory.mktemp("db") / "article.db"
+    import_lines(io.BytesIO(lines), path, source="article.jsonl")
+    return path
+
+
+@pytest.fixture(scope="session")
+def reference_api() -> Iterator[str]:
+    """The reference backends API over the article's data, on loopback, for the session."""
+    from backend_servers import ReferenceServer
+
     from order_tracking.backends import mock_backends
 
-    return mock_backends()
+    with ReferenceServer(mock_backends()) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def fault_api(reference_api: str):
+    from backend_servers import FaultServer
+
+    with FaultServer(reference_api) as server:
+        yield server
+
+
+BACKEND_SOURCES = ["mock", "sqlite", "http"]
+
+
+def backend_setting(source: str, article_db: Path, reference_api: str) -> str:
+    """``ORDER_BACKEND`` for the article's data from ``source``."""
+    return {"mock": "mock", "sqlite": f"sqlite:///{article_db}", "http": reference_api}[source]
+
+
+@pytest.fixture(params=BACKEND_SOURCES)
+async def article_backends(request: pytest.FixtureRequest, article_db: Path, reference_api: str):
+    """The article's data from each source: in memory, from SQLite, over HTTP."""
+    from order_tracking.backends import open_backends, parse_backend
+
+    setting = backend_setting(request.param, article_db, reference_api)
+    backends = open_backends(parse_backend({"ORDER_BACKEND": setting}, timeout_s=5, retries=0))
+    yield backends
+    await backends.aclose()
