@@ -54,7 +54,10 @@ def bind(host: str, port: int) -> socket.socket:
     """A socket bound to ``host:port`` (port 0: any free one), not yet listening."""
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say TCP, and an
+        # accepted connection inherits it. Without it every response waits ~40 ms (Nagle
+        # against delayed ACK).
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host.strip("[]"), port))
     except OSError as exc:

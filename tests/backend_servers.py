@@ -28,14 +28,14 @@ import uvicorn
 
 from order_tracking.backends import Backends
 from order_tracking.backends.server import create_backends_app
+from order_tracking.listen import bind
 
 
 class ReferenceServer:
     """``create_backends_app(backends)`` under uvicorn on a free loopback port."""
 
     def __init__(self, backends: Backends, api_keys: tuple[str, ...] = ()) -> None:
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
+        self._sock = bind("127.0.0.1", 0)  # ours: TCP_NODELAY on every connection
         config = uvicorn.Config(
             create_backends_app(backends, api_keys=api_keys), log_level="critical"
         )

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import offline_models
+from helpers import BACKEND_SOURCES, backend_setting, offline_models
 from openai_stub import OpenAIStub
 
 from order_tracking import composition
@@ -143,14 +143,6 @@ def fault_api(reference_api: str):
 
     with FaultServer(reference_api) as server:
         yield server
-
-
-BACKEND_SOURCES = ["mock", "sqlite", "http"]
-
-
-def backend_setting(source: str, article_db: Path, reference_api: str) -> str:
-    """``ORDER_BACKEND`` for the article's data from ``source``."""
-    return {"mock": "mock", "sqlite": f"sqlite:///{article_db}", "http": reference_api}[source]
 
 
 @pytest.fixture(params=BACKEND_SOURCES)

@@ -97,6 +97,15 @@ def run_track_order(*argv: str, env: dict[str, str], cwd: Path) -> subprocess.Co
     )
 
 
+BACKEND_SOURCES = ["mock", "sqlite", "http"]
+
+
+def backend_setting(source: str, article_db: Path, reference_api: str) -> str:
+    """``ORDER_BACKEND`` for the article's data from ``source`` (fixtures ``article_db`` and
+    ``reference_api``)."""
+    return {"mock": "mock", "sqlite": f"sqlite:///{article_db}", "http": reference_api}[source]
+
+
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     """``track-order ARGV`` in this process: (exit code, stdout, stderr)."""
     with pytest.raises(SystemExit) as exit_info:

@@ -404,3 +404,30 @@ def test_slow_clients_cannot_exhaust_the_server(tmp_path):
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
     assert "Traceback" not in log.read_text()  # nothing of the storm on the terminal
+
+
+async def test_the_servers_sockets_answer_without_nagle_delays():
+    # A socket made with proto 0 gets no TCP_NODELAY from asyncio, nor do the connections it
+    # accepts: each response then waited ~40 ms for a delayed ACK (both servers had it).
+    import asyncio
+    import socket
+
+    from order_tracking.listen import bind
+
+    sock = bind("127.0.0.1", 0)
+    accepted: list[int] = []
+
+    async def on_connect(reader, writer):
+        raw = writer.get_extra_info("socket")
+        accepted.append(raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        writer.close()
+
+    server = await asyncio.start_server(on_connect, sock=sock)
+    async with server:
+        _, writer = await asyncio.open_connection(*sock.getsockname()[:2])
+        for _ in range(100):
+            if accepted:
+                break
+            await asyncio.sleep(0.01)
+        writer.close()
+    assert accepted and accepted[0] != 0
