@@ -105,6 +105,11 @@ SPECIALISTS: tuple[Specialist, ...] = (
                 AnswerLine(
                     "Not shipped yet: no carrier or tracking number assigned", "not_shipped"
                 ),
+                AnswerLine(
+                    "Carrier: {carrier} | Tracking: {tracking_number} | Out for delivery, ETA: "
+                    "{eta}",
+                    "out_for_delivery",
+                ),
             )
         ),
         rules=_ON_ERROR,
@@ -125,6 +130,7 @@ SPECIALISTS: tuple[Specialist, ...] = (
                 AnswerLine("{sku}: {on_hand} units in stock", "in_stock"),
                 AnswerLine("{sku}: {on_hand} units — reorder recommended", "low_stock"),
                 AnswerLine("{sku}: out of stock — reorder recommended", "out_of_stock"),
+                AnswerLine("{sku}: not stocked by the warehouse", "not_stocked"),
             )
         ),
         rules=_ON_ERROR,
@@ -172,6 +178,12 @@ SPECIALISTS: tuple[Specialist, ...] = (
                     "Your order {order_id} was delivered by {carrier} on {delivered_date:long}.",
                     "delivered",
                 ),
+                AnswerLine(
+                    "Your order {order_id} is pending and has not shipped yet.", "pending"
+                ),
+                AnswerLine("Your order {order_id} was cancelled.", "cancelled"),
+                AnswerLine("Your order {order_id} was returned.", "returned"),
+                AnswerLine("It is out for delivery now.", "out_for_delivery"),
                 AnswerLine("Payment of ${amount:.2f} confirmed.", "captured"),
                 AnswerLine(
                     "Payment of ${amount:.2f} is authorized and will be charged when your "
@@ -182,6 +194,7 @@ SPECIALISTS: tuple[Specialist, ...] = (
                     "Your payment did not go through; please update your payment method.",
                     "failed",
                 ),
+                AnswerLine("Payment of ${amount:.2f} was refunded.", "refunded"),
             ),
             paragraph=True,
         ),

@@ -75,8 +75,9 @@ async def test_coordinator_routes_a_conversation_to_the_specialists(models):
     ]
 
 
-# The instructions as a real model reads them, word for word as before the answer formats
-# became data: generating them from the formats must not change what a model is told.
+# The instructions as a real model reads them, word for word: generating them from the formats
+# must not change what a model is told. The article's lines come first, as before the
+# formats became data; the lines after them are for the statuses real order data has.
 INSTRUCTIONS = {
     "order_status_agent": (
         "You answer questions about an order's fulfilment status.\n"
@@ -90,6 +91,7 @@ INSTRUCTIONS = {
         "- when in_transit: `Carrier: {carrier} | Tracking: {tracking_number} | ETA: {eta}`\n"
         "- when delivered: `Carrier: {carrier} | Tracking: {tracking_number} | Delivered: {delivered_date}`\n"
         "- when not_shipped: `Not shipped yet: no carrier or tracking number assigned`\n"
+        "- when out_for_delivery: `Carrier: {carrier} | Tracking: {tracking_number} | Out for delivery, ETA: {eta}`\n"
         "If the tool reports an error, say what it says (for example that the order was not found)."
     ),
     "inventory_agent": (
@@ -99,6 +101,7 @@ INSTRUCTIONS = {
         "- when in_stock: `{sku}: {on_hand} units in stock`\n"
         "- when low_stock: `{sku}: {on_hand} units — reorder recommended`\n"
         "- when out_of_stock: `{sku}: out of stock — reorder recommended`\n"
+        "- when not_stocked: `{sku}: not stocked by the warehouse`\n"
         "If the tool reports an error, say what it says (for example that the order was not found)."
     ),
     "payment_agent": (
@@ -115,9 +118,14 @@ INSTRUCTIONS = {
         "- when shipped: `Your order {order_id} has shipped via {carrier} (tracking: {tracking_number}) and is expected to arrive by {eta:long}.`\n"
         "- when processing: `Your order {order_id} is being prepared and has not shipped yet.`\n"
         "- when delivered: `Your order {order_id} was delivered by {carrier} on {delivered_date:long}.`\n"
+        "- when pending: `Your order {order_id} is pending and has not shipped yet.`\n"
+        "- when cancelled: `Your order {order_id} was cancelled.`\n"
+        "- when returned: `Your order {order_id} was returned.`\n"
+        "- when out_for_delivery: `It is out for delivery now.`\n"
         "- when captured: `Payment of ${amount:.2f} confirmed.`\n"
         "- when authorized: `Payment of ${amount:.2f} is authorized and will be charged when your order ships.`\n"
         "- when failed: `Your payment did not go through; please update your payment method.`\n"
+        "- when refunded: `Payment of ${amount:.2f} was refunded.`\n"
         "({eta:long} means the date written out, such as January 18th.) Never share card data.\n"
         "If the tools report an error, say what it says (for example that the order was not found)."
     ),

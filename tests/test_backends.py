@@ -381,3 +381,48 @@ def test_a_configured_id_pattern_end_to_end(capsys, cli_env, monkeypatch, tmp_pa
         "track-order: error: invalid order id 'ORD-1001': expected an id matching "
         "ORDER_ID_PATTERN '#W[0-9]{7}'\n"
     )
+
+
+# --- Real data's statuses -------------------------------------------------------------------
+
+# (order status, shipment status, payment status) -> what the support answer must say.
+KINDS = {
+    ("processing", None, "authorized"): ["is being prepared", "is authorized"],
+    ("pending", None, "authorized"): ["is pending", "is authorized"],
+    ("pending", None, "failed"): ["is pending", "did not go through"],
+    ("shipped", "in_transit", "captured"): ["has shipped via", "confirmed"],
+    ("shipped", "out_for_delivery", "captured"): ["has shipped via", "out for delivery now"],
+    ("delivered", "delivered", "captured"): ["was delivered by", "confirmed"],
+    ("cancelled", None, "refunded"): ["was cancelled", "was refunded"],
+    ("returned", "delivered", "refunded"): ["was returned", "was delivered by", "was refunded"],
+}
+
+
+async def test_every_kind_of_generated_order_is_answered_with_its_statuses():
+    from order_tracking import composition
+    from order_tracking.config import OFFLINE_MODEL
+    from order_tracking.data import generate
+
+    records = [json.loads(line) for line in generate(3000, seed=5)]
+    stock = [r for r in records if "sku" in r]
+    by_kind: dict = {}
+    for r in records:
+        if "order_id" in r:
+            kind = (r["status"], (r.get("shipment") or {}).get("status"), r["payment"]["status"])
+            by_kind.setdefault(kind, r)
+    assert set(by_kind) == set(KINDS)  # the generator's mix, every kind of it
+    app = composition.build(
+        Settings(default_model=OFFLINE_MODEL),
+        backends=mock_backends([*by_kind.values()], stock),
+        traced=False,
+    )
+    for kind, record in by_kind.items():
+        report = await app.track_order(record["order_id"])
+        answers = {r.agent: r for r in report.results}
+        assert all(r.status == "ok" for r in report.results), (kind, report.results)
+        assert answers["order_status_agent"].text.startswith(f"Status: {kind[0]} |")
+        assert answers["payment_agent"].text.startswith(f"Status: {kind[2]} |")
+        if kind[1] == "out_for_delivery":
+            assert "Out for delivery, ETA: " in answers["shipping_agent"].text
+        for phrase in KINDS[kind]:
+            assert phrase in answers["support_agent"].text, (kind, answers["support_agent"].text)
