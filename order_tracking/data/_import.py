@@ -52,7 +52,8 @@ def _records(stream: BinaryIO, source: str) -> Iterator[tuple[int, Any]]:
         if not raw.strip():
             continue
         try:
-            yield number, json.loads(raw)
+            # Decoded here: json.loads would take UTF-16 or UTF-32 bytes as well.
+            yield number, json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError:
             raise ImportError_(f"{source}, line {number}: not UTF-8 text") from None
         except (ValueError, RecursionError) as exc:
@@ -75,6 +76,7 @@ class _Writer:
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
+        self.ids: set[str] = set()  # orders in this chunk, as the database compares them
         self.orders: list[tuple[Any, ...]] = []
         self.items: list[tuple[Any, ...]] = []
         self.shipments: list[tuple[Any, ...]] = []
@@ -86,6 +88,9 @@ class _Writer:
             self.stock.append(row)
         else:
             order_id, status, placed, items, shipment, payment = row
+            if order_id.upper() in self.ids:
+                self.flush()  # the same order again: the later line replaces the earlier
+            self.ids.add(order_id.upper())
             self.orders.append((order_id, status, placed))
             self.items.extend((order_id, n, *item) for n, item in enumerate(items))
             if shipment:
@@ -107,13 +112,17 @@ class _Writer:
         db.executemany(_UPSERT_STOCK, self.stock)
         for rows in (self.orders, self.items, self.shipments, self.payments, self.stock):
             rows.clear()
+        self.ids.clear()
 
 
 def _open(db_path: Path) -> sqlite3.Connection:
+    db = None
     try:
         db = sqlite3.connect(db_path, isolation_level=None)
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.DatabaseError as exc:
+        if db is not None:
+            db.close()
         raise ImportError_(f"{db_path}: cannot open as a database ({exc})") from None
     if tables and "order_tracking_meta" not in tables:
         db.close()

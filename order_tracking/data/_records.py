@@ -63,6 +63,10 @@ def _text(value: Any, where: str, limit: int = MAX_TEXT) -> str:
         raise RecordError(f"{where}: must be a non-empty string")
     if len(value) > limit:
         raise RecordError(f"{where}: longer than {limit} characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate escape ("\ud800"): not text
+        raise RecordError(f"{where}: not valid Unicode text") from None
     return value
 
 
@@ -90,6 +94,9 @@ def _date(value: Any, where: str, optional: bool = False) -> str | None:
 
 
 def _integer(value: Any, where: str, low: int, high: int) -> int:
+    # 5.0 is a whole number to JSON Schema, and so here.
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise RecordError(f"{where}: must be a whole number from {low} to {high}")
     return value
@@ -153,8 +160,8 @@ def _order(record: dict[str, Any], pattern: OrderIdPattern) -> tuple[Any, ...]:
         if (
             isinstance(amount, bool)
             or not isinstance(amount, int | float)
+            or not 0 <= amount <= MAX_AMOUNT  # compared before any float(): 10**400 is an int
             or not math.isfinite(amount)
-            or not 0 <= amount <= MAX_AMOUNT
         ):
             raise RecordError(f"payment.amount: must be a number from 0 to {MAX_AMOUNT:g}")
         currency = p["currency"]
