@@ -27,6 +27,8 @@ from .cli_support import (
     BadInput,
     concurrency_option,
     count,
+    host_option,
+    port_option,
     timeout,
     verbose_option,
 )
@@ -156,14 +158,8 @@ def trace_command(file: Path | None, html_out: Path | None) -> None:
 
 
 @cli.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=8080,
-    show_default=True,
-    help="Port to listen on (0: any free port).",
-)
+@host_option
+@port_option(8080)
 @concurrency_option("Agent runs in flight at once, across all requests.")
 @click.option(
     "--insecure",

@@ -10,7 +10,7 @@ from typing import BinaryIO, TextIO
 
 import click
 
-from .cli_support import BadInput, settings, verbose_option
+from .cli_support import BadInput, host_option, port_option, settings, verbose_option
 
 __all__ = ["backends_group", "data_group"]
 
@@ -93,14 +93,8 @@ def backends_group() -> None:
     show_default=True,
     help="What to serve: mock (the article's data) or sqlite:///PATH.",
 )
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=8081,
-    show_default=True,
-    help="Port to listen on (0: any free port).",
-)
+@host_option
+@port_option(8081)
 @click.option(
     "--insecure",
     is_flag=True,

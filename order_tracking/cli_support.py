@@ -23,6 +23,8 @@ __all__ = [
     "BadInput",
     "concurrency_option",
     "count",
+    "host_option",
+    "port_option",
     "settings",
     "timeout",
     "verbose_option",
@@ -88,3 +90,18 @@ def concurrency_option(help_text: str) -> Callable[[Any], Any]:
 verbose_option = click.option(
     "-v", "--verbose", is_flag=True, help="Also show the libraries' own warnings and errors."
 )
+
+
+host_option = click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Interface to listen on."
+)
+
+
+def port_option(default: int) -> Callable[[Any], Any]:
+    return click.option(
+        "--port",
+        type=click.IntRange(0, 65535),
+        default=default,
+        show_default=True,
+        help="Port to listen on (0: any free port).",
+    )

@@ -178,9 +178,7 @@ SPECIALISTS: tuple[Specialist, ...] = (
                     "Your order {order_id} was delivered by {carrier} on {delivered_date:long}.",
                     "delivered",
                 ),
-                AnswerLine(
-                    "Your order {order_id} is pending and has not shipped yet.", "pending"
-                ),
+                AnswerLine("Your order {order_id} is pending and has not shipped yet.", "pending"),
                 AnswerLine("Your order {order_id} was cancelled.", "cancelled"),
                 AnswerLine("Your order {order_id} was returned.", "returned"),
                 AnswerLine("It is out for delivery now.", "out_for_delivery"),

@@ -8,9 +8,10 @@ GET /warehouse/stock?sku=A&sku=B    stock of the SKUs known (unknown ones left o
 GET /payments/{order_id}            its payment: status, amount, currency, never card data
 GET /health
 
-A missing record is ``404`` with ``{"detail": ..., "code": "not_found"}``: the client takes
+The records are ``_types.py``'s dataclasses, as JSON. A missing record is ``404`` with ``{"detail": ..., "code": "not_found"}``: the client takes
 any other 404 as a misconfigured URL, not as "no such order". The published OpenAPI document
-is ``docs/backends.openapi.json`` (a test keeps it equal to this app's).
+is ``docs/backends.openapi.json`` (a test keeps it equal to this app's; ``python -m
+order_tracking.backends.server`` prints it).
 """
 
 from __future__ import annotations
@@ -25,50 +26,15 @@ from pydantic import BaseModel
 from ..asgi import require_key, run, serve_docs
 from . import Backends
 from ._http import MAX_SKUS_PER_CALL, NOT_FOUND
+from ._types import Order, Payment, Shipment, StockLevel
 
 __all__ = ["create_backends_app", "serve"]
 
 _ID = Path(min_length=1, max_length=64, pattern=r"^[!-~]+$", description="An order id.")
 
 
-class ItemOut(BaseModel):
-    sku: str
-    name: str
-    quantity: int
-
-
-class OrderOut(BaseModel):
-    order_id: str
-    status: str
-    placed_date: str
-    items: list[ItemOut]
-
-
-class ShipmentOut(BaseModel):
-    order_id: str
-    status: str
-    carrier: str | None = None
-    tracking_number: str | None = None
-    shipped_date: str | None = None
-    eta: str | None = None
-    delivered_date: str | None = None
-
-
-class StockLevelOut(BaseModel):
-    sku: str
-    name: str
-    on_hand: int
-
-
 class StockOut(BaseModel):
-    items: list[StockLevelOut]
-
-
-class PaymentOut(BaseModel):
-    order_id: str
-    status: str
-    amount: float
-    currency: str
+    items: list[StockLevel]
 
 
 class NotFound(BaseModel):
@@ -102,7 +68,7 @@ def create_backends_app(backends: Backends, *, api_keys: tuple[str, ...] = ()) -
 
     @app.get(
         "/oms/orders/{order_id}",
-        response_model=OrderOut,
+        response_model=Order,
         responses=_404,
         dependencies=guarded,
         summary="An order, its status and items",
@@ -113,7 +79,7 @@ def create_backends_app(backends: Backends, *, api_keys: tuple[str, ...] = ()) -
 
     @app.get(
         "/carrier/shipments/{order_id}",
-        response_model=ShipmentOut,
+        response_model=Shipment,
         responses=_404,
         dependencies=guarded,
         summary="An order's shipment (404 when nothing has shipped)",
@@ -135,7 +101,7 @@ def create_backends_app(backends: Backends, *, api_keys: tuple[str, ...] = ()) -
 
     @app.get(
         "/payments/{order_id}",
-        response_model=PaymentOut,
+        response_model=Payment,
         responses=_404,
         dependencies=guarded,
         summary="An order's payment: status, amount and currency (never card data)",
@@ -157,3 +123,11 @@ def serve(
         import asyncio
 
         asyncio.run(backends.aclose())
+
+
+if __name__ == "__main__":  # the published document: python -m order_tracking.backends.server
+    import json
+
+    from . import mock_backends
+
+    print(json.dumps(create_backends_app(mock_backends()).openapi(), indent=2))
