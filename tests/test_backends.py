@@ -426,3 +426,13 @@ async def test_every_kind_of_generated_order_is_answered_with_its_statuses():
             assert "Out for delivery, ETA: " in answers["shipping_agent"].text
         for phrase in KINDS[kind]:
             assert phrase in answers["support_agent"].text, (kind, answers["support_agent"].text)
+
+
+def test_the_backend_key_is_redacted_like_the_other_secrets(monkeypatch):
+    from order_tracking.composition import configure_process
+    from order_tracking.redaction import REDACTED, redact
+
+    key = "bk-" + "7" * 30
+    monkeypatch.setenv("BACKEND_API_KEY", key)
+    assert configure_process().backend.api_key == key
+    assert redact(f"401 for Bearer {key}") == f"401 for Bearer {REDACTED}"

@@ -140,6 +140,36 @@ def test_an_id_with_surrounding_whitespace_is_refused_over_http(base_url):
     assert response.json()["detail"].startswith("invalid order id ' ORD-1001 ': ")
 
 
+async def test_the_422_follows_the_configured_order_id_pattern():
+    from order_tracking.backends import mock_backends
+    from order_tracking.order_ids import OrderIdPattern
+
+    records = [
+        {
+            "order_id": "113-1234567-1234567",
+            "status": "processing",
+            "placed_date": "2024-05-01",
+            "items": [{"sku": "SKU-APL-01", "name": "Wireless earbuds", "quantity": 1}],
+        }
+    ]
+    settings = Settings(
+        default_model=OFFLINE_MODEL, order_ids=OrderIdPattern(r"[0-9]{3}-[0-9]{7}-[0-9]{7}")
+    )
+    app = create_app(build(settings, backends=mock_backends(records), traced=False))
+    transport = httpx.ASGITransport(app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        refused = await client.post("/orders/ORD-1001/track")
+        assert refused.status_code == 422
+        assert refused.json()["detail"] == (
+            "invalid order id 'ORD-1001': expected an id matching ORDER_ID_PATTERN "
+            "'[0-9]{3}-[0-9]{7}-[0-9]{7}'"
+        )
+        answered = await client.post("/orders/113-1234567-1234567/track")
+    assert answered.status_code == 200
+    agents = {a["agent"]: a["text"] for a in answered.json()["agents"]}
+    assert agents["order_status_agent"] == "Status: processing | Items: 1 | Placed: 2024-05-01"
+
+
 KEYS = ("k" * 16 + "-first", "k" * 16 + "-second")
 
 
