@@ -434,5 +434,6 @@ def test_the_backend_key_is_redacted_like_the_other_secrets(monkeypatch):
 
     key = "bk-" + "7" * 30
     monkeypatch.setenv("BACKEND_API_KEY", key)
+    monkeypatch.setenv("ORDER_BACKEND", "http://127.0.0.1:9")
     assert configure_process().backend.api_key == key
     assert redact(f"401 for Bearer {key}") == f"401 for Bearer {REDACTED}"
