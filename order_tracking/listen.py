@@ -1,8 +1,8 @@
 """Where a network server of ours listens, and who may talk to it.
 
-Every server we ship (``track-order serve``, ``track-order backends serve``) binds before its heavy start-up, so a busy
-port is one line and exit 2, and binds to loopback by default: listening anywhere else needs
-API keys (``SERVICE_API_KEYS``, ``BACKEND_API_KEY``), or ``--insecure``, which says so loudly.
+Every server we ship (``track-order serve``, ``track-order backends serve``) binds before its
+heavy start-up, so a busy port is one line and exit 2, and binds to loopback by default:
+listening anywhere else needs API keys (``SERVICE_API_KEYS``, ``BACKEND_API_KEY``), or ``--insecure``, which says so loudly.
 """
 
 from __future__ import annotations

@@ -43,6 +43,8 @@ import litellm
 from litellm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk, ModelResponse
 
+from .order_ids import MAX_ID_CHARS
+
 PROVIDER = "offline"
 LATENCY_PARAM = "offline_latency_s"  # a model's LiteLLM parameter: seconds to wait per call
 ORDER_ID_PARAM = "offline_order_id_pattern"  # ORDER_ID_PATTERN, when one is configured
@@ -178,7 +180,8 @@ def _id_tokens(texts: Iterable[str]) -> list[str]:
             seen.setdefault(token.upper(), None)
         if configured is not None:  # ids of the configured form, kept as written
             for word in text.split():
-                if configured.fullmatch(word.strip(_TRIM)):
+                # At most an id's length reaches the pattern, as everywhere else.
+                if len(word) <= MAX_ID_CHARS + 2 and configured.fullmatch(word.strip(_TRIM)):
                     seen.setdefault(word.strip(_TRIM), None)
     return list(seen)
 

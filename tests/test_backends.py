@@ -4,6 +4,7 @@ and reference server; the settings that choose a source."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 
@@ -177,10 +178,14 @@ async def test_the_key_is_sent_and_ids_are_escaped_in_the_path():
 
     client = _client(handler, api_key="k" * 20)
     await client.oms.get_order("#W2/../x")
-    assert seen == [(f"Bearer {'k' * 20}", b"/oms/orders/%23W2%2F..%2Fx")]
+    await client.oms.get_order("..")  # never a step up to another route
+    assert seen == [
+        (f"Bearer {'k' * 20}", b"/oms/orders/%23W2%2F%2E%2E%2Fx"),
+        (f"Bearer {'k' * 20}", b"/oms/orders/%2E%2E"),
+    ]
 
 
-async def test_the_breaker_opens_per_system_and_says_so():
+async def test_the_breaker_opens_per_system_after_failed_calls_not_attempts():
     changes = []
     calls = []
 
@@ -189,18 +194,66 @@ async def test_the_breaker_opens_per_system_and_says_so():
         return httpx.Response(500)
 
     client = _client(
-        handler, retries=0, circuit_threshold=2, on_circuit_change=lambda *c: changes.append(c)
+        handler, retries=1, circuit_threshold=2, on_circuit_change=lambda *c: changes.append(c)
     )
-    for _ in range(2):
-        with pytest.raises(BackendUnavailable, match="HTTP 500"):
+    for _ in range(2):  # two calls of two attempts each
+        with pytest.raises(BackendUnavailable, match="HTTP 500 after 2 attempts"):
             await client.carrier.get_shipment("ORD-1")
     with pytest.raises(BackendUnavailable, match="circuit open"):
         await client.carrier.get_shipment("ORD-1")
-    assert len(calls) == 2  # the third call never reached the system
+    assert len(calls) == 4  # the third call never reached the system
     assert changes == [("carrier", "closed", "open")]
     # Another system's circuit is its own.
     with pytest.raises(BackendUnavailable, match="HTTP 500"):
         await client.oms.get_order("ORD-1")
+
+
+class _Trickle(httpx.AsyncByteStream):
+    """A body sent a byte at a time, slowly: each read is quick, the whole is not."""
+
+    async def __aiter__(self):
+        for byte in b'{"order_id": "ORD-1", "status": "s", "placed_date": "d", "items": []}':
+            await asyncio.sleep(0.05)
+            yield bytes([byte])
+
+
+async def test_the_timeout_bounds_the_whole_call_however_the_bytes_arrive():
+    client = _client(lambda r: httpx.Response(200, stream=_Trickle()), retries=0)
+    client.timeout_s = 0.3
+    with pytest.raises(BackendUnavailable, match=r"no answer within 0\.3s"):
+        await client.oms.get_order("ORD-1")
+
+
+async def test_a_retry_after_past_the_agents_deadline_is_not_waited_for():
+    from order_tracking.resilience import RunUsage, bind_usage
+
+    client = _client(lambda r: httpx.Response(429, headers={"Retry-After": "20"}))
+    usage = RunUsage()
+    usage.start_deadline(5.0)
+    with bind_usage(usage), pytest.raises(BackendUnavailable, match="HTTP 429"):
+        await client.payments.get_payment("ORD-1")
+    assert client.waits == []  # it failed at once instead of sleeping past the deadline
+
+
+HOSTILE = {
+    "gzip-lie": (b"not gzip", {"Content-Encoding": "gzip"}),
+    "deep": (b"[" * 200_000, {}),
+    "huge-number": (
+        b'{"order_id": "O", "status": "s", "amount": 1' + b"0" * 400 + b', "currency": "USD"}',
+        {},
+    ),
+    "too-large": (b"{" + b" " * (2 << 20) + b"}", {}),
+}
+
+
+@pytest.mark.parametrize("hostile", sorted(HOSTILE))
+async def test_hostile_answers_are_the_system_failing_never_a_crash(hostile):
+    body, headers = HOSTILE[hostile]
+    client = _client(
+        lambda r: httpx.Response(200, headers=headers, stream=httpx.ByteStream(body)), retries=0
+    )
+    with pytest.raises(BackendUnavailable):
+        await client.payments.get_payment("ORD-1")
 
 
 async def test_card_data_from_the_gateway_is_dropped_by_the_adapter():
@@ -437,3 +490,28 @@ def test_the_backend_key_is_redacted_like_the_other_secrets(monkeypatch):
     monkeypatch.setenv("ORDER_BACKEND", "http://127.0.0.1:9")
     assert configure_process().backend.api_key == key
     assert redact(f"401 for Bearer {key}") == f"401 for Bearer {REDACTED}"
+
+
+def test_the_key_is_kept_for_every_kind_of_source():
+    # `backends serve` over mock or SQLite wants BACKEND_API_KEY when it is set.
+    for source in ("", "mock", "sqlite:///x.db"):
+        env = {"ORDER_BACKEND": source, "BACKEND_API_KEY": "b" * 20, "SHIPPING_MODEL": "x"}
+        assert Settings.from_env(env).backend.api_key == "b" * 20
+
+
+async def test_ids_are_stored_spellings_and_may_hold_a_slash_over_http():
+    records = [
+        {
+            "order_id": "ab/1",
+            "status": "pending",
+            "placed_date": "2024-01-01",
+            "items": [{"sku": "S", "name": "s", "quantity": 1}],
+            "payment": {"status": "authorized", "amount": 1, "currency": "USD"},
+        }
+    ]
+    app = create_backends_app(mock_backends(records))
+    client = _client(None)
+    client._transport = httpx.ASGITransport(app)
+    order = await client.oms.get_order("AB/1")
+    payment = await client.payments.get_payment("AB/1")
+    assert (order.order_id, payment.order_id) == ("ab/1", "ab/1")

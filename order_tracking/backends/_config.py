@@ -91,10 +91,11 @@ def parse_backend(env: Mapping[str, str], *, timeout_s: float, retries: int) -> 
             f"{system_url_var(next(iter(overrides)))} needs ORDER_BACKEND=http://… "
             f"(it is {raw!r:.60})"
         )
+    # The key is kept for every kind: `backends serve` over mock or SQLite wants it too.
     if raw in ("", "mock"):
-        return BackendConfig("mock")
+        return BackendConfig("mock", api_key=api_key)
     if raw.startswith(SQLITE_PREFIX) and raw != SQLITE_PREFIX:
-        return BackendConfig("sqlite", path=Path(raw[len(SQLITE_PREFIX) :]))
+        return BackendConfig("sqlite", path=Path(raw[len(SQLITE_PREFIX) :]), api_key=api_key)
     raise BackendConfigError(
         f"ORDER_BACKEND must be mock, sqlite:///PATH or http://HOST:PORT, got {raw!r:.60}"
     )

@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import httpx
 
-from ..resilience import Breakers, CircuitOpenError
+from ..resilience import Breakers, CircuitOpenError, current_usage
 from ._config import BackendConfig
 from ._spans import span_attributes
 from ._types import BackendUnavailable, Item, Order, Payment, Shipment, StockLevel
@@ -32,6 +32,7 @@ NOT_FOUND = {"code": "not_found"}
 MAX_SKUS_PER_CALL = 100
 MAX_BODY_BYTES = 1 << 20
 MAX_RETRY_AFTER_S = 30.0
+MAX_NUMBER = 1e15
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
@@ -39,9 +40,16 @@ class _Failed(ConnectionError):
     """One attempt failed in a way that says the system is in trouble (counts against its
     circuit); ``retry`` says whether another attempt may help."""
 
-    def __init__(self, reason: str, *, retry: bool = True, after_s: float | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        retry: bool = True,
+        after_s: float | None = None,
+        status: int | None = None,
+    ) -> None:
         super().__init__(reason)
-        self.retry, self.after_s = retry, after_s
+        self.retry, self.after_s, self.status = retry, after_s, status
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -69,6 +77,7 @@ def _number(value: Any, kind: type) -> Any:
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float) if kind is float else int)
+        or not -MAX_NUMBER <= value <= MAX_NUMBER  # before isfinite: 10**400 is an int
         or not math.isfinite(value)
     ):
         raise _Failed("a number in the answer is not a number", retry=False)
@@ -92,7 +101,12 @@ class HttpBackends:
     ) -> None:
         self.urls: Mapping[str, str] = config.urls
         self.timeout_s, self.retries = config.timeout_s, config.retries
-        self._headers = {"Accept": "application/json", "User-Agent": "order-tracking"}
+        # Identity encoding: the body-size cap counts what arrives, not what it inflates to.
+        self._headers = {
+            "Accept": "application/json",
+            "Accept-Encoding": "identity",
+            "User-Agent": "order-tracking",
+        }
         if config.api_key:
             self._headers["Authorization"] = f"Bearer {config.api_key}"
         self._transport, self._sleep, self._rng = transport, sleep, rng or random.Random()
@@ -123,26 +137,26 @@ class HttpBackends:
 
     async def call(self, system: str, path: str, params: Any = None) -> dict[str, Any] | None:
         """``GET`` one record: the JSON object, ``None`` for the contract's not-found, or
-        ``BackendUnavailable`` after the retries (or at once with the circuit open)."""
+        ``BackendUnavailable`` after the retries (or at once with the circuit open). The
+        breaker judges the call, not each attempt: "5 failed calls in a row" means calls."""
         start, attempts, status = time.perf_counter(), 0, None
         try:
-            while True:
-                attempts += 1
-                try:
-                    async with self.breakers.attempt(system):
+            async with self.breakers.attempt(system):
+                while True:
+                    attempts += 1
+                    try:
                         status, body = await self._once(system, path, params)
                         return body
-                except CircuitOpenError:
-                    raise BackendUnavailable(
-                        system, "circuit open after repeated failures"
-                    ) from None
-                except _Failed as exc:
-                    if not exc.retry or attempts > self.retries:
-                        tries = f" after {attempts} attempts" if attempts > 1 else ""
-                        raise BackendUnavailable(system, f"{exc}{tries}") from exc
-                    await self._sleep(
-                        exc.after_s if exc.after_s is not None else self._backoff(attempts)
-                    )
+                    except _Failed as exc:
+                        status = exc.status
+                        if not exc.retry or attempts > self.retries:
+                            raise
+                        await self._sleep(self._wait(system, exc, attempts))
+        except CircuitOpenError:
+            raise BackendUnavailable(system, "circuit open after repeated failures") from None
+        except _Failed as exc:
+            tries = f" after {attempts} attempts" if attempts > 1 else ""
+            raise BackendUnavailable(system, f"{exc}{tries}") from exc
         finally:
             span_attributes(
                 {
@@ -155,42 +169,62 @@ class HttpBackends:
                 }
             )
 
+    def _wait(self, system: str, failure: _Failed, attempts: int) -> float:
+        """The pause before the next attempt: what the system asked for, else backoff; a
+        pause that would outlast the agent's deadline is not taken (the call fails now)."""
+        wait = failure.after_s if failure.after_s is not None else self._backoff(attempts)
+        usage = current_usage()
+        if usage is not None and usage.deadline_at is not None:
+            if time.monotonic() + wait >= usage.deadline_at:
+                raise failure
+        return wait
+
     async def _once(self, system: str, path: str, params: Any) -> tuple[int, dict[str, Any] | None]:
         try:
-            async with self._client().stream(
-                "GET", self.urls[system] + path, params=params
-            ) as response:
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > MAX_BODY_BYTES:
-                        raise _Failed("the answer is too large", retry=False)
-        except httpx.TimeoutException:
+            # The whole call, however slowly the bytes arrive (httpx's timeout is per read).
+            async with asyncio.timeout(self.timeout_s):
+                code, body = await self._get(self.urls[system] + path, params)
+        except TimeoutError:
             raise _Failed(f"no answer within {self.timeout_s:g}s") from None
-        except httpx.TransportError as exc:
+        except httpx.HTTPError as exc:  # connection, protocol, decoding
             raise _Failed(f"{type(exc).__name__}: {str(exc)[:80] or 'connection failed'}") from None
-        code = response.status_code
         if code in _RETRY_STATUS:
-            raise _Failed(
-                f"HTTP {code}", after_s=_retry_after(response) if code in (429, 503) else None
-            )
+            raise _Failed(f"HTTP {code}", status=code, after_s=body if code in (429, 503) else None)
         if code >= 500:
-            raise _Failed(f"HTTP {code}")
+            raise _Failed(f"HTTP {code}", status=code)
         try:
             parsed = json.loads(body) if body else None
-        except ValueError:
+        except (ValueError, RecursionError):
             parsed = None
             if code == 200:
-                raise _Failed("the answer is not JSON", retry=False) from None
+                raise _Failed("the answer is not JSON", retry=False, status=code) from None
         if code == 404 and isinstance(parsed, dict) and parsed.get("code") == NOT_FOUND["code"]:
             return code, None
         if code in (401, 403):
-            raise _Failed(f"HTTP {code}: refused our credentials (BACKEND_API_KEY)", retry=False)
+            raise _Failed(
+                f"HTTP {code}: refused our credentials (BACKEND_API_KEY)", retry=False, status=code
+            )
         if code != 200:
-            raise _Failed(f"HTTP {code} is not an answer of the contract", retry=False)
+            raise _Failed(f"HTTP {code} is not an answer of the contract", retry=False, status=code)
         if not isinstance(parsed, dict):
-            raise _Failed("the answer is not a JSON object", retry=False)
+            raise _Failed("the answer is not a JSON object", retry=False, status=code)
         return code, parsed
+
+    async def _get(self, url: str, params: Any) -> tuple[int, Any]:
+        """Status and body (for 429/503: the ``Retry-After`` seconds instead), at most
+        ``MAX_BODY_BYTES`` of it."""
+        async with self._client().stream("GET", url, params=params) as response:
+            if response.status_code in (429, 503):
+                return response.status_code, _retry_after(response)
+            if response.headers.get("content-encoding", "identity").lower() != "identity":
+                # Asked for identity: a compressed body could inflate past any cap.
+                raise _Failed("the answer is compressed, identity was asked", retry=False)
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_BODY_BYTES:
+                    raise _Failed("the answer is too large", retry=False)
+        return response.status_code, bytes(body)
 
     async def aclose(self) -> None:
         clients, self._clients = list(self._clients.items()), {}
@@ -200,7 +234,9 @@ class HttpBackends:
 
 
 def _id(order_id: str) -> str:
-    return quote(order_id, safe="")
+    # Every character but letters, digits and -_~ escaped, dots too: "." and ".." must not
+    # become path steps that httpx would resolve to another route.
+    return quote(order_id, safe="").replace(".", "%2E")
 
 
 class _Oms:

@@ -93,7 +93,11 @@ class MockBackend:
         }
         # The gateway's own records, card data included (see _CARDS).
         self._payments = {
-            r["order_id"].upper(): {**r["payment"], **_CARDS.get(r["order_id"], {})}
+            r["order_id"].upper(): {
+                "order_id": r["order_id"],
+                **r["payment"],
+                **_CARDS.get(r["order_id"], {}),
+            }
             for r in orders
             if r.get("payment")
         }
@@ -115,4 +119,4 @@ class MockBackend:
         if record is None:
             return None
         # Only these fields leave the gateway adapter.
-        return Payment(order_id, record["status"], record["amount"], record["currency"])
+        return Payment(record["order_id"], record["status"], record["amount"], record["currency"])

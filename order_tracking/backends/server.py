@@ -8,10 +8,11 @@ GET /warehouse/stock?sku=A&sku=B    stock of the SKUs known (unknown ones left o
 GET /payments/{order_id}            its payment: status, amount, currency, never card data
 GET /health
 
-The records are ``_types.py``'s dataclasses, as JSON. A missing record is ``404`` with ``{"detail": ..., "code": "not_found"}``: the client takes
-any other 404 as a misconfigured URL, not as "no such order". The published OpenAPI document
-is ``docs/backends.openapi.json`` (a test keeps it equal to this app's; ``python -m
-order_tracking.backends.server`` prints it).
+The records are ``_types.py``'s dataclasses, as JSON. A missing record is ``404`` with
+``{"detail": ..., "code": "not_found"}``: the client takes any other 404 as a misconfigured URL,
+not as "no such order". Ids are percent-encoded path segments (a ``/`` in one included). The
+published OpenAPI document is ``docs/backends.openapi.json`` (a test keeps it equal to this
+app's; ``python -m order_tracking.backends.server`` prints it).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def create_backends_app(backends: Backends, *, api_keys: tuple[str, ...] = ()) -
         return {"status": "ok"}
 
     @app.get(
-        "/oms/orders/{order_id}",
+        "/oms/orders/{order_id:path}",
         response_model=Order,
         responses=_404,
         dependencies=guarded,
@@ -78,7 +79,7 @@ def create_backends_app(backends: Backends, *, api_keys: tuple[str, ...] = ()) -
         return _not_found(f"order {order_id}") if order is None else order
 
     @app.get(
-        "/carrier/shipments/{order_id}",
+        "/carrier/shipments/{order_id:path}",
         response_model=Shipment,
         responses=_404,
         dependencies=guarded,
@@ -100,7 +101,7 @@ def create_backends_app(backends: Backends, *, api_keys: tuple[str, ...] = ()) -
         return {"items": await backends.warehouse.get_stock(sku)}
 
     @app.get(
-        "/payments/{order_id}",
+        "/payments/{order_id:path}",
         response_model=Payment,
         responses=_404,
         dependencies=guarded,

@@ -97,7 +97,7 @@ class _Writer:
                 self.shipments.append((order_id, *shipment))
             if payment:
                 self.payments.append((order_id, *payment))
-        if len(self.orders) + len(self.stock) >= _CHUNK:
+        if len(self.orders) + len(self.items) + len(self.stock) >= _CHUNK:  # rows, not lines
             self.flush()
 
     def flush(self) -> None:
