@@ -146,8 +146,17 @@ def batch(setting: str, ids: list[str], folder: Path, label: str) -> dict[str, o
     ids_file.write_text("\n".join(ids) + "\n")
     start = time.perf_counter()
     proc = subprocess.run(
-        ["/usr/bin/time", "-f", "maxrss_kib=%M", TRACK_ORDER, "--file", str(ids_file), "--json",
-         "--concurrency", "100"],
+        [
+            "/usr/bin/time",
+            "-f",
+            "maxrss_kib=%M",
+            TRACK_ORDER,
+            "--file",
+            str(ids_file),
+            "--json",
+            "--concurrency",
+            "100",
+        ],
         env=_env(ORDER_BACKEND=setting, MONOCLE_TRACE_OUTPUT_PATH=str(folder / "traces")),
         capture_output=True,
         text=True,
@@ -187,7 +196,7 @@ def main() -> None:
         rng = random.Random(2)
         ids = [order_id(i) for i in rng.sample(range(args.orders), args.batch)]
         batches = []
-            for label, setting in (
+        for label, setting in (
             ("sqlite", f"sqlite:///{db}"),
             ("http", server.url),
             ("mock", "mock"),
@@ -204,7 +213,7 @@ def main() -> None:
     lines = [
         "# Backends benchmark",
         "",
-        f"`{' '.join(sys.argv)}`",
+        f"`python -m benchmarks.backends {' '.join(sys.argv[1:])}`",
         "",
         "## Import",
         "",
@@ -224,12 +233,12 @@ def main() -> None:
         "",
         "## Batches (offline model, one process, --concurrency 100)",
         "",
-        "| backend | orders | answered | exit | wall s | agent runs/s |",
-        "|---|---|---|---|---|---|",
+        "| backend | orders | answered | exit | wall s | agent runs/s | peak RSS MiB |",
+        "|---|---|---|---|---|---|---|",
     ]
     lines += [
         f"| {b['backend']} | {b['orders']} | {b['answered']} | {b['exit']} | "
-        f"{b['wall_s']:.1f} | {b['agent_runs_per_s']:.0f} |"
+        f"{b['wall_s']:.1f} | {b['agent_runs_per_s']:.0f} | {b['peak_rss_mib']:.0f} |"
         for b in batches
     ]
     args.out.write_text("\n".join(lines) + "\n")
