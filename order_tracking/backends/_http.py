@@ -12,27 +12,30 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from ..resilience import Breakers, CircuitOpenError, current_usage
 from ._config import BackendConfig
+from ._remote import (
+    MAX_SKUS_PER_CALL,
+    RemoteCarrier,
+    RemoteOms,
+    RemotePayments,
+    RemoteWarehouse,
+)
 from ._spans import span_attributes
-from ._types import BackendUnavailable, Item, Order, Payment, Shipment, StockLevel
+from ._types import BackendUnavailable
 
 __all__ = ["HttpBackends", "MAX_SKUS_PER_CALL", "NOT_FOUND"]
 
 NOT_FOUND = {"code": "not_found"}
-MAX_SKUS_PER_CALL = 100
 MAX_BODY_BYTES = 1 << 20
 MAX_RETRY_AFTER_S = 30.0
-MAX_NUMBER = 1e15
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
@@ -57,31 +60,6 @@ def _retry_after(response: httpx.Response) -> float | None:
         return min(max(0.0, float(response.headers["retry-after"])), MAX_RETRY_AFTER_S)
     except (KeyError, ValueError):
         return None
-
-
-def _fields(body: Any, required: Sequence[str], system: str) -> dict[str, Any]:
-    if not isinstance(body, dict) or any(k not in body for k in required):
-        raise _Failed(f"the {system} answer is not a record of the contract", retry=False)
-    return body
-
-
-def _string(value: Any, optional: bool = False) -> str | None:
-    if value is None and optional:
-        return None
-    if not isinstance(value, str):
-        raise _Failed("a field of the answer has the wrong type", retry=False)
-    return value
-
-
-def _number(value: Any, kind: type) -> Any:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float) if kind is float else int)
-        or not -MAX_NUMBER <= value <= MAX_NUMBER  # before isfinite: 10**400 is an int
-        or not math.isfinite(value)
-    ):
-        raise _Failed("a number in the answer is not a number", retry=False)
-    return kind(value)
 
 
 class HttpBackends:
@@ -113,8 +91,8 @@ class HttpBackends:
         self.breakers = Breakers(circuit_threshold, circuit_cooldown_s, on_circuit_change)
         # A client's connections belong to the event loop that opened them.
         self._clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
-        self.oms, self.carrier = _Oms(self), _Carrier(self)
-        self.warehouse, self.payments = _Warehouse(self), _Payments(self)
+        self.oms, self.carrier = RemoteOms(self), RemoteCarrier(self)
+        self.warehouse, self.payments = RemoteWarehouse(self), RemotePayments(self)
 
     def _client(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
@@ -231,99 +209,3 @@ class HttpBackends:
         for loop, client in clients:
             if loop is asyncio.get_running_loop():
                 await client.aclose()
-
-
-def _id(order_id: str) -> str:
-    # Every character but letters, digits and -_~ escaped, dots too: "." and ".." must not
-    # become path steps that httpx would resolve to another route.
-    return quote(order_id, safe="").replace(".", "%2E")
-
-
-class _Oms:
-    def __init__(self, http: HttpBackends) -> None:
-        self.http = http
-
-    async def get_order(self, order_id: str) -> Order | None:
-        body = await self.http.call("oms", f"/oms/orders/{_id(order_id)}")
-        if body is None:
-            return None
-        try:
-            record = _fields(body, ("order_id", "status", "placed_date", "items"), "oms")
-            if not isinstance(record["items"], list):
-                raise _Failed("items is not a list", retry=False)
-            items = tuple(
-                Item(_string(i["sku"]), _string(i["name"]), _number(i["quantity"], int))
-                for i in (_fields(i, ("sku", "name", "quantity"), "oms") for i in record["items"])
-            )
-            return Order(
-                _string(record["order_id"]),
-                _string(record["status"]),
-                _string(record["placed_date"]),
-                items,
-            )
-        except _Failed as exc:
-            raise BackendUnavailable("oms", str(exc)) from None
-
-
-class _Carrier:
-    def __init__(self, http: HttpBackends) -> None:
-        self.http = http
-
-    async def get_shipment(self, order_id: str) -> Shipment | None:
-        body = await self.http.call("carrier", f"/carrier/shipments/{_id(order_id)}")
-        if body is None:
-            return None
-        try:
-            record = _fields(body, ("order_id", "status"), "carrier")
-            optional = ("carrier", "tracking_number", "shipped_date", "eta", "delivered_date")
-            return Shipment(
-                _string(record["order_id"]),
-                _string(record["status"]),
-                **{k: _string(record.get(k), optional=True) for k in optional},
-            )
-        except _Failed as exc:
-            raise BackendUnavailable("carrier", str(exc)) from None
-
-
-class _Warehouse:
-    def __init__(self, http: HttpBackends) -> None:
-        self.http = http
-
-    async def get_stock(self, skus: Sequence[str]) -> list[StockLevel]:
-        found: list[StockLevel] = []
-        for start in range(0, len(skus), MAX_SKUS_PER_CALL):
-            chunk = list(skus[start : start + MAX_SKUS_PER_CALL])
-            body = await self.http.call("warehouse", "/warehouse/stock", {"sku": chunk})
-            try:
-                items = _fields(body, ("items",), "warehouse")["items"]
-                if not isinstance(items, list):
-                    raise _Failed("items is not a list", retry=False)
-                found += [
-                    StockLevel(_string(s["sku"]), _string(s["name"]), _number(s["on_hand"], int))
-                    for s in (_fields(s, ("sku", "name", "on_hand"), "warehouse") for s in items)
-                ]
-            except _Failed as exc:
-                raise BackendUnavailable("warehouse", str(exc)) from None
-        return found
-
-
-class _Payments:
-    def __init__(self, http: HttpBackends) -> None:
-        self.http = http
-
-    async def get_payment(self, order_id: str) -> Payment | None:
-        body = await self.http.call("payments", f"/payments/{_id(order_id)}")
-        if body is None:
-            return None
-        try:
-            record = _fields(body, ("order_id", "status", "amount", "currency"), "payments")
-            # Only these four fields are read: whatever else the gateway sends (card data)
-            # is dropped here.
-            return Payment(
-                _string(record["order_id"]),
-                _string(record["status"]),
-                _number(record["amount"], float),
-                _string(record["currency"]),
-            )
-        except _Failed as exc:
-            raise BackendUnavailable("payments", str(exc)) from None

@@ -26,7 +26,8 @@ from pydantic import BaseModel
 
 from ..asgi import require_key, run, serve_docs
 from . import Backends
-from ._http import MAX_SKUS_PER_CALL, NOT_FOUND
+from ._http import NOT_FOUND
+from ._remote import MAX_SKUS_PER_CALL
 from ._types import Order, Payment, Shipment, StockLevel
 
 __all__ = ["create_backends_app", "serve"]
