@@ -43,7 +43,6 @@ import litellm
 from litellm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk, ModelResponse
 
-from .order_ids import MAX_ID_CHARS
 
 PROVIDER = "offline"
 LATENCY_PARAM = "offline_latency_s"  # a model's LiteLLM parameter: seconds to wait per call
@@ -51,6 +50,9 @@ ORDER_ID_PARAM = "offline_order_id_pattern"  # ORDER_ID_PATTERN, when one is con
 # The configured order-id pattern for the decision being made (set by ``decide``).
 _ORDER_IDS: ContextVar[re.Pattern[str] | None] = ContextVar("offline_order_ids", default=None)
 _TRIM = ".,;:!?()[]\"'"
+# The longest an order id may be (``order_ids.MAX_ID_CHARS``; not imported: this model knows
+# nothing of the package, only what a real model is told).
+_MAX_ID_CHARS = 64
 TRANSFER_TOOL = "transfer_to_agent"
 # ADK relays other agents' turns as user messages that start like this; they are not questions.
 _CONTEXT_PREFIX = "For context:"
@@ -181,7 +183,7 @@ def _id_tokens(texts: Iterable[str]) -> list[str]:
         if configured is not None:  # ids of the configured form, kept as written
             for word in text.split():
                 # At most an id's length reaches the pattern, as everywhere else.
-                if len(word) <= MAX_ID_CHARS + 2 and configured.fullmatch(word.strip(_TRIM)):
+                if len(word) <= _MAX_ID_CHARS + 2 and configured.fullmatch(word.strip(_TRIM)):
                     seen.setdefault(word.strip(_TRIM), None)
     return list(seen)
 

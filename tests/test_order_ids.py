@@ -92,3 +92,10 @@ def test_parse_order_id_accepts_exactly_the_pattern(raw):
         assert "\n" not in str(error).replace("\\n", "") or "\n" in repr(raw)
         return
     assert ID.fullmatch(parsed) and parsed == raw.strip().upper()
+
+
+def test_the_offline_models_copy_of_the_id_length_is_the_same():
+    from order_tracking import offline_model
+    from order_tracking.order_ids import MAX_ID_CHARS
+
+    assert offline_model._MAX_ID_CHARS == MAX_ID_CHARS
