@@ -5,6 +5,7 @@
     track-order serve [--host H] [--port P]
     track-order data import FILE.jsonl [--db PATH] | data generate N [--seed S] [-o FILE]
     track-order backends serve [--data mock|sqlite:///PATH] [--host H] [--port P]
+    track-order worker | submit ORD-… [--wait|--no-wait] | result WORKFLOW_ID   (Temporal)
 
 Exit codes: 0 every agent answered, 1 some did not (their sections say why), 2 bad input,
 130/143 interrupted. Input is checked before the heavy imports, so a typo fails fast and
@@ -33,6 +34,7 @@ from .cli_support import (
     verbose_option,
 )
 from .cli_support import settings as settings_
+from .cli_temporal import result_command, submit_command, worker_command
 from .composition import announce_model_choice
 from .config import ConfigError
 from .lifecycle import EXIT_OK
@@ -219,6 +221,9 @@ def serve_command(
 
 cli.add_command(data_group)
 cli.add_command(backends_group)
+cli.add_command(worker_command)
+cli.add_command(submit_command)
+cli.add_command(result_command)
 
 
 # --- Entry point ------------------------------------------------------------------------------

@@ -142,6 +142,10 @@ class Settings:
     # Where order data comes from (ORDER_BACKEND, see backends/) and what an order id is.
     backend: BackendConfig = field(default_factory=BackendConfig)
     order_ids: OrderIdPattern = field(default_factory=OrderIdPattern)
+    # Temporal (track-order worker / submit / result).
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "order-tracking"
 
     @classmethod
     def from_env(
@@ -186,6 +190,9 @@ class Settings:
         except InvalidPattern as exc:
             raise ConfigError(f"ORDER_ID_PATTERN {exc}: {_shown(pattern)}") from None
         return cls(
+            temporal_address=env.get("TEMPORAL_ADDRESS", "").strip() or "localhost:7233",
+            temporal_namespace=env.get("TEMPORAL_NAMESPACE", "").strip() or "default",
+            temporal_task_queue=env.get("TEMPORAL_TASK_QUEUE", "").strip() or "order-tracking",
             backend=backend,
             order_ids=order_ids,
             agent_timeout_s=_number(

@@ -43,7 +43,6 @@ import litellm
 from litellm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk, ModelResponse
 
-
 PROVIDER = "offline"
 LATENCY_PARAM = "offline_latency_s"  # a model's LiteLLM parameter: seconds to wait per call
 ORDER_ID_PARAM = "offline_order_id_pattern"  # ORDER_ID_PATTERN, when one is configured

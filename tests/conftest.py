@@ -154,3 +154,33 @@ async def article_backends(request: pytest.FixtureRequest, article_db: Path, ref
     backends = open_backends(parse_backend({"ORDER_BACKEND": setting}, timeout_s=5, retries=0))
     yield backends
     await backends.aclose()
+
+
+@pytest.fixture(scope="session")
+def temporal_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Temporal dev server on loopback for the session (from the installed binary)."""
+    from temporal_server import DevServer
+
+    with DevServer(tmp_path_factory.mktemp("temporal")) as server:
+        yield server.address
+
+
+@pytest.fixture(scope="session")
+def temporal_queue(temporal_address: str) -> Iterator[str]:
+    """A worker (the offline model, the article's data) on its own task queue, for the
+    session, in a thread of this process."""
+    import uuid
+
+    from temporal_server import WorkerThread
+
+    app = composition.build(Settings(default_model=OFFLINE_MODEL), traced=False)
+    queue = f"tests-{uuid.uuid4().hex[:8]}"
+    with WorkerThread(app, temporal_address, queue):
+        yield queue
+
+
+@pytest.fixture
+def temporal_env(monkeypatch: pytest.MonkeyPatch, temporal_address: str, temporal_queue: str):
+    monkeypatch.setenv("TEMPORAL_ADDRESS", temporal_address)
+    monkeypatch.setenv("TEMPORAL_TASK_QUEUE", temporal_queue)
+    return temporal_queue

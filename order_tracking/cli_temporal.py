@@ -1,0 +1,230 @@
+"""``track-order worker``, ``submit`` and ``result``: the same orders, run on Temporal (the
+``temporal`` extra). Ids are checked and the server reached before anything is submitted; an
+unreachable server is one line, exit 2."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from typing import Any, BinaryIO
+
+import click
+
+from . import lifecycle
+from .cli_support import BadInput, concurrency_option, settings, verbose_option
+from .lifecycle import EXIT_AGENT_FAILED, EXIT_OK
+from .order_ids import InvalidOrderId, OrderIds, source_name
+from .output import Mode, Output
+from .results import BatchSummary
+from .specialists import SPECIALIST_NAMES
+
+__all__ = ["result_command", "submit_command", "worker_command"]
+
+_queue_option = click.option(
+    "--task-queue", default=None, metavar="QUEUE", help="Default: TEMPORAL_TASK_QUEUE."
+)
+
+
+def _temporal() -> Any:
+    try:
+        from . import temporal
+    except ImportError:
+        raise BadInput(
+            "Temporal needs the temporal extra: uv sync --extra temporal "
+            "(or pip install 'order-tracking[temporal]')"
+        ) from None
+    return temporal
+
+
+def _run(main: Any) -> tuple[Any, int | None]:
+    temporal = _temporal()
+    try:
+        return asyncio.run(lifecycle.until_signalled(main))
+    except temporal.TemporalUnavailable as exc:
+        raise BadInput(str(exc)) from None
+
+
+@click.command("worker")
+@_queue_option
+@concurrency_option("Agent runs (activities) this worker runs at once.")
+@verbose_option
+def worker_command(task_queue: str | None, concurrency: int, verbose: bool) -> None:
+    """Run agent runs for orders submitted to Temporal, until SIGINT/SIGTERM."""
+    from . import composition
+    from .config import ConfigError
+
+    config = settings(verbose)
+    temporal = _temporal()
+    queue = task_queue or config.temporal_task_queue
+    try:
+        app = composition.build(config, warm=True)
+    except ConfigError as exc:
+        raise BadInput(str(exc)) from None
+
+    async def main(stop: asyncio.Event) -> None:
+        started = asyncio.Event()
+        runner = asyncio.create_task(
+            temporal.run_worker(
+                app,
+                stop,
+                address=config.temporal_address,
+                namespace=config.temporal_namespace,
+                task_queue=queue,
+                concurrency=concurrency,
+                started=started,
+            )
+        )
+        await asyncio.wait(
+            [runner, asyncio.create_task(started.wait())], return_when="FIRST_COMPLETED"
+        )
+        if started.is_set():
+            click.echo(f"Worker on {config.temporal_address}, task queue {queue!r}.", err=True)
+        try:
+            await runner
+        finally:
+            await app.aclose()
+
+    _, signum = _run(main)
+    if signum is not None:
+        click.echo(f"Stopped by {signal.Signals(signum).name}.", err=True)
+
+
+@click.command("submit")
+@click.argument("order_ids", nargs=-1, metavar="[ORDER_ID]...")
+@click.option(
+    "--file",
+    "id_file",
+    type=click.File("rb"),
+    default=None,
+    metavar="PATH",
+    help="Read order ids from PATH, one per line ('-' for stdin).",
+)
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="Print the reports as orders finish, or only the workflow ids.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per order on stdout.")
+@click.option("--key", default=None, help="Request key: the same order and key run once.")
+@click.option(
+    "--priority",
+    type=click.IntRange(1, 5),
+    default=3,
+    show_default=True,
+    help="1 first, 5 last, when a backlog forms.",
+)
+@_queue_option
+@verbose_option
+def submit_command(
+    order_ids: tuple[str, ...],
+    id_file: BinaryIO | None,
+    wait: bool,
+    as_json: bool,
+    key: str | None,
+    priority: int,
+    task_queue: str | None,
+    verbose: bool,
+) -> None:
+    """Submit each ORDER_ID to Temporal: one workflow per order, its agents as activities."""
+    config = settings(verbose)
+    try:
+        ids = OrderIds(order_ids, id_file, source_name(id_file), config.order_ids)
+    except InvalidOrderId as exc:
+        raise BadInput(str(exc)) from None
+    if key is not None and not (0 < len(key) <= 64 and key.isprintable() and " " not in key):
+        raise BadInput("--key must be 1 to 64 printable characters without spaces")
+    temporal = _temporal()
+    with ids:
+        if not len(ids):
+            raise BadInput("give at least one order id (e.g. ORD-1001), or --file PATH")
+        mode = Mode.JSON if as_json else Mode.TEXT
+        out = Output(mode, batch=len(ids) > 1)
+        request_key = key or temporal.new_key()
+
+        async def main(stop: asyncio.Event) -> BatchSummary:
+            client = await temporal.connect(config.temporal_address, config.temporal_namespace)
+            summary = BatchSummary()
+            handles = []
+            for order_id in ids:
+                request = temporal.OrderRequest(
+                    order_id=order_id,
+                    agents=list(SPECIALIST_NAMES),
+                    deadline_s=config.agent_timeout_s,
+                    max_tokens=config.max_tokens_per_run,
+                    max_cost_usd=config.max_cost_usd_per_run,
+                    max_model_calls=config.max_model_calls_per_agent,
+                )
+                handle = await temporal.submit(
+                    client,
+                    request,
+                    key=request_key,
+                    task_queue=task_queue or config.temporal_task_queue,
+                    priority=priority,
+                )
+                handles.append((order_id, handle))
+                if not wait:
+                    line = {"order_id": order_id, "workflow_id": handle.id}
+                    click.echo(json.dumps(line) if as_json else handle.id)
+            if not wait:
+                return summary
+            waiting = {
+                asyncio.create_task(temporal.report(handle, order_id))
+                for order_id, handle in handles
+            }
+            stopper = asyncio.create_task(stop.wait())
+            try:
+                while waiting:
+                    done, _ = await asyncio.wait(
+                        waiting | {stopper}, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    if stopper in done:  # the orders go on in Temporal: `result` fetches them
+                        for order_id, handle in handles:
+                            click.echo(f"{order_id}: track-order result {handle.id}", err=True)
+                        break
+                    for task in done:
+                        waiting.discard(task)
+                        report = task.result()
+                        for result in report.results:
+                            out.on_result(report.order_id, result)
+                        out.on_report(report)
+                        summary.add(report)
+            finally:
+                stopper.cancel()
+                for task in waiting:
+                    task.cancel()
+            return summary
+
+        summary, signum = _run(main)
+    if signum is not None:
+        click.echo(f"Interrupted by {signal.Signals(signum).name}.", err=True)
+        sys.exit(128 + signum)
+    sys.exit(EXIT_OK if summary.all_ok else EXIT_AGENT_FAILED)
+
+
+@click.command("result")
+@click.argument("workflow_id")
+@click.option("--json", "as_json", is_flag=True, help="The order as one JSON object.")
+@verbose_option
+def result_command(workflow_id: str, as_json: bool, verbose: bool) -> None:
+    """Print the report of a submitted order (waiting for it if it is still running)."""
+    config = settings(verbose)
+    temporal = _temporal()
+    parts = workflow_id.split("/")
+    order_id = parts[1] if len(parts) == 3 and parts[0] == "track-order" else workflow_id
+
+    async def main(stop: asyncio.Event) -> Any:
+        from temporalio.service import RPCError
+
+        client = await temporal.connect(config.temporal_address, config.temporal_namespace)
+        handle = client.get_workflow_handle(workflow_id, result_type=list[temporal.AgentData])
+        try:
+            return await temporal.report(handle, order_id)
+        except RPCError as exc:
+            raise temporal.TemporalUnavailable(f"{workflow_id}: {exc.message}") from None
+
+    report, _ = _run(main)
+    Output(Mode.JSON if as_json else Mode.TEXT, batch=False).on_report(report)
+    sys.exit(EXIT_OK if report.all_ok else EXIT_AGENT_FAILED)

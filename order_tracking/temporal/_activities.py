@@ -1,0 +1,56 @@
+"""The activity: one agent run in the worker, through ``run_agent_task`` (resilience, the
+input guard, budgets, the deadline) on agents the composition root built once, heartbeating
+while it runs so a worker that dies is noticed in seconds."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from ..async_runner import prompt_for, run_agent_task
+from ..results import RunLimits
+from ..tracker import App
+from ._messages import AgentData, AgentRequest, result_to_data
+from ._workflow import ACTIVITY, HEARTBEAT_S
+
+__all__ = ["AgentActivities"]
+
+
+class AgentActivities:
+    def __init__(self, app: App) -> None:
+        self.agents = {agent.name: agent for agent in app.agents}
+
+    @activity.defn(name=ACTIVITY)
+    async def run_agent(self, request: AgentRequest) -> AgentData:
+        agent = self.agents.get(request.agent)
+        if agent is None:  # another worker version's agent: no retry would help
+            raise ApplicationError(f"no agent {request.agent!r} here", type="BadRequest")
+        info = activity.info()
+        limits = RunLimits(
+            deadline_s=request.deadline_s,
+            max_tokens=request.max_tokens,
+            max_cost_usd=request.max_cost_usd,
+            max_model_calls=request.max_model_calls,
+        )
+        beating = asyncio.create_task(_heartbeat())
+        try:
+            result = await run_agent_task(
+                agent,
+                prompt_for(request.order_id),
+                f"{agent.name}-{info.workflow_id}-{info.attempt}",
+                limits=limits,
+            )
+        finally:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
+        return result_to_data(result)
+
+
+async def _heartbeat() -> None:
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(HEARTBEAT_S)

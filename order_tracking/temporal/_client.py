@@ -1,0 +1,89 @@
+"""The client side: connect (a server that cannot be reached is one line, not a hang), start
+one workflow per order (idempotent per order and request key), and turn a finished workflow
+back into an ``OrderReport``."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import Priority, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from ..results import OrderReport
+from ._messages import AgentData, OrderRequest, result_from_data
+from ._workflow import WORKFLOW
+
+__all__ = ["CONNECT_TIMEOUT_S", "TemporalUnavailable", "connect", "new_key", "report", "submit"]
+
+CONNECT_TIMEOUT_S = 5.0
+RETENTION_NOTE = "a finished order's result is kept as long as the namespace's retention"
+
+
+class TemporalUnavailable(Exception):
+    """The Temporal server cannot be reached or refused the request; one line."""
+
+
+async def connect(address: str, namespace: str) -> Client:
+    try:
+        return await asyncio.wait_for(
+            Client.connect(address, namespace=namespace), CONNECT_TIMEOUT_S
+        )
+    except TimeoutError:
+        raise TemporalUnavailable(
+            f"no Temporal server answered at {address} within {CONNECT_TIMEOUT_S:g}s"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - the SDK raises RuntimeError for most of these
+        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise TemporalUnavailable(
+            f"cannot reach the Temporal server at {address}: {reason}"
+        ) from None
+
+
+def new_key() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def workflow_id(order_id: str, key: str) -> str:
+    """The same order and request key, the same workflow: a repeated submit runs nothing."""
+    return f"track-order/{order_id}/{key}"
+
+
+async def submit(
+    client: Client, request: OrderRequest, *, key: str, task_queue: str, priority: int
+) -> WorkflowHandle[object, list[AgentData]]:
+    """Start the order's workflow, or find the one this order and key already started
+    (running or finished: its result is the first submit's)."""
+    wid = workflow_id(request.order_id, key)
+    try:
+        return await client.start_workflow(
+            WORKFLOW,
+            request,
+            id=wid,
+            task_queue=task_queue,
+            result_type=list[AgentData],
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            priority=Priority(priority_key=priority),
+            # Every agent's deadline and retries fit well inside; a lost order ends, visibly.
+            execution_timeout=timedelta(seconds=4 * (request.deadline_s + 30)),
+        )
+    except WorkflowAlreadyStartedError:
+        return client.get_workflow_handle(wid, result_type=list[AgentData])
+
+
+async def report(handle: WorkflowHandle[object, list[AgentData]], order_id: str) -> OrderReport:
+    """The finished order's report (waits for it to finish)."""
+    data = await handle.result()
+    described = await handle.describe()
+    wall_s = 0.0
+    if described.start_time and described.close_time:
+        wall_s = (described.close_time - described.start_time).total_seconds()
+    return OrderReport(
+        order_id=order_id,
+        results=tuple(result_from_data(d) for d in data),
+        wall_s=wall_s,
+        trace_error="written by the workers, one file per agent run",
+    )

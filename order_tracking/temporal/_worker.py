@@ -1,0 +1,53 @@
+"""``track-order worker``: agents built once, then Temporal's worker runs order workflows and
+agent activities from the task queue until SIGINT/SIGTERM, when it stops taking work and lets
+the activities in flight finish (up to the agent deadline) or hands them back."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from ..tracker import App
+from ._activities import AgentActivities
+from ._client import connect
+from ._workflow import TrackOrderWorkflow
+
+__all__ = ["run_worker", "sandbox"]
+
+
+def sandbox() -> SandboxedWorkflowRunner:
+    """Temporal's workflow sandbox, with our package imported once, outside it: the workflow
+    uses only plain dataclasses from it, and its start-up code (settings, paths) must not be
+    re-run per workflow under the sandbox's restrictions. Workers and replays use the same."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules("order_tracking")
+    )
+
+
+async def run_worker(
+    app: App,
+    stop: asyncio.Event,
+    *,
+    address: str,
+    namespace: str,
+    task_queue: str,
+    concurrency: int,
+    started: asyncio.Event | None = None,
+) -> None:
+    client = await connect(address, namespace)
+    worker = Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[TrackOrderWorkflow],
+        workflow_runner=sandbox(),
+        activities=[AgentActivities(app).run_agent],
+        max_concurrent_activities=concurrency,
+        graceful_shutdown_timeout=timedelta(seconds=app.limits.deadline_s or 60),
+    )
+    async with worker:
+        if started is not None:
+            started.set()
+        await stop.wait()

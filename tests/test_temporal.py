@@ -1,0 +1,102 @@
+"""Orders on Temporal: a real dev server on loopback (the installed binary), a worker in a
+thread, ``submit`` / ``result`` through the CLI in-process."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from helpers import AGENT_FIELDS, ARTICLE_ANSWERS, EXPECTED_BODY, REPO_ROOT, run_cli
+
+from order_tracking.results import Status
+from order_tracking.temporal import TrackOrderWorkflow, sandbox
+
+TRACE_FOOTER = "Traces written to: (not written: written by the workers, one file per agent run)\n"
+
+
+def test_submit_prints_the_article_report_and_exits_0(capsys, temporal_env):
+    code, out, err = run_cli(capsys, "submit", "ORD-1001")
+    assert code == 0, err
+    assert out.startswith(EXPECTED_BODY)
+    assert out.endswith(TRACE_FOOTER)
+
+
+def test_submit_json_has_the_track_order_schema(capsys, temporal_env):
+    code, out, _ = run_cli(capsys, "submit", "ORD-1002", "ORD-9999", "--json")
+    assert code == 0
+    orders = {o["order_id"]: o for o in map(json.loads, out.splitlines())}
+    assert set(orders) == {"ORD-1002", "ORD-9999"}
+    for order in orders.values():
+        assert set(order) == {"order_id", "wall_s", "trace_file", "trace_error", "agents"}
+        for agent in order["agents"]:
+            assert set(agent) == set(AGENT_FIELDS)
+    assert [a["text"] for a in orders["ORD-9999"]["agents"]] == ["Order ORD-9999 not found."] * 5
+
+
+def test_a_repeated_submit_with_the_same_key_runs_once(capsys, temporal_env):
+    first = run_cli(capsys, "submit", "ORD-1003", "--key", "same-key-1", "--json")
+    second = run_cli(capsys, "submit", "ORD-1003", "--key", "same-key-1", "--json")
+    assert first[0] == second[0] == 0
+    # The same run: every agent's own timing is the first run's, to the microsecond.
+    assert json.loads(first[1]) == json.loads(second[1])
+    third = run_cli(capsys, "submit", "ORD-1003", "--key", "other-key", "--json")
+    assert json.loads(third[1])["agents"] != json.loads(first[1])["agents"]  # a new run
+
+
+def test_no_wait_prints_workflow_ids_and_result_fetches_the_report(capsys, temporal_env):
+    code, out, _ = run_cli(capsys, "submit", "ORD-1001", "--no-wait", "--key", "later-1")
+    assert (code, out) == (0, "track-order/ORD-1001/later-1\n")
+    code, out, _ = run_cli(capsys, "result", "track-order/ORD-1001/later-1", "--json")
+    assert code == 0
+    agents = {a["agent"]: a["text"] for a in json.loads(out)["agents"]}
+    assert agents == ARTICLE_ANSWERS
+
+
+def test_an_unknown_workflow_is_one_line_and_exit_2(capsys, temporal_env):
+    code, _, err = run_cli(capsys, "result", "track-order/ORD-1/nothing")
+    assert code == 2
+    assert err == (
+        "track-order: error: track-order/ORD-1/nothing: workflow not found for ID: "
+        "track-order/ORD-1/nothing\n"
+    )
+
+
+def test_an_unreachable_server_is_one_line_and_exit_2(capsys, monkeypatch):
+    from temporal_server import free_port
+
+    monkeypatch.setenv("TEMPORAL_ADDRESS", f"127.0.0.1:{free_port()}")
+    code, out, err = run_cli(capsys, "submit", "ORD-1001")
+    assert (code, out) == (2, "")
+    assert err.startswith("track-order: error: cannot reach the Temporal server at 127.0.0.1:")
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv", [["ORD-12a"], ["--key", "has space", "ORD-1001"], []])
+def test_bad_input_is_refused_before_anything_is_submitted(capsys, monkeypatch, argv):
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:9")  # never reached
+    code, out, err = run_cli(capsys, "submit", *argv)
+    assert (code, out) == (2, "")
+    assert err.startswith("track-order: error: ") and "Temporal" not in err
+
+
+async def test_the_workflow_replays_deterministically_from_a_recorded_history():
+    from temporalio.client import WorkflowHistory
+    from temporalio.worker import Replayer
+
+    history = (REPO_ROOT / "tests" / "fixtures" / "temporal_history_ord_1001.json").read_text()
+    replayer = Replayer(workflows=[TrackOrderWorkflow], workflow_runner=sandbox())
+    result = await replayer.replay_workflow(
+        WorkflowHistory.from_json("track-order/ORD-1001/recorded", history)
+    )
+    assert result.replay_failure is None
+
+
+def test_agent_results_cross_as_data():
+    from order_tracking.results import AgentResult
+    from order_tracking.temporal._messages import result_from_data, result_to_data
+
+    result = AgentResult("payment_agent", Status.UNAVAILABLE, "t", "e", 1.5, ("x",), "s", 3, 0.1)
+    back = result_from_data(result_to_data(result))
+    assert back == AgentResult(
+        "payment_agent", Status.UNAVAILABLE, "t", "e", 1.5, ("x",), None, 3, 0.1
+    )
