@@ -49,8 +49,17 @@ def _run(main: Any) -> tuple[Any, int | None]:
 @click.command("worker")
 @_queue_option
 @concurrency_option("Agent runs (activities) this worker runs at once.")
+@click.option(
+    "--max-runs-per-second",
+    "runs_per_second",
+    type=click.FloatRange(min=0, min_open=True, max=100_000),
+    default=None,
+    help="Cap on agent runs started per second across the task queue (all its workers).",
+)
 @verbose_option
-def worker_command(task_queue: str | None, concurrency: int, verbose: bool) -> None:
+def worker_command(
+    task_queue: str | None, concurrency: int, runs_per_second: float | None, verbose: bool
+) -> None:
     """Run agent runs for orders submitted to Temporal, until SIGINT/SIGTERM."""
     from . import composition
     from .config import ConfigError
@@ -73,6 +82,7 @@ def worker_command(task_queue: str | None, concurrency: int, verbose: bool) -> N
                 namespace=config.temporal_namespace,
                 task_queue=queue,
                 concurrency=concurrency,
+                runs_per_second=runs_per_second,
                 started=started,
             )
         )

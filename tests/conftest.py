@@ -166,16 +166,20 @@ def temporal_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def temporal_queue(temporal_address: str) -> Iterator[str]:
-    """A worker (the offline model, the article's data) on its own task queue, for the
-    session, in a thread of this process."""
+def temporal_app():
+    """What a worker runs: the offline model, the article's data, untraced."""
+    return composition.build(Settings(default_model=OFFLINE_MODEL), traced=False)
+
+
+@pytest.fixture(scope="session")
+def temporal_queue(temporal_address: str, temporal_app) -> Iterator[str]:
+    """A worker on its own task queue, for the session, in a thread of this process."""
     import uuid
 
     from temporal_server import WorkerThread
 
-    app = composition.build(Settings(default_model=OFFLINE_MODEL), traced=False)
     queue = f"tests-{uuid.uuid4().hex[:8]}"
-    with WorkerThread(app, temporal_address, queue):
+    with WorkerThread(temporal_app, temporal_address, queue):
         yield queue
 
 

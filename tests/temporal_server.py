@@ -74,8 +74,9 @@ class DevServer:
 class WorkerThread:
     """``temporal.run_worker`` on its own event loop in a thread, until closed."""
 
-    def __init__(self, app: Any, address: str, task_queue: str) -> None:
+    def __init__(self, app: Any, address: str, task_queue: str, concurrency: int = 50) -> None:
         self.app, self.address, self.task_queue = app, address, task_queue
+        self.concurrency = concurrency
         self._loop = asyncio.new_event_loop()
         self._stop: asyncio.Event | None = None
         self._started = threading.Event()
@@ -95,7 +96,7 @@ class WorkerThread:
                     address=self.address,
                     namespace="default",
                     task_queue=self.task_queue,
-                    concurrency=50,
+                    concurrency=self.concurrency,
                     started=ready,
                 )
             )

@@ -35,8 +35,12 @@ async def run_worker(
     namespace: str,
     task_queue: str,
     concurrency: int,
+    runs_per_second: float | None = None,
     started: asyncio.Event | None = None,
 ) -> None:
+    """Run order workflows and agent activities from ``task_queue`` until ``stop`` is set.
+    ``runs_per_second`` caps the agent runs started per second across the whole task queue
+    (every worker on it), for providers with request-rate limits."""
     client = await connect(address, namespace)
     worker = Worker(
         client,
@@ -45,6 +49,7 @@ async def run_worker(
         workflow_runner=sandbox(),
         activities=[AgentActivities(app).run_agent],
         max_concurrent_activities=concurrency,
+        max_task_queue_activities_per_second=runs_per_second,
         graceful_shutdown_timeout=timedelta(seconds=app.limits.deadline_s or 60),
     )
     async with worker:
