@@ -1,0 +1,174 @@
+"""Temporal against the in-process run: ``uv run --group temporal-server python -m
+benchmarks.temporal [--orders N] [--latency S]`` (a few minutes).
+
+Starts a dev server (the installed binary, an on-disk database in a temporary folder) and
+`track-order worker` processes, submits N orders and waits for them; then runs the same orders
+in one process (`track-order --file`). Reports wall time, agent runs per second, CPU seconds
+per order of the worker(s), the server and the in-process run, and history bytes per order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from temporal_server import DevServer  # noqa: E402
+
+TRACK_ORDER = str(Path(sys.executable).parent / "track-order")
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live process (and its reaped children)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / ticks
+
+
+async def run_temporal(address: str, orders: int, workers: int, env: dict, folder: Path) -> dict:
+    from order_tracking.specialists import SPECIALIST_NAMES
+    from order_tracking.temporal import OrderRequest, connect, report, submit
+
+    queue = f"bench-{uuid.uuid4().hex[:8]}"
+    logs = [folder / f"worker-{queue}-{n}.log" for n in range(workers)]
+    procs = [
+        subprocess.Popen(
+            [TRACK_ORDER, "worker", "--concurrency", "100", "--task-queue", queue],
+            env=env,
+            cwd=folder,
+            stdout=subprocess.DEVNULL,
+            stderr=log.open("wb"),  # a file: a pipe nobody reads would stall the worker
+        )
+        for log in logs
+    ]
+    try:
+        for log in logs:  # each says so once it polls the queue
+            while b"Worker on " not in log.read_bytes():
+                await asyncio.sleep(0.1)
+        before = sum(cpu_s(p.pid) for p in procs)
+        client = await connect(address, "default")
+        ids = ["ORD-1001", "ORD-1002", "ORD-1003"]
+        start = time.perf_counter()
+        handles = [
+            await submit(
+                client,
+                OrderRequest(ids[n % 3], list(SPECIALIST_NAMES), 60),
+                key=f"{queue}-{n}",
+                task_queue=queue,
+                priority=3,
+            )
+            for n in range(orders)
+        ]
+        reports = await asyncio.gather(*(report(h, ids[n % 3]) for n, h in enumerate(handles)))
+        wall = time.perf_counter() - start
+        worker_cpu = sum(cpu_s(p.pid) for p in procs) - before
+        sizes = [len((await h.fetch_history()).to_json()) for h in handles[:20]]
+        history = sum(sizes) / len(sizes)
+        answered = sum(all(r.ok for r in rep.results) for rep in reports)
+        return {
+            "wall_s": wall,
+            "answered": answered,
+            "worker_cpu_per_order_ms": 1000 * worker_cpu / orders,
+            "history_bytes_per_order": history,
+        }
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait()
+
+
+def _in_process(orders: int, env: dict, folder: Path, workers: int) -> tuple[float, float]:
+    ids = folder / "ids.txt"
+    ids.write_text("\n".join(["ORD-1001", "ORD-1002", "ORD-1003"][n % 3] for n in range(orders)))
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [
+            "/usr/bin/time",
+            "-f",
+            "cpu=%U+%S",
+            TRACK_ORDER,
+            "--file",
+            str(ids),
+            "-q",
+            "--concurrency",
+            "100",
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - start
+    assert proc.returncode == 0, proc.stderr
+    user, system = proc.stderr.rsplit("cpu=", 1)[1].split()[0].split("+")
+    return wall, float(user) + float(system)
+
+
+def run_in_process(orders: int, env: dict, folder: Path, workers: int) -> dict:
+    """By difference between ``orders`` and 10 orders, so start-up (imports, warm-up, forks)
+    cancels out as it does for the already-running Temporal workers."""
+    wall_n, cpu_n = _in_process(orders, env, folder, workers)
+    wall_10, cpu_10 = _in_process(10, env, folder, workers)
+    return {"wall_s": wall_n - wall_10, "cpu_per_order_ms": 1000 * (cpu_n - cpu_10) / (orders - 10)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orders", type=int, default=200)
+    parser.add_argument("--latency", type=float, nargs="+", default=[0.0, 0.3])
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="bench-temporal-"))
+    rows = []
+    with DevServer(folder) as server:
+        for latency in args.latency:
+            env = dict(
+                os.environ,
+                SHIPPING_MODEL="offline",
+                OFFLINE_MODEL_LATENCY_S=str(latency),
+                TEMPORAL_ADDRESS=server.address,
+                ADK_DISABLE_LOAD_DOTENV="1",
+            )
+            for workers in (1, 2):
+                server_before = cpu_s(server.proc.pid)
+                t = asyncio.run(run_temporal(server.address, args.orders, workers, env, folder))
+                t["server_cpu_per_order_ms"] = (
+                    1000 * (cpu_s(server.proc.pid) - server_before) / args.orders
+                )
+                p = run_in_process(args.orders, env, folder, workers)
+                row = {
+                    "latency_s": latency,
+                    "workers": workers,
+                    "orders": args.orders,
+                    "temporal": t,
+                    "in_process": p,
+                    "runs_per_s_temporal": 5 * args.orders / t["wall_s"],
+                    "runs_per_s_in_process": 5 * (args.orders - 10) / p["wall_s"],
+                }
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+    print(
+        "\n| latency s | workers | agent runs/s Temporal | in process | ratio | worker CPU ms/order | server CPU ms/order | in-process CPU ms/order | history KB/order |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        t, p = r["temporal"], r["in_process"]
+        print(
+            f"| {r['latency_s']} | {r['workers']} | {r['runs_per_s_temporal']:.1f} | "
+            f"{r['runs_per_s_in_process']:.1f} | {r['runs_per_s_temporal'] / r['runs_per_s_in_process']:.2f} | "
+            f"{t['worker_cpu_per_order_ms']:.0f} | {r['temporal']['server_cpu_per_order_ms']:.0f} | "
+            f"{p['cpu_per_order_ms']:.0f} | {t['history_bytes_per_order'] / 1000:.1f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
