@@ -100,3 +100,23 @@ def test_agent_results_cross_as_data():
     assert back == AgentResult(
         "payment_agent", Status.UNAVAILABLE, "t", "e", 1.5, ("x",), None, 3, 0.1
     )
+
+
+async def test_an_agent_that_fails_every_attempt_is_its_error_not_the_orders(
+    temporal_address, temporal_queue
+):
+    from order_tracking.specialists import SPECIALIST_NAMES
+    from order_tracking.temporal import OrderRequest, connect, new_key, report, submit
+
+    client = await connect(temporal_address, "default")
+    # An agent no worker has: the activity fails at once, without retries (bad input).
+    request = OrderRequest("ORD-1001", [*SPECIALIST_NAMES, "ghost_agent"], deadline_s=30)
+    handle = await submit(client, request, key=new_key(), task_queue=temporal_queue, priority=3)
+    order = await report(handle, "ORD-1001")
+    by_agent = {r.agent: r for r in order.results}
+    assert {a: by_agent[a].text for a in SPECIALIST_NAMES} == ARTICLE_ANSWERS
+    ghost = by_agent["ghost_agent"]
+    assert ghost.status == Status.ERROR
+    assert ghost.error == (
+        "the agent run failed on every attempt (BadRequest: no agent 'ghost_agent' here)"
+    )
