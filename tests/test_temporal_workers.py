@@ -20,7 +20,9 @@ from order_tracking.temporal import OrderRequest, connect, report, submit
 ORDERS = 50
 
 
-def _worker(address: str, queue: str, cwd) -> subprocess.Popen[bytes]:
+def _worker(address: str, queue: str, cwd, name: str) -> subprocess.Popen[bytes]:
+    """A ``track-order worker`` process, its stderr in ``cwd/name.log`` (a file: a pipe nobody
+    reads past the first line could fill and stall the worker)."""
     env = dict(
         os.environ,
         TEMPORAL_ADDRESS=address,
@@ -33,21 +35,22 @@ def _worker(address: str, queue: str, cwd) -> subprocess.Popen[bytes]:
         env=env,
         cwd=cwd,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=(cwd / f"{name}.log").open("wb"),
     )
 
 
-def _wait_ready(proc: subprocess.Popen[bytes]) -> None:
-    line = proc.stderr.readline().decode()  # "Worker on …" once it polls the queue
-    assert line.startswith("Worker on "), line
+async def _wait_ready(proc: subprocess.Popen[bytes], log) -> None:
+    while b"Worker on " not in log.read_bytes():  # said once it polls the queue
+        assert proc.poll() is None, log.read_text()
+        await asyncio.sleep(0.1)
 
 
 async def test_a_killed_workers_agent_runs_move_to_another_worker(temporal_address, tmp_path):
     queue = f"recovery-{uuid.uuid4().hex[:8]}"
-    first = _worker(temporal_address, queue, tmp_path)
+    first = _worker(temporal_address, queue, tmp_path, "first")
     second = None
     try:
-        await asyncio.to_thread(_wait_ready, first)
+        await _wait_ready(first, tmp_path / "first.log")
         client = await connect(temporal_address, "default")
         ids = ["ORD-1001", "ORD-1002", "ORD-1003"]
         handles = []
@@ -60,7 +63,7 @@ async def test_a_killed_workers_agent_runs_move_to_another_worker(temporal_addre
         first.send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
         first.wait()
-        second = _worker(temporal_address, queue, tmp_path)
+        second = _worker(temporal_address, queue, tmp_path, "second")
         reports = await asyncio.gather(*(report(h, ids[n % 3]) for n, h in enumerate(handles)))
         recovered_s = time.monotonic() - killed_at
         for n, order in enumerate(reports):
