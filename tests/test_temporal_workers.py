@@ -113,4 +113,6 @@ async def test_under_a_backlog_higher_priority_orders_are_served_first(
             await handle.result()
             closed.append(((await handle.describe()).close_time, priority))
     order = [priority for _, priority in sorted(closed)]
-    assert order[:2] == [1, 1], order  # submitted last, finished first
+    # Submitted last, served among the first: first-in-first-out would finish them last.
+    # Temporal's priority allows small deviations (a task the worker had already fetched).
+    assert order[:3].count(1) == 2, order
