@@ -29,6 +29,7 @@ from .cli_support import (
     concurrency_option,
     count,
     host_option,
+    id_file_option,
     port_option,
     timeout,
     verbose_option,
@@ -69,14 +70,7 @@ def cli() -> None:
 
 @cli.command("track")
 @click.argument("order_ids", nargs=-1, metavar="[ORDER_ID]...")
-@click.option(
-    "--file",
-    "id_file",
-    type=click.File("rb"),
-    default=None,
-    metavar="PATH",
-    help="Read order ids from PATH, one per line ('-' for stdin).",
-)
+@id_file_option
 @click.option("--stream", is_flag=True, help="Print each agent's result as it arrives.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per order on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing; the exit code tells.")

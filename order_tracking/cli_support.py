@@ -24,6 +24,7 @@ __all__ = [
     "concurrency_option",
     "count",
     "host_option",
+    "id_file_option",
     "port_option",
     "settings",
     "timeout",
@@ -105,3 +106,13 @@ def port_option(default: int) -> Callable[[Any], Any]:
         show_default=True,
         help="Port to listen on (0: any free port).",
     )
+
+
+id_file_option = click.option(
+    "--file",
+    "id_file",
+    type=click.File("rb"),
+    default=None,
+    metavar="PATH",
+    help="Read order ids from PATH, one per line ('-' for stdin).",
+)

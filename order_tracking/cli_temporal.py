@@ -13,7 +13,13 @@ from typing import Any, BinaryIO
 import click
 
 from . import lifecycle
-from .cli_support import BadInput, concurrency_option, settings, verbose_option
+from .cli_support import (
+    BadInput,
+    concurrency_option,
+    id_file_option,
+    settings,
+    verbose_option,
+)
 from .lifecycle import EXIT_AGENT_FAILED, EXIT_OK
 from .order_ids import InvalidOrderId, OrderIds, source_name
 from .output import Mode, Output
@@ -103,14 +109,7 @@ def worker_command(
 
 @click.command("submit")
 @click.argument("order_ids", nargs=-1, metavar="[ORDER_ID]...")
-@click.option(
-    "--file",
-    "id_file",
-    type=click.File("rb"),
-    default=None,
-    metavar="PATH",
-    help="Read order ids from PATH, one per line ('-' for stdin).",
-)
+@id_file_option
 @click.option(
     "--wait/--no-wait",
     default=True,

@@ -120,3 +120,12 @@ async def test_an_agent_that_fails_every_attempt_is_its_error_not_the_orders(
     assert ghost.error == (
         "the agent run failed on every attempt (BadRequest: no agent 'ghost_agent' here)"
     )
+
+
+def test_each_agent_gets_an_equal_share_of_the_orders_budget():
+    from order_tracking.temporal import OrderRequest
+
+    request = OrderRequest("ORD-1", ["a", "b", "c", "d"], 30, max_tokens=1000, max_cost_usd=2.0)
+    agent = request.for_agent("b")
+    assert (agent.agent, agent.max_tokens, agent.max_cost_usd) == ("b", 250, 0.5)
+    assert OrderRequest("ORD-1", ["a"], 30).for_agent("a").max_tokens == 0  # no cap stays none

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import quote
 
 from ._config import BackendConfigError
@@ -175,6 +175,3 @@ class SqliteBackend:
             for connection in self._connections:
                 connection.close()
             self._connections.clear()
-
-    def describe(self) -> dict[str, Any]:
-        return {"path": str(self.path)}

@@ -19,7 +19,6 @@ from ._workflow import WORKFLOW
 __all__ = ["CONNECT_TIMEOUT_S", "TemporalUnavailable", "connect", "new_key", "report", "submit"]
 
 CONNECT_TIMEOUT_S = 5.0
-RETENTION_NOTE = "a finished order's result is kept as long as the namespace's retention"
 
 
 class TemporalUnavailable(Exception):

@@ -24,6 +24,17 @@ class OrderRequest:
     max_cost_usd: float = 0.0
     max_model_calls: int = 10
 
+    def for_agent(self, agent: str) -> AgentRequest:
+        share = max(1, len(self.agents))
+        return AgentRequest(
+            order_id=self.order_id,
+            agent=agent,
+            deadline_s=self.deadline_s,
+            max_tokens=self.max_tokens // share,
+            max_cost_usd=self.max_cost_usd / share,
+            max_model_calls=self.max_model_calls,
+        )
+
 
 @dataclass(frozen=True)
 class AgentRequest:

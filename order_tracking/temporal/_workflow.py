@@ -15,7 +15,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from ._messages import AgentData, AgentRequest, OrderRequest
+    from ._messages import AgentData, OrderRequest
 
 __all__ = ["ACTIVITY", "WORKFLOW", "TrackOrderWorkflow"]
 
@@ -38,18 +38,10 @@ RETRIES = RetryPolicy(
 class TrackOrderWorkflow:
     @workflow.run
     async def run(self, request: OrderRequest) -> list[AgentData]:
-        share = max(1, len(request.agents))
         calls = [
             workflow.execute_activity(
                 ACTIVITY,
-                AgentRequest(
-                    order_id=request.order_id,
-                    agent=agent,
-                    deadline_s=request.deadline_s,
-                    max_tokens=request.max_tokens // share,
-                    max_cost_usd=request.max_cost_usd / share,
-                    max_model_calls=request.max_model_calls,
-                ),
+                request.for_agent(agent),
                 result_type=AgentData,
                 # The agent's own deadline ends its run; this is the backstop past it.
                 start_to_close_timeout=timedelta(seconds=request.deadline_s + 30),
