@@ -33,7 +33,11 @@ def cpu_s(pid: int) -> float:
     return sum(int(fields[i]) for i in (11, 12, 13, 14)) / ticks
 
 
-async def run_temporal(address: str, orders: int, workers: int, env: dict, folder: Path) -> dict:
+async def run_temporal(
+    address: str, orders: int, workers: int, env: dict, folder: Path, tracing
+) -> dict:
+    """Each order submitted in its own trace, as ``track-order submit`` does: the workers
+    write their parts of it (and wait for them before reporting), as in production."""
     from order_tracking.specialists import SPECIALIST_NAMES
     from order_tracking.temporal import OrderRequest, connect, report, submit
 
@@ -56,24 +60,32 @@ async def run_temporal(address: str, orders: int, workers: int, env: dict, folde
         before = sum(cpu_s(p.pid) for p in procs)
         client = await connect(address, "default")
         ids = ["ORD-1001", "ORD-1002", "ORD-1003"]
+        parts_before = len(list((folder / ".monocle").glob("*.json")))
         start = time.perf_counter()
-        handles = [
-            await submit(
-                client,
-                OrderRequest(ids[n % 3], list(SPECIALIST_NAMES), 60),
-                key=f"{queue}-{n}",
-                task_queue=queue,
-                priority=3,
-            )
-            for n in range(orders)
-        ]
-        reports = await asyncio.gather(*(report(h, ids[n % 3]) for n, h in enumerate(handles)))
+        handles = []
+        for n in range(orders):
+            with tracing.trace("order_tracking_temporal", {"order_id": ids[n % 3]}) as trace_id:
+                handles.append(
+                    await submit(
+                        client,
+                        OrderRequest(ids[n % 3], list(SPECIALIST_NAMES), 60),
+                        key=f"{queue}-{n}",
+                        task_queue=queue,
+                        priority=3,
+                        trace_id=trace_id,
+                    )
+                )
+        fetched = await asyncio.gather(*(report(h, ids[n % 3]) for n, h in enumerate(handles)))
+        reports = [order for order, _ in fetched]
         wall = time.perf_counter() - start
         worker_cpu = sum(cpu_s(p.pid) for p in procs) - before
         sizes = [len((await h.fetch_history()).to_json()) for h in handles[:20]]
         history = sum(sizes) / len(sizes)
         answered = sum(all(r.ok for r in rep.results) for rep in reports)
+        tracing.flush()
+        parts = len(list((folder / ".monocle").glob("*.json"))) - parts_before
         return {
+            "trace_files_per_order": parts / orders,
             "wall_s": wall,
             "answered": answered,
             "worker_cpu_per_order_ms": 1000 * worker_cpu / orders,
@@ -128,6 +140,12 @@ def main() -> None:
     parser.add_argument("--latency", type=float, nargs="+", default=[0.0, 0.3])
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-temporal-"))
+    from order_tracking.config import OFFLINE_MODEL, Settings
+    from order_tracking.tracing import setup_tracing
+
+    # The submitting side's parts (each order's root) beside the workers' (cwd = folder).
+    settings = Settings(default_model=OFFLINE_MODEL, trace_dir=folder / ".monocle")
+    tracing = setup_tracing(settings, instrument=False)
     rows = []
     with DevServer(folder) as server:
         for latency in args.latency:
@@ -140,7 +158,9 @@ def main() -> None:
             )
             for workers in (1, 2):
                 server_before = cpu_s(server.proc.pid)
-                t = asyncio.run(run_temporal(server.address, args.orders, workers, env, folder))
+                t = asyncio.run(
+                    run_temporal(server.address, args.orders, workers, env, folder, tracing)
+                )
                 t["server_cpu_per_order_ms"] = (
                     1000 * (cpu_s(server.proc.pid) - server_before) / args.orders
                 )
@@ -157,16 +177,17 @@ def main() -> None:
                 print(json.dumps(row), flush=True)
                 rows.append(row)
     print(
-        "\n| latency s | workers | agent runs/s Temporal | in process | ratio | worker CPU ms/order | server CPU ms/order | in-process CPU ms/order | history KB/order |"
+        "\n| latency s | workers | agent runs/s Temporal | in process | ratio | worker CPU ms/order | server CPU ms/order | in-process CPU ms/order | history KB/order | trace files/order |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         t, p = r["temporal"], r["in_process"]
         print(
             f"| {r['latency_s']} | {r['workers']} | {r['runs_per_s_temporal']:.1f} | "
             f"{r['runs_per_s_in_process']:.1f} | {r['runs_per_s_temporal'] / r['runs_per_s_in_process']:.2f} | "
             f"{t['worker_cpu_per_order_ms']:.0f} | {r['temporal']['server_cpu_per_order_ms']:.0f} | "
-            f"{p['cpu_per_order_ms']:.0f} | {t['history_bytes_per_order'] / 1000:.1f} |"
+            f"{p['cpu_per_order_ms']:.0f} | {t['history_bytes_per_order'] / 1000:.1f} | "
+            f"{t['trace_files_per_order']:.2f} |"
         )
 
 

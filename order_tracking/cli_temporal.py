@@ -8,6 +8,8 @@ import asyncio
 import json
 import signal
 import sys
+from dataclasses import replace
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import click
@@ -23,10 +25,12 @@ from .cli_support import (
 from .lifecycle import EXIT_AGENT_FAILED, EXIT_OK
 from .order_ids import InvalidOrderId, OrderIds, source_name
 from .output import Mode, Output
-from .results import BatchSummary
+from .results import BatchSummary, OrderReport
 from .specialists import SPECIALIST_NAMES
 
 __all__ = ["result_command", "submit_command", "worker_command"]
+
+TRACE_NAME = "order_tracking_temporal"  # the root span of an order's trace, at the submit
 
 _queue_option = click.option(
     "--task-queue", default=None, metavar="QUEUE", help="Default: TEMPORAL_TASK_QUEUE."
@@ -74,7 +78,7 @@ def worker_command(
     temporal = _temporal()
     queue = task_queue or config.temporal_task_queue
     try:
-        app = composition.build(config, warm=True)
+        app = composition.build(config, warm=True, trace_part=composition.trace_part())
     except ConfigError as exc:
         raise BadInput(str(exc)) from None
 
@@ -154,10 +158,17 @@ def submit_command(
         request_key = key or temporal.new_key()
 
         async def main(stop: asyncio.Event) -> BatchSummary:
+            from . import composition
+
             client = await temporal.connect(config.temporal_address, config.temporal_namespace)
+            tracing = composition.client_tracing(config)
             summary = BatchSummary()
-            handles = []
-            for order_id in ids:
+            submitted = [asyncio.Event() for _ in range(len(ids) + 1)]
+            submitted[0].set()
+
+            async def track(n: int, order_id: str) -> OrderReport | None:
+                """Submit (in the orders' order) and, with --wait, wait for one order, all
+                in its trace: this process's part is its root, the workers write the rest."""
                 request = temporal.OrderRequest(
                     order_id=order_id,
                     agents=list(SPECIALIST_NAMES),
@@ -166,23 +177,36 @@ def submit_command(
                     max_cost_usd=config.max_cost_usd_per_run,
                     max_model_calls=config.max_model_calls_per_agent,
                 )
-                handle = await temporal.submit(
-                    client,
-                    request,
-                    key=request_key,
-                    task_queue=task_queue or config.temporal_task_queue,
-                    priority=priority,
+                with tracing.trace(TRACE_NAME, {"order_id": order_id}) as trace_id:
+                    await submitted[n].wait()
+                    try:
+                        handle = await temporal.submit(
+                            client,
+                            request,
+                            key=request_key,
+                            task_queue=task_queue or config.temporal_task_queue,
+                            priority=priority,
+                            trace_id=trace_id,
+                        )
+                    finally:
+                        submitted[n + 1].set()
+                    if not wait:
+                        line = {"order_id": order_id, "workflow_id": handle.id}
+                        click.echo(json.dumps(line) if as_json else handle.id)
+                        return None
+                    handles.append((order_id, handle))
+                    order, first_trace_id = await temporal.report(handle, order_id)
+                if first_trace_id not in (None, trace_id):  # a repeated submit: the first's
+                    return replace(order, **_trace_of(first_trace_id, config.trace_dir))
+                await asyncio.to_thread(tracing.wait_for, trace_id)
+                return replace(
+                    order,
+                    trace_file=tracing.file_for(trace_id),
+                    trace_error=tracing.error_for(trace_id),
                 )
-                handles.append((order_id, handle))
-                if not wait:
-                    line = {"order_id": order_id, "workflow_id": handle.id}
-                    click.echo(json.dumps(line) if as_json else handle.id)
-            if not wait:
-                return summary
-            waiting = {
-                asyncio.create_task(temporal.report(handle, order_id))
-                for order_id, handle in handles
-            }
+
+            handles: list[tuple[str, Any]] = []
+            waiting = {asyncio.create_task(track(n, oid)) for n, oid in enumerate(ids)}
             stopper = asyncio.create_task(stop.wait())
             try:
                 while waiting:
@@ -196,6 +220,8 @@ def submit_command(
                     for task in done:
                         waiting.discard(task)
                         report = task.result()
+                        if report is None:
+                            continue
                         for result in report.results:
                             out.on_result(report.order_id, result)
                         out.on_report(report)
@@ -204,6 +230,8 @@ def submit_command(
                 stopper.cancel()
                 for task in waiting:
                     task.cancel()
+                await asyncio.gather(*waiting, return_exceptions=True)
+                tracing.flush()
             return summary
 
         summary, signum = _run(main)
@@ -234,6 +262,22 @@ def result_command(workflow_id: str, as_json: bool, verbose: bool) -> None:
         except RPCError as exc:
             raise temporal.TemporalUnavailable(f"{workflow_id}: {exc.message}") from None
 
-    report, _ = _run(main)
+    (report, trace_id), _ = _run(main)
+    report = replace(report, **_trace_of(trace_id, config.trace_dir))
     Output(Mode.JSON if as_json else Mode.TEXT, batch=False).on_report(report)
     sys.exit(EXIT_OK if report.all_ok else EXIT_AGENT_FAILED)
+
+
+def _trace_of(trace_id: str | None, folder: Path) -> dict[str, Any]:
+    """A fetched order's trace file here, or why there is none."""
+    from .trace_file import trace_parts
+
+    if trace_id is None:
+        return {"trace_error": "its submit recorded no trace"}
+    parts = trace_parts(folder, trace_id)
+    if parts:
+        return {"trace_file": parts[0]}
+    return {
+        "trace_error": f"trace {trace_id} is not in {folder}/ (it is in the trace folders "
+        "of the process that submitted it and of the workers)"
+    }

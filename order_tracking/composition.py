@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
+import socket
 import sys
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from .backends import Backends
     from .models import ModelFactory
     from .offline_model import OfflineModel
+    from .tracing import Tracing
 
 __all__ = [
     "LIBRARY_ENVIRONMENT",
@@ -196,11 +199,13 @@ def build(
     backends: Backends | None = None,
     traced: bool = True,
     warm: bool = False,
+    trace_part: str | None = None,
 ) -> App:
     """Everything a run needs. ``models`` and ``backends`` replace the production ones
     (tests, benchmark); ``traced`` installs Monocle (the first set-up in a process wins);
     ``warm`` runs the warm-up first, outside any trace and any clock. Not inside a running
-    event loop when ``warm`` is set. A backend that cannot be opened raises ``ConfigError``
+    event loop when ``warm`` is set. ``trace_part`` names this process in its trace files (a
+    Temporal worker's, see ``trace_part``). A backend that cannot be opened raises ``ConfigError``
     before anything else is built."""
     from .agent import build_order_agents
     from .tools import build_tools
@@ -210,7 +215,7 @@ def build(
     configure_libraries()
     if warm:
         asyncio.run(warm_up())
-    tracing = setup_tracing(settings) if traced else None
+    tracing = setup_tracing(settings, part=trace_part) if traced else None
     models = models or production_models(settings)
     tools = build_tools(backends, settings.order_ids)
     agents = build_order_agents(models, max_input_chars=settings.max_input_chars, tools=tools)
@@ -223,6 +228,22 @@ def build(
         backends=backends,
         tools=tools,
     )
+
+
+def trace_part() -> str:
+    """This process in its trace files' names, host and process id (a worker writes only its
+    part of each order's trace; workers sharing a folder must not write the same file)."""
+    host = re.sub(r"[^A-Za-z0-9-]+", "-", socket.gethostname())[:40].strip("-") or "host"
+    return f"{host}-{os.getpid()}"
+
+
+def client_tracing(settings: Settings) -> Tracing:
+    """Tracing for a process that runs no agent (``track-order submit``): the root of each
+    order's trace is its own, the rest is written by the workers. Nothing is instrumented
+    (that would import the agent stack, seconds of start-up for nothing)."""
+    from .tracing import setup_tracing
+
+    return setup_tracing(settings, instrument=False)
 
 
 _adk_web: dict[str, Any] = {}

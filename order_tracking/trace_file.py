@@ -12,6 +12,7 @@ sequence in a span attribute must not reach the terminal).
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,10 +28,13 @@ __all__ = [
     "clean",
     "load_trace",
     "newest_trace",
+    "trace_parts",
 ]
 
 MAX_TRACE_BYTES = 64 * 1024 * 1024  # one order's trace is ~100 KB
 MAX_SPANS = 200_000
+MAX_PARTS = 1000  # files of one trace: the submitting process's and each worker's
+_TRACE_ID = re.compile(r"_([0-9a-f]{32})_")
 # Runner "turn" spans only wrap an agent: the tree is easier to read without them.
 _COLLAPSED = {"agentic.turn"}
 
@@ -95,6 +99,8 @@ class Trace:
     roots: list[Span]
     start: float
     end: float
+    # Every file the trace was read from: ``path`` and the other processes' parts beside it.
+    parts: tuple[Path, ...] = ()
 
     def walk(self) -> list[tuple[int, Span]]:
         """Spans depth-first with their depth, turn spans folded into their parent; each
@@ -163,18 +169,23 @@ def _span(raw: Any, index: int) -> Span:
     )
 
 
-def _read(path: Path) -> Any:
+def _read(path: Path, budget: int = MAX_TRACE_BYTES) -> tuple[Any, int]:
+    """The file's JSON and its size; more than ``budget`` bytes (what is left of
+    ``MAX_TRACE_BYTES`` for the whole trace) is refused."""
     try:
         with path.open("rb") as stream:
-            data = stream.read(MAX_TRACE_BYTES + 1)
+            data = stream.read(budget + 1)
     except FileNotFoundError:
         raise TraceError(f"no such trace file: {path}") from None
     except OSError as exc:
         raise TraceError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > MAX_TRACE_BYTES:
-        raise TraceError(f"{path} is larger than {MAX_TRACE_BYTES // 2**20} MiB: not a trace file")
+    if len(data) > budget:
+        limit = f"{MAX_TRACE_BYTES // 2**20} MiB"
+        if budget < MAX_TRACE_BYTES:
+            raise TraceError(f"{path}: the files of its trace hold more than {limit} together")
+        raise TraceError(f"{path} is larger than {limit}: not a trace file")
     try:
-        return json.loads(data.decode("utf-8"))
+        return json.loads(data.decode("utf-8")), len(data)
     except UnicodeDecodeError:
         raise TraceError(f"{path} is not UTF-8 text: not a trace file") from None
     except json.JSONDecodeError:
@@ -193,19 +204,46 @@ def newest_trace(folder: Path) -> Path:
     return files[-1]
 
 
-def load_trace(path: Path) -> Trace:
-    raw = _read(path)
-    if not isinstance(raw, list) or not raw:
-        raise TraceError(f"{path} holds no Monocle spans")
-    if len(raw) > MAX_SPANS:
-        raise TraceError(f"{path} holds more than {MAX_SPANS} spans: not one trace")
+def trace_parts(folder: Path, trace_id: str) -> list[Path]:
+    """The files of one trace in ``folder`` (a process's part each): the one holding its root
+    first (named without a process), then the others oldest first."""
+    if not re.fullmatch(r"[0-9a-f]{32}", trace_id):
+        return []
     try:
-        spans: dict[str, Span] = {}
-        for index, item in enumerate(raw):
-            span = _span(item, index)
-            spans.setdefault(span.span_id, span)
-    except TraceError as exc:
-        raise TraceError(f"{path}: {exc}") from None
+        found = [p for p in folder.glob(f"monocle_trace_*_{trace_id}_*.json") if p.is_file()]
+        # A worker's part is named ``…_<time>.<host>-<pid>.json``: one dot more.
+        return sorted(found, key=lambda p: (p.name.count(".") > 3, p.stat().st_mtime, p.name))
+    except OSError:
+        return []
+
+
+def load_trace(path: Path) -> Trace:
+    """The trace in ``path``, with the parts other processes wrote of the same trace (files
+    beside it named with the same trace id) merged in: one tree."""
+    match = _TRACE_ID.search(path.name)
+    siblings = trace_parts(path.parent, match.group(1)) if match else []
+    others = [p for p in siblings if p.name != path.name]
+    if len(others) >= MAX_PARTS:
+        raise TraceError(f"{path}: more than {MAX_PARTS} files share its trace id")
+    spans: dict[str, Span] = {}
+    budget = MAX_TRACE_BYTES
+    for part in [path, *others]:
+        raw, size = _read(part, budget)
+        budget -= size
+        if not isinstance(raw, list) or (part == path and not raw):
+            raise TraceError(f"{part} holds no Monocle spans")
+        if len(raw) + len(spans) > MAX_SPANS:
+            raise TraceError(f"{part} holds more than {MAX_SPANS} spans: not one trace")
+        try:
+            for index, item in enumerate(raw):
+                span = _span(item, index)
+                spans.setdefault(span.span_id, span)
+        except TraceError as exc:
+            raise TraceError(f"{part}: {exc}") from None
+    return _tree(path, spans, (path, *others))
+
+
+def _tree(path: Path, spans: dict[str, Span], parts: tuple[Path, ...]) -> Trace:
     results = {
         clean(event["attributes"].get("agent")): event["attributes"]
         for span in spans.values()
@@ -229,4 +267,4 @@ def load_trace(path: Path) -> Trace:
             reached |= {id(s) for _, s, _ in _depth_first([span])}
     start = min(s.start for s in spans.values())
     end = max(s.end for s in spans.values())
-    return Trace(path, roots, start, end)
+    return Trace(path, roots, start, end, parts)

@@ -51,12 +51,21 @@ def describe(span: Span) -> str:
         tokens = span.tokens()
         shown = f", {tokens[0]}→{tokens[1]} tokens" if tokens else ""
         return f"inference: {provider} {model}{shown}"
+    if "temporalWorkflowID" in span.attributes:  # Temporal's, joining the trace's parts
+        return f"temporal: {span.name}"
+    attempt = span.attributes.get("attempt")
+    if isinstance(attempt, int) and not isinstance(attempt, bool):  # an agent run on a worker
+        return f"agent run: {span.name} (attempt {attempt})"
     return f"{kind or 'span'}: {span.name}"
 
 
 def render_text(trace: Trace) -> str:
     """The tree, then the timeline, as plain text."""
-    lines = [f"Trace {clean(trace.path, 400)}", ""]
+    lines = [f"Trace {clean(trace.path, 400)}"]
+    if len(trace.parts) > 1:  # a trace written by several processes (Temporal workers)
+        lines.append(f"  with {len(trace.parts) - 1} more part(s) of it from other processes:")
+        lines += [f"  {clean(part.name, 400)}" for part in trace.parts[1:]]
+    lines.append("")
     rows = [("  " * min(depth, _MAX_INDENT) + describe(span), span) for depth, span in trace.walk()]
     width = max(len(label) for label, _ in rows)
     for label, span in rows:

@@ -27,11 +27,14 @@ from monocle_apptrace.instrumentation.common.wrapper import atask_wrapper
 from monocle_apptrace.instrumentation.metamodel.adk.methods import ADK_METHODS
 from monocle_apptrace.instrumentation.metamodel.litellm.entities.inference import INFERENCE
 from monocle_apptrace.instrumentation.metamodel.litellm.methods import LITELLM_METHODS
+from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import set_span_in_context
 
 from .config import Settings
-from .trace_export import MonocleSpansOnly, RedactingExporter, TraceFiles, redacted
+from .trace_export import MonocleSpansOnly, RedactingExporter, redacted
+from .trace_writer import TraceFiles
 from .workarounds import with_caller_source_path
 
 log = logging.getLogger("order_tracking.tracing")
@@ -103,15 +106,22 @@ class Tracing:
 
     @contextmanager
     def trace(self, name: str, attributes: dict[str, Any] | None = None) -> Iterator[str]:
-        """A workflow span around a block; yields the trace id (hex).
+        """A span around a block, the root of a new trace or, under an OpenTelemetry span from
+        another process (a Temporal activity's), a part of that trace; yields the trace id
+        (hex). It is also made OpenTelemetry's current span (Monocle keeps its own under
+        another key), so what propagates OpenTelemetry's context (Temporal's headers) carries
+        this trace.
 
         start/stop rather than ``amonocle_trace``: the latter masks errors raised inside it.
         """
         token = start_trace(span_name=name, attributes=attributes)
-        trace_id = format(get_current_monocle_span().get_span_context().trace_id, "032x")
+        span = get_current_monocle_span()
+        trace_id = format(span.get_span_context().trace_id, "032x")
+        current = otel_context.attach(set_span_in_context(span))
         try:
             yield trace_id
         finally:
+            otel_context.detach(current)
             stop_trace(token)
 
     def flush(self, timeout_s: float = 10.0) -> None:
@@ -165,8 +175,12 @@ def shut_down() -> list[str]:
     return _installed.files.take_errors()
 
 
-def setup_tracing(settings: Settings) -> Tracing:
-    """Install Monocle before the first agent runs. The first set-up in a process wins."""
+def setup_tracing(
+    settings: Settings, *, part: str | None = None, instrument: bool = True
+) -> Tracing:
+    """Install Monocle before the first agent runs. The first set-up in a process wins.
+    ``part`` names this process in its trace files (a worker's: see ``TraceFiles``);
+    ``instrument=False`` wraps no library (a process that runs no agent)."""
     global _installed
     if _installed is not None:
         return _installed
@@ -174,7 +188,7 @@ def setup_tracing(settings: Settings) -> Tracing:
     os.environ["MONOCLE_TRACE_OUTPUT_PATH"] = str(settings.trace_dir)
     # The local file never drops a span (TraceFiles holds them per trace, redacts and
     # writes on its own thread); Okahu is a remote copy behind a bounded batch queue.
-    files = TraceFiles(settings.trace_dir, WORKFLOW_NAME, prepare=redacted)
+    files = TraceFiles(settings.trace_dir, WORKFLOW_NAME, prepare=redacted, part=part)
     processors: list[SpanProcessor] = [MonocleSpansOnly(files)]
     if settings.okahu_enabled:
         # Only with a key: without one Monocle's okahu exporter dumps every span on stdout.
@@ -186,24 +200,18 @@ def setup_tracing(settings: Settings) -> Tracing:
         # Monocle also builds the exporters of its environment, which we do not use (we pass
         # our own processors): a folder it cannot make is ours to report (TraceFiles), once.
         warnings.filterwarnings("ignore", "Unable to initialize Monocle span exporter")
-        _install_monocle(processors)
+        _install_monocle(processors, instrument)
     _installed = Tracing(trace_dir=settings.trace_dir, files=files)
     return _installed
 
 
-def _install_monocle(processors: list[SpanProcessor]) -> None:
+def _install_monocle(processors: list[SpanProcessor], instrument: bool) -> None:
+    methods = [*ADK_METHODS, *LITELLM_METHODS, _OPENAI_STREAMING, *_OFFLINE_METHODS]
     setup_monocle_telemetry(
         workflow_name=WORKFLOW_NAME,
         span_processors=processors,
-        wrapper_methods=[
-            with_caller_source_path(entry)
-            for entry in [
-                *ADK_METHODS,
-                *LITELLM_METHODS,
-                _OPENAI_STREAMING,
-                *_OFFLINE_METHODS,
-                *_BACKEND_METHODS,
-            ]
-        ],
+        wrapper_methods=[with_caller_source_path(entry) for entry in [*methods, *_BACKEND_METHODS]]
+        if instrument
+        else [],
         union_with_default_methods=False,
     )

@@ -166,9 +166,10 @@ def temporal_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def temporal_app():
-    """What a worker runs: the offline model, the article's data, untraced."""
-    return composition.build(Settings(default_model=OFFLINE_MODEL), traced=False)
+def temporal_app(tracing):
+    """What a worker runs: the offline model, the article's data, traced (into the session's
+    folder: a worker in this process shares the test's tracing)."""
+    return composition.build(Settings(default_model=OFFLINE_MODEL))
 
 
 @pytest.fixture(scope="session")
@@ -184,7 +185,9 @@ def temporal_queue(temporal_address: str, temporal_app) -> Iterator[str]:
 
 
 @pytest.fixture
-def temporal_env(monkeypatch: pytest.MonkeyPatch, temporal_address: str, temporal_queue: str):
+def temporal_env(
+    monkeypatch: pytest.MonkeyPatch, cli_env: None, temporal_address: str, temporal_queue: str
+):
     monkeypatch.setenv("TEMPORAL_ADDRESS", temporal_address)
     monkeypatch.setenv("TEMPORAL_TASK_QUEUE", temporal_queue)
     return temporal_queue

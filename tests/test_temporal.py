@@ -4,21 +4,65 @@ thread, ``submit`` / ``result`` through the CLI in-process."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from helpers import AGENT_FIELDS, ARTICLE_ANSWERS, EXPECTED_BODY, REPO_ROOT, run_cli
 
 from order_tracking.results import Status
 from order_tracking.temporal import TrackOrderWorkflow, sandbox
+from order_tracking.trace_view import load_trace, render_text
 
-TRACE_FOOTER = "Traces written to: (not written: written by the workers, one file per agent run)\n"
 
-
-def test_submit_prints_the_article_report_and_exits_0(capsys, temporal_env):
+def test_submit_prints_the_article_report_and_exits_0(capsys, temporal_env, trace_dir):
     code, out, err = run_cli(capsys, "submit", "ORD-1001")
     assert code == 0, err
     assert out.startswith(EXPECTED_BODY)
-    assert out.endswith(TRACE_FOOTER)
+    footer = out.splitlines()[-1]
+    assert footer.startswith(f"Traces written to: {trace_dir}/monocle_trace_")
+
+
+def test_an_order_on_temporal_is_one_trace_from_submit_to_every_agent(capsys, temporal_env):
+    code, out, _ = run_cli(capsys, "submit", "ORD-1001", "--json")
+    assert code == 0
+    trace = load_trace(Path(json.loads(out)["trace_file"]))
+    order_id = "ORD-1001"
+    # One tree: the submit's span is the root, Temporal's spans join it to each agent run.
+    assert [(root.kind, root.attributes["order_id"]) for root in trace.roots] == [
+        ("workflow", order_id)
+    ]
+    names = [span.name for _, span in trace.walk()]
+    assert names.count("StartWorkflow:TrackOrder") == names.count("RunWorkflow:TrackOrder") == 1
+    assert names.count("RunActivity:run_agent") == 5
+    agents = {span.entity: span.result for span in trace.agents()}
+    assert set(agents) == set(ARTICLE_ANSWERS)
+    assert all(result and result["status"] == "ok" for result in agents.values())
+    for agent in trace.agents():  # under its run's span, under Temporal's activity span
+        run = _parent(trace, agent)
+        assert run.name == f"run_agent.{agent.entity}"
+        assert _parent(trace, run).name == "RunActivity:run_agent"
+    text = render_text(trace)
+    assert "temporal: StartWorkflow:TrackOrder" in text
+    assert "agent run: run_agent.payment_agent (attempt 1)" in text
+
+
+def _parent(trace, span):
+    """The span above ``span`` in the tree as shown (the runner's turn spans folded)."""
+    spans, stack = {}, list(trace.roots)
+    while stack:
+        node = stack.pop()
+        spans[node.span_id] = node
+        stack.extend(node.children)
+    parent = spans[span.parent_id]
+    return _parent(trace, parent) if parent.kind == "agentic.turn" else parent
+
+
+def test_result_names_the_trace_of_the_submit(capsys, temporal_env, trace_dir):
+    code, out, _ = run_cli(capsys, "submit", "ORD-1002", "--key", "traced-1", "--json")
+    submitted = json.loads(out)["trace_file"]
+    code, out, _ = run_cli(capsys, "result", "track-order/ORD-1002/traced-1", "--json")
+    assert code == 0
+    assert json.loads(out)["trace_file"] == submitted
 
 
 def test_submit_json_has_the_track_order_schema(capsys, temporal_env):
@@ -80,15 +124,29 @@ def test_bad_input_is_refused_before_anything_is_submitted(capsys, monkeypatch, 
 
 
 async def test_the_workflow_replays_deterministically_from_a_recorded_history():
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
     from temporalio.client import WorkflowHistory
+    from temporalio.contrib.opentelemetry import TracingInterceptor
     from temporalio.worker import Replayer
 
     history = (REPO_ROOT / "tests" / "fixtures" / "temporal_history_ord_1001.json").read_text()
-    replayer = Replayer(workflows=[TrackOrderWorkflow], workflow_runner=sandbox())
+    assert "_tracer-data" in history  # recorded from a traced submit: there is a trace to join
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    replayer = Replayer(
+        workflows=[TrackOrderWorkflow],
+        workflow_runner=sandbox(),
+        # As our workers trace: a replay (a worker taking over an order) records no span twice.
+        interceptors=[TracingInterceptor(provider.get_tracer("replay"))],
+    )
     result = await replayer.replay_workflow(
         WorkflowHistory.from_json("track-order/ORD-1001/recorded", history)
     )
     assert result.replay_failure is None
+    assert spans.get_finished_spans() == ()
 
 
 def test_agent_results_cross_as_data():
@@ -112,7 +170,7 @@ async def test_an_agent_that_fails_every_attempt_is_its_error_not_the_orders(
     # An agent no worker has: the activity fails at once, without retries (bad input).
     request = OrderRequest("ORD-1001", [*SPECIALIST_NAMES, "ghost_agent"], deadline_s=30)
     handle = await submit(client, request, key=new_key(), task_queue=temporal_queue, priority=3)
-    order = await report(handle, "ORD-1001")
+    order, _ = await report(handle, "ORD-1001")
     by_agent = {r.agent: r for r in order.results}
     assert {a: by_agent[a].text for a in SPECIALIST_NAMES} == ARTICLE_ANSWERS
     ghost = by_agent["ghost_agent"]

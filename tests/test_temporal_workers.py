@@ -16,19 +16,22 @@ from helpers import ARTICLE_ANSWERS, TRACK_ORDER
 
 from order_tracking.specialists import SPECIALIST_NAMES
 from order_tracking.temporal import OrderRequest, connect, report, submit
+from order_tracking.trace_file import load_trace, trace_parts
 
 ORDERS = 50
 
 
-def _worker(address: str, queue: str, cwd, name: str) -> subprocess.Popen[bytes]:
+def _worker(address: str, queue: str, cwd, name: str, traces) -> subprocess.Popen[bytes]:
     """A ``track-order worker`` process, its stderr in ``cwd/name.log`` (a file: a pipe nobody
-    reads past the first line could fill and stall the worker)."""
+    reads past the first line could fill and stall the worker), its trace parts in
+    ``traces``."""
     env = dict(
         os.environ,
         TEMPORAL_ADDRESS=address,
         TEMPORAL_TASK_QUEUE=queue,
         SHIPPING_MODEL="offline",
         OFFLINE_MODEL_LATENCY_S="0.5",
+        MONOCLE_TRACE_OUTPUT_PATH=str(traces),
     )
     return subprocess.Popen(
         [TRACK_ORDER, "worker", "--concurrency", "100"],
@@ -45,27 +48,37 @@ async def _wait_ready(proc: subprocess.Popen[bytes], log) -> None:
         await asyncio.sleep(0.1)
 
 
-async def test_a_killed_workers_agent_runs_move_to_another_worker(temporal_address, tmp_path):
+async def test_a_killed_workers_agent_runs_move_to_another_worker(
+    temporal_address, tmp_path, tracing, trace_dir
+):
     queue = f"recovery-{uuid.uuid4().hex[:8]}"
-    first = _worker(temporal_address, queue, tmp_path, "first")
+    first = _worker(temporal_address, queue, tmp_path, "first", trace_dir)
     second = None
     try:
         await _wait_ready(first, tmp_path / "first.log")
         client = await connect(temporal_address, "default")
         ids = ["ORD-1001", "ORD-1002", "ORD-1003"]
-        handles = []
+        handles, trace_ids = [], []
         for n in range(ORDERS):
             request = OrderRequest(
                 order_id=ids[n % 3], agents=list(SPECIALIST_NAMES), deadline_s=30
             )
-            handles.append(await submit(client, request, key=f"k{n}", task_queue=queue, priority=3))
+            with tracing.trace("order_tracking_temporal", {"order_id": request.order_id}) as tid:
+                trace_ids.append(tid)
+                handles.append(
+                    await submit(
+                        client, request, key=f"k{n}", task_queue=queue, priority=3, trace_id=tid
+                    )
+                )
         await asyncio.sleep(1.0)  # agent runs are in flight on the first worker (0.5 s a call)
         first.send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
         first.wait()
-        second = _worker(temporal_address, queue, tmp_path, "second")
-        reports = await asyncio.gather(*(report(h, ids[n % 3]) for n, h in enumerate(handles)))
+        second = _worker(temporal_address, queue, tmp_path, "second", trace_dir)
+        fetched = await asyncio.gather(*(report(h, ids[n % 3]) for n, h in enumerate(handles)))
         recovered_s = time.monotonic() - killed_at
+        reports = [order for order, _ in fetched]
+        assert [trace_id for _, trace_id in fetched] == trace_ids
         for n, order in enumerate(reports):
             answers = {r.agent: r.text for r in order.results}
             assert all(r.ok for r in order.results), order.results
@@ -80,9 +93,16 @@ async def test_a_killed_workers_agent_runs_move_to_another_worker(temporal_addre
             ]
             assert len(starts) == 5  # one completed run per agent: exactly once per workflow
             repeated += sum(e.activity_task_started_event_attributes.attempt > 1 for e in starts)
+        tracing.flush()
+        # Checked while the worker runs: it writes its part of a trace when the part is done,
+        # never holding it until exit for a root that lives in another process.
+        runs = 0
+        for n, trace_id in enumerate(trace_ids):
+            runs += await _complete_trace(trace_dir, trace_id, ids[n % 3])
         print(
             f"\nrecovery: {repeated} of {ORDERS * 5} agent runs repeated; "
-            f"last order done {recovered_s:.1f}s after the kill"
+            f"last order done {recovered_s:.1f}s after the kill; "
+            f"{runs} agent runs in the {ORDERS} traces"
         )
         assert repeated > 0  # the kill did land mid-batch
     finally:
@@ -90,6 +110,38 @@ async def test_a_killed_workers_agent_runs_move_to_another_worker(temporal_addre
             if proc is not None and proc.poll() is None:
                 proc.terminate()
                 proc.wait(timeout=60)
+
+
+async def _complete_trace(folder, trace_id: str, order_id: str) -> int:
+    """The trace's agent runs once its parts are all written (a worker's writer thread may
+    still be at it for a moment after the order's result)."""
+    for _ in range(50):
+        try:
+            return _check_trace(folder, trace_id, order_id)
+        except AssertionError:
+            await asyncio.sleep(0.1)
+    return _check_trace(folder, trace_id, order_id)
+
+
+def _check_trace(folder, trace_id: str, order_id: str) -> int:
+    """One order's trace, merged from the test's part and the workers': one tree from the
+    submit's span, every agent's answer in it, no workflow span twice (a worker that took the
+    order over replayed its history without recording it again). Returns its agent runs."""
+    [root_file, *_] = trace_parts(folder, trace_id)
+    trace = load_trace(root_file)
+    assert len(trace.parts) >= 2, trace.parts  # the submit's part and at least one worker's
+    assert [(root.kind, root.attributes["order_id"]) for root in trace.roots] == [
+        ("workflow", order_id)
+    ]
+    names = [span.name for _, span in trace.walk()]
+    assert names.count("RunWorkflow:TrackOrder") == 1
+    assert names.count("CompleteWorkflow:TrackOrder") == 1
+    agents = trace.agents()
+    # A run cut short by the kill was never written; a run that finished on the killed worker
+    # but was not reported in time ran again, and both runs are in the trace.
+    assert {a.entity for a in agents} == set(SPECIALIST_NAMES)
+    assert all(a.result and a.result["status"] == "ok" for a in agents)
+    return len(agents)
 
 
 async def test_under_a_backlog_higher_priority_orders_are_served_first(

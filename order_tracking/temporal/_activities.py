@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from contextlib import nullcontext
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -22,6 +23,7 @@ __all__ = ["AgentActivities"]
 class AgentActivities:
     def __init__(self, app: App) -> None:
         self.agents = {agent.name: agent for agent in app.agents}
+        self.tracing = app.tracing
 
     @activity.defn(name=ACTIVITY)
     async def run_agent(self, request: AgentRequest) -> AgentData:
@@ -35,14 +37,25 @@ class AgentActivities:
             max_cost_usd=request.max_cost_usd,
             max_model_calls=request.max_model_calls,
         )
+        # Under Temporal's span for this activity, which its headers tied to the order's trace:
+        # the agent run is this worker's part of that trace, written when the activity ends.
+        scope = (
+            self.tracing.trace(
+                f"{ACTIVITY}.{agent.name}",
+                {"order_id": request.order_id, "attempt": info.attempt},
+            )
+            if self.tracing
+            else nullcontext()
+        )
         beating = asyncio.create_task(_heartbeat())
         try:
-            result = await run_agent_task(
-                agent,
-                prompt_for(request.order_id),
-                f"{agent.name}-{info.workflow_id}-{info.attempt}",
-                limits=limits,
-            )
+            with scope:
+                result = await run_agent_task(
+                    agent,
+                    prompt_for(request.order_id),
+                    f"{agent.name}-{info.workflow_id}-{info.attempt}",
+                    limits=limits,
+                )
         finally:
             beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):

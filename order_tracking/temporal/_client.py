@@ -10,25 +10,42 @@ from datetime import timedelta
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import Priority, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from ..results import OrderReport
 from ._messages import AgentData, OrderRequest, result_from_data
 from ._workflow import WORKFLOW
 
-__all__ = ["CONNECT_TIMEOUT_S", "TemporalUnavailable", "connect", "new_key", "report", "submit"]
+__all__ = [
+    "CONNECT_TIMEOUT_S",
+    "TRACE_MEMO",
+    "TemporalUnavailable",
+    "connect",
+    "new_key",
+    "report",
+    "submit",
+    "workflow_id",
+]
 
 CONNECT_TIMEOUT_S = 5.0
+TRACE_MEMO = "trace_id"
 
 
 class TemporalUnavailable(Exception):
     """The Temporal server cannot be reached or refused the request; one line."""
 
 
-async def connect(address: str, namespace: str) -> Client:
+async def connect(address: str, namespace: str, *, traced: bool = True) -> Client:
+    """A client whose calls carry the current trace in Temporal's headers (its OpenTelemetry
+    interceptor, when ``traced``): a workflow started inside an order's trace, and its
+    activities on any worker, are part of that trace. A worker's client is not traced: the
+    worker installs its own interceptors (``trace_interceptors``), in its own order."""
+    interceptors = [TracingInterceptor()] if traced else []
     try:
         return await asyncio.wait_for(
-            Client.connect(address, namespace=namespace), CONNECT_TIMEOUT_S
+            Client.connect(address, namespace=namespace, interceptors=interceptors),
+            CONNECT_TIMEOUT_S,
         )
     except TimeoutError:
         raise TemporalUnavailable(
@@ -51,10 +68,17 @@ def workflow_id(order_id: str, key: str) -> str:
 
 
 async def submit(
-    client: Client, request: OrderRequest, *, key: str, task_queue: str, priority: int
+    client: Client,
+    request: OrderRequest,
+    *,
+    key: str,
+    task_queue: str,
+    priority: int,
+    trace_id: str | None = None,
 ) -> WorkflowHandle[object, list[AgentData]]:
     """Start the order's workflow, or find the one this order and key already started
-    (running or finished: its result is the first submit's)."""
+    (running or finished: its result is the first submit's). ``trace_id``, the trace the
+    submit is part of, is kept in the workflow's memo, for ``result`` to name."""
     wid = workflow_id(request.order_id, key)
     try:
         return await client.start_workflow(
@@ -66,6 +90,7 @@ async def submit(
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             priority=Priority(priority_key=priority),
+            memo={TRACE_MEMO: trace_id} if trace_id else None,
             # Every agent's deadline and retries fit well inside; a lost order ends, visibly.
             execution_timeout=timedelta(seconds=4 * (request.deadline_s + 30)),
         )
@@ -73,16 +98,18 @@ async def submit(
         return client.get_workflow_handle(wid, result_type=list[AgentData])
 
 
-async def report(handle: WorkflowHandle[object, list[AgentData]], order_id: str) -> OrderReport:
-    """The finished order's report (waits for it to finish)."""
+async def report(
+    handle: WorkflowHandle[object, list[AgentData]], order_id: str
+) -> tuple[OrderReport, str | None]:
+    """The finished order's report (waits for it to finish) and its trace id, if the submit
+    was traced. The report's trace fields are left for the caller, who knows the folder."""
     data = await handle.result()
     described = await handle.describe()
     wall_s = 0.0
     if described.start_time and described.close_time:
         wall_s = (described.close_time - described.start_time).total_seconds()
-    return OrderReport(
-        order_id=order_id,
-        results=tuple(result_from_data(d) for d in data),
-        wall_s=wall_s,
-        trace_error="written by the workers, one file per agent run",
+    trace_id = (await described.memo()).get(TRACE_MEMO)
+    order = OrderReport(
+        order_id=order_id, results=tuple(result_from_data(d) for d in data), wall_s=wall_s
     )
+    return order, trace_id if isinstance(trace_id, str) else None

@@ -13,6 +13,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from ..tracker import App
 from ._activities import AgentActivities
 from ._client import connect
+from ._tracing import trace_interceptors
 from ._workflow import TrackOrderWorkflow
 
 __all__ = ["run_worker", "sandbox"]
@@ -41,9 +42,10 @@ async def run_worker(
     """Run order workflows and agent activities from ``task_queue`` until ``stop`` is set.
     ``runs_per_second`` caps the agent runs started per second across the whole task queue
     (every worker on it), for providers with request-rate limits."""
-    client = await connect(address, namespace)
+    client = await connect(address, namespace, traced=False)
     worker = Worker(
         client,
+        interceptors=trace_interceptors(app.tracing),
         task_queue=task_queue,
         workflows=[TrackOrderWorkflow],
         workflow_runner=sandbox(),
