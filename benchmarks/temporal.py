@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -97,6 +98,75 @@ async def run_temporal(
             proc.wait()
 
 
+SINGLE = 15  # orders one after another, for the per-order overhead
+
+
+async def single_temporal(address: str, env: dict, folder: Path, tracing) -> float:
+    """Median wall of one order alone, submit to result, on an idle worker."""
+    from order_tracking.specialists import SPECIALIST_NAMES
+    from order_tracking.temporal import OrderRequest, connect, report, submit
+
+    queue = f"single-{uuid.uuid4().hex[:8]}"
+    log = folder / f"worker-{queue}.log"
+    proc = subprocess.Popen(
+        [TRACK_ORDER, "worker", "--task-queue", queue],
+        env=env,
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+    )
+    try:
+        while b"Worker on " not in log.read_bytes():
+            await asyncio.sleep(0.1)
+        client = await connect(address, "default")
+        walls = []
+        for n in range(SINGLE + 1):  # the first warms the worker's connections up: not counted
+            start = time.perf_counter()
+            with tracing.trace("order_tracking_temporal", {"order_id": "ORD-1001"}) as tid:
+                handle = await submit(
+                    client,
+                    OrderRequest("ORD-1001", list(SPECIALIST_NAMES), 60),
+                    key=f"{queue}-{n}",
+                    task_queue=queue,
+                    priority=3,
+                    trace_id=tid,
+                )
+                await report(handle, "ORD-1001")
+            walls.append(time.perf_counter() - start)
+        return statistics.median(walls[1:])
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def single_in_process(latency: float) -> float:
+    """Median wall of one order alone in one process (run in a process of its own: this one
+    has the client's tracing)."""
+    code = (
+        "import asyncio, statistics, time\n"
+        "from order_tracking import composition\n"
+        "from order_tracking.config import Settings, OFFLINE_MODEL\n"
+        f"app = composition.build(Settings(default_model=OFFLINE_MODEL, offline_latency_s={latency}), warm=True)\n"
+        "async def main():\n"
+        "    walls = []\n"
+        f"    for _ in range({SINGLE + 1}):\n"
+        "        start = time.perf_counter(); await app.track_order('ORD-1001')\n"
+        "        walls.append(time.perf_counter() - start)\n"
+        "    print(statistics.median(walls[1:]))\n"
+        "asyncio.run(main())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(
+            os.environ, ADK_DISABLE_LOAD_DOTENV="1", MONOCLE_TRACE_OUTPUT_PATH=tempfile.mkdtemp()
+        ),
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def _in_process(orders: int, env: dict, folder: Path, workers: int) -> tuple[float, float]:
     ids = folder / "ids.txt"
     ids.write_text("\n".join(["ORD-1001", "ORD-1002", "ORD-1003"][n % 3] for n in range(orders)))
@@ -146,7 +216,7 @@ def main() -> None:
     # The submitting side's parts (each order's root) beside the workers' (cwd = folder).
     settings = Settings(default_model=OFFLINE_MODEL, trace_dir=folder / ".monocle")
     tracing = setup_tracing(settings, instrument=False)
-    rows = []
+    rows, singles = [], []
     with DevServer(folder) as server:
         for latency in args.latency:
             env = dict(
@@ -155,6 +225,19 @@ def main() -> None:
                 OFFLINE_MODEL_LATENCY_S=str(latency),
                 TEMPORAL_ADDRESS=server.address,
                 ADK_DISABLE_LOAD_DOTENV="1",
+            )
+            one_t = asyncio.run(single_temporal(server.address, env, folder, tracing))
+            one_p = single_in_process(latency)
+            singles.append((latency, one_t, one_p))
+            print(
+                json.dumps(
+                    {
+                        "latency_s": latency,
+                        "one_order_temporal_s": one_t,
+                        "one_order_in_process_s": one_p,
+                    }
+                ),
+                flush=True,
             )
             for workers in (1, 2):
                 server_before = cpu_s(server.proc.pid)
@@ -176,6 +259,7 @@ def main() -> None:
                 }
                 print(json.dumps(row), flush=True)
                 rows.append(row)
+    print_singles(singles)
     print(
         "\n| latency s | workers | agent runs/s Temporal | in process | ratio | worker CPU ms/order | server CPU ms/order | in-process CPU ms/order | history KB/order | trace files/order |"
     )
@@ -189,6 +273,13 @@ def main() -> None:
             f"{p['cpu_per_order_ms']:.0f} | {t['history_bytes_per_order'] / 1000:.1f} | "
             f"{t['trace_files_per_order']:.2f} |"
         )
+
+
+def print_singles(singles: list[tuple[float, float, float]]) -> None:
+    print("\n| latency s | one order on Temporal s | in process s | overhead s |")
+    print("|---|---|---|---|")
+    for latency, one_t, one_p in singles:
+        print(f"| {latency} | {one_t:.3f} | {one_p:.3f} | {one_t - one_p:+.3f} |")
 
 
 if __name__ == "__main__":

@@ -163,12 +163,10 @@ def submit_command(
             client = await temporal.connect(config.temporal_address, config.temporal_namespace)
             tracing = composition.client_tracing(config)
             summary = BatchSummary()
-            submitted = [asyncio.Event() for _ in range(len(ids) + 1)]
-            submitted[0].set()
 
-            async def track(n: int, order_id: str) -> OrderReport | None:
-                """Submit (in the orders' order) and, with --wait, wait for one order, all
-                in its trace: this process's part is its root, the workers write the rest."""
+            async def track(order_id: str, submitted: asyncio.Event) -> OrderReport | None:
+                """Submit and, with --wait, wait for one order, all in its trace: this
+                process's part is its root, the workers write the rest."""
                 request = temporal.OrderRequest(
                     order_id=order_id,
                     agents=list(SPECIALIST_NAMES),
@@ -178,7 +176,6 @@ def submit_command(
                     max_model_calls=config.max_model_calls_per_agent,
                 )
                 with tracing.trace(TRACE_NAME, {"order_id": order_id}) as trace_id:
-                    await submitted[n].wait()
                     try:
                         handle = await temporal.submit(
                             client,
@@ -189,7 +186,7 @@ def submit_command(
                             trace_id=trace_id,
                         )
                     finally:
-                        submitted[n + 1].set()
+                        submitted.set()
                     if not wait:
                         line = {"order_id": order_id, "workflow_id": handle.id}
                         click.echo(json.dumps(line) if as_json else handle.id)
@@ -206,18 +203,27 @@ def submit_command(
                 )
 
             handles: list[tuple[str, Any]] = []
-            waiting = {asyncio.create_task(track(n, oid)) for n, oid in enumerate(ids)}
+            waiting: set[asyncio.Task[OrderReport | None]] = set()
+
+            async def submit_all() -> None:
+                """One submit at a time, in the ids' order (a task per order only once its
+                turn comes: a million ids are not a million tasks at once)."""
+                for order_id in ids:
+                    submitted = asyncio.Event()
+                    waiting.add(asyncio.create_task(track(order_id, submitted)))
+                    await submitted.wait()
+
+            producer = asyncio.create_task(submit_all())
             stopper = asyncio.create_task(stop.wait())
             try:
-                while waiting:
-                    done, _ = await asyncio.wait(
-                        waiting | {stopper}, return_when=asyncio.FIRST_COMPLETED
-                    )
+                while waiting or not producer.done():
+                    watched = waiting | {stopper} | (set() if producer.done() else {producer})
+                    done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
                     if stopper in done:  # the orders go on in Temporal: `result` fetches them
                         for order_id, handle in handles:
                             click.echo(f"{order_id}: track-order result {handle.id}", err=True)
                         break
-                    for task in done:
+                    for task in done - {producer}:
                         waiting.discard(task)
                         report = task.result()
                         if report is None:
@@ -226,11 +232,12 @@ def submit_command(
                             out.on_result(report.order_id, result)
                         out.on_report(report)
                         summary.add(report)
+                    if producer in done:
+                        producer.result()
             finally:
-                stopper.cancel()
-                for task in waiting:
+                for task in (producer, stopper, *waiting):
                     task.cancel()
-                await asyncio.gather(*waiting, return_exceptions=True)
+                await asyncio.gather(producer, *waiting, return_exceptions=True)
                 tracing.flush()
             return summary
 

@@ -61,6 +61,7 @@ class TraceFiles(SpanProcessor):
     """
 
     _REMEMBERED = 4096  # outcomes kept for ``path_for``/``error_for`` and late spans
+    _TEXTS_KEPT = 256  # files' texts kept for the parts still to come (~50 KB an order)
 
     def __init__(
         self,
@@ -78,6 +79,7 @@ class TraceFiles(SpanProcessor):
         self._pending: dict[int, dict[int, list[ReadableSpan]]] = {}  # trace -> part -> spans
         self._ready: dict[int, set[int]] = {}  # trace -> parts ended, not yet written
         self._written: OrderedDict[int, Path] = OrderedDict()
+        self._texts: OrderedDict[int, str] = OrderedDict()  # writer thread only
         self._failed: OrderedDict[int, str] = OrderedDict()
         self._errors: list[str] = []  # distinct, not yet taken
         self._queue: queue.SimpleQueue[int | None] = queue.SimpleQueue()
@@ -140,16 +142,17 @@ class TraceFiles(SpanProcessor):
             return
         try:
             records = [serialize_span(self._prepare(span)) for span in spans]
+            text = ",\n".join(json.dumps(r, ensure_ascii=False) for r in records)
             if path is None:
                 first = min(span.start_time or 0 for span in spans)
                 stamp = datetime.fromtimestamp(first / 1e9).strftime("%Y-%m-%d_%H.%M.%S")
                 name = f"monocle_trace_{self.service}_{trace_id:032x}_{stamp}{self._suffix}.json"
                 path = self.folder / name
-            else:  # another part of the trace: the file is rewritten with it
-                records = json.loads(path.read_text(encoding="utf-8")) + records
+            elif earlier := self._text_of(trace_id, path):  # the file is rewritten with it
+                text = f"{earlier},\n{text}"
             self.folder.mkdir(parents=True, exist_ok=True)
-            text = ",\n".join(json.dumps(r, ensure_ascii=False) for r in records)
             self._write_file(path, f"[\n{text}\n]\n")
+            self._keep_text(trace_id, text)
         except Exception as exc:  # noqa: BLE001 - one trace's failure never stops the writer
             if isinstance(exc, OSError) and exc.strerror:
                 reason = exc.strerror
@@ -158,6 +161,28 @@ class TraceFiles(SpanProcessor):
             self._remember(self._failed, trace_id, f"cannot write to {self.folder}/: {reason}")
             return
         self._remember(self._written, trace_id, path)
+
+    def _text_of(self, trace_id: int, path: Path) -> str:
+        """The spans already in the trace's file, as the text between its brackets: kept from
+        the last write (no file read, no JSON decoded and encoded again per part), else read
+        ("" if the file has gone)."""
+        text = self._texts.pop(trace_id, None)
+        if text is None:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                return ""
+            text = text.strip().removeprefix("[").removesuffix("]")
+        return text.strip("\n")
+
+    def _keep_text(self, trace_id: int, text: str) -> None:
+        """Kept while more parts of the trace are in flight here (a worker's order)."""
+        with self._idle:
+            more = trace_id in self._pending
+        if more:
+            self._texts[trace_id] = text
+            while len(self._texts) > self._TEXTS_KEPT:
+                self._texts.popitem(last=False)
 
     def _remember(self, outcomes: OrderedDict[int, Any], trace_id: int, outcome: Any) -> None:
         with self._idle:

@@ -111,6 +111,14 @@ class WorkerThread:
         except BaseException as exc:  # noqa: BLE001 - reported to the test
             self.error = exc
             self._started.set()
+        finally:
+            # What the libraries left running on this loop (LiteLLM's logging worker) ends
+            # here, not in a garbage collection after the loop has gone.
+            pending = asyncio.all_tasks(self._loop)
+            for task in pending:
+                task.cancel()
+            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            self._loop.close()
 
     def __enter__(self) -> WorkerThread:
         self._thread.start()

@@ -191,6 +191,17 @@ def test_the_installed_pipeline_writes_parts_whole(tracing):
     assert sorted(names) == ["first", "inside-second", "second"]
 
 
+def test_parts_written_after_the_file_was_removed_start_it_again(tmp_path):
+    files = TraceFiles(tmp_path, "t", part="w")
+    _run(files, _span(7, 0x10, 0x1, remote=True))
+    assert files.wait_for(7, 10)
+    files.path_for(7).unlink()  # someone cleaned the folder
+    _run(files, _span(7, 0x20, 0x1, remote=True))
+    assert files.wait_for(7, 10)
+    assert _names(files.path_for(7)) == ["0000000000000020"] and files.take_errors() == []
+    files.shutdown()
+
+
 def test_a_file_that_cannot_be_written_whole_leaves_nothing_behind(tmp_path):
     target = tmp_path / "trace.json"
     try:
