@@ -176,6 +176,9 @@ def submit_command(
                     max_model_calls=config.max_model_calls_per_agent,
                 )
                 with tracing.trace(TRACE_NAME, {"order_id": order_id}) as trace_id:
+                    # Known before the submit: an interrupted submit may have started it.
+                    wid = temporal.workflow_id(order_id, request_key)
+                    started.append((order_id, wid))
                     try:
                         handle = await temporal.submit(
                             client,
@@ -190,9 +193,10 @@ def submit_command(
                     if not wait:
                         line = {"order_id": order_id, "workflow_id": handle.id}
                         click.echo(json.dumps(line) if as_json else handle.id)
+                        answered.add(wid)
                         return None
-                    handles.append((order_id, handle))
                     order, first_trace_id = await temporal.report(handle, order_id)
+                    answered.add(wid)
                 if first_trace_id not in (None, trace_id):  # a repeated submit: the first's
                     return replace(order, **_trace_of(first_trace_id, config.trace_dir))
                 await asyncio.to_thread(tracing.wait_for, trace_id)
@@ -202,7 +206,8 @@ def submit_command(
                     trace_error=tracing.error_for(trace_id),
                 )
 
-            handles: list[tuple[str, Any]] = []
+            started: list[tuple[str, str]] = []  # (order id, workflow id) in submit order
+            answered: set[str] = set()  # workflow ids printed (--no-wait) or reported
             waiting: set[asyncio.Task[OrderReport | None]] = set()
 
             async def submit_all() -> None:
@@ -219,11 +224,7 @@ def submit_command(
                 while waiting or not producer.done():
                     watched = waiting | {stopper} | (set() if producer.done() else {producer})
                     done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
-                    if stopper in done:  # the orders go on in Temporal: `result` fetches them
-                        for order_id, handle in handles:
-                            click.echo(f"{order_id}: track-order result {handle.id}", err=True)
-                        break
-                    for task in done - {producer}:
+                    for task in done - {producer, stopper}:
                         waiting.discard(task)
                         report = task.result()
                         if report is None:
@@ -234,11 +235,16 @@ def submit_command(
                         summary.add(report)
                     if producer in done:
                         producer.result()
+                    if stopper in done:  # the orders go on in Temporal: `result` fetches them
+                        for order_id, wid in dict.fromkeys(started):
+                            if wid not in answered:
+                                click.echo(f"{order_id}: track-order result {wid}", err=True)
+                        break
             finally:
                 for task in (producer, stopper, *waiting):
                     task.cancel()
                 await asyncio.gather(producer, *waiting, return_exceptions=True)
-                tracing.flush()
+                await asyncio.to_thread(tracing.flush)
             return summary
 
         summary, signum = _run(main)

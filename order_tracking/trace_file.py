@@ -11,6 +11,7 @@ sequence in a span attribute must not reach the terminal).
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import unicodedata
@@ -101,6 +102,7 @@ class Trace:
     end: float
     # Every file the trace was read from: ``path`` and the other processes' parts beside it.
     parts: tuple[Path, ...] = ()
+    skipped: tuple[str, ...] = ()  # why a part beside it could not be read
 
     def walk(self) -> list[tuple[int, Span]]:
         """Spans depth-first with their depth, turn spans folded into their parent; each
@@ -209,12 +211,20 @@ def trace_parts(folder: Path, trace_id: str) -> list[Path]:
     first (named without a process), then the others oldest first."""
     if not re.fullmatch(r"[0-9a-f]{32}", trace_id):
         return []
-    try:
-        found = [p for p in folder.glob(f"monocle_trace_*_{trace_id}_*.json") if p.is_file()]
-        # A worker's part is named ``…_<time>.<host>-<pid>.json``: one dot more.
-        return sorted(found, key=lambda p: (p.name.count(".") > 3, p.stat().st_mtime, p.name))
+    found: list[tuple[bool, float, str, Path]] = []
+    try:  # at most MAX_PARTS + 1 names looked at (one too many says "too many")
+        names = list(
+            itertools.islice(folder.glob(f"monocle_trace_*_{trace_id}_*.json"), MAX_PARTS + 1)
+        )
     except OSError:
         return []
+    for path in names:
+        try:
+            if path.is_file():  # a worker's part: ``…_<time>.<host>-<pid>.json``, a dot more
+                found.append((path.name.count(".") > 3, path.stat().st_mtime, path.name, path))
+        except OSError:  # gone meanwhile, or unreadable: the others still count
+            continue
+    return [path for *_, path in sorted(found)]
 
 
 def load_trace(path: Path) -> Trace:
@@ -227,23 +237,37 @@ def load_trace(path: Path) -> Trace:
         raise TraceError(f"{path}: more than {MAX_PARTS} files share its trace id")
     spans: dict[str, Span] = {}
     budget = MAX_TRACE_BYTES
+    read, skipped = [path], []
     for part in [path, *others]:
-        raw, size = _read(part, budget)
-        budget -= size
-        if not isinstance(raw, list) or (part == path and not raw):
-            raise TraceError(f"{part} holds no Monocle spans")
-        if len(raw) + len(spans) > MAX_SPANS:
-            raise TraceError(f"{part} holds more than {MAX_SPANS} spans: not one trace")
         try:
+            raw, size = _read(part, budget)
+            if not isinstance(raw, list) or (part == path and not raw):
+                raise TraceError(f"{part} holds no Monocle spans")
+            if len(raw) + len(spans) > MAX_SPANS:
+                raise TraceError(f"{part} holds more than {MAX_SPANS} spans: not one trace")
+            found = {}
             for index, item in enumerate(raw):
-                span = _span(item, index)
-                spans.setdefault(span.span_id, span)
+                try:
+                    span = _span(item, index)
+                except TraceError as exc:
+                    raise TraceError(f"{part}: {exc}") from None
+                found.setdefault(span.span_id, span)
         except TraceError as exc:
-            raise TraceError(f"{part}: {exc}") from None
-    return _tree(path, spans, (path, *others))
+            if part == path:  # the file asked for must be a trace; another part may be shown as
+                raise  # unreadable, the rest of the trace still shown
+            skipped.append(str(exc))
+            continue
+        budget -= size
+        for span_id, span in found.items():
+            spans.setdefault(span_id, span)
+        if part != path:
+            read.append(part)
+    return _tree(path, spans, tuple(read), tuple(skipped))
 
 
-def _tree(path: Path, spans: dict[str, Span], parts: tuple[Path, ...]) -> Trace:
+def _tree(
+    path: Path, spans: dict[str, Span], parts: tuple[Path, ...], skipped: tuple[str, ...]
+) -> Trace:
     results = {
         clean(event["attributes"].get("agent")): event["attributes"]
         for span in spans.values()
@@ -267,4 +291,4 @@ def _tree(path: Path, spans: dict[str, Span], parts: tuple[Path, ...]) -> Trace:
             reached |= {id(s) for _, s, _ in _depth_first([span])}
     start = min(s.start for s in spans.values())
     end = max(s.end for s in spans.values())
-    return Trace(path, roots, start, end, parts)
+    return Trace(path, roots, start, end, parts, skipped)

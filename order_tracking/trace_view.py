@@ -65,6 +65,7 @@ def render_text(trace: Trace) -> str:
     if len(trace.parts) > 1:  # a trace written by several processes (Temporal workers)
         lines.append(f"  with {len(trace.parts) - 1} more part(s) of it from other processes:")
         lines += [f"  {clean(part.name, 400)}" for part in trace.parts[1:]]
+    lines += [f"  not read: {clean(reason, 400)}" for reason in trace.skipped]
     lines.append("")
     rows = [("  " * min(depth, _MAX_INDENT) + describe(span), span) for depth, span in trace.walk()]
     width = max(len(label) for label, _ in rows)

@@ -87,6 +87,7 @@ class TraceFiles(SpanProcessor):
         self._busy: Counter[int] = Counter()  # traces queued or being written
         self._idle = threading.Condition()
         self._writer: threading.Thread | None = None
+        self._closed = False  # after shutdown: nothing more is written
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         span_id, parent = span.context.span_id, span.parent
@@ -106,7 +107,7 @@ class TraceFiles(SpanProcessor):
                 self._enqueue(trace_id)
 
     def _enqueue(self, trace_id: int) -> None:  # with self._idle held
-        if trace_id in self._queued:
+        if trace_id in self._queued or self._closed:
             return
         self._queued.add(trace_id)
         self._busy[trace_id] += 1
@@ -186,6 +187,8 @@ class TraceFiles(SpanProcessor):
 
     def _remember(self, outcomes: OrderedDict[int, Any], trace_id: int, outcome: Any) -> None:
         with self._idle:
+            if outcomes is self._written:  # written now: an earlier part's failure is over
+                self._failed.pop(trace_id, None)
             outcomes[trace_id] = outcome
             while len(outcomes) > self._REMEMBERED:
                 outcomes.popitem(last=False)
@@ -219,6 +222,12 @@ class TraceFiles(SpanProcessor):
                 timeout_s,
             )
 
+    def settled(self, trace_id: int) -> bool:
+        """Whether every part of this trace that has ended here is written (or has failed):
+        true at once for a trace this process recorded nothing of (a span not sampled)."""
+        with self._idle:
+            return trace_id not in self._busy
+
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Wait until every part that has ended is written (or has failed)."""
         with self._idle:
@@ -231,5 +240,8 @@ class TraceFiles(SpanProcessor):
                 self._ready.setdefault(trace_id, set()).update(parts)
                 self._enqueue(trace_id)
         self.force_flush()
+        with self._idle:
+            self._closed = True
         if self._writer is not None:
             self._queue.put(None)
+            self._writer.join(timeout=10)

@@ -132,6 +132,11 @@ class Tracing:
         """Until this trace's file is written (its root has ended), not anyone else's."""
         self.files.wait_for(int(trace_id, 16), timeout_s)
 
+    def settled(self, trace_id: str) -> bool:
+        """Whether this process's parts of the trace that have ended are written (see
+        ``TraceFiles.settled``); never blocks."""
+        return self.files.settled(int(trace_id, 16))
+
     def file_for(self, trace_id: str) -> Path | None:
         """The trace's JSON file, once flushed; None if it has not been written."""
         return self.files.path_for(int(trace_id, 16))

@@ -74,9 +74,16 @@ class DevServer:
 class WorkerThread:
     """``temporal.run_worker`` on its own event loop in a thread, until closed."""
 
-    def __init__(self, app: Any, address: str, task_queue: str, concurrency: int = 50) -> None:
+    def __init__(
+        self,
+        app: Any,
+        address: str,
+        task_queue: str,
+        concurrency: int = 50,
+        runs_per_second: float | None = None,
+    ) -> None:
         self.app, self.address, self.task_queue = app, address, task_queue
-        self.concurrency = concurrency
+        self.concurrency, self.runs_per_second = concurrency, runs_per_second
         self._loop = asyncio.new_event_loop()
         self._stop: asyncio.Event | None = None
         self._started = threading.Event()
@@ -97,6 +104,7 @@ class WorkerThread:
                     namespace="default",
                     task_queue=self.task_queue,
                     concurrency=self.concurrency,
+                    runs_per_second=self.runs_per_second,
                     started=ready,
                 )
             )

@@ -187,3 +187,25 @@ def test_each_agent_gets_an_equal_share_of_the_orders_budget():
     agent = request.for_agent("b")
     assert (agent.agent, agent.max_tokens, agent.max_cost_usd) == ("b", 250, 0.5)
     assert OrderRequest("ORD-1", ["a"], 30).for_agent("a").max_tokens == 0  # no cap stays none
+
+
+@pytest.mark.parametrize("sampled", [True, False])
+def test_a_worker_waits_only_for_traces_that_are_recorded(sampled):
+    """The trace an activity belongs to comes from Temporal's header; one the submitter did
+    not sample is recorded by no one, so a worker must not wait for its file."""
+    from opentelemetry import trace
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+    from temporalio.contrib.opentelemetry import TracingInterceptor
+
+    from order_tracking.temporal._tracing import PartsWritten
+
+    propagation = TracingInterceptor()
+    span = SpanContext(0xABC, 0x1, is_remote=False, trace_flags=TraceFlags(int(sampled)))
+    carrier: dict[str, str] = {}
+    propagation.text_map_propagator.inject(
+        carrier, trace.set_span_in_context(NonRecordingSpan(span))
+    )
+    headers = {propagation.header_key: propagation.payload_converter.to_payloads([carrier])[0]}
+    parts = PartsWritten(tracing=None, propagation=propagation)  # type: ignore[arg-type]
+    assert parts.trace_id(headers) == (format(0xABC, "032x") if sampled else None)
+    assert parts.trace_id({}) is None

@@ -168,3 +168,34 @@ async def test_under_a_backlog_higher_priority_orders_are_served_first(
     # Submitted last, served among the first: first-in-first-out would finish them last.
     # Temporal's priority allows small deviations (a task the worker had already fetched).
     assert order[:3].count(1) == 2, order
+
+
+async def test_runs_started_per_second_are_capped_across_the_task_queue(
+    temporal_address, temporal_app
+):
+    """--max-runs-per-second 2: ten agent runs (two orders) start over ~4.5 s, where without
+    the cap all ten start within a fraction of a second."""
+    from temporal_server import WorkerThread
+
+    queue = f"rate-{uuid.uuid4().hex[:8]}"
+    client = await connect(temporal_address, "default")
+    handles = []
+    for n in range(2):
+        request = OrderRequest(order_id="ORD-1001", agents=list(SPECIALIST_NAMES), deadline_s=30)
+        handles.append(
+            await submit(client, request, key=f"{queue}-{n}", task_queue=queue, priority=3)
+        )
+    with WorkerThread(temporal_app, temporal_address, queue, runs_per_second=2.0):
+        for handle in handles:
+            await handle.result()
+    starts = []
+    for handle in handles:
+        history = await handle.fetch_history()
+        starts += [
+            event.event_time.ToNanoseconds() / 1e9
+            for event in history.events
+            if event.HasField("activity_task_started_event_attributes")
+        ]
+    starts.sort()
+    assert len(starts) == 10
+    assert starts[-1] - starts[0] >= 3.0, starts  # 9 gaps of 0.5 s, less any burst

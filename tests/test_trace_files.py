@@ -252,3 +252,21 @@ def test_an_unusable_trace_folder_gets_one_warning_and_changes_nothing_else(tmp_
     assert proc.stdout.endswith(f"Traces written to: (not written: {reason})\n")
     assert proc.stderr == f"Warning: trace files were not written ({reason}).\n"
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["not-a-folder"]
+
+
+def test_settled_needs_no_file_for_a_trace_recorded_nowhere_here(tmp_path):
+    """A worker waits for its parts before reporting a run; for a trace it has no part of (a
+    span not sampled) there is nothing to wait for."""
+    files = TraceFiles(tmp_path, "t", part="w")
+    assert files.settled(99)
+    _run(files, _span(7, 0x10, 0x1, remote=True))
+    assert files.wait_for(7, 10) and files.settled(7)
+    files.shutdown()
+
+
+def test_spans_after_shutdown_never_leave_a_flush_waiting(tmp_path):
+    files = TraceFiles(tmp_path, "t")
+    _run(files, _span(7, 0x1, parent=None))
+    files.shutdown()
+    _run(files, _span(8, 0x2, parent=None))  # a span ended by a thread still running
+    assert files.force_flush(1000) and files.settled(8)

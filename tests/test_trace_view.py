@@ -3,6 +3,7 @@ and a run through LiteLLM's OpenAI provider), and the self-contained HTML page."
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -208,3 +209,39 @@ async def test_a_fresh_trace_with_a_failing_agent_marks_the_failure(tracing):
     assert shipping.startswith("  agent: shipping_agent (error) ")
     assert shipping.endswith("✗ payment provider is down")
     assert len(timeline(text)) == 5
+
+
+def test_the_parts_of_a_trace_written_by_several_processes_are_shown_as_one(tmp_path):
+    """An order on Temporal: the submitter's file holds the root, a worker's the rest. Shown
+    from either file, the tree is the whole trace; a part that cannot be read is named, not
+    fatal; a half-written ``.partial`` and another trace's files are not read."""
+    spans = json.loads(OFFLINE.read_text())
+    trace_id = spans[0]["context"]["trace_id"]
+    stem = f"monocle_trace_order_tracking_asyncio_{trace_id}_2026-11-30_01.00.00"
+    root = [s for s in spans if not s.get("parent_id")]
+    (tmp_path / f"{stem}.json").write_text(json.dumps(root))
+    (tmp_path / f"{stem}.host-1.json").write_text(json.dumps([s for s in spans if s not in root]))
+    (tmp_path / f"{stem}.host-2.json").write_text("[\n{")  # a part cut short
+    (tmp_path / f"{stem}.host-3.json.partial").write_text("[")
+    other = f"monocle_trace_order_tracking_asyncio_{'0' * 32}_2026-11-30_01.00.00.json"
+    shutil.copy(OFFLINE, tmp_path / other)
+    for shown in (f"{stem}.json", f"{stem}.host-1.json"):
+        trace = load_trace(tmp_path / shown)
+        text = render_text(trace)
+        assert OFFLINE_TREE in text
+        assert [p.name for p in trace.parts] == [shown] + [
+            n for n in (f"{stem}.json", f"{stem}.host-1.json") if n != shown
+        ]
+        assert len(trace.skipped) == 1 and "host-2.json is not valid JSON" in trace.skipped[0]
+        assert "with 1 more part(s) of it from other processes" in text
+        assert "not read: " in text
+
+
+def test_a_hostile_folder_of_parts_is_refused_without_listing_it_all(tmp_path):
+    from order_tracking.trace_file import MAX_PARTS, TraceError
+
+    trace_id = "ab" * 16
+    for n in range(MAX_PARTS + 5):
+        (tmp_path / f"monocle_trace_s_{trace_id}_t.p{n}.json").write_text("[]")
+    with pytest.raises(TraceError, match=f"more than {MAX_PARTS} files share its trace id"):
+        load_trace(tmp_path / f"monocle_trace_s_{trace_id}_t.p0.json")

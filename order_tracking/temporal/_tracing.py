@@ -8,6 +8,7 @@ import asyncio
 from typing import Any
 
 from opentelemetry import trace
+from temporalio import activity
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.worker import (
@@ -17,8 +18,11 @@ from temporalio.worker import (
 )
 
 from ..tracing import Tracing
+from ._workflow import HEARTBEAT_S
 
-__all__ = ["PartsWritten", "trace_interceptors"]
+__all__ = ["WAIT_S", "PartsWritten", "trace_interceptors"]
+
+WAIT_S = 10.0  # a writer this far behind (a stalled disk) no longer holds results back
 
 
 def trace_interceptors(tracing: Tracing | None) -> list[Interceptor]:
@@ -51,7 +55,10 @@ class PartsWritten(Interceptor):
         except Exception:  # noqa: BLE001 - a foreign header: no trace to wait for
             return None
         span = trace.get_current_span(context).get_span_context()
-        return format(span.trace_id, "032x") if span.is_valid else None
+        # A trace the submitter did not sample is recorded by nobody: nothing to wait for.
+        if not (span.is_valid and span.trace_flags.sampled):
+            return None
+        return format(span.trace_id, "032x")
 
 
 class _WaitForParts(ActivityInboundInterceptor):
@@ -71,6 +78,18 @@ class _WaitForParts(ActivityInboundInterceptor):
         return result
 
     async def _written(self, input: ExecuteActivityInput) -> None:
+        """Until this worker's ended parts of the trace are written, at most ``WAIT_S``
+        (polled on the event loop, heartbeating: the run is not reported yet, and the
+        activity must not look dead meanwhile)."""
         trace_id = self.root.trace_id(dict(input.headers))
-        if trace_id is not None:
-            await asyncio.to_thread(self.root.tracing.wait_for, trace_id)
+        if trace_id is None:
+            return
+        tracing = self.root.tracing
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT_S
+        beat = loop.time()
+        while not tracing.settled(trace_id) and loop.time() < deadline:
+            if loop.time() >= beat:
+                activity.heartbeat()
+                beat = loop.time() + HEARTBEAT_S
+            await asyncio.sleep(0.005)
