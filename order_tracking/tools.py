@@ -41,6 +41,8 @@ def _text(value: Any, kind: str) -> str:
         raise _Refused(f"Give a {kind} as a non-empty string.")
     if len(value.strip()) > MAX_ID_CHARS:
         raise _Refused(f"That {kind} is too long to be valid.")
+    if not value.strip().isprintable():  # a line break or a control character: never an id,
+        raise _Refused(f"That {kind} has characters no {kind} has.")  # nor in a message
     return value.strip()
 
 

@@ -5,7 +5,7 @@ import json
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from order_tracking.backends import mock_backends
@@ -180,6 +180,7 @@ async def test_a_configured_pattern_decides_what_an_order_id_is():
     ),
     tool=st.sampled_from(TOOL_NAMES),
 )
+@example(argument="0\n0", tool="check_inventory")  # a SKU with a line break, echoed once
 async def test_any_argument_a_model_sends_gives_a_result_never_an_exception(argument, tool):
     tools = build_tools(mock_backends())
     result = await tools[tool](argument)
