@@ -1,0 +1,275 @@
+"""Is the answer right? The checkable claims in an agent's answer, each verified against the
+results of the tools that agent called in the same run. No model call: regular expressions
+and set lookups, microseconds per answer.
+
+A claim is *supported* when a tool result holds the same value after normalisation: dates in
+any common written form (``2024-01-18``, ``January 18th``, ``18 Jan 2024``, ``01/18/2024``),
+amounts to the cent with their currency when one is written (``$`` alone names none: the
+answer formats write ``$`` before every currency), tracking numbers, SKUs and order ids
+without regard to case, statuses with their plain-English forms (``in_transit`` is "in
+transit", and an order in transit "has shipped"), carriers by name, and a SKU's unit count
+against that SKU's own record. A status that is denied ("has not shipped yet") claims
+nothing. What it cannot check: anything no tool returned a value for (advice, apologies,
+plans), and a fact stated in words it does not extract (a number written out in letters).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+__all__ = ["Claim", "Facts", "Verdict", "check_answer", "extract_claims"]
+
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+_MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_DAY = r"(\d{1,2})(?:st|nd|rd|th)?"
+_DATES = [
+    (re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"), ("y", "m", "d")),
+    (re.compile(rf"\b({_MONTH})\.?\s+{_DAY}\b(?:,?\s+(\d{{4}})\b)?", re.I), ("M", "d", "y")),
+    (
+        re.compile(rf"\b{_DAY}\s+(?:of\s+)?({_MONTH})\b\.?(?:,?\s+(\d{{4}})\b)?", re.I),
+        ("d", "M", "y"),
+    ),
+    (re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b"), ("m", "d", "y")),
+]
+_CODES = "USD|EUR|GBP|CAD|AUD|JPY|CHF|CNY|INR|SEK|NOK|DKK|NZD|MXN|BRL|SGD|HKD|ZAR|PLN"
+_CURRENCY = re.compile(_CODES)
+_SYMBOLS = {"$": None, "€": "EUR", "£": "GBP", "¥": "JPY"}
+_NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+_MONEY = [
+    re.compile(rf"(?P<sym>[$€£¥])\s?(?P<amt>{_NUMBER})(?:\s?(?P<code>{_CODES})\b)?"),
+    re.compile(rf"\b(?P<amt>{_NUMBER})\s?(?P<code>{_CODES})\b"),
+    re.compile(rf"\b(?P<code>{_CODES})\s?(?P<amt>{_NUMBER})\b"),
+]
+_SKU = re.compile(r"\bSKU-[A-Z0-9][A-Z0-9-]*\b", re.I)
+_UNITS = re.compile(r"\b(\d+)\s+units?\b", re.I)
+_ITEMS = re.compile(r"\bitems?:\s*(\d+)\b|\b(\d+)\s+items?\b", re.I)
+# Long letter-and-digit tokens, or 12 digits and more: tracking numbers (UPS 1Z…, FedEx's
+# 12 digits, USPS's 20–22) and other references a tool may return.
+_REFERENCE = re.compile(r"\b(?:(?=[A-Z0-9]*\d)(?=[A-Z0-9]*[A-Z])[A-Z0-9]{10,40}|\d{12,40})\b", re.I)
+_CARRIERS = ("UPS", "FedEx", "USPS", "DHL", "Royal Mail", "Canada Post", "OnTrac", "DPD", "GLS")
+_CARRIER = re.compile(r"\b(" + "|".join(re.escape(c) for c in _CARRIERS) + r")\b", re.I)
+# A status phrase and the tool statuses that support it.
+_STATUS_SUPPORT = {
+    "out for delivery": {"out_for_delivery"},
+    "in transit": {"in_transit", "shipped", "out_for_delivery"},
+    "shipped": {"shipped", "in_transit", "out_for_delivery", "delivered"},
+    "delivered": {"delivered"},
+    "processing": {"processing"},
+    "pending": {"pending"},
+    "cancelled": {"cancelled", "canceled"},
+    "canceled": {"cancelled", "canceled"},
+    "returned": {"returned"},
+    "authorized": {"authorized", "authorised"},
+    "captured": {"captured"},
+    "refunded": {"refunded"},
+    "failed": {"failed"},
+    "out of stock": {"out_of_stock"},
+    "low stock": {"low_stock"},
+    "in stock": {"in_stock", "low_stock"},
+    "not stocked": {"not_stocked"},
+}
+_STATUS = re.compile(
+    r"\b(" + "|".join(sorted(map(re.escape, _STATUS_SUPPORT), key=len, reverse=True)) + r")\b",
+    re.I,
+)
+_DENIED = re.compile(r"\b(?:not|never|no|yet to be|n't)\s+(?:\w+\s+){0,2}$", re.I)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A checkable statement: its kind, the words as written, and the normalised value."""
+
+    kind: str  # order_id, reference, sku, date, amount, quantity, status, carrier
+    text: str
+    value: Any
+    context: Any = None  # a quantity's SKU
+
+
+@dataclass(frozen=True)
+class Verdict:
+    claims: tuple[Claim, ...]
+    unsupported: tuple[Claim, ...]
+
+    @property
+    def verified(self) -> bool:
+        return not self.unsupported
+
+
+@dataclass
+class Facts:
+    """What the tools returned, normalised for lookup."""
+
+    strings: set[str] = field(default_factory=set)  # upper case
+    dates: set[date] = field(default_factory=set)
+    numbers: set[Decimal] = field(default_factory=set)
+    currencies: set[str] = field(default_factory=set)
+    statuses: set[str] = field(default_factory=set)  # lower case, spaces as _
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, results: Iterable[Any]) -> Facts:
+        facts = cls()
+        for value in _walk(list(results), facts.records):
+            if isinstance(value, bool) or value is None:
+                continue
+            if isinstance(value, (int, float)):
+                facts.numbers.add(_cents(value))
+                continue
+            text = str(value).strip()
+            facts.strings.add(text.upper())
+            facts.statuses.add(text.lower().replace(" ", "_").replace("-", "_"))
+            if _CURRENCY.fullmatch(text):
+                facts.currencies.add(text)
+            if len(text) >= 10 and text[4] == "-":  # tools return ISO dates (and times)
+                try:
+                    facts.dates.add(date.fromisoformat(text[:10]))
+                except ValueError:
+                    pass
+        return facts
+
+
+def _walk(value: Any, records: list[dict[str, Any]]) -> Iterator[Any]:
+    """Every scalar in nested results, without recursion; each dict kept as a record."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            records.append(item)
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        else:
+            yield item
+
+
+def _cents(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value).replace(",", "")).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError):
+        return Decimal(-1)
+
+
+def _dates(text: str) -> Iterator[tuple[date, tuple[int, int]]]:
+    """(date, span) for each date written in ``text``; a date without a year gets year 1
+    (matched on month and day); a day-first or month-first slash date gives both readings."""
+    for pattern, order in _DATES:
+        for match in pattern.finditer(text):
+            parts = dict(zip(order, match.groups(), strict=True))
+            month = _MONTHS[parts["M"].lower()] if "M" in parts else int(parts["m"])
+            readings = [(month, int(parts["d"]))]
+            if "m" in parts and pattern is _DATES[3][0]:
+                readings.append((int(parts["d"]), month))
+            for m, d in readings:
+                try:
+                    yield date(int(parts["y"] or 1), m, d), match.span()
+                except ValueError:
+                    continue
+
+
+def extract_claims(text: str, order_id_pattern: str | None = None) -> list[Claim]:
+    """The checkable claims in ``text``, in the order they appear. ``order_id_pattern``: a
+    regular expression for order ids (unanchored), default ``ORD-`` and digits."""
+    claims: list[tuple[int, Claim]] = []
+    taken: list[tuple[int, int]] = []  # spans already claimed (a date is not a reference)
+
+    def add(span: tuple[int, int], claim: Claim) -> None:
+        if not any(a < span[1] and span[0] < b for a, b in taken):
+            taken.append(span)
+            claims.append((span[0], claim))
+
+    ids = re.compile(order_id_pattern or r"\bORD-\d{1,12}\b", re.I)
+    for match in ids.finditer(text):
+        add(match.span(), Claim("order_id", match.group(), match.group().upper()))
+    for match in _SKU.finditer(text):
+        add(match.span(), Claim("sku", match.group(), match.group().upper()))
+    for day, span in _dates(text):
+        add(span, Claim("date", text[span[0] : span[1]], day))
+    for pattern in _MONEY:
+        for match in pattern.finditer(text):
+            found = match.groupdict()
+            currency = found.get("code") or _SYMBOLS.get(found.get("sym") or "", None)
+            add(match.span(), Claim("amount", match.group(), (_cents(found["amt"]), currency)))
+    for line in text.splitlines() or [text]:
+        skus = [m.group().upper() for m in _SKU.finditer(line)]
+        offset = text.find(line)
+        for match in _UNITS.finditer(line):
+            span = (offset + match.start(), offset + match.end())
+            sku = skus[0] if len(skus) == 1 else None
+            add(span, Claim("quantity", match.group(), int(match.group(1)), sku))
+    for match in _ITEMS.finditer(text):
+        add(match.span(), Claim("quantity", match.group(), int(match.group(1) or match.group(2))))
+    for match in _REFERENCE.finditer(text):
+        add(match.span(), Claim("reference", match.group(), match.group().upper()))
+    for match in _CARRIER.finditer(text):
+        add(match.span(), Claim("carrier", match.group(), match.group().upper()))
+    for match in _STATUS.finditer(text):
+        if not _DENIED.search(text[max(0, match.start() - 40) : match.start()]):
+            add(match.span(), Claim("status", match.group(), match.group().lower()))
+    return [claim for _, claim in sorted(claims, key=lambda c: c[0])]
+
+
+def _supported(claim: Claim, facts: Facts, asked: str | None) -> bool:
+    kind, value = claim.kind, claim.value
+    if kind == "order_id":
+        return value == (asked or "").upper() or value in facts.strings
+    if kind in ("sku", "reference", "carrier"):
+        return value in facts.strings
+    if kind == "date":
+        if value.year == 1:
+            return any((d.month, d.day) == (value.month, value.day) for d in facts.dates)
+        return value in facts.dates
+    if kind == "amount":
+        amount, currency = value
+        return amount in facts.numbers and (currency is None or currency in facts.currencies)
+    if kind == "quantity":
+        if claim.context is None:
+            return _cents(value) in facts.numbers
+        return any(
+            str(r.get("sku", "")).upper() == claim.context
+            and any(v == value for v in r.values() if isinstance(v, int))
+            for r in facts.records
+        )
+    if kind == "status":
+        return bool(_STATUS_SUPPORT[value] & facts.statuses)
+    return False
+
+
+def check_answer(
+    text: str,
+    tool_results: Iterable[Any],
+    *,
+    order_id: str | None = None,
+    order_id_pattern: str | None = None,
+) -> Verdict:
+    """Every claim in ``text`` against ``tool_results`` (the results of the tools the agent
+    called in this run). ``order_id``: the order asked about (a claim about another order is
+    unsupported unless a tool returned it)."""
+    claims = extract_claims(text, order_id_pattern)
+    facts = Facts.of(tool_results)
+    unsupported = tuple(c for c in claims if not _supported(c, facts, order_id))
+    return Verdict(tuple(claims), unsupported)
