@@ -47,14 +47,16 @@ _MONTHS = {
 }
 _MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _DAY = r"(\d{1,2})(?:st|nd|rd|th)?"
+# (pattern, what its groups are, whether day and month may be the other way round)
 _DATES = [
-    (re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"), ("y", "m", "d")),
-    (re.compile(rf"\b({_MONTH})\.?\s+{_DAY}\b(?:,?\s+(\d{{4}})\b)?", re.I), ("M", "d", "y")),
+    (re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"), ("y", "m", "d"), False),
+    (re.compile(rf"\b({_MONTH})\.?\s+{_DAY}\b(?:,?\s+(\d{{4}})\b)?", re.I), ("M", "d", "y"), False),
     (
         re.compile(rf"\b{_DAY}\s+(?:of\s+)?({_MONTH})\b\.?(?:,?\s+(\d{{4}})\b)?", re.I),
         ("d", "M", "y"),
+        False,
     ),
-    (re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b"), ("m", "d", "y")),
+    (re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b"), ("m", "d", "y"), True),
 ]
 _CODES = "USD|EUR|GBP|CAD|AUD|JPY|CHF|CNY|INR|SEK|NOK|DKK|NZD|MXN|BRL|SGD|HKD|ZAR|PLN"
 _CURRENCY = re.compile(_CODES)
@@ -177,12 +179,12 @@ def _cents(value: Any) -> Decimal:
 def _dates(text: str) -> Iterator[tuple[date, tuple[int, int]]]:
     """(date, span) for each date written in ``text``; a date without a year gets year 1
     (matched on month and day); a day-first or month-first slash date gives both readings."""
-    for pattern, order in _DATES:
+    for pattern, order, either_way in _DATES:
         for match in pattern.finditer(text):
             parts = dict(zip(order, match.groups(), strict=True))
             month = _MONTHS[parts["M"].lower()] if "M" in parts else int(parts["m"])
             readings = [(month, int(parts["d"]))]
-            if "m" in parts and pattern is _DATES[3][0]:
+            if either_way:
                 readings.append((int(parts["d"]), month))
             for m, d in readings:
                 try:
@@ -214,11 +216,10 @@ def extract_claims(text: str, order_id_pattern: str | None = None) -> list[Claim
             found = match.groupdict()
             currency = found.get("code") or _SYMBOLS.get(found.get("sym") or "", None)
             add(match.span(), Claim("amount", match.group(), (_cents(found["amt"]), currency)))
-    for line in text.splitlines() or [text]:
-        skus = [m.group().upper() for m in _SKU.finditer(line)]
-        offset = text.find(line)
-        for match in _UNITS.finditer(line):
-            span = (offset + match.start(), offset + match.end())
+    for line in re.finditer(r"[^\n]+", text):  # a count belongs to the one SKU on its line
+        skus = [m.group().upper() for m in _SKU.finditer(line.group())]
+        for match in _UNITS.finditer(line.group()):
+            span = (line.start() + match.start(), line.start() + match.end())
             sku = skus[0] if len(skus) == 1 else None
             add(span, Claim("quantity", match.group(), int(match.group(1)), sku))
     for match in _ITEMS.finditer(text):

@@ -5,6 +5,7 @@ Temporal only once this worker's part of the trace is written."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry import trace
@@ -44,7 +45,7 @@ class PartsWritten(Interceptor):
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
         return _WaitForParts(next, self)
 
-    def trace_id(self, headers: dict[str, Payload]) -> str | None:
+    def trace_id(self, headers: Mapping[str, Payload]) -> str | None:
         """The trace an activity belongs to, from the headers Temporal's interceptor wrote."""
         payload = headers.get(self.propagation.header_key)
         if payload is None:
@@ -81,7 +82,7 @@ class _WaitForParts(ActivityInboundInterceptor):
         """Until this worker's ended parts of the trace are written, at most ``WAIT_S``
         (polled on the event loop, heartbeating: the run is not reported yet, and the
         activity must not look dead meanwhile)."""
-        trace_id = self.root.trace_id(dict(input.headers))
+        trace_id = self.root.trace_id(input.headers)
         if trace_id is None:
             return
         tracing = self.root.tracing
