@@ -174,6 +174,7 @@ def submit_command(
                     max_tokens=config.max_tokens_per_run,
                     max_cost_usd=config.max_cost_usd_per_run,
                     max_model_calls=config.max_model_calls_per_agent,
+                    answer_check=config.answer_check.value,
                 )
                 with tracing.trace(TRACE_NAME, {"order_id": order_id}) as trace_id:
                     # Known before the submit: an interrupted submit may have started it.

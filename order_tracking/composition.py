@@ -33,6 +33,7 @@ from .specialists import AGENT_NAMES
 from .tracker import App
 
 if TYPE_CHECKING:
+    from .answer_policy import AnswerCheck
     from .backends import Backends
     from .models import ModelFactory
     from .offline_model import OfflineModel
@@ -43,6 +44,7 @@ __all__ = [
     "App",
     "adk_web",
     "announce_model_choice",
+    "answer_check",
     "build",
     "configure_libraries",
     "open_backends",
@@ -227,6 +229,22 @@ def build(
         limits=RunLimits.from_settings(settings),
         backends=backends,
         tools=tools,
+        answer_check=answer_check(settings),
+    )
+
+
+def answer_check(settings: Settings) -> AnswerCheck:
+    """The check every answer goes through (``ANSWER_CHECK``), with the configured order ids
+    and, for ``replace``, the agents' answers from tool results alone."""
+    from .answer_policy import AnswerCheck
+    from .offline_model import compose_answer
+    from .specialists import ANSWER_FORMATS
+
+    pattern = None if settings.order_ids.is_default else rf"\b(?:{settings.order_ids.regex})\b"
+    return AnswerCheck(
+        policy=settings.answer_check,
+        order_id_pattern=pattern,
+        rebuild=lambda agent, results: compose_answer(ANSWER_FORMATS.get(agent), results),
     )
 
 

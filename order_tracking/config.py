@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .answer_policy import CheckPolicy
 from .backends._config import BackendConfig, BackendConfigError, parse_backend
 from .order_ids import InvalidPattern, OrderIdPattern
 
@@ -142,6 +143,8 @@ class Settings:
     # Where order data comes from (ORDER_BACKEND, see backends/) and what an order id is.
     backend: BackendConfig = field(default_factory=BackendConfig)
     order_ids: OrderIdPattern = field(default_factory=OrderIdPattern)
+    # What happens to an answer stating what no tool returned (see answer_policy.py).
+    answer_check: CheckPolicy = CheckPolicy.FLAG
     # Temporal (track-order worker / submit / result).
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
@@ -189,7 +192,12 @@ class Settings:
             order_ids = OrderIdPattern(pattern) if pattern else OrderIdPattern()
         except InvalidPattern as exc:
             raise ConfigError(f"ORDER_ID_PATTERN {exc}: {_shown(pattern)}") from None
+        raw_check = env.get("ANSWER_CHECK", "").strip().lower() or CheckPolicy.FLAG.value
+        if raw_check not in set(CheckPolicy):
+            choices = ", ".join(p.value for p in CheckPolicy)
+            raise ConfigError(f"ANSWER_CHECK must be one of {choices}, got {_shown(raw_check)}")
         return cls(
+            answer_check=CheckPolicy(raw_check),
             temporal_address=env.get("TEMPORAL_ADDRESS", "").strip() or "localhost:7233",
             temporal_namespace=env.get("TEMPORAL_NAMESPACE", "").strip() or "default",
             temporal_task_queue=env.get("TEMPORAL_TASK_QUEUE", "").strip() or "order-tracking",

@@ -349,7 +349,10 @@ def _records(result: Any) -> list[dict[str, Any]]:
     return records
 
 
-def _compose_answer(answer: AnswerFormat | None, results: list[tuple[str, Any]]) -> str:
+def compose_answer(answer: AnswerFormat | None, results: Sequence[tuple[str, Any]]) -> str:
+    """The answer from tool results alone, ``(tool name, result)`` pairs, in ``answer``'s
+    format: this model's answers, and the one ``ANSWER_CHECK=replace`` puts in place of an
+    answer that stated what no tool returned."""
     templates = [(line.when, line.template) for line in answer.lines] if answer else []
     ok = [r for _, r in results if isinstance(r, Mapping) and r.get("status") != "error"]
     errors = [
@@ -447,7 +450,7 @@ def _decide(
     if convo.turn_results:
         me = _SELF_NAME.search(convo.system)
         answer = (answer_formats or {}).get(me.group(1)) if me else None
-        return Reply(text=_compose_answer(answer, convo.turn_results))
+        return Reply(text=compose_answer(answer, convo.turn_results))
     if domain_tools:
         missing = _missing_argument(domain_tools)
         return Reply(text=f"Please tell me the {missing}." if missing else "How can I help?")

@@ -22,8 +22,8 @@ def display_path(path: Path | None) -> str | None:
 
 def render_section(result: AgentResult, order_id: str | None = None) -> str:
     """One agent's section. A section that is not a plain answer starts with its status in
-    capitals (ERROR, TIMEOUT, BUDGET, CANCELLED, DEGRADED, UNAVAILABLE) and the reason; a
-    degraded or unavailable section still shows its answer. ``order_id`` labels it when
+    capitals (UNVERIFIED, ERROR, TIMEOUT, BUDGET, CANCELLED, DEGRADED, UNAVAILABLE) and the
+    reason; an unverified, degraded or unavailable section still shows its answer. ``order_id`` labels it when
     several orders interleave."""
     label = f"{order_id} · {result.agent}" if order_id else result.agent
     lines = [f"[{label}]"]
@@ -109,6 +109,8 @@ def agent_json(result: AgentResult) -> dict[str, Any]:
         "tokens": result.tokens,
         "cost_usd": round(result.cost_usd, 6),
         "tool_calls": list(result.tool_calls),
+        "verified": result.verified,
+        "unsupported_claims": list(result.unsupported_claims),
     }
 
 

@@ -27,10 +27,13 @@ __all__ = [
 
 class Status(StrEnum):
     """How an agent's run ended. Only ``OK`` counts as answered; ``DEGRADED`` has an answer
-    built from the tool results alone because every model failed; ``UNAVAILABLE`` has an
-    answer that says which system it needed could not be reached."""
+    built from the tool results alone (every model failed, or ``ANSWER_CHECK=replace`` put
+    it in place of an answer that stated what no tool returned); ``UNVERIFIED`` has an
+    answer that states what no tool returned; ``UNAVAILABLE`` has an answer that says which
+    system it needed could not be reached."""
 
     OK = "ok"
+    UNVERIFIED = "unverified"
     DEGRADED = "degraded"
     UNAVAILABLE = "unavailable"
     ERROR = "error"
@@ -41,12 +44,16 @@ class Status(StrEnum):
     @property
     def keeps_answer(self) -> bool:
         """Whether a run that ended so still has an answer to show."""
-        return self in (Status.OK, Status.DEGRADED, Status.UNAVAILABLE)
+        return self in (Status.OK, Status.UNVERIFIED, Status.DEGRADED, Status.UNAVAILABLE)
 
 
 @dataclass(frozen=True)
 class AgentResult:
-    """One agent's answer, or why it has none. Data, never a bare exception."""
+    """One agent's answer, or why it has none. Data, never a bare exception.
+
+    ``tool_args`` holds each tool call's arguments as JSON, beside ``tool_calls``.
+    ``verified``: whether the answer's claims were all found in the run's tool results (None:
+    not checked); ``unsupported_claims`` are those that were not, as written."""
 
     agent: str
     status: Status
@@ -59,6 +66,9 @@ class AgentResult:
     cost_usd: float = 0.0
     model_calls: int = 0
     retries: int = 0
+    tool_args: tuple[str, ...] = ()
+    verified: bool | None = None
+    unsupported_claims: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .answer_policy import AnswerCheck
 from .config import Settings
 from .results import BatchSummary, OrderReport, ReportCallback, ResultCallback, RunLimits
 
@@ -25,7 +26,7 @@ __all__ = ["App"]
 @dataclass(frozen=True)
 class App:
     """What a run needs, built once: the specialists, their models and tools, the backends
-    the tools read, tracing, the limits. ``aclose()`` releases the backends' connections."""
+    the tools read, tracing, the limits, the check every answer goes through. ``aclose()`` releases the backends' connections."""
 
     settings: Settings
     models: ModelFactory
@@ -34,6 +35,7 @@ class App:
     limits: RunLimits
     backends: Backends
     tools: dict[str, Tool]
+    answer_check: AnswerCheck | None = None
 
     def coordinator(self) -> Agent:
         """The ``adk web`` coordinator, with its own specialist instances."""
@@ -63,6 +65,7 @@ class App:
             stop=stop,
             gate=gate,
             on_result=on_result,
+            check=self.answer_check,
         )
 
     async def track_orders(
@@ -87,4 +90,5 @@ class App:
             stop=stop,
             on_result=on_result,
             on_report=on_report,
+            check=self.answer_check,
         )

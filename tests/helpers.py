@@ -75,6 +75,8 @@ AGENT_FIELDS = {
     "tokens": int,
     "cost_usd": (float, int),
     "tool_calls": list,
+    "verified": (bool, type(None)),
+    "unsupported_claims": list,
 }
 
 
@@ -152,3 +154,49 @@ async def chat(root: Any, questions: list[str]) -> list[tuple[str, str] | None]:
     finally:
         await runner.close()
     return answers
+
+
+class Scripted(BaseLlm):
+    """A model for one agent that follows a script over the offline model: ``rewrite(text)``
+    replaces its final answers (a paraphrase, a planted error), ``hide`` keeps tools from it
+    (it skips them), ``args`` changes the arguments of its tool calls (``{tool: {arg: v}}``)."""
+
+    inner: Any
+    rewrite: Any = None
+    hide: tuple[str, ...] = ()
+    args: dict[str, dict[str, Any]] = {}
+
+    async def generate_content_async(
+        self, llm_request: Any, stream: bool = False
+    ) -> AsyncGenerator[LlmResponse, None]:
+        if self.hide:
+            llm_request = llm_request.model_copy(deep=True)
+            for tool in llm_request.config.tools or []:
+                tool.function_declarations = [
+                    d for d in tool.function_declarations or [] if d.name not in self.hide
+                ]
+            for name in self.hide:
+                llm_request.tools_dict.pop(name, None)
+        async for response in self.inner.generate_content_async(llm_request, stream):
+            for part in (response.content.parts if response.content else None) or []:
+                if part.text and self.rewrite and not response.partial:
+                    part.text = self.rewrite(part.text)
+                if part.function_call and part.function_call.name in self.args:
+                    part.function_call.args = {
+                        **(part.function_call.args or {}),
+                        **self.args[part.function_call.name],
+                    }
+            yield response
+
+
+def scripted_models(scripts: dict[str, dict[str, Any]], latency_s: float = 0.0) -> ModelFactory:
+    """The offline models, with a ``Scripted`` model (its keyword arguments) for each agent
+    named in ``scripts``."""
+    offline = offline_models(latency_s)
+
+    def models(agent_name: str) -> BaseLlm:
+        if agent_name not in scripts:
+            return offline(agent_name)
+        return Scripted(model="scripted", inner=offline(agent_name), **scripts[agent_name])
+
+    return models

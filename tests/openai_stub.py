@@ -10,6 +10,8 @@ behaviour:
 - ``hang``: reads the request and never answers;  ``drop``: closes the connection unanswered
 - ``malformed``: HTTP 200 whose body is not JSON;  ``slow-S``: answers after S seconds
 - ``trickle-S``: a normal answer, one byte every S seconds (each read is quick, the whole slow)
+- ``planted``: answers normally, but its answers give the tracking number ``1Z999AA1099999999``
+  and the ETA ``2024-01-21`` (January 21st) instead of the article order's
 - ``empty-choices``: HTTP 200 with no choices;  ``bad-args``: a tool call whose arguments are
   not JSON
 - anything else: answers normally
@@ -28,6 +30,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from benchmarks.provider import completion
+
+
+# What the ``planted`` model says instead of the tools' facts about ORD-1001.
+PLANTED = {
+    "1Z999AA1012345678": "1Z999AA1099999999",
+    "2024-01-18": "2024-01-21",
+    "January 18th": "January 21st",
+}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -133,6 +143,13 @@ class _Handler(BaseHTTPRequestHandler):
                     ],
                 )
                 answer["choices"][0]["finish_reason"] = "tool_calls"
+            self._send_json(200, answer)
+            return
+        if model == "planted":
+            answer = completion(body)
+            message = answer["choices"][0]["message"]
+            for real, planted in PLANTED.items():
+                message["content"] = (message.get("content") or "").replace(real, planted) or None
             self._send_json(200, answer)
             return
         if slow := re.fullmatch(r"slow-([0-9.]+)", model):

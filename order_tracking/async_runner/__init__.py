@@ -16,19 +16,9 @@ from typing import Any
 from uuid import uuid4
 
 from google.adk.agents import BaseAgent
-from google.adk.agents.invocation_context import LlmCallsLimitExceededError
-from google.adk.agents.run_config import RunConfig
-from google.adk.runners import Runner
-from google.adk.sessions import InMemorySessionService
-from google.genai import types
 
-from ..resilience import (
-    BudgetExceededError,
-    RunBudget,
-    RunUsage,
-    bind_usage,
-    describe_error,
-)
+from ..answer_policy import AnswerCheck
+from ..resilience import RunBudget, RunUsage, describe_error
 from ..results import (
     AgentResult,
     BatchSummary,
@@ -38,126 +28,21 @@ from ..results import (
     RunLimits,
     Status,
 )
-from ..tracing import WORKFLOW_NAME, Tracing, trace_event
+from ..tracing import WORKFLOW_NAME, Tracing
+from ._agent import APP_NAME, USER_ID, agent_result, prompt_for, run_agent_task
 
-APP_NAME = "order_tracking"
+__all__ = [
+    "APP_NAME",
+    "DEFAULT_ORDERS_IN_FLIGHT",
+    "USER_ID",
+    "prompt_for",
+    "run_agent_task",
+    "run_all_agents",
+    "track_order",
+    "track_orders",
+]
+
 DEFAULT_ORDERS_IN_FLIGHT = 64  # without a concurrency limit: how many orders a batch starts
-USER_ID = "track-order"
-
-
-def prompt_for(order_id: str) -> str:
-    return f"What is the status of order {order_id}?"
-
-
-async def run_agent_task(
-    agent: BaseAgent,
-    prompt: str,
-    session_id: str,
-    *,
-    limits: RunLimits,
-    usage: RunUsage | None = None,
-) -> AgentResult:
-    """Run one agent on its own Runner and session, within its deadline and budget.
-
-    Errors, timeouts and refused budgets come back as a result; cancellation is re-raised.
-    ``usage`` (whose budget may be shared with other agents) collects what the run spends.
-    """
-    start = time.perf_counter()
-    usage = usage or RunUsage(budget=RunBudget(limits.max_tokens, limits.max_cost_usd))
-    usage.start_deadline(limits.deadline_s)
-    session_service = InMemorySessionService()
-    runner = Runner(agent=agent, app_name=APP_NAME, session_service=session_service)
-    run_config = RunConfig(max_llm_calls=limits.max_model_calls)
-    tool_calls: list[str] = []
-    text, status, error = "", Status.OK, None
-    deadline = asyncio.timeout(limits.deadline_s)
-    try:
-        with bind_usage(usage):
-            async with deadline:
-                await session_service.create_session(
-                    app_name=APP_NAME, user_id=USER_ID, session_id=session_id
-                )
-                message = types.Content(role="user", parts=[types.Part(text=prompt)])
-                async for event in runner.run_async(
-                    user_id=USER_ID,
-                    session_id=session_id,
-                    new_message=message,
-                    run_config=run_config,
-                ):
-                    tool_calls.extend(call.name for call in event.get_function_calls())
-                    if event.is_final_response() and event.content and event.content.parts:
-                        text = "".join(
-                            p.text for p in event.content.parts if p.text and not p.thought
-                        ).strip()
-    except TimeoutError as exc:
-        if deadline.expired():
-            status, error = Status.TIMEOUT, f"no answer within {limits.deadline_s:g}s"
-        else:
-            status, error = Status.ERROR, describe_error(exc)
-    except (BudgetExceededError, LlmCallsLimitExceededError) as exc:
-        status, error = Status.BUDGET, str(exc)
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - one agent's failure is data for the caller
-        status, error = Status.ERROR, describe_error(exc)
-    finally:
-        await runner.close()
-    if status == Status.OK and not text:
-        status, error = Status.ERROR, "the agent gave no answer"
-    elif status == Status.OK and usage.unavailable:
-        status = Status.UNAVAILABLE
-        error = f"no answer from the {' and '.join(sorted(usage.unavailable))} system"
-    elif status == Status.OK and usage.degraded_because:
-        status = Status.DEGRADED
-        error = f"every model failed ({usage.degraded_because}); answered from tool results alone"
-    return _result(
-        agent.name,
-        status,
-        text if status.keeps_answer else "",
-        error,
-        time.perf_counter() - start,
-        usage,
-        tool_calls=tuple(tool_calls),
-        session_id=session_id,
-    )
-
-
-def _result(
-    agent: str,
-    status: Status,
-    text: str,
-    error: str | None,
-    elapsed_s: float,
-    usage: RunUsage,
-    **extra: Any,
-) -> AgentResult:
-    """An AgentResult with what the run spent, also recorded in the trace."""
-    result = AgentResult(
-        agent=agent,
-        text=text,
-        error=error,
-        elapsed_s=elapsed_s,
-        status=status,
-        tokens=usage.tokens,
-        cost_usd=usage.cost_usd,
-        model_calls=usage.model_calls,
-        retries=usage.retries,
-        **extra,
-    )
-    trace_event(
-        "agent.result",
-        {
-            "agent": result.agent,
-            "status": result.status.value,
-            "error": result.error,
-            "tokens": result.tokens,
-            "cost_usd": result.cost_usd,
-            "model_calls": result.model_calls,
-            "retries": result.retries,
-            "elapsed_s": round(result.elapsed_s, 4),
-        },
-    )
-    return result
 
 
 async def run_all_agents(
@@ -168,6 +53,7 @@ async def run_all_agents(
     stop: asyncio.Event | None = None,
     gate: asyncio.Semaphore | None = None,
     on_result: ResultCallback | None = None,
+    check: AnswerCheck | None = None,
 ) -> list[AgentResult]:
     """Ask every agent about ``order_id`` concurrently; results keep the agents' order.
 
@@ -175,7 +61,8 @@ async def run_all_agents(
     (shared across orders in a batch); an agent's deadline starts when it gets through.
     ``on_result(order_id, result)`` is called as each result arrives, slowest last. Setting
     ``stop`` (a signal handler does) cancels the agents still running; their results say
-    ``cancelled`` and the finished ones are kept.
+    ``cancelled`` and the finished ones are kept. ``check`` reviews every answer against its
+    run's tool results.
     """
     start = time.perf_counter()
     prompt = prompt_for(order_id)
@@ -185,7 +72,13 @@ async def run_all_agents(
     async def run(agent: BaseAgent, usage: RunUsage) -> AgentResult:
         async with gate or nullcontext():
             return await run_agent_task(
-                agent, prompt, f"{agent.name}-{uuid4()}", limits=limits, usage=usage
+                agent,
+                prompt,
+                f"{agent.name}-{uuid4()}",
+                limits=limits,
+                usage=usage,
+                check=check,
+                order_id=order_id,
             )
 
     tasks = [
@@ -215,11 +108,11 @@ async def run_all_agents(
     results = []
     for agent, task, usage in zip(agents, tasks, usages, strict=True):
         if task.cancelled():
-            result = _result(
+            result = agent_result(
                 agent.name, Status.CANCELLED, "", "stopped before it finished", elapsed, usage
             )
         elif task.exception() is not None:  # run_agent_task returns errors; this is a backstop
-            result = _result(
+            result = agent_result(
                 agent.name, Status.ERROR, "", describe_error(task.exception()), elapsed, usage
             )
         else:
@@ -239,13 +132,20 @@ async def track_order(
     stop: asyncio.Event | None = None,
     gate: asyncio.Semaphore | None = None,
     on_result: ResultCallback | None = None,
+    check: AnswerCheck | None = None,
 ) -> OrderReport:
     """One order, all agents, one trace (when tracing is on), timed end to end."""
     start = time.perf_counter()
     scope = tracing.trace(WORKFLOW_NAME, {"order_id": order_id}) if tracing else nullcontext()
     with scope as trace_id:
         results = await run_all_agents(
-            order_id, agents, limits=limits, stop=stop, gate=gate, on_result=on_result
+            order_id,
+            agents,
+            limits=limits,
+            stop=stop,
+            gate=gate,
+            on_result=on_result,
+            check=check,
         )
     wall_s = time.perf_counter() - start
     trace_file = trace_error = None
@@ -267,6 +167,7 @@ async def track_orders(
     stop: asyncio.Event | None = None,
     on_result: ResultCallback | None = None,
     on_report: ReportCallback | None = None,
+    check: AnswerCheck | None = None,
 ) -> BatchSummary:
     """Several orders, one trace each, streamed: ids are taken from ``order_ids`` only as
     orders finish, so at most ``concurrency`` orders are in flight (and at most
@@ -281,7 +182,14 @@ async def track_orders(
     async def one(order_id: str) -> None:
         try:
             report = await track_order(
-                order_id, agents, tracing, limits=limits, stop=stop, gate=gate, on_result=on_result
+                order_id,
+                agents,
+                tracing,
+                limits=limits,
+                stop=stop,
+                gate=gate,
+                on_result=on_result,
+                check=check,
             )
         finally:
             in_flight.release()

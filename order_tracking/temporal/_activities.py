@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from contextlib import nullcontext
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from ..answer_policy import CheckPolicy
 from ..async_runner import prompt_for, run_agent_task
 from ..results import RunLimits
 from ..tracker import App
@@ -24,6 +26,7 @@ class AgentActivities:
     def __init__(self, app: App) -> None:
         self.agents = {agent.name: agent for agent in app.agents}
         self.tracing = app.tracing
+        self.check = app.answer_check
 
     @activity.defn(name=ACTIVITY)
     async def run_agent(self, request: AgentRequest) -> AgentData:
@@ -37,6 +40,14 @@ class AgentActivities:
             max_cost_usd=request.max_cost_usd,
             max_model_calls=request.max_model_calls,
         )
+        check = self.check
+        if check is not None:  # the submitter's policy; the worker's order ids and formats
+            policy = (
+                CheckPolicy(request.answer_check)
+                if request.answer_check in set(CheckPolicy)
+                else check.policy
+            )
+            check = dataclasses.replace(check, policy=policy)
         # Under Temporal's span for this activity, which its headers tied to the order's trace:
         # the agent run is this worker's part of that trace, written when the activity ends.
         scope = (
@@ -55,6 +66,8 @@ class AgentActivities:
                     prompt_for(request.order_id),
                     f"{agent.name}-{info.workflow_id}-{info.attempt}",
                     limits=limits,
+                    check=check,
+                    order_id=request.order_id,
                 )
         finally:
             beating.cancel()

@@ -23,6 +23,7 @@ class OrderRequest:
     max_tokens: int = 0
     max_cost_usd: float = 0.0
     max_model_calls: int = 10
+    answer_check: str = "flag"  # ANSWER_CHECK of the submitter (see answer_policy.py)
 
     def for_agent(self, agent: str) -> AgentRequest:
         share = max(1, len(self.agents))
@@ -33,6 +34,7 @@ class OrderRequest:
             max_tokens=self.max_tokens // share,
             max_cost_usd=self.max_cost_usd / share,
             max_model_calls=self.max_model_calls,
+            answer_check=self.answer_check,
         )
 
 
@@ -44,6 +46,7 @@ class AgentRequest:
     max_tokens: int = 0
     max_cost_usd: float = 0.0
     max_model_calls: int = 10
+    answer_check: str = "flag"
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,9 @@ class AgentData:
     cost_usd: float = 0.0
     model_calls: int = 0
     retries: int = 0
+    tool_args: list[str] = field(default_factory=list)
+    verified: bool | None = None
+    unsupported_claims: list[str] = field(default_factory=list)
 
 
 def result_to_data(result: AgentResult) -> AgentData:
@@ -67,6 +73,8 @@ def result_to_data(result: AgentResult) -> AgentData:
     data.pop("session_id", None)
     data["status"] = result.status.value
     data["tool_calls"] = list(result.tool_calls)
+    data["tool_args"] = list(result.tool_args)
+    data["unsupported_claims"] = list(result.unsupported_claims)
     return AgentData(**data)
 
 
@@ -82,4 +90,7 @@ def result_from_data(data: AgentData) -> AgentResult:
         cost_usd=data.cost_usd,
         model_calls=data.model_calls,
         retries=data.retries,
+        tool_args=tuple(data.tool_args),
+        verified=data.verified,
+        unsupported_claims=tuple(data.unsupported_claims),
     )

@@ -1,0 +1,177 @@
+"""One agent's run: its own Runner and session, within its deadline and budget, its answer
+checked against the results of the tools it called."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from google.adk.agents import BaseAgent
+from google.adk.agents.invocation_context import LlmCallsLimitExceededError
+from google.adk.agents.run_config import RunConfig
+from google.adk.runners import Runner
+from google.adk.sessions import InMemorySessionService
+from google.genai import types
+
+from ..answer_policy import AnswerCheck, ToolResult
+from ..resilience import (
+    BudgetExceededError,
+    RunBudget,
+    RunUsage,
+    bind_usage,
+    describe_error,
+)
+from ..results import AgentResult, RunLimits, Status
+from ..tracing import trace_event
+
+__all__ = ["APP_NAME", "USER_ID", "agent_result", "prompt_for", "run_agent_task"]
+
+APP_NAME = "order_tracking"
+USER_ID = "track-order"
+
+
+def prompt_for(order_id: str) -> str:
+    return f"What is the status of order {order_id}?"
+
+
+def _arguments(args: Any) -> str:
+    """A tool call's arguments as canonical JSON (comparable, hashable)."""
+    return json.dumps(args or {}, sort_keys=True, default=str)
+
+
+async def run_agent_task(
+    agent: BaseAgent,
+    prompt: str,
+    session_id: str,
+    *,
+    limits: RunLimits,
+    usage: RunUsage | None = None,
+    check: AnswerCheck | None = None,
+    order_id: str | None = None,
+) -> AgentResult:
+    """Run one agent on its own Runner and session, within its deadline and budget.
+
+    Errors, timeouts and refused budgets come back as a result; cancellation is re-raised.
+    ``usage`` (whose budget may be shared with other agents) collects what the run spends.
+    ``check`` reviews the answer against this run's tool results, for the order ``order_id``
+    (an answer that states what no tool returned is ``UNVERIFIED``, or replaced).
+    """
+    start = time.perf_counter()
+    usage = usage or RunUsage(budget=RunBudget(limits.max_tokens, limits.max_cost_usd))
+    usage.start_deadline(limits.deadline_s)
+    session_service = InMemorySessionService()
+    runner = Runner(agent=agent, app_name=APP_NAME, session_service=session_service)
+    run_config = RunConfig(max_llm_calls=limits.max_model_calls)
+    tool_calls: list[str] = []
+    tool_args: list[str] = []
+    tool_results: list[ToolResult] = []
+    text, status, error = "", Status.OK, None
+    deadline = asyncio.timeout(limits.deadline_s)
+    try:
+        with bind_usage(usage):
+            async with deadline:
+                await session_service.create_session(
+                    app_name=APP_NAME, user_id=USER_ID, session_id=session_id
+                )
+                message = types.Content(role="user", parts=[types.Part(text=prompt)])
+                async for event in runner.run_async(
+                    user_id=USER_ID,
+                    session_id=session_id,
+                    new_message=message,
+                    run_config=run_config,
+                ):
+                    for call in event.get_function_calls():
+                        tool_calls.append(call.name or "")
+                        tool_args.append(_arguments(call.args))
+                    tool_results.extend(
+                        (r.name or "", r.response) for r in event.get_function_responses()
+                    )
+                    if event.is_final_response() and event.content and event.content.parts:
+                        text = "".join(
+                            p.text for p in event.content.parts if p.text and not p.thought
+                        ).strip()
+    except TimeoutError as exc:
+        if deadline.expired():
+            status, error = Status.TIMEOUT, f"no answer within {limits.deadline_s:g}s"
+        else:
+            status, error = Status.ERROR, describe_error(exc)
+    except (BudgetExceededError, LlmCallsLimitExceededError) as exc:
+        status, error = Status.BUDGET, str(exc)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one agent's failure is data for the caller
+        status, error = Status.ERROR, describe_error(exc)
+    finally:
+        await runner.close()
+    if status == Status.OK and not text:
+        status, error = Status.ERROR, "the agent gave no answer"
+    elif status == Status.OK and usage.unavailable:
+        status = Status.UNAVAILABLE
+        error = f"no answer from the {' and '.join(sorted(usage.unavailable))} system"
+    elif status == Status.OK and usage.degraded_because:
+        status = Status.DEGRADED
+        error = f"every model failed ({usage.degraded_because}); answered from tool results alone"
+    verified, unsupported = None, ()
+    if check is not None and status.keeps_answer:
+        review = check.review(agent.name, text, tool_results, order_id=order_id, record=trace_event)
+        verified, unsupported, text = review.verified, review.unsupported, review.text
+        if review.replaced:
+            # The answer built from the tool results alone, as when every model fails.
+            status = Status.DEGRADED
+            error = f"the model's answer {review.reason}; answered from tool results alone"
+        elif review.verified is False and status == Status.OK:
+            status, error = Status.UNVERIFIED, review.reason
+    return agent_result(
+        agent.name,
+        status,
+        text if status.keeps_answer else "",
+        error,
+        time.perf_counter() - start,
+        usage,
+        tool_calls=tuple(tool_calls),
+        tool_args=tuple(tool_args),
+        session_id=session_id,
+        verified=verified,
+        unsupported_claims=unsupported,
+    )
+
+
+def agent_result(
+    agent: str,
+    status: Status,
+    text: str,
+    error: str | None,
+    elapsed_s: float,
+    usage: RunUsage,
+    **extra: Any,
+) -> AgentResult:
+    """An AgentResult with what the run spent, also recorded in the trace."""
+    result = AgentResult(
+        agent=agent,
+        text=text,
+        error=error,
+        elapsed_s=elapsed_s,
+        status=status,
+        tokens=usage.tokens,
+        cost_usd=usage.cost_usd,
+        model_calls=usage.model_calls,
+        retries=usage.retries,
+        **extra,
+    )
+    trace_event(
+        "agent.result",
+        {
+            "agent": result.agent,
+            "status": result.status.value,
+            "error": result.error,
+            "tokens": result.tokens,
+            "cost_usd": result.cost_usd,
+            "model_calls": result.model_calls,
+            "retries": result.retries,
+            "elapsed_s": round(result.elapsed_s, 4),
+            "verified": result.verified,
+        },
+    )
+    return result
