@@ -6,9 +6,9 @@ App, with ``root_agent`` and a plugin) is what ``adk web`` looks for: its first 
 ``adk web``'s start-up (``composition.adk_web``).
 """
 
-from .composition import set_library_environment as _set_library_environment
+from .config import set_library_environment as _set_library_environment
 
-# Before any module of ours can import litellm (see composition.LIBRARY_ENVIRONMENT).
+# Before any module of ours can import litellm (see config.LIBRARY_ENVIRONMENT).
 _set_library_environment()
 
 _LAZY = {

@@ -24,6 +24,7 @@ import click
 
 from . import lifecycle
 from .cli_data import backends_group, data_group
+from .cli_eval import eval_command
 from .cli_support import (
     BadInput,
     concurrency_option,
@@ -218,6 +219,7 @@ cli.add_command(backends_group)
 cli.add_command(worker_command)
 cli.add_command(submit_command)
 cli.add_command(result_command)
+cli.add_command(eval_command)
 
 
 # --- Entry point ------------------------------------------------------------------------------

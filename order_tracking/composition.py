@@ -24,6 +24,7 @@ import os
 import re
 import socket
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from .config import OFFLINE_MODEL, Settings, load_env_files
@@ -40,37 +41,18 @@ if TYPE_CHECKING:
     from .tracing import Tracing
 
 __all__ = [
-    "LIBRARY_ENVIRONMENT",
     "App",
     "adk_web",
     "announce_model_choice",
     "answer_check",
     "build",
     "configure_libraries",
+    "eval_apps",
     "open_backends",
     "configure_process",
     "production_models",
-    "set_library_environment",
     "warm_up",
 ]
-
-# Switches the libraries read from the environment. LiteLLM reads its two at import: without
-# them it fetches a price map over the network and loads `.env` from whatever the cwd is.
-# ADK reads its own per call: its spans go nowhere (tracing keeps only Monocle's), so it need
-# not serialise every prompt and answer into them. Applied when the package is imported (see
-# ``__init__``): the one moment sure to come before any `import litellm` of ours.
-LIBRARY_ENVIRONMENT = {
-    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-    "LITELLM_MODE": "PRODUCTION",
-    "ADK_CAPTURE_MESSAGE_CONTENT_IN_SPANS": "false",
-}
-
-
-def set_library_environment() -> None:
-    """The switches above, unless the environment already says otherwise."""
-    for name, value in LIBRARY_ENVIRONMENT.items():
-        os.environ.setdefault(name, value)
-
 
 LoggingMode = Literal["quiet", "verbose", "host"]
 
@@ -246,6 +228,31 @@ def answer_check(settings: Settings) -> AnswerCheck:
         order_id_pattern=pattern,
         rebuild=lambda agent, results: compose_answer(ANSWER_FORMATS.get(agent), results),
     )
+
+
+def eval_apps(
+    settings: Settings, model_names: Sequence[str], *, builtin_data: bool
+) -> dict[str, App]:
+    """``track-order eval``'s ``App`` per model (default: the configured ones): every agent on
+    that model alone (no fallback, degraded answer or breaker: a model is scored on its own
+    answers), on the built-in data (``builtin_data``) or ``ORDER_BACKEND``; warm, traced."""
+    from .backends import mock_backends
+    from .models import litellm_models
+
+    backends = mock_backends() if builtin_data else open_backends(settings)
+    apps: dict[str, App] = {}
+    for name in model_names or [None]:
+        chosen = settings.with_model(name) if name else settings
+        label = chosen.default_model
+        if chosen.model_overrides:
+            label += f" (+{len(chosen.model_overrides)} per-agent)"
+        apps[label] = build(
+            chosen,
+            models=litellm_models(chosen, degrade=False),
+            backends=backends,
+            warm=not apps,
+        )
+    return apps
 
 
 def trace_part() -> str:

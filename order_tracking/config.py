@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,23 @@ DEFAULT_MODEL_TIMEOUT_S = 20.0
 DEFAULT_TRACE_DIR = Path(".monocle")
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
+
+# Switches the libraries read from the environment. LiteLLM reads its two at import: without
+# them it fetches a price map over the network and loads `.env` from whatever the cwd is.
+# ADK reads its own per call: its spans go nowhere (tracing keeps only Monocle's), so it need
+# not serialise every prompt and answer into them. Applied when the package is imported (see
+# ``__init__``): the one moment sure to come before any `import litellm` of ours.
+LIBRARY_ENVIRONMENT = {
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    "LITELLM_MODE": "PRODUCTION",
+    "ADK_CAPTURE_MESSAGE_CONTENT_IN_SPANS": "false",
+}
+
+
+def set_library_environment() -> None:
+    """The switches above, unless the environment already says otherwise."""
+    for name, value in LIBRARY_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
 
 
 def load_env_files(cwd: Path | None = None, env: Mapping[str, str] | None = None) -> list[Path]:
@@ -231,6 +248,17 @@ class Settings:
             okahu_enabled=bool(env.get("OKAHU_API_KEY", "").strip()),
             service_api_keys=_api_keys(env.get("SERVICE_API_KEYS", "")),
             trace_dir=Path(env.get("MONOCLE_TRACE_OUTPUT_PATH", "").strip() or DEFAULT_TRACE_DIR),
+        )
+
+    def with_model(self, name: str) -> Settings:
+        """These settings with the model ``name`` for every agent and no fallback models
+        (what ``track-order eval --model`` scores)."""
+        return replace(
+            self,
+            default_model=_normalise_model(name),
+            model_overrides={},
+            fallback_models=(),
+            offline_fallback=False,
         )
 
     def model_for(self, agent_name: str) -> str:

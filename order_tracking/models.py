@@ -39,9 +39,12 @@ def litellm_model(name: str, settings: Settings) -> LiteLlm:
     return LiteLlm(model=name, timeout=settings.model_timeout_s, num_retries=0, **extra)
 
 
-def litellm_models(settings: Settings, guards: Sequence[AttemptGuard] = ()) -> ModelFactory:
-    """Every agent through LiteLLM: its model, then ``FALLBACK_MODELS``, then the offline
-    model as the degraded last resort, with retries and the given guards (circuit breakers)."""
+def litellm_models(
+    settings: Settings, guards: Sequence[AttemptGuard] = (), *, degrade: bool = True
+) -> ModelFactory:
+    """Every agent through LiteLLM: its model, then ``FALLBACK_MODELS``, then (``degrade``)
+    the offline model as the degraded last resort, with retries and the given guards
+    (circuit breakers). ``track-order eval`` scores a model alone: no degraded answer."""
     policy = RetryPolicy(retries=settings.model_retries, model_timeout_s=settings.model_timeout_s)
 
     def models(agent_name: str) -> BaseLlm:
@@ -49,7 +52,9 @@ def litellm_models(settings: Settings, guards: Sequence[AttemptGuard] = ()) -> M
         offline_only = names == [OFFLINE_MODEL]
         return ResilientModel.of(
             [litellm_model(n, settings) for n in names],
-            degrade_to=None if offline_only else litellm_model(OFFLINE_MODEL, settings),
+            degrade_to=None
+            if offline_only or not degrade
+            else litellm_model(OFFLINE_MODEL, settings),
             guards=guards,
             policy=policy,
         )

@@ -23,8 +23,8 @@ def display_path(path: Path | None) -> str | None:
 def render_section(result: AgentResult, order_id: str | None = None) -> str:
     """One agent's section. A section that is not a plain answer starts with its status in
     capitals (UNVERIFIED, ERROR, TIMEOUT, BUDGET, CANCELLED, DEGRADED, UNAVAILABLE) and the
-    reason; an unverified, degraded or unavailable section still shows its answer. ``order_id`` labels it when
-    several orders interleave."""
+    reason; an unverified, degraded or unavailable section still shows its answer.
+    ``order_id`` labels it when several orders interleave."""
     label = f"{order_id} · {result.agent}" if order_id else result.agent
     lines = [f"[{label}]"]
     if not result.ok:

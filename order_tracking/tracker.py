@@ -26,7 +26,8 @@ __all__ = ["App"]
 @dataclass(frozen=True)
 class App:
     """What a run needs, built once: the specialists, their models and tools, the backends
-    the tools read, tracing, the limits, the check every answer goes through. ``aclose()`` releases the backends' connections."""
+    the tools read, tracing, the limits, the check every answer goes through. ``aclose()``
+    releases the backends' connections."""
 
     settings: Settings
     models: ModelFactory

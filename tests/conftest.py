@@ -36,6 +36,7 @@ def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
                 "BACKEND_API_KEY",
                 "BACKEND_TIMEOUT_S",
                 "BACKEND_RETRIES",
+                "ANSWER_CHECK",
             }
             or key.endswith("_API_URL")
         ):

@@ -57,8 +57,7 @@ def test_every_article_order_answers_the_same_from_every_source(
         code, out, _ = run_cli(capsys, order_id, "--json")
         assert code == 0
         answers[source] = [
-            (a["agent"], a["status"], a["text"], a["verified"])
-            for a in _json_report(out)["agents"]
+            (a["agent"], a["status"], a["text"], a["verified"]) for a in _json_report(out)["agents"]
         ]
         assert all(verified for *_, verified in answers[source])
     assert answers["sqlite"] == answers["mock"] == answers["http"]

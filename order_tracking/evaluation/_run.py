@@ -1,0 +1,180 @@
+"""Running eval cases: each case on its own Runner and session, turn after turn, through the
+same agents, models, limits and answer check as ``track-order``; cases concurrently, at most
+``concurrency`` at once across every model; one trace per case."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from uuid import uuid4
+
+from ..answer_policy import AnswerCheck, CheckPolicy, ToolResult
+from ..resilience import RunBudget, RunUsage, bind_usage, describe_error
+from ._cases import COORDINATOR, Case, ToolCall, Turn, tool_call
+from ._score import response_match, trajectory_score
+
+if TYPE_CHECKING:
+    from google.adk.agents import BaseAgent
+
+    from ..tracker import App
+
+__all__ = ["TRACE_NAME", "CaseResult", "TurnResult", "evaluate"]
+
+TRACE_NAME = "order_tracking_eval"  # the root span of each case's trace
+_APP_NAME = "order_tracking"
+_USER_ID = "eval"
+_ORDER_ID = re.compile(r"\bORD-\d{1,12}\b", re.I)
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """One turn's answer and scores (None: not scored, the case expects nothing of it)."""
+
+    question: str
+    answer: str
+    tool_calls: tuple[ToolCall, ...]
+    expected_tools: tuple[ToolCall, ...] | None
+    reference: str | None
+    trajectory: float | None
+    response: float | None
+    verified: bool | None
+    unsupported: tuple[str, ...]
+    tokens: int
+    cost_usd: float
+    latency_s: float
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    model: str
+    case: Case
+    turns: tuple[TurnResult, ...]
+    trace_file: Path | None = None
+
+
+def _scored(turn: Turn, answer: str, calls: tuple[ToolCall, ...], failed: bool) -> tuple:
+    trajectory = response = None
+    if turn.expected_tools is not None:
+        trajectory = 0.0 if failed else trajectory_score(calls, turn.expected_tools)
+    if turn.reference is not None:
+        response = 0.0 if failed else response_match(answer, turn.reference)
+    return trajectory, response
+
+
+async def _run_case(model: str, case: Case, agent: BaseAgent, app: App) -> CaseResult:
+    """The case's turns in one session; a turn that fails scores 0 and the case goes on."""
+    from google.adk.runners import Runner
+    from google.adk.sessions import InMemorySessionService
+    from google.genai import types
+
+    check = app.answer_check or AnswerCheck()
+    if check.policy == CheckPolicy.OFF:  # the eval scores the check whatever the policy
+        check = AnswerCheck(CheckPolicy.FLAG, check.order_id_pattern, check.rebuild)
+    ids = re.compile(check.order_id_pattern, re.I) if check.order_id_pattern else _ORDER_ID
+    limits = app.limits
+    service = InMemorySessionService()
+    runner = Runner(agent=agent, app_name=_APP_NAME, session_service=service)
+    session_id = f"eval-{uuid4()}"
+    results: list[ToolResult] = []  # the whole conversation's: a follow-up may restate them
+    order_id: str | None = None
+    turns: list[TurnResult] = []
+    try:
+        await service.create_session(app_name=_APP_NAME, user_id=_USER_ID, session_id=session_id)
+        for turn in case.turns:
+            asked = ids.findall(turn.question)
+            order_id = asked[-1] if asked else order_id
+            usage = RunUsage(budget=RunBudget(limits.max_tokens, limits.max_cost_usd))
+            usage.start_deadline(limits.deadline_s)
+            calls: list[ToolCall] = []
+            answer, error = "", None
+            start = time.perf_counter()
+            try:
+                with bind_usage(usage):
+                    async with asyncio.timeout(limits.deadline_s):
+                        message = types.Content(role="user", parts=[types.Part(text=turn.question)])
+                        async for event in runner.run_async(
+                            user_id=_USER_ID, session_id=session_id, new_message=message
+                        ):
+                            calls.extend(
+                                tool_call(c.name or "", c.args) for c in event.get_function_calls()
+                            )
+                            results.extend(
+                                (r.name or "", r.response) for r in event.get_function_responses()
+                            )
+                            if event.is_final_response() and event.content and event.content.parts:
+                                answer = "".join(
+                                    p.text for p in event.content.parts if p.text and not p.thought
+                                ).strip()
+            except asyncio.CancelledError:
+                raise
+            except TimeoutError:
+                error = f"no answer within {limits.deadline_s:g}s"
+            except Exception as exc:  # noqa: BLE001 - a failed turn is a score of 0, not a crash
+                error = describe_error(exc)
+            latency = time.perf_counter() - start
+            if error is None and usage.degraded_because:
+                error = f"every model failed ({usage.degraded_because})"
+            if error is None and not answer:
+                error = "the agent gave no answer"
+            review = check.review(case.agent, answer, results, order_id=order_id)
+            trajectory, response = _scored(turn, answer, tuple(calls), error is not None)
+            turns.append(
+                TurnResult(
+                    question=turn.question,
+                    answer=answer,
+                    tool_calls=tuple(calls),
+                    expected_tools=turn.expected_tools,
+                    reference=turn.reference,
+                    trajectory=trajectory,
+                    response=response,
+                    verified=False if error else review.verified,
+                    unsupported=review.unsupported,
+                    tokens=usage.tokens,
+                    cost_usd=usage.cost_usd,
+                    latency_s=latency,
+                    error=error,
+                )
+            )
+    finally:
+        await runner.close()
+    return CaseResult(model, case, tuple(turns))
+
+
+async def evaluate(
+    cases: Sequence[Case],
+    apps: Mapping[str, App],
+    *,
+    concurrency: int,
+) -> list[CaseResult]:
+    """Every case against every model (``apps``: an ``App`` per model name), at most
+    ``concurrency`` cases in flight; results by model, then in the cases' order."""
+    gate = asyncio.Semaphore(concurrency)
+    coordinators = {model: app.coordinator() for model, app in apps.items()}
+
+    async def one(model: str, case: Case) -> CaseResult:
+        app = apps[model]
+        if case.agent == COORDINATOR:
+            agent: Any = coordinators[model]
+        else:
+            agent = next(a for a in app.agents if a.name == case.agent)
+        async with gate:
+            tracing = app.tracing
+            attributes = {"model": model, "eval_set": case.set_id, "eval_id": case.case_id}
+            scope = tracing.trace(TRACE_NAME, attributes) if tracing else nullcontext()
+            with scope as trace_id:
+                result = await _run_case(model, case, agent, app)
+            if tracing and trace_id:
+                await asyncio.to_thread(tracing.wait_for, trace_id)
+                return CaseResult(model, case, result.turns, tracing.file_for(trace_id))
+            return result
+
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(one(model, case)) for model in apps for case in cases]
+    return [task.result() for task in tasks]
