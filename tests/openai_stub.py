@@ -31,7 +31,6 @@ from typing import Any
 
 from benchmarks.provider import completion
 
-
 # What the ``planted`` model says instead of the tools' facts about ORD-1001.
 PLANTED = {
     "1Z999AA1012345678": "1Z999AA1099999999",
