@@ -293,11 +293,12 @@ def test_the_table_lists_every_row_below_a_threshold():
 
     rows = [
         Row("m", "shipping_agent", 4, 4, 1.0, 0.5, 1.0, 10, 0.0, 0.1, 0.2, 0),
-        Row("m", "coordinator", 2, 3, None, None, 0.5, 10, 0.0, 0.1, 0.2, 1),
+        Row("m", "coordinator", 2, 3, None, None, 0.5, 10, 0.0, 0.1, 0.2, 1, "TimeoutError: slow"),
     ]
     table = render_table(rows, Thresholds())
     assert table.splitlines()[2].split()[3:6] == ["1.00", "0.50", "1.00"]
     assert table.splitlines()[3].split()[3:6] == ["—", "—", "0.50"]
+    assert "\nerrors: m: 1 turns failed, the first with TimeoutError: slow\nthresholds:" in table
     assert table.endswith(
         "below: m · shipping_agent: response 0.50 < 0.80\n"
         "below: m · coordinator: checked 0.50 < 1.00\nFAIL"

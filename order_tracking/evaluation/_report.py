@@ -33,6 +33,7 @@ class Row:
     p50_s: float
     p95_s: float
     errors: int
+    first_error: str | None = None
 
     def shortfalls(self, limits: Thresholds) -> list[str]:
         """What falls below ``limits``, in words; empty when the row passes."""
@@ -75,6 +76,7 @@ def rows_of(results: Sequence[CaseResult]) -> list[Row]:
                 p50_s=percentile(latencies, 50),
                 p95_s=percentile(latencies, 95),
                 errors=sum(t.error is not None for t in turns),
+                first_error=next((t.error for t in turns if t.error), None),
             )
         )
     return rows
@@ -125,6 +127,15 @@ def render_table(rows: Sequence[Row], limits: Thresholds) -> str:
     lines = [line(table[0]), "  ".join("-" * w for w in widths), *map(line, table[1:])]
     failures = [f"{r.model} · {r.agent}: {s}" for r in rows for s in r.shortfalls(limits)]
     lines.append("")
+    failed: dict[str, list[Row]] = {}
+    for row in rows:
+        if row.errors:
+            failed.setdefault(row.model, []).append(row)
+    for model, erring in failed.items():
+        count = sum(r.errors for r in erring)
+        lines.append(
+            f"errors: {model}: {count} turns failed, the first with {erring[0].first_error}"
+        )
     lines.append(
         f"thresholds: trajectory ≥ {limits.trajectory:.2f}, response ≥ {limits.response:.2f}, "
         f"checked ≥ {limits.checked:.2f}"
