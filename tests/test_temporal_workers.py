@@ -166,8 +166,9 @@ async def test_under_a_backlog_higher_priority_orders_are_served_first(
             closed.append(((await handle.describe()).close_time, priority))
     order = [priority for _, priority in sorted(closed)]
     # Submitted last, served among the first: first-in-first-out would finish them last.
-    # Temporal's priority allows small deviations (a task the worker had already fetched).
-    assert order[:3].count(1) == 2, order
+    # Temporal's priority allows small deviations (a task the worker had already fetched, the
+    # activity tasks of an order already started: seen once in CI as [1, 5, 5, 1, ...]).
+    assert order[:4].count(1) == 2, order
 
 
 async def test_runs_started_per_second_are_capped_across_the_task_queue(
