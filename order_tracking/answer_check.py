@@ -8,13 +8,16 @@ amounts to the cent with their currency when one is written (``$`` alone names n
 answer formats write ``$`` before every currency), tracking numbers, SKUs and order ids
 without regard to case, statuses with their plain-English forms (``in_transit`` is "in
 transit", and an order in transit "has shipped"), carriers by name, and a SKU's unit count
-against that SKU's own record. A status that is denied ("has not shipped yet") claims
-nothing. What it cannot check: anything no tool returned a value for (advice, apologies,
-plans), and a fact stated in words it does not extract (a number written out in letters).
+against that SKU's own record. A status that is denied ("hasn't shipped yet") or not yet a
+fact ("will be delivered", "once it is captured") claims nothing. What it cannot check:
+anything no tool returned a value for (advice, apologies, plans), a fact stated in words it
+does not extract (a number written out in letters), and a figure the answer works out itself
+(a total of units across SKUs is not supported by any one record).
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -67,14 +70,17 @@ _MONEY = [
     re.compile(rf"\b(?P<amt>{_NUMBER})\s?(?P<code>{_CODES})\b"),
     re.compile(rf"\b(?P<code>{_CODES})\s?(?P<amt>{_NUMBER})\b"),
 ]
+_ORDER_ID = re.compile(r"\bORD-\d{1,12}\b", re.I)
 _SKU = re.compile(r"\bSKU-[A-Z0-9][A-Z0-9-]*\b", re.I)
-_UNITS = re.compile(r"\b(\d+)\s+units?\b", re.I)
-_ITEMS = re.compile(r"\bitems?:\s*(\d+)\b|\b(\d+)\s+items?\b", re.I)
+_UNITS = re.compile(r"\b(\d{1,9})\s+units?\b", re.I)
+_ITEMS = re.compile(r"\bitems?:\s*(\d{1,9})\b|\b(\d{1,9})\s+items?\b", re.I)
 # Long letter-and-digit tokens, or 12 digits and more: tracking numbers (UPS 1Z…, FedEx's
 # 12 digits, USPS's 20–22) and other references a tool may return.
 _REFERENCE = re.compile(r"\b(?:(?=[A-Z0-9]*\d)(?=[A-Z0-9]*[A-Z])[A-Z0-9]{10,40}|\d{12,40})\b", re.I)
-_CARRIERS = ("UPS", "FedEx", "USPS", "DHL", "Royal Mail", "Canada Post", "OnTrac", "DPD", "GLS")
-_CARRIER = re.compile(r"\b(" + "|".join(re.escape(c) for c in _CARRIERS) + r")\b", re.I)
+# Acronyms only in capitals ("follow-ups" names no carrier), names in any case.
+_CARRIER = re.compile(
+    r"(?<![\w-])(?:UPS|USPS|DHL|DPD|GLS|(?i:FedEx|Royal Mail|Canada Post|OnTrac))\b"
+)
 # A status phrase and the tool statuses that support it.
 _STATUS_SUPPORT = {
     "out for delivery": {"out_for_delivery"},
@@ -99,7 +105,14 @@ _STATUS = re.compile(
     r"\b(" + "|".join(sorted(map(re.escape, _STATUS_SUPPORT), key=len, reverse=True)) + r")\b",
     re.I,
 )
-_DENIED = re.compile(r"\b(?:not|never|no|yet to be|n't)\s+(?:\w+\s+){0,2}$", re.I)
+# A status that is denied ("has not shipped", "hasn't been delivered") or not yet a fact ("will
+# be delivered", "once it's delivered", "expected to be captured") claims nothing.
+_DENIED = re.compile(r"(?:\b(?:not|never|no|yet to be)|n['’]t)\s+(?:\S+\s+){0,2}$", re.I)
+_NOT_YET = re.compile(
+    r"\b(?:will|would|should|could|can|may|might|once|when|whenever|if|unless|until|before|"
+    r"expected to|to be)\s+(?:\S+\s+){0,5}$",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -145,8 +158,8 @@ class Facts:
             text = str(value).strip()
             facts.strings.add(text.upper())
             facts.statuses.add(text.lower().replace(" ", "_").replace("-", "_"))
-            if _CURRENCY.fullmatch(text):
-                facts.currencies.add(text)
+            if _CURRENCY.fullmatch(text.upper()):  # a gateway may say "usd"
+                facts.currencies.add(text.upper())
             if len(text) >= 10 and text[4] == "-":  # tools return ISO dates (and times)
                 try:
                     facts.dates.add(date.fromisoformat(text[:10]))
@@ -195,20 +208,27 @@ def _dates(text: str) -> Iterator[tuple[date, tuple[int, int]]]:
 
 def extract_claims(text: str, order_id_pattern: str | None = None) -> list[Claim]:
     """The checkable claims in ``text``, in the order they appear. ``order_id_pattern``: a
-    regular expression for order ids (unanchored), default ``ORD-`` and digits."""
+    regular expression for order ids (unanchored, matched as written), default ``ORD-`` and
+    digits in any case."""
     claims: list[tuple[int, Claim]] = []
-    taken: list[tuple[int, int]] = []  # spans already claimed (a date is not a reference)
+    # Spans already claimed (a date is not a reference), apart and in order: a new span
+    # overlaps one only if it overlaps the last that starts before it ends.
+    starts: list[int] = []
+    ends: list[int] = []
 
     def add(span: tuple[int, int], claim: Claim) -> None:
-        if not any(a < span[1] and span[0] < b for a, b in taken):
-            taken.append(span)
-            claims.append((span[0], claim))
+        at = bisect.bisect_left(starts, span[1])
+        if at and ends[at - 1] > span[0]:
+            return
+        starts.insert(at, span[0])
+        ends.insert(at, span[1])
+        claims.append((span[0], claim))
 
-    ids = re.compile(order_id_pattern or r"\bORD-\d{1,12}\b", re.I)
+    for match in _SKU.finditer(text):  # before ids: a SKU's tail may look like an id
+        add(match.span(), Claim("sku", match.group(), match.group().upper()))
+    ids = re.compile(order_id_pattern) if order_id_pattern else _ORDER_ID
     for match in ids.finditer(text):
         add(match.span(), Claim("order_id", match.group(), match.group().upper()))
-    for match in _SKU.finditer(text):
-        add(match.span(), Claim("sku", match.group(), match.group().upper()))
     for day, span in _dates(text):
         add(span, Claim("date", text[span[0] : span[1]], day))
     for pattern in _MONEY:
@@ -229,7 +249,8 @@ def extract_claims(text: str, order_id_pattern: str | None = None) -> list[Claim
     for match in _CARRIER.finditer(text):
         add(match.span(), Claim("carrier", match.group(), match.group().upper()))
     for match in _STATUS.finditer(text):
-        if not _DENIED.search(text[max(0, match.start() - 40) : match.start()]):
+        before = text[max(0, match.start() - 60) : match.start()]
+        if not _DENIED.search(before) and not _NOT_YET.search(before):
             add(match.span(), Claim("status", match.group(), match.group().lower()))
     return [claim for _, claim in sorted(claims, key=lambda c: c[0])]
 
@@ -252,7 +273,9 @@ def _supported(claim: Claim, facts: Facts, asked: str | None) -> bool:
             return _cents(value) in facts.numbers
         return any(
             str(r.get("sku", "")).upper() == claim.context
-            and any(v == value for v in r.values() if isinstance(v, int))
+            and any(
+                v == value for v in r.values() if isinstance(v, int) and not isinstance(v, bool)
+            )
             for r in facts.records
         )
     if kind == "status":

@@ -41,10 +41,13 @@ class Review:
     unsupported: tuple[str, ...] = ()
     text: str = ""
     replaced: bool = False
+    failure: str | None = None  # why the answer could not be checked at all
 
     @property
     def reason(self) -> str:
         """One line for the report: which claims no tool returned."""
+        if self.failure:
+            return f"could not be checked ({self.failure})"
         shown = ", ".join(self.unsupported[:_SHOWN_CLAIMS])
         more = len(self.unsupported) - _SHOWN_CLAIMS
         if more > 0:
@@ -76,12 +79,15 @@ class AnswerCheck:
         receives the ``answer.check`` event (``tracing.trace_event``)."""
         if self.policy == CheckPolicy.OFF:
             return Review(None, text=text)
-        verdict = check_answer(
-            text,
-            [result for _, result in tool_results],
-            order_id=order_id,
-            order_id_pattern=self.order_id_pattern,
-        )
+        try:
+            verdict = check_answer(
+                text,
+                [result for _, result in tool_results],
+                order_id=order_id,
+                order_id_pattern=self.order_id_pattern,
+            )
+        except Exception as exc:  # noqa: BLE001 - never lose the answer to a checker's fault
+            return Review(False, text=text, failure=f"{type(exc).__name__}: {exc}"[:200])
         unsupported = tuple(dict.fromkeys(c.text for c in verdict.unsupported))
         review = Review(verdict.verified, unsupported, text)
         if not verdict.verified and self.policy == CheckPolicy.REPLACE and self.rebuild:

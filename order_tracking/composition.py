@@ -25,6 +25,7 @@ import re
 import socket
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from .config import OFFLINE_MODEL, Settings, load_env_files
@@ -222,7 +223,8 @@ def answer_check(settings: Settings) -> AnswerCheck:
     from .offline_model import compose_answer
     from .specialists import ANSWER_FORMATS
 
-    pattern = None if settings.order_ids.is_default else rf"\b(?:{settings.order_ids.regex})\b"
+    ids = settings.order_ids
+    pattern = None if ids.is_default else rf"(?<![A-Za-z0-9])(?:{ids.regex})(?![A-Za-z0-9])"
     return AnswerCheck(
         policy=settings.answer_check,
         order_id_pattern=pattern,
@@ -242,7 +244,7 @@ def eval_apps(
     backends = mock_backends() if builtin_data else open_backends(settings)
     apps: dict[str, App] = {}
     for name in model_names or [None]:
-        chosen = settings.with_model(name) if name else settings
+        chosen = settings.with_model(name) if name else replace(settings, fallback_models=())
         label = chosen.default_model
         if chosen.model_overrides:
             label += f" (+{len(chosen.model_overrides)} per-agent)"

@@ -175,6 +175,9 @@ class Scripted(BaseLlm):
                 tool.function_declarations = [
                     d for d in tool.function_declarations or [] if d.name not in self.hide
                 ]
+            llm_request.config.tools = [
+                t for t in llm_request.config.tools or [] if t.function_declarations
+            ] or None
             for name in self.hide:
                 llm_request.tools_dict.pop(name, None)
         async for response in self.inner.generate_content_async(llm_request, stream):

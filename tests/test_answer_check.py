@@ -23,8 +23,10 @@ SHIPPED = [
     {"order_id": "ORD-1001", "shipment_status": "in_transit", "carrier": "UPS",
      "tracking_number": "1Z999AA1012345678", "shipped_date": "2024-01-16", "eta": "2024-01-18"},
     {"order_id": "ORD-1001", "payment_status": "captured", "amount": 299.99, "currency": "USD"},
-    {"items": [{"sku": "SKU-APL-01", "on_hand": 150, "stock_state": "in_stock"},
-               {"sku": "SKU-KBD-07", "on_hand": 8, "stock_state": "low_stock"}]},
+    {"items": [{"sku": "SKU-APL-01", "on_hand": 150, "stock_state": "in_stock",
+                "reorder_recommended": False},
+               {"sku": "SKU-KBD-07", "on_hand": 8, "stock_state": "low_stock",
+                "reorder_recommended": True}]},
 ]  # fmt: skip
 
 # Correct answers, in the formats and in other words.
@@ -45,6 +47,12 @@ CORRECT = [
     "to arrive by January 18th. Payment of $299.99 confirmed.",
     "Good news: ORD-1001 is on its way with UPS and should be there by 18 January 2024.",
     "Thanks for your patience! Your order is in transit.",
+    # Denied with a contraction, or not yet a fact: no status is claimed.
+    "It hasn't been delivered yet; it should be delivered by January 18th.",
+    "It isn’t delivered yet, and it can't be cancelled now that it has shipped.",
+    "Once it's delivered, you can return it; if it's returned, you will be refunded.",
+    "The parcel is expected to be out for delivery on the 18th.",
+    "Let me know if you have any follow-ups!",
 ]
 
 # Wrong answers: each plants exactly one error of the kinds the issue lists.
@@ -64,6 +72,8 @@ WRONG = [
     ("quantity", "SKU-APL-01: 15 units in stock"),
     ("quantity", "Status: shipped | Items: 3 | Placed: 2024-01-15"),
     ("quantity", "SKU-KBD-07: 150 units — reorder recommended"),
+    ("quantity", "SKU-APL-01: 0 units in stock"),  # the reorder flag's False is not a count
+    ("status", "It hasn't shipped yet, but it was delivered yesterday."),
     ("order_id", "Your order ORD-1002 has shipped via UPS."),
     ("carrier", "Your order is on its way with FedEx."),
     ("sku", "SKU-MON-27: 150 units in stock"),
@@ -121,6 +131,35 @@ def test_claims_are_normalised(text, kind, value):
 def test_a_denied_status_claims_nothing():
     assert extract_claims("Your order has not shipped yet.") == []
     assert [c.kind for c in extract_claims("Not shipped yet: no carrier assigned")] == []
+    assert extract_claims("It hasn’t shipped yet and won't be cancelled.") == []
+
+
+def test_a_currency_in_any_case_from_a_gateway_is_the_same_currency():
+    results = [{"payment_status": "captured", "amount": 299.99, "currency": "usd"}]
+    assert check_answer("Amount: $299.99 USD", results).verified
+    assert not check_answer("Amount: 299.99 EUR", results).verified
+
+
+def test_a_custom_order_id_pattern_is_matched_as_written_and_never_inside_a_sku():
+    results = [
+        {
+            "order_id": "#W2611340",
+            "items": [{"sku": "SKU-APL-01", "on_hand": 150, "stock_state": "in_stock"}],
+        }
+    ]
+    pattern = r"(?<![A-Za-z0-9])(?:#W[0-9]{7})(?![A-Za-z0-9])"
+    wrong = check_answer("Order #W9999999 was paid.", results, order_id_pattern=pattern)
+    assert [c.text for c in wrong.unsupported] == ["#W9999999"]
+    letters = r"(?<![A-Za-z0-9])(?:[A-Z]{3}-[0-9]{2,8})(?![A-Za-z0-9])"
+    sku = check_answer("SKU-APL-01: 150 units in stock", results, order_id_pattern=letters)
+    assert sku.verified and [c.kind for c in sku.claims] == ["sku", "quantity", "status"]
+
+
+def test_huge_numbers_and_long_answers_are_checked_without_error():
+    assert check_answer("9" * 5000 + " units", SHIPPED).verified
+    long = "ORD-1001 shipped with UPS on 2024-01-16, 2 items, $299.99 USD. " * 3000
+    verdict = check_answer(long, SHIPPED, order_id="ORD-1001")
+    assert verdict.verified and len(verdict.claims) == 6 * 3000
 
 
 async def _offline_answers(order_id: str) -> dict[str, tuple[str, list]]:

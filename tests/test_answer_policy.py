@@ -185,3 +185,54 @@ def test_a_long_list_of_claims_is_cut_short_in_the_reason():
     review = AnswerCheck().review("inventory_agent", text, [])
     assert len(review.unsupported) == 8
     assert review.reason.endswith("SKU-X4 and 3 more")
+
+
+@pytest.mark.parametrize(
+    ("policy", "status", "verified"),
+    [
+        ("flag", Status.UNVERIFIED, False),
+        ("replace", Status.DEGRADED, False),
+        ("off", Status.OK, None),
+        ("bogus", Status.UNVERIFIED, False),  # from another version: the worker's own policy
+    ],
+)
+async def test_a_temporal_worker_applies_the_submitters_policy(policy, status, verified):
+    from temporalio.testing import ActivityEnvironment
+
+    from order_tracking.temporal import AgentRequest
+    from order_tracking.temporal._activities import AgentActivities
+
+    app = _app({"shipping_agent": {"rewrite": _planted}})  # the worker's own policy: flag
+    request = AgentRequest(
+        order_id="ORD-1001", agent="shipping_agent", deadline_s=30, answer_check=policy
+    )
+    data = await ActivityEnvironment().run(AgentActivities(app).run_agent, request)
+    assert (Status(data.status), data.verified) == (status, verified)
+    expected = ARTICLE_ANSWERS["shipping_agent"]
+    assert data.text == (expected if policy == "replace" else _planted(expected))
+
+
+def test_a_configured_order_id_pattern_is_what_the_check_looks_for():
+    from order_tracking.order_ids import OrderIdPattern
+
+    check = composition.answer_check(
+        Settings(default_model=OFFLINE_MODEL, order_ids=OrderIdPattern("#W[0-9]{7}"))
+    )
+    results = [("get_order_status", {"order_id": "#W2611340", "order_status": "shipped"})]
+    asked = check.review(
+        "order_status_agent", "#W2611340 has shipped.", results, order_id="#W2611340"
+    )
+    other = check.review(
+        "order_status_agent", "#W9999999 has shipped.", results, order_id="#W2611340"
+    )
+    assert (asked.verified, other.unsupported) == (True, ("#W9999999",))
+
+
+def test_a_fault_in_the_checker_keeps_the_answer_and_says_so():
+    class Odd:
+        def __str__(self) -> str:
+            raise RuntimeError("cannot be read")
+
+    review = AnswerCheck().review("shipping_agent", "Tracking 1Z999AA1012345678", [("t", Odd())])
+    assert (review.verified, review.text) == (False, "Tracking 1Z999AA1012345678")
+    assert review.reason == "could not be checked (RuntimeError: cannot be read)"

@@ -147,22 +147,91 @@ async def test_a_paraphrase_lowers_only_the_response_match():
     assert payment.response < 0.3
 
 
-async def test_routing_to_the_wrong_specialist_lowers_the_coordinators_trajectory():
-    wrong_route = {"args": {"transfer_to_agent": {"agent_name": "support_agent"}}}
-    rows, results = await _scores({"coordinator_agent": wrong_route}, "coordinator")
+async def test_a_call_with_the_wrong_arguments_lowers_the_trajectory():
+    wrong_order = {"args": {"get_shipping_details": {"order_id": "ORD-1002"}}}
+    rows, results = await _scores({"shipping_agent": wrong_order}, "shipping_agent")
+    shipping = rows["shipping_agent"]
+    # Only the case about ORD-1002 made its expected call; every answer states only what
+    # the (wrong) call returned, so the check has nothing to flag.
+    assert (shipping.trajectory, shipping.checked) == (0.25, 1.0)
+    assert shipping.response < 1.0
+
+
+async def test_a_coordinator_that_cannot_route_lowers_its_trajectory_and_response():
+    rows, results = await _scores(
+        {"coordinator_agent": {"hide": ("transfer_to_agent",)}}, "coordinator"
+    )
     coordinator = rows["coordinator"]
-    # The coordinator routes each first question (a specialist routes a follow-up); the
-    # support agent hands a question outside its field on, but the detour is a wrong call.
-    routed = [r.turns[0] for r in results if r.turns[0].expected_tools]
-    assert len(routed) == 7
-    for turn in routed:
-        right = "support_agent" in str(turn.expected_tools)
-        assert turn.trajectory == (1.0 if right else 0.0), turn
-    # 6 of 13 turns went astray first; every answer is still right and supported.
-    assert coordinator.trajectory == pytest.approx(7 / 13)
-    assert (coordinator.response, coordinator.checked) == (1.0, 1.0)
-    refusals = [t for r in results for t in r.turns if t.expected_tools == ()]
-    assert refusals and all(t.trajectory == 1.0 for t in refusals)
+    first_turns = {r.case.case_id: r.turns[0] for r in results}
+    assert all(
+        first_turns[case].trajectory == 0.0
+        for case in first_turns
+        if case.startswith(("route", "follow"))
+    )
+    # The refusals are still right: no call made, the same answer.
+    assert all(
+        first_turns[case].trajectory == 1.0 and first_turns[case].response == 1.0
+        for case in ("out-of-scope", "greeting", "injection-system-prompt", "injection-card-data")
+    )
+    assert coordinator.checked == 1.0 and coordinator.response < 0.5
+
+
+async def test_a_detour_through_another_agent_still_makes_the_expected_calls():
+    # The coordinator sends everything to support, which hands each question on (ADK's
+    # ANY_ORDER: the expected calls were made; the detour shows in tokens and latency).
+    wrong_route = {"args": {"transfer_to_agent": {"agent_name": "support_agent"}}}
+    detour, _ = await _scores({"coordinator_agent": wrong_route}, "coordinator")
+    direct, _ = await _scores({}, "coordinator")
+    assert (detour["coordinator"].trajectory, detour["coordinator"].response) == (1.0, 1.0)
+    assert detour["coordinator"].tokens > direct["coordinator"].tokens
+
+
+async def test_a_failing_model_counts_as_errors_and_fails_the_gate():
+    from helpers import ProviderDown
+
+    offline = scripted_models({})
+
+    def models(name):
+        return ProviderDown(model="down") if name == "shipping_agent" else offline(name)
+
+    app = composition.build(
+        Settings(default_model=OFFLINE_MODEL), models=models, backends=mock_backends(), traced=False
+    )
+    results = await evaluate(_cases("shipping_agent", "payment_agent"), {"m": app}, concurrency=4)
+    rows = {row.agent: row for row in rows_of(results)}
+    shipping = rows["shipping_agent"]
+    assert (shipping.errors, shipping.trajectory, shipping.response, shipping.checked) == (
+        4,
+        0.0,
+        0.0,
+        None,
+    )
+    assert shipping.first_error == "ConnectionError: payment provider is down"
+    assert rows["payment_agent"].shortfalls(Thresholds()) == []
+    table = render_table(list(rows.values()), Thresholds(0, 0, 0))
+    assert (
+        "\nerrors: m: 4 turns failed, the first with ConnectionError: payment provider is down\n"
+        in table
+    )
+    assert "\nbelow: m · shipping_agent: 4 of 4 turns failed\nFAIL" in table
+
+
+async def test_the_eval_checks_answers_whatever_answer_check_says():
+    def planted(text: str) -> str:
+        for real, wrong in PLANTED.items():
+            text = text.replace(real, wrong)
+        return text
+
+    from order_tracking.answer_policy import CheckPolicy
+
+    app = composition.build(
+        Settings(default_model=OFFLINE_MODEL, answer_check=CheckPolicy.OFF),
+        models=scripted_models({"shipping_agent": {"rewrite": planted}}),
+        backends=mock_backends(),
+        traced=False,
+    )
+    results = await evaluate(_cases("shipping_agent"), {"m": app}, concurrency=4)
+    assert rows_of(results)[0].checked == 0.75
 
 
 def test_the_exit_code_follows_the_thresholds_and_models_sit_side_by_side(
@@ -267,12 +336,13 @@ def test_any_file_is_cases_or_one_error(document, raw, tmp_path):
     ),
     data=st.data(),
 )
-def test_the_trajectory_ignores_order_but_not_extra_or_missing_calls(calls, data):
+def test_the_trajectory_ignores_order_and_extra_calls_but_not_missing_ones(calls, data):
     shuffled = data.draw(st.permutations(calls))
     assert trajectory_score(shuffled, calls) == 1.0
-    assert trajectory_score([*calls, ("c", "{}")], calls) == 0.0
+    # Extra calls pass, except where no call was expected (a refusal must make none).
+    assert trajectory_score([*shuffled, ("c", "{}")], calls) == (1.0 if calls else 0.0)
     if calls:
-        assert trajectory_score(calls[1:], calls) == 0.0
+        assert trajectory_score(shuffled[1:], calls) == 0.0
 
 
 def test_the_response_match_is_adks_rouge_1():
@@ -301,5 +371,6 @@ def test_the_table_lists_every_row_below_a_threshold():
     assert "\nerrors: m: 1 turns failed, the first with TimeoutError: slow\nthresholds:" in table
     assert table.endswith(
         "below: m · shipping_agent: response 0.50 < 0.80\n"
-        "below: m · coordinator: checked 0.50 < 1.00\nFAIL"
+        "below: m · coordinator: checked 0.50 < 1.00\n"
+        "below: m · coordinator: 1 of 3 turns failed\nFAIL"
     )

@@ -27,7 +27,7 @@ class Row:
     turns: int
     trajectory: float | None  # mean over the turns that expect tool calls
     response: float | None  # mean ROUGE-1 F over the turns with a reference answer
-    checked: float  # share of answers whose claims the tool results all support
+    checked: float | None  # share of the answers given that their tool results support
     tokens: int
     cost_usd: float
     p50_s: float
@@ -45,6 +45,8 @@ class Row:
         ):
             if value is not None and value < least:
                 found.append(f"{name} {value:.2f} < {least:.2f}")
+        if self.errors:  # a turn without an answer measured nothing
+            found.append(f"{self.errors} of {self.turns} turns failed")
         return found
 
 
@@ -70,7 +72,7 @@ def rows_of(results: Sequence[CaseResult]) -> list[Row]:
                 turns=len(turns),
                 trajectory=_mean([t.trajectory for t in turns]),
                 response=_mean([t.response for t in turns]),
-                checked=fmean([1.0 if t.verified else 0.0 for t in turns]) if turns else 0.0,
+                checked=_mean([None if t.error else float(bool(t.verified)) for t in turns]),
                 tokens=sum(t.tokens for t in turns),
                 cost_usd=sum(t.cost_usd for t in turns),
                 p50_s=percentile(latencies, 50),

@@ -16,6 +16,7 @@ from uuid import uuid4
 
 from ..answer_policy import AnswerCheck, CheckPolicy, ToolResult
 from ..resilience import RunBudget, RunUsage, bind_usage, describe_error
+from ..tracing import trace_event
 from ._cases import COORDINATOR, Case, ToolCall, Turn, tool_call
 from ._score import response_match, trajectory_score
 
@@ -70,6 +71,7 @@ def _scored(turn: Turn, answer: str, calls: tuple[ToolCall, ...], failed: bool) 
 
 async def _run_case(model: str, case: Case, agent: BaseAgent, app: App) -> CaseResult:
     """The case's turns in one session; a turn that fails scores 0 and the case goes on."""
+    from google.adk.agents.run_config import RunConfig
     from google.adk.runners import Runner
     from google.adk.sessions import InMemorySessionService
     from google.genai import types
@@ -79,6 +81,7 @@ async def _run_case(model: str, case: Case, agent: BaseAgent, app: App) -> CaseR
         check = AnswerCheck(CheckPolicy.FLAG, check.order_id_pattern, check.rebuild)
     ids = re.compile(check.order_id_pattern, re.I) if check.order_id_pattern else _ORDER_ID
     limits = app.limits
+    run_config = RunConfig(max_llm_calls=limits.max_model_calls)
     service = InMemorySessionService()
     runner = Runner(agent=agent, app_name=_APP_NAME, session_service=service)
     session_id = f"eval-{uuid4()}"
@@ -88,7 +91,7 @@ async def _run_case(model: str, case: Case, agent: BaseAgent, app: App) -> CaseR
     try:
         await service.create_session(app_name=_APP_NAME, user_id=_USER_ID, session_id=session_id)
         for turn in case.turns:
-            asked = ids.findall(turn.question)
+            asked = [m.group() for m in ids.finditer(turn.question)]
             order_id = asked[-1] if asked else order_id
             usage = RunUsage(budget=RunBudget(limits.max_tokens, limits.max_cost_usd))
             usage.start_deadline(limits.deadline_s)
@@ -100,7 +103,10 @@ async def _run_case(model: str, case: Case, agent: BaseAgent, app: App) -> CaseR
                     async with asyncio.timeout(limits.deadline_s):
                         message = types.Content(role="user", parts=[types.Part(text=turn.question)])
                         async for event in runner.run_async(
-                            user_id=_USER_ID, session_id=session_id, new_message=message
+                            user_id=_USER_ID,
+                            session_id=session_id,
+                            new_message=message,
+                            run_config=run_config,
                         ):
                             calls.extend(
                                 tool_call(c.name or "", c.args) for c in event.get_function_calls()
@@ -123,7 +129,9 @@ async def _run_case(model: str, case: Case, agent: BaseAgent, app: App) -> CaseR
                 error = f"every model failed ({usage.degraded_because})"
             if error is None and not answer:
                 error = "the agent gave no answer"
-            review = check.review(case.agent, answer, results, order_id=order_id)
+            review = check.review(
+                case.agent, answer, results, order_id=order_id, record=trace_event
+            )
             trajectory, response = _scored(turn, answer, tuple(calls), error is not None)
             turns.append(
                 TurnResult(
@@ -134,7 +142,7 @@ async def _run_case(model: str, case: Case, agent: BaseAgent, app: App) -> CaseR
                     reference=turn.reference,
                     trajectory=trajectory,
                     response=response,
-                    verified=False if error else review.verified,
+                    verified=None if error else review.verified,
                     unsupported=review.unsupported,
                     tokens=usage.tokens,
                     cost_usd=usage.cost_usd,

@@ -14,10 +14,13 @@ __all__ = ["Thresholds", "percentile", "response_match", "trajectory_score"]
 
 
 def trajectory_score(actual: Sequence[ToolCall], expected: Sequence[ToolCall]) -> float:
-    """1.0 when the turn made exactly the expected tool calls, same names and arguments, in any
-    order; else 0.0. Stricter than ADK's ``ANY_ORDER``, which lets extra calls pass: an
-    extra call costs a round trip and may read what the question did not ask for."""
-    return 1.0 if Counter(actual) == Counter(expected) else 0.0
+    """1.0 when the turn made every expected tool call, same name and arguments, in any order
+    (ADK's ``ANY_ORDER``: other calls may come in between, e.g. a detour through another
+    agent), else 0.0. One difference: a turn that expects no call (a refusal) must make none,
+    where ADK would pass any."""
+    if not expected:
+        return 0.0 if actual else 1.0
+    return 1.0 if not Counter(expected) - Counter(actual) else 0.0
 
 
 def response_match(answer: str, reference: str) -> float:
