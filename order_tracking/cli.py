@@ -33,6 +33,7 @@ from .cli_support import (
     id_file_option,
     port_option,
     timeout,
+    timeout_option,
     verbose_option,
 )
 from .cli_support import settings as settings_
@@ -84,15 +85,7 @@ def cli() -> None:
     callback=count(MAX_WORKERS),
     help="Processes to spread a batch over, one event loop each (--concurrency is the total).",
 )
-@click.option(
-    "--timeout",
-    "timeout_s",
-    type=float,
-    default=None,
-    callback=timeout,
-    metavar="SECONDS",
-    help="Deadline for each agent (default: AGENT_TIMEOUT_S, else 60).",
-)
+@timeout_option("Deadline for each agent (default: AGENT_TIMEOUT_S, else 60).")
 @verbose_option
 def track_command(
     order_ids: tuple[str, ...],

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from .cli_support import BadInput, concurrency_option, settings, timeout, verbose_option
+from .cli_support import BadInput, concurrency_option, settings, timeout_option, verbose_option
 from .config import ConfigError
 from .lifecycle import EXIT_AGENT_FAILED, EXIT_OK
 
@@ -57,15 +57,7 @@ def _score(ctx: Any, param: Any, value: float | None) -> float | None:
     help="The least response match alone (ROUGE-1 against the reference answers).",
 )
 @concurrency_option("Cases in flight at once, across every model.")
-@click.option(
-    "--timeout",
-    "timeout_s",
-    type=float,
-    default=None,
-    callback=timeout,
-    metavar="SECONDS",
-    help="Deadline for each turn (default: AGENT_TIMEOUT_S, else 60).",
-)
+@timeout_option("Deadline for each turn (default: AGENT_TIMEOUT_S, else 60).")
 @verbose_option
 def eval_command(
     files: tuple[Path, ...],

@@ -28,6 +28,7 @@ __all__ = [
     "port_option",
     "settings",
     "timeout",
+    "timeout_option",
     "verbose_option",
 ]
 
@@ -75,6 +76,18 @@ def count(high: int) -> Callable[[Any, Any, int], int]:
         return value
 
     return check
+
+
+def timeout_option(help_text: str) -> Callable[[Any], Any]:
+    return click.option(
+        "--timeout",
+        "timeout_s",
+        type=float,
+        default=None,
+        callback=timeout,
+        metavar="SECONDS",
+        help=help_text,
+    )
 
 
 def concurrency_option(help_text: str) -> Callable[[Any], Any]:

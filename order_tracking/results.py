@@ -4,17 +4,19 @@ stack."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .config import Settings
 
 __all__ = [
     "SUMMARY_ROWS",
+    "ToolCall",
     "AgentResult",
     "BatchSummary",
     "OrderReport",
@@ -22,7 +24,16 @@ __all__ = [
     "ResultCallback",
     "RunLimits",
     "Status",
+    "tool_call",
 ]
+
+
+# A tool call as (name, its arguments as canonical JSON): comparable, hashable.
+ToolCall = tuple[str, str]
+
+
+def tool_call(name: str | None, args: Any) -> ToolCall:
+    return name or "", json.dumps(args or {}, sort_keys=True, default=str)
 
 
 class Status(StrEnum):

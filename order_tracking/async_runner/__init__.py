@@ -29,12 +29,13 @@ from ..results import (
     Status,
 )
 from ..tracing import WORKFLOW_NAME, Tracing
-from ._agent import APP_NAME, USER_ID, agent_result, prompt_for, run_agent_task
+from ._agent import APP_NAME, USER_ID, TurnLog, agent_result, prompt_for, run_agent_task
 
 __all__ = [
     "APP_NAME",
     "DEFAULT_ORDERS_IN_FLIGHT",
     "USER_ID",
+    "TurnLog",
     "prompt_for",
     "run_agent_task",
     "run_all_agents",

@@ -4,13 +4,14 @@ checked against the results of the tools it called."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from google.adk.agents import BaseAgent
 from google.adk.agents.invocation_context import LlmCallsLimitExceededError
 from google.adk.agents.run_config import RunConfig
+from google.adk.events import Event
 from google.adk.runners import Runner
 from google.adk.sessions import InMemorySessionService
 from google.genai import types
@@ -23,10 +24,17 @@ from ..resilience import (
     bind_usage,
     describe_error,
 )
-from ..results import AgentResult, RunLimits, Status
+from ..results import AgentResult, RunLimits, Status, ToolCall, tool_call
 from ..tracing import trace_event
 
-__all__ = ["APP_NAME", "USER_ID", "agent_result", "prompt_for", "run_agent_task"]
+__all__ = [
+    "APP_NAME",
+    "USER_ID",
+    "TurnLog",
+    "agent_result",
+    "prompt_for",
+    "run_agent_task",
+]
 
 APP_NAME = "order_tracking"
 USER_ID = "track-order"
@@ -36,9 +44,20 @@ def prompt_for(order_id: str) -> str:
     return f"What is the status of order {order_id}?"
 
 
-def _arguments(args: Any) -> str:
-    """A tool call's arguments as canonical JSON (comparable, hashable)."""
-    return json.dumps(args or {}, sort_keys=True, default=str)
+@dataclass
+class TurnLog:
+    """What one turn's events show: the tool calls, what the tools returned, the answer."""
+
+    calls: list[ToolCall] = field(default_factory=list)
+    results: list[ToolResult] = field(default_factory=list)
+    text: str = ""
+
+    def add(self, event: Event) -> None:
+        self.calls.extend(tool_call(c.name, c.args) for c in event.get_function_calls())
+        self.results.extend((r.name or "", r.response) for r in event.get_function_responses())
+        if event.is_final_response() and event.content and event.content.parts:
+            parts = event.content.parts
+            self.text = "".join(p.text for p in parts if p.text and not p.thought).strip()
 
 
 async def run_agent_task(
@@ -64,10 +83,8 @@ async def run_agent_task(
     session_service = InMemorySessionService()
     runner = Runner(agent=agent, app_name=APP_NAME, session_service=session_service)
     run_config = RunConfig(max_llm_calls=limits.max_model_calls)
-    tool_calls: list[str] = []
-    tool_args: list[str] = []
-    tool_results: list[ToolResult] = []
-    text, status, error = "", Status.OK, None
+    log = TurnLog()
+    status, error = Status.OK, None
     deadline = asyncio.timeout(limits.deadline_s)
     try:
         with bind_usage(usage):
@@ -82,16 +99,7 @@ async def run_agent_task(
                     new_message=message,
                     run_config=run_config,
                 ):
-                    for call in event.get_function_calls():
-                        tool_calls.append(call.name or "")
-                        tool_args.append(_arguments(call.args))
-                    tool_results.extend(
-                        (r.name or "", r.response) for r in event.get_function_responses()
-                    )
-                    if event.is_final_response() and event.content and event.content.parts:
-                        text = "".join(
-                            p.text for p in event.content.parts if p.text and not p.thought
-                        ).strip()
+                    log.add(event)
     except TimeoutError as exc:
         if deadline.expired():
             status, error = Status.TIMEOUT, f"no answer within {limits.deadline_s:g}s"
@@ -105,6 +113,7 @@ async def run_agent_task(
         status, error = Status.ERROR, describe_error(exc)
     finally:
         await runner.close()
+    text = log.text
     if status == Status.OK and not text:
         status, error = Status.ERROR, "the agent gave no answer"
     elif status == Status.OK and usage.unavailable:
@@ -115,7 +124,7 @@ async def run_agent_task(
         error = f"every model failed ({usage.degraded_because}); answered from tool results alone"
     verified, unsupported = None, ()
     if check is not None and status.keeps_answer:
-        review = check.review(agent.name, text, tool_results, order_id=order_id, record=trace_event)
+        review = check.review(agent.name, text, log.results, order_id=order_id, record=trace_event)
         verified, unsupported, text = review.verified, review.unsupported, review.text
         if review.replaced:
             # The answer built from the tool results alone, as when every model fails.
@@ -130,8 +139,8 @@ async def run_agent_task(
         error,
         time.perf_counter() - start,
         usage,
-        tool_calls=tuple(tool_calls),
-        tool_args=tuple(tool_args),
+        tool_calls=tuple(name for name, _ in log.calls),
+        tool_args=tuple(args for _, args in log.calls),
         session_id=session_id,
         verified=verified,
         unsupported_claims=unsupported,

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..results import ToolCall, tool_call
 from ..specialists import SPECIALIST_NAMES
 
 __all__ = [
@@ -27,7 +28,6 @@ __all__ = [
     "dump_set",
     "load_set",
     "shipped_sets",
-    "tool_call",
 ]
 
 COORDINATOR = "coordinator"
@@ -37,14 +37,6 @@ SHIPPED = "evalsets"  # the package's folder of sets
 
 class EvalFileError(ValueError):
     """An eval-set file that cannot be used; the message names it and says why."""
-
-
-# (tool name, its arguments as canonical JSON): comparable, hashable.
-ToolCall = tuple[str, str]
-
-
-def tool_call(name: str, args: Any) -> ToolCall:
-    return name, json.dumps(args or {}, sort_keys=True, default=str)
 
 
 @dataclass(frozen=True)
@@ -105,7 +97,7 @@ def load_set(path: Path) -> list[Case]:
             expected = None
             if invocation.intermediate_data is not None:
                 calls = get_all_tool_calls(invocation.intermediate_data)
-                expected = tuple(tool_call(c.name or "", c.args) for c in calls)
+                expected = tuple(tool_call(c.name, c.args) for c in calls)
             final = invocation.final_response
             turns.append(Turn(question, expected, _text(final) if final else None))
         if not turns:

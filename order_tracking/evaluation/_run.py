@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 from ..answer_policy import AnswerCheck, CheckPolicy, ToolResult
+from ..async_runner import TurnLog
 from ..resilience import RunBudget, RunUsage, bind_usage, describe_error
 from ..tracing import trace_event
-from ._cases import COORDINATOR, Case, ToolCall, Turn, tool_call
+from ._cases import COORDINATOR, Case, ToolCall, Turn
 from ._score import response_match, trajectory_score
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ async def _run_case(model: str, case: Case, agent: BaseAgent, app: App) -> CaseR
     service = InMemorySessionService()
     runner = Runner(agent=agent, app_name=_APP_NAME, session_service=service)
     session_id = f"eval-{uuid4()}"
-    results: list[ToolResult] = []  # the whole conversation's: a follow-up may restate them
+    earlier: list[ToolResult] = []  # the conversation's: a follow-up may restate them
     order_id: str | None = None
     turns: list[TurnResult] = []
     try:
@@ -95,8 +96,8 @@ async def _run_case(model: str, case: Case, agent: BaseAgent, app: App) -> CaseR
             order_id = asked[-1] if asked else order_id
             usage = RunUsage(budget=RunBudget(limits.max_tokens, limits.max_cost_usd))
             usage.start_deadline(limits.deadline_s)
-            calls: list[ToolCall] = []
-            answer, error = "", None
+            log = TurnLog()
+            error = None
             start = time.perf_counter()
             try:
                 with bind_usage(usage):
@@ -108,16 +109,7 @@ async def _run_case(model: str, case: Case, agent: BaseAgent, app: App) -> CaseR
                             new_message=message,
                             run_config=run_config,
                         ):
-                            calls.extend(
-                                tool_call(c.name or "", c.args) for c in event.get_function_calls()
-                            )
-                            results.extend(
-                                (r.name or "", r.response) for r in event.get_function_responses()
-                            )
-                            if event.is_final_response() and event.content and event.content.parts:
-                                answer = "".join(
-                                    p.text for p in event.content.parts if p.text and not p.thought
-                                ).strip()
+                            log.add(event)
             except asyncio.CancelledError:
                 raise
             except TimeoutError:
@@ -127,17 +119,19 @@ async def _run_case(model: str, case: Case, agent: BaseAgent, app: App) -> CaseR
             latency = time.perf_counter() - start
             if error is None and usage.degraded_because:
                 error = f"every model failed ({usage.degraded_because})"
+            answer, calls = log.text, tuple(log.calls)
+            earlier.extend(log.results)
             if error is None and not answer:
                 error = "the agent gave no answer"
             review = check.review(
-                case.agent, answer, results, order_id=order_id, record=trace_event
+                case.agent, answer, earlier, order_id=order_id, record=trace_event
             )
-            trajectory, response = _scored(turn, answer, tuple(calls), error is not None)
+            trajectory, response = _scored(turn, answer, calls, error is not None)
             turns.append(
                 TurnResult(
                     question=turn.question,
                     answer=answer,
-                    tool_calls=tuple(calls),
+                    tool_calls=calls,
                     expected_tools=turn.expected_tools,
                     reference=turn.reference,
                     trajectory=trajectory,
