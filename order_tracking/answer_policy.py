@@ -73,10 +73,12 @@ class AnswerCheck:
         *,
         order_id: str | None = None,
         record: Callable[[str, dict[str, Any]], None] | None = None,
+        rebuild_from: Sequence[ToolResult] | None = None,
     ) -> Review:
         """``text`` checked against ``tool_results`` (the results of the tools ``agent``
         called in the same run) for the order ``order_id``; ``record(name, attributes)``
-        receives the ``answer.check`` event (``tracing.trace_event``)."""
+        receives the ``answer.check`` event (``tracing.trace_event``). A replacement is built
+        from ``rebuild_from`` (default: ``tool_results``; a chat's turn, not its history)."""
         if self.policy == CheckPolicy.OFF:
             return Review(None, text=text)
         try:
@@ -91,7 +93,8 @@ class AnswerCheck:
         unsupported = tuple(dict.fromkeys(c.text for c in verdict.unsupported))
         review = Review(verdict.verified, unsupported, text)
         if not verdict.verified and self.policy == CheckPolicy.REPLACE and self.rebuild:
-            review = Review(False, unsupported, self.rebuild(agent, tool_results), replaced=True)
+            rebuilt = self.rebuild(agent, tool_results if rebuild_from is None else rebuild_from)
+            review = Review(False, unsupported, rebuilt, replaced=True)
         if record is not None:
             record(
                 "answer.check",

@@ -277,21 +277,23 @@ _adk_web: dict[str, Any] = {}
 
 
 def adk_web(name: str) -> Any:
-    """``adk web`` start-up, on its first access of the package's ``app`` (ADK has loaded
-    ``.env`` by then): ``app`` (ADK's App: the coordinator and the plugin that keeps non-text
-    user messages from failing the server), ``root_agent``, and ``ORDER_AGENTS`` (the
-    specialists for the concurrent runner). Each chat turn is one trace file."""
+    """``adk web`` start-up, on the first access of the package's ``app`` (``.env`` loaded by
+    then): ``app`` (the coordinator, with plugins: non-text user messages refused, answers
+    checked), ``root_agent``, ``ORDER_AGENTS``. Each chat turn is one trace file."""
     if not _adk_web:
         from google.adk.apps import App as AdkApp
 
+        from .answer_plugin import AnswerCheckPlugin
+        from .answer_policy import AnswerCheck
         from .guard import UserMessageGuard
 
         settings = configure_process(logging_mode="host")
         announce_model_choice(settings)
         tracker = build(settings)
         coordinator = tracker.coordinator()
+        plugins = [UserMessageGuard(), AnswerCheckPlugin(tracker.answer_check or AnswerCheck())]
         _adk_web.update(
-            app=AdkApp(name="order_tracking", root_agent=coordinator, plugins=[UserMessageGuard()]),
+            app=AdkApp(name="order_tracking", root_agent=coordinator, plugins=plugins),
             root_agent=coordinator,
             ORDER_AGENTS=list(tracker.agents),
         )

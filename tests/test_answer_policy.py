@@ -236,3 +236,68 @@ def test_a_fault_in_the_checker_keeps_the_answer_and_says_so():
     review = AnswerCheck().review("shipping_agent", "Tracking 1Z999AA1012345678", [("t", Odd())])
     assert (review.verified, review.text) == (False, "Tracking 1Z999AA1012345678")
     assert review.reason == "could not be checked (RuntimeError: cannot be read)"
+
+
+async def _chat(app, questions):
+    """A conversation with ``app``'s coordinator as ``adk web`` holds it: with the plugin."""
+    from google.adk.apps import App as AdkApp
+    from google.adk.runners import Runner
+    from google.adk.sessions import InMemorySessionService
+    from google.genai import types
+
+    from order_tracking.answer_plugin import AnswerCheckPlugin
+
+    adk_app = AdkApp(
+        name="order_tracking",
+        root_agent=app.coordinator(),
+        plugins=[AnswerCheckPlugin(app.answer_check)],
+    )
+    service = InMemorySessionService()
+    runner = Runner(app=adk_app, session_service=service)
+    session = await service.create_session(app_name="order_tracking", user_id="u")
+    answers = []
+    try:
+        for question in questions:
+            message = types.Content(role="user", parts=[types.Part(text=question)])
+            final = None
+            async for event in runner.run_async(
+                user_id="u", session_id=session.id, new_message=message
+            ):
+                if event.is_final_response() and event.content and event.content.parts:
+                    final = event.content.parts[0].text
+            answers.append(final)
+    finally:
+        await runner.close()
+    return answers
+
+
+CHAT = ["Where is my package for ORD-1001?", "And has it been paid?"]
+
+
+@pytest.mark.parametrize("policy", list(CheckPolicy))
+async def test_a_chat_answer_is_checked_against_the_conversations_tool_results(policy):
+    app = _app({"shipping_agent": {"rewrite": _planted}}, policy)
+    shipping, payment = await _chat(app, CHAT)
+    planted = _planted(ARTICLE_ANSWERS["shipping_agent"])
+    assert (
+        shipping
+        == {
+            CheckPolicy.FLAG: "UNVERIFIED: states what no tool returned: 1Z999AA1099999999, "
+            f"2024-01-21\n\n{planted}",
+            CheckPolicy.REPLACE: "DEGRADED: the model's answer states what no tool returned: "
+            "1Z999AA1099999999, 2024-01-21; answered from tool results alone\n\n"
+            + ARTICLE_ANSWERS["shipping_agent"],
+            CheckPolicy.OFF: planted,
+        }[policy]
+    )
+    assert payment == ARTICLE_ANSWERS["payment_agent"]  # a follow-up, verified
+
+
+async def test_a_correct_chat_is_left_as_it_is():
+    answers = await _chat(_app({}), [*CHAT, "Is SKU-KBD-07 in stock?", "What's the weather?"])
+    assert answers[:3] == [
+        ARTICLE_ANSWERS["shipping_agent"],
+        ARTICLE_ANSWERS["payment_agent"],
+        "SKU-KBD-07: 3 units — reorder recommended",
+    ]
+    assert answers[3].startswith("I can help with order status")
