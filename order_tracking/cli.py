@@ -25,6 +25,7 @@ import click
 from . import lifecycle
 from .cli_data import backends_group, data_group
 from .cli_eval import eval_command
+from .cli_mcp import mcp_command
 from .cli_support import (
     BadInput,
     concurrency_option,
@@ -213,6 +214,7 @@ cli.add_command(worker_command)
 cli.add_command(submit_command)
 cli.add_command(result_command)
 cli.add_command(eval_command)
+cli.add_command(mcp_command)
 
 
 # --- Entry point ------------------------------------------------------------------------------

@@ -1,7 +1,6 @@
 """The composition root: the one place a run is put together.
 
-Every entry point (``track-order`` and its commands, the HTTP service, the worker processes,
-``adk web``, the benchmark) starts the same way:
+Every entry point (the commands, the HTTP service, the workers, ``adk web``, the benchmark):
 
 1. :func:`configure_process`: logging, ``.env`` files, secrets to redact, settings. Cheap: no
    agent library is imported, so a bad setting fails fast.
@@ -35,6 +34,8 @@ from .specialists import AGENT_NAMES
 from .tracker import App
 
 if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
+
     from .answer_policy import AnswerCheck
     from .backends import Backends
     from .models import ModelFactory
@@ -49,6 +50,7 @@ __all__ = [
     "build",
     "configure_libraries",
     "eval_apps",
+    "mcp_server",
     "open_backends",
     "configure_process",
     "production_models",
@@ -93,26 +95,16 @@ def configure_process(*, logging_mode: LoggingMode = "quiet") -> Settings:
 
 def announce_model_choice(settings: Settings, stream: TextIO | None = None) -> None:
     """One line on stderr when the offline model is used because nothing else was configured."""
-    if settings.offline_fallback:
-        which = (
-            "the agents without their own *_AGENT_MODEL use"
-            if settings.model_overrides
-            else "using"
-        )
-        print(
-            f"No SHIPPING_MODEL and no OPENAI_API_KEY set: {which} the built-in offline model "
-            f"({OFFLINE_MODEL}), a rule-based stand-in, not an LLM.",
-            file=stream or sys.stderr,
-        )
+    if settings.model_note:
+        print(settings.model_note, file=stream or sys.stderr)
 
 
 _offline: OfflineModel | None = None
 
 
 def configure_libraries() -> OfflineModel:
-    """The libraries' process-wide switches and the offline provider, once per process.
-    Returns the offline provider (registered even for real models: it is what an agent
-    degrades to)."""
+    """The libraries' process-wide switches and the offline provider (what an agent degrades
+    to, so registered even for real models), once per process."""
     global _offline
     if _offline is None:
         import litellm
@@ -130,11 +122,9 @@ def configure_libraries() -> OfflineModel:
 
 
 async def warm_up() -> None:
-    """Run one offline turn so LiteLLM's and ADK's lazy first-call imports (~1 s here:
-    LiteLLM's provider plumbing and tokenizer, ADK's workflow runner) happen before the clock
-    starts, not inside every agent's timing. It goes through the same model wiring as the
-    real agents, so it imports what they will and nothing more. Run it before tracing is set
-    up, so it leaves no trace."""
+    """One offline turn, through the agents' model wiring, so LiteLLM's and ADK's lazy
+    first-call imports (~1 s here) happen before any clock starts. Before tracing is set up:
+    it leaves no trace."""
     from .agent import build_order_agents
     from .async_runner import prompt_for, run_agent_task
     from .models import litellm_models
@@ -262,6 +252,16 @@ def trace_part() -> str:
     part of each order's trace; workers sharing a folder must not write the same file)."""
     host = re.sub(r"[^A-Za-z0-9-]+", "-", socket.gethostname())[:40].strip("-") or "host"
     return f"{host}-{os.getpid()}"
+
+
+def mcp_server(settings: Settings, *, max_in_flight: int) -> tuple[MCPServer, Backends]:
+    """``track-order mcp``: the four tools over ``ORDER_BACKEND`` as an MCP server; no agent."""
+    from .mcp_server import build_mcp_server
+    from .tools import build_tools
+
+    backends = open_backends(settings)
+    tools = build_tools(backends, settings.order_ids)
+    return build_mcp_server(tools, max_in_flight=max_in_flight), backends
 
 
 def client_tracing(settings: Settings) -> Tracing:

@@ -265,5 +265,19 @@ class Settings:
         return self.model_overrides.get(agent_name, self.default_model)
 
     @property
+    def model_note(self) -> str | None:
+        """What to tell the user when the offline model is used because nothing else was
+        configured (None otherwise)."""
+        if not self.offline_fallback:
+            return None
+        which = (
+            "the agents without their own *_AGENT_MODEL use" if self.model_overrides else "using"
+        )
+        return (
+            f"No SHIPPING_MODEL and no OPENAI_API_KEY set: {which} the built-in offline model "
+            f"({OFFLINE_MODEL}), a rule-based stand-in, not an LLM."
+        )
+
+    @property
     def uses_offline_model(self) -> bool:
         return OFFLINE_MODEL in {self.default_model, *self.model_overrides.values()}

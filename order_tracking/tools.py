@@ -38,7 +38,7 @@ class _Refused(Exception):
 
 def _text(value: Any, kind: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise _Refused(f"Give a {kind} as a non-empty string.")
+        raise _Refused(f"Give {'an' if kind[0] in 'aeiou' else 'a'} {kind} as a non-empty string.")
     if len(value.strip()) > MAX_ID_CHARS:
         raise _Refused(f"That {kind} is too long to be valid.")
     if not value.strip().isprintable():  # a line break or a control character: never an id,

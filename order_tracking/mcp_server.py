@@ -1,0 +1,113 @@
+"""``track-order mcp``: the four order tools served over MCP, to any MCP client.
+
+The tools are the agents' own functions (``tools.build_tools`` over ``ORDER_BACKEND``): the
+same names, the same one-line descriptions, input schemas from the same signatures, and the
+same checks before any backend is asked (an id that fails ``ORDER_ID_PATTERN`` never reaches
+one). A result is structured content; an error result is an MCP tool error with the tool's
+own message. Card data never leaves: the payment adapter does not hand it over. Calls in
+flight are bounded. Over HTTP (streamable, stateless) the server wants a key beyond loopback,
+like every server we ship.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hmac
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.types import CallToolResult, TextContent
+
+from .tools import Tool
+
+__all__ = ["MCP_PATH", "build_mcp_server", "http_app"]
+
+MCP_PATH = "/mcp"
+_INSTRUCTIONS = (
+    "Order tracking: look up an order's status, shipping, stock and payment by order id "
+    "(or stock by SKU). Read-only."
+)
+
+
+def _served(tool: Tool, gate: asyncio.Semaphore) -> Tool:
+    @functools.wraps(tool)  # name, docstring and signature: the input schema
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        async with gate:
+            result = await tool(*args, **kwargs)
+        if isinstance(result, Mapping) and result.get("status") == "error":
+            message = str(result.get("error_message") or "The lookup failed.")
+            return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
+        return result
+
+    return run
+
+
+def build_mcp_server(tools: Mapping[str, Tool], *, max_in_flight: int = 64) -> MCPServer:
+    """An MCP server with ``tools``, at most ``max_in_flight`` calls running at once (the
+    rest wait their turn)."""
+    server = MCPServer(name="order_tracking", instructions=_INSTRUCTIONS, log_level="WARNING")
+    gate = asyncio.Semaphore(max_in_flight)
+    for name, tool in tools.items():
+        description = (tool.__doc__ or name).strip().splitlines()[0]
+        server.add_tool(_served(tool, gate), name=name, description=description)
+    return server
+
+
+def http_app(
+    server: MCPServer,
+    *,
+    host: str,
+    api_keys: Sequence[str] = (),
+    on_shutdown: Callable[[], Awaitable[None]] | None = None,
+) -> Any:
+    """The streamable-HTTP ASGI app at ``MCP_PATH``: stateless (any worker can answer any
+    request), JSON answers. With ``api_keys``, a request without one of them
+    (``Authorization: Bearer KEY`` or ``X-API-Key: KEY``) is answered 401. ``on_shutdown`` runs
+    on the server's loop when it stops (the backends' connections are closed there)."""
+    app = server.streamable_http_app(
+        streamable_http_path=MCP_PATH, stateless_http=True, json_response=True, host=host
+    )
+    keys = [key.encode() for key in api_keys]
+
+    async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan" and on_shutdown is not None:
+            inner_send = send
+
+            async def send(message: dict[str, Any]) -> None:
+                if message["type"] == "lifespan.shutdown.complete":
+                    await on_shutdown()
+                await inner_send(message)
+
+        elif scope["type"] == "http" and keys and not _has_key(scope, keys):
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 401,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"www-authenticate", b'Bearer realm="order_tracking"'),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": _UNAUTHORIZED})
+            return
+        await app(scope, receive, send)
+
+    return guarded
+
+
+_UNAUTHORIZED = b'{"detail":"missing or invalid API key"}'
+
+
+def _has_key(scope: dict[str, Any], keys: Sequence[bytes]) -> bool:
+    headers = dict(scope.get("headers") or ())
+    given = headers.get(b"x-api-key", b"")
+    bearer = headers.get(b"authorization", b"")
+    if bearer[:7].lower() == b"bearer ":
+        given = bearer[7:].strip()
+    known = False
+    for key in keys:  # every key, every time: constant time
+        known |= hmac.compare_digest(given, key)
+    return known
