@@ -4,7 +4,8 @@ The same call (``get_order_status`` for ORD-1001 on the built-in data) made N ti
 another, four ways: the agents' own function in process; through the official MCP client to
 the server in memory (the protocol without a transport); to ``track-order mcp`` over stdio (a
 subprocess); and to ``track-order mcp --transport http`` on loopback (stateless streamable
-HTTP, one client session). Median and p95 per call, and each median against in process.
+HTTP, one client session). Median and p95 per call, and each median against in process. Then
+whole orders one after another, the tools in process and over MCP (``TOOLS_MCP_URL``).
 """
 
 from __future__ import annotations
@@ -70,6 +71,25 @@ def _http_server(folder: str) -> tuple[subprocess.Popen, str]:
     return proc, found.group(1)
 
 
+async def _orders(url: str, orders: int) -> dict[str, list[float]]:
+    """One order after another (every agent of it at once), in process and with the tools over
+    MCP: wall seconds per order."""
+    from order_tracking import composition
+    from order_tracking.config import OFFLINE_MODEL, Settings
+
+    walls: dict[str, list[float]] = {}
+    for name, tools_mcp in (("tools in process", None), ("tools over MCP (HTTP)", url)):
+        settings = Settings(default_model=OFFLINE_MODEL, tools_mcp=tools_mcp)
+        app = composition.build(settings, traced=False)
+        try:
+            for _ in range(3):
+                await app.track_order("ORD-1001")  # warm: sessions, the tool list
+            walls[name] = [(await app.track_order("ORD-1001")).wall_s for _ in range(orders)]
+        finally:
+            await app.aclose()
+    return walls
+
+
 async def main(calls: int) -> None:
     tools = build_tools(mock_backends())
     rows: dict[str, list[float]] = {}
@@ -86,6 +106,7 @@ async def main(calls: int) -> None:
         proc, url = _http_server(folder)
         try:
             rows["MCP over HTTP"] = await _over(url, calls)
+            walls = await _orders(url, max(15, calls // 20))
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -96,6 +117,12 @@ async def main(calls: int) -> None:
         times.sort()
         median, p95 = statistics.median(times), times[int(0.95 * len(times)) - 1]
         print(f"| {name} | {median * 1000:.3f} | {p95 * 1000:.3f} | {median / base:.0f} |")
+    print("\n| one order (ORD-1001, offline model) | median wall s | p95 wall s |")
+    print("|---|---|---|")
+    for name, times in walls.items():
+        times.sort()
+        p95 = times[int(0.95 * len(times)) - 1]
+        print(f"| {name} | {statistics.median(times):.3f} | {p95:.3f} |")
 
 
 if __name__ == "__main__":

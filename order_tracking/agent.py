@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from google.adk.agents import Agent
+from google.adk.tools.base_tool import BaseTool
 
 from .guard import input_guard
 from .models import ModelFactory
@@ -42,9 +43,15 @@ def _agent(spec: Specialist, model: Any, tools: Mapping[str, Tool], max_input_ch
         model=model,
         description=spec.description,
         instruction=_fixed(spec.instruction),
-        tools=[DeclaredOnceTool(tools[name]) for name in spec.tools],
+        tools=[_adk_tool(tools[name]) for name in spec.tools],
         before_model_callback=input_guard(max_input_chars),
     )
+
+
+def _adk_tool(tool: Any) -> Any:
+    """An in-process function as an ADK tool; a tool that is one already (from an MCP
+    server, ``mcp_tools``) as it is."""
+    return tool if isinstance(tool, BaseTool) else DeclaredOnceTool(tool)
 
 
 def _article_tools() -> Mapping[str, Tool]:

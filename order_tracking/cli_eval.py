@@ -111,7 +111,8 @@ def eval_command(
         try:
             return await evaluate(cases, apps, concurrency=concurrency)
         finally:
-            await next(iter(apps.values())).aclose()  # the apps share their backends
+            for app in apps.values():
+                await app.aclose()
 
     results = asyncio.run(main())
     rows = rows_of(results)

@@ -176,23 +176,26 @@ def build(
     warm: bool = False,
     trace_part: str | None = None,
 ) -> App:
-    """Everything a run needs. ``models`` and ``backends`` replace the production ones
-    (tests, benchmark); ``traced`` installs Monocle (the first set-up in a process wins);
-    ``warm`` runs the warm-up first, outside any trace and any clock. Not inside a running
-    event loop when ``warm`` is set. ``trace_part`` names this process in its trace files (a
-    Temporal worker's, see ``trace_part``). A backend that cannot be opened raises ``ConfigError``
-    before anything else is built."""
+    """Everything a run needs. ``models``, ``backends`` replace the production ones (tests);
+    ``traced`` installs Monocle (first set-up wins); ``warm`` warms up first (not inside an event
+    loop); ``trace_part`` names this process in trace files (``trace_part``). The tools are
+    ``TOOLS_MCP_URL``'s, else over the backends; one that cannot be opened raises ``ConfigError``."""
     from .agent import build_order_agents
     from .tools import build_tools
     from .tracing import setup_tracing
 
-    backends = backends or open_backends(settings)
+    if settings.tools_mcp and backends is None:
+        from .mcp_tools import remote_tools
+
+        backends, tools = remote_tools(settings)
+    else:
+        backends = backends or open_backends(settings)
+        tools = build_tools(backends, settings.order_ids)
     configure_libraries()
     if warm:
         asyncio.run(warm_up())
     tracing = setup_tracing(settings, part=trace_part) if traced else None
     models = models or production_models(settings)
-    tools = build_tools(backends, settings.order_ids)
     agents = build_order_agents(models, max_input_chars=settings.max_input_chars, tools=tools)
     return App(
         settings=settings,
@@ -227,23 +230,18 @@ def eval_apps(
 ) -> dict[str, App]:
     """``track-order eval``'s ``App`` per model (default: the configured ones): every agent on
     that model alone (no fallback, degraded answer or breaker: a model is scored on its own
-    answers), on the built-in data (``builtin_data``) or ``ORDER_BACKEND``; warm, traced."""
+    answers), on the built-in data (``builtin_data``) or the configured tools; warm, traced."""
     from .backends import mock_backends
     from .models import litellm_models
 
-    backends = mock_backends() if builtin_data else open_backends(settings)
     apps: dict[str, App] = {}
     for name in model_names or [None]:
         chosen = settings.with_model(name) if name else replace(settings, fallback_models=())
-        label = chosen.default_model
-        if chosen.model_overrides:
-            label += f" (+{len(chosen.model_overrides)} per-agent)"
-        apps[label] = build(
-            chosen,
-            models=litellm_models(chosen, degrade=False),
-            backends=backends,
-            warm=not apps,
-        )
+        extra = len(chosen.model_overrides)
+        label = chosen.default_model + (f" (+{extra} per-agent)" if extra else "")
+        models = litellm_models(chosen, degrade=False)
+        data = mock_backends() if builtin_data else None  # else TOOLS_MCP_URL or ORDER_BACKEND
+        apps[label] = build(chosen, models=models, backends=data, warm=not apps)
     return apps
 
 

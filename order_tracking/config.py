@@ -162,6 +162,10 @@ class Settings:
     order_ids: OrderIdPattern = field(default_factory=OrderIdPattern)
     # What happens to an answer stating what no tool returned (see answer_policy.py).
     answer_check: CheckPolicy = CheckPolicy.FLAG
+    # The tools from an MCP server instead of in process (TOOLS_MCP_URL, see mcp_tools.py).
+    tools_mcp: str | None = None
+    tools_mcp_api_key: str | None = None
+    tools_mcp_timeout_s: float = 10.0
     # Temporal (track-order worker / submit / result).
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
@@ -214,6 +218,11 @@ class Settings:
             choices = ", ".join(p.value for p in CheckPolicy)
             raise ConfigError(f"ANSWER_CHECK must be one of {choices}, got {_shown(raw_check)}")
         return cls(
+            tools_mcp=env.get("TOOLS_MCP_URL", "").strip() or None,
+            tools_mcp_api_key=env.get("TOOLS_MCP_API_KEY", "").strip() or None,
+            tools_mcp_timeout_s=_number(
+                env, "TOOLS_MCP_TIMEOUT_S", 10.0, float, high=DAY_S, above_low=True
+            ),
             answer_check=CheckPolicy(raw_check),
             temporal_address=env.get("TEMPORAL_ADDRESS", "").strip() or "localhost:7233",
             temporal_namespace=env.get("TEMPORAL_NAMESPACE", "").strip() or "default",

@@ -86,6 +86,33 @@ _BACKEND_METHODS = [
     )
 ]
 
+# A span per MCP tool call from the agents (TOOLS_MCP_URL): Monocle's own MCP entry wraps
+# mcp 1.x's BaseSession.send_request, which mcp 2.x no longer has.
+_MCP_METHODS = [
+    {
+        "package": "mcp.client.session",
+        "object": "ClientSession",
+        "method": "call_tool",
+        "span_name": "mcp.call_tool",
+        "wrapper_method": atask_wrapper,
+        "output_processor": {
+            "type": "agentic.mcp.invocation",
+            "attributes": [
+                [
+                    {
+                        "attribute": "name",
+                        "accessor": lambda arguments: (
+                            (arguments.get("args") or [None])[0]
+                            or (arguments.get("kwargs") or {}).get("name")
+                        ),
+                    },
+                    {"attribute": "type", "accessor": lambda arguments: "mcp.tool"},
+                ]
+            ],
+        },
+    }
+]
+
 _OFFLINE_METHODS = [
     {
         "package": "order_tracking.offline_model",
@@ -211,7 +238,7 @@ def setup_tracing(
 
 
 def _install_monocle(processors: list[SpanProcessor], instrument: bool) -> None:
-    methods = [*ADK_METHODS, *LITELLM_METHODS, _OPENAI_STREAMING, *_OFFLINE_METHODS]
+    methods = [*ADK_METHODS, *LITELLM_METHODS, _OPENAI_STREAMING, *_OFFLINE_METHODS, *_MCP_METHODS]
     setup_monocle_telemetry(
         workflow_name=WORKFLOW_NAME,
         span_processors=processors,

@@ -37,6 +37,9 @@ def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
                 "BACKEND_TIMEOUT_S",
                 "BACKEND_RETRIES",
                 "ANSWER_CHECK",
+                "TOOLS_MCP_URL",
+                "TOOLS_MCP_API_KEY",
+                "TOOLS_MCP_TIMEOUT_S",
             }
             or key.endswith("_API_URL")
         ):

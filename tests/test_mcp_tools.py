@@ -1,0 +1,209 @@
+"""TOOLS_MCP_URL: the agents take their tools from an MCP server (``track-order mcp``, started
+once per session on loopback) through ADK's McpToolset: the article's answers with an MCP span
+per tool call in the order's one trace, a batch of 100 orders, the server killed mid-batch
+(the agents say so, nothing hangs) and started again (the next order is answered), a server
+over stdio, and results from a stranger's server in any shape."""
+
+import asyncio
+import json
+import logging
+import os
+import re
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from helpers import ARTICLE_ANSWERS, EXPECTED_BODY, TRACK_ORDER, load_trace, run_cli
+from hypothesis import given
+from hypothesis import strategies as st
+
+from order_tracking import composition
+from order_tracking.config import OFFLINE_MODEL, ConfigError, Settings
+from order_tracking.mcp_tools import _from_mcp, connection_params
+from order_tracking.results import Status
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class McpServer:
+    """``track-order mcp --transport http`` on loopback, in its own process."""
+
+    def __init__(self, folder: Path, port: int = 0) -> None:
+        self.folder, self.port, self.proc = folder, port, None
+
+    def start(self) -> str:
+        log = self.folder / f"mcp-{time.monotonic_ns()}.log"
+        self.proc = subprocess.Popen(
+            [TRACK_ORDER, "mcp", "--transport", "http", "--port", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=log.open("w"),
+            env={**os.environ, "ORDER_BACKEND": "mock"},
+            cwd=self.folder,
+        )
+        deadline = time.monotonic() + 60
+        while not (found := re.search(r"Serving MCP on (http://\S+/mcp)\n", log.read_text())):
+            assert self.proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "track-order mcp never listened"
+            time.sleep(0.1)
+        self.url = found.group(1)
+        self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
+        return self.url
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def mcp_url(tmp_path_factory):
+    server = McpServer(tmp_path_factory.mktemp("mcp"))
+    try:
+        yield server.start()
+    finally:
+        server.kill()
+
+
+def _app(url: str, timeout_s: float = 10.0, tracing=None):
+    settings = Settings(default_model=OFFLINE_MODEL, tools_mcp=url, tools_mcp_timeout_s=timeout_s)
+    app = composition.build(settings, traced=False)
+    return app if tracing is None else app.__class__(**{**app.__dict__, "tracing": tracing})
+
+
+def test_the_article_output_with_the_tools_over_mcp(capsys, cli_env, monkeypatch, mcp_url):
+    monkeypatch.setenv("TOOLS_MCP_URL", mcp_url)
+    code, out, _ = run_cli(capsys, "ORD-1001")
+    assert code == 0 and out.startswith(EXPECTED_BODY)
+    trace = Path(re.search(r"Traces written to: (\S+)\n", out).group(1))
+    spans = load_trace(trace)
+    by_id = {s["context"]["span_id"]: s for s in spans}
+    calls = [s for s in spans if s["attributes"].get("span.type") == "agentic.mcp.invocation"]
+    # One MCP span per tool call, each under its agent's span, in the order's one trace.
+    assert len(calls) == 7  # the support agent makes three calls
+    assert len({s["context"]["trace_id"] for s in spans}) == 1
+    agents = set()
+    for span in calls:
+        parent = by_id.get(span["parent_id"])
+        while parent is not None and parent["attributes"].get("span.type") != "agentic.invocation":
+            parent = by_id.get(parent["parent_id"])
+        assert parent is not None, span
+        agents.add(parent["attributes"].get("entity.1.name"))
+    assert agents == set(ARTICLE_ANSWERS)
+
+
+async def test_a_batch_of_100_orders_over_mcp_is_answered(mcp_url, caplog):
+    caplog.set_level(logging.WARNING)
+    app = _app(mcp_url)
+    try:
+        ids = [f"ORD-100{1 + n % 3}" for n in range(100)]
+        summary = await app.track_orders(ids, concurrency=25)
+    finally:
+        await app.aclose()  # closes the toolset
+    assert (summary.orders, summary.answered, summary.failed) == (100, 500, 0)
+    # ADK's known failure here (a cancel scope exited in another task) is logged, not raised.
+    assert not [r for r in caplog.records if "cancel scope" in r.getMessage().lower()]
+
+
+async def test_the_server_killed_mid_batch_then_started_again(tmp_path):
+    server = McpServer(tmp_path, _free_port())
+    server.start()
+    app = _app(server.url, timeout_s=5)
+    results = []
+
+    def on_result(order_id, result):
+        results.append(result)
+        if len(results) == 25:
+            server.kill()
+
+    try:
+        # The guard is the hang detector, not a measurement: a run that hangs fails here.
+        async with asyncio.timeout(120):
+            summary = await app.track_orders(
+                [f"ORD-100{1 + n % 3}" for n in range(20)], concurrency=5, on_result=on_result
+            )
+            assert summary.orders == 20 and summary.answered >= 25 and summary.failed > 0
+            failed = [r for r in results if not r.ok]
+            assert {r.status for r in failed} == {Status.UNAVAILABLE}
+            assert all(r.error == "no answer from the order tools system" for r in failed)
+            assert all(r.text.startswith("The order tools server is unavailable (") for r in failed)
+            server.start()  # the same port: the next order finds it again
+            report = await app.track_order("ORD-1001")
+        assert {r.agent: r.text for r in report.results} == ARTICLE_ANSWERS
+    finally:
+        await app.aclose()
+        server.kill()
+
+
+async def test_a_server_started_over_stdio(tmp_path):
+    app = _app(f"{TRACK_ORDER} mcp")
+    try:
+        report = await app.track_order("ORD-1002")
+        again = await app.track_order("ORD-1001")  # the same session, kept
+    finally:
+        await app.aclose()
+    assert all(r.ok for r in report.results), report
+    assert {r.agent: r.text for r in again.results} == ARTICLE_ANSWERS
+
+
+def test_the_setting_is_a_url_or_a_command():
+    http = connection_params("http://127.0.0.1:8090/mcp", api_key="k" * 20, timeout_s=3)
+    assert (http.url, http.headers, http.timeout) == (
+        "http://127.0.0.1:8090/mcp",
+        {"Authorization": "Bearer " + "k" * 20},
+        3,
+    )
+    stdio = connection_params("uv run 'track-order' mcp", api_key=None, timeout_s=3)
+    assert (stdio.server_params.command, stdio.server_params.args) == (
+        "uv",
+        ["run", "track-order", "mcp"],
+    )
+    with pytest.raises(ConfigError, match="TOOLS_MCP_TIMEOUT_S must be greater than 0"):
+        Settings.from_env({"TOOLS_MCP_TIMEOUT_S": "0"})
+
+
+def test_mcp_results_become_the_tools_shape():
+    ok = {
+        "content": [],
+        "structuredContent": {"status": "success", "order_id": "ORD-1"},
+        "isError": False,
+    }
+    assert _from_mcp(ok) == {"status": "success", "order_id": "ORD-1"}
+    error = {"content": [{"type": "text", "text": "Order ORD-9 not found."}], "isError": True}
+    assert _from_mcp(error) == {"status": "error", "error_message": "Order ORD-9 not found."}
+    text_only = {"content": [{"type": "text", "text": json.dumps({"status": "success"})}]}
+    assert _from_mcp(text_only) == {"status": "success"}
+    failed = _from_mcp({"error": "MCP tool execution failed: boom"})
+    assert failed["error_message"].startswith("The order tools server is unavailable (MCP tool")
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=15), inner, max_size=4)
+    ),
+    max_leaves=15,
+)
+
+
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "content": _json,
+            "structuredContent": _json,
+            "isError": _json,
+            "error": _json,
+        },
+    )
+    | _json
+)
+def test_any_answer_from_a_server_is_a_result_or_the_tools_error(answer):
+    result = _from_mcp(answer)
+    assert isinstance(result, dict)
+    assert result.get("status") != "error" or isinstance(result.get("error_message"), str)
