@@ -43,6 +43,8 @@ def describe(span: Span) -> str:
         return f"agent: {span.entity}" + (f" ({', '.join(notes)})" if notes else "")
     if kind == "agentic.tool.invocation":
         return f"tool: {span.entity}"
+    if kind == "agentic.mcp.invocation":  # a tool called on an MCP server (TOOLS_MCP_URL)
+        return f"mcp tool: {span.entity}"
     if kind.startswith("inference"):
         provider = clean(span.attributes.get("entity.1.type") or "inference", 60).removeprefix(
             "inference."
@@ -98,6 +100,7 @@ _COLOURS = {
     "agentic.invocation": "#2563eb",
     "agentic.tool.invocation": "#16a34a",
     "inference": "#d97706",
+    "agentic.mcp.invocation": "#0891b2",
 }
 
 

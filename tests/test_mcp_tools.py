@@ -95,6 +95,11 @@ def test_the_article_output_with_the_tools_over_mcp(capsys, cli_env, monkeypatch
         assert parent is not None, span
         agents.add(parent["attributes"].get("entity.1.name"))
     assert agents == set(ARTICLE_ANSWERS)
+    from order_tracking.trace_file import load_trace as read_trace
+    from order_tracking.trace_view import render_text
+
+    shown = render_text(read_trace(trace))
+    assert shown.count("mcp tool: get_shipping_details") == 2  # shipping and support agents
 
 
 async def test_a_batch_of_100_orders_over_mcp_is_answered(mcp_url, caplog):
