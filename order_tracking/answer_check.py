@@ -20,99 +20,30 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-__all__ = ["Claim", "Facts", "Verdict", "check_answer", "extract_claims"]
+from .claim_patterns import (
+    CARRIER,
+    CURRENCY,
+    DATES,
+    DENIED,
+    ITEMS,
+    MONEY,
+    MONTHS,
+    NOT_YET,
+    ORDER_ID,
+    REFERENCE,
+    SKU,
+    STATUS,
+    STATUS_SUPPORT,
+    SYMBOLS,
+    UNITS,
+)
 
-_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ],
-        start=1,
-    )
-    for name in names
-}
-_MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
-_DAY = r"(\d{1,2})(?:st|nd|rd|th)?"
-# (pattern, what its groups are, whether day and month may be the other way round)
-_DATES = [
-    (re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"), ("y", "m", "d"), False),
-    (re.compile(rf"\b({_MONTH})\.?\s+{_DAY}\b(?:,?\s+(\d{{4}})\b)?", re.I), ("M", "d", "y"), False),
-    (
-        re.compile(rf"\b{_DAY}\s+(?:of\s+)?({_MONTH})\b\.?(?:,?\s+(\d{{4}})\b)?", re.I),
-        ("d", "M", "y"),
-        False,
-    ),
-    (re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b"), ("m", "d", "y"), True),
-]
-_CODES = "USD|EUR|GBP|CAD|AUD|JPY|CHF|CNY|INR|SEK|NOK|DKK|NZD|MXN|BRL|SGD|HKD|ZAR|PLN"
-_CURRENCY = re.compile(_CODES)
-_SYMBOLS = {"$": None, "€": "EUR", "£": "GBP", "¥": "JPY"}
-_NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
-_MONEY = [
-    re.compile(rf"(?P<sym>[$€£¥])\s?(?P<amt>{_NUMBER})(?:\s?(?P<code>{_CODES})\b)?"),
-    re.compile(rf"\b(?P<amt>{_NUMBER})\s?(?P<code>{_CODES})\b"),
-    re.compile(rf"\b(?P<code>{_CODES})\s?(?P<amt>{_NUMBER})\b"),
-]
-_ORDER_ID = re.compile(r"\bORD-\d{1,12}\b", re.I)
-_SKU = re.compile(r"\bSKU-[A-Z0-9][A-Z0-9-]*\b", re.I)
-_UNITS = re.compile(r"\b(\d{1,9})\s+units?\b", re.I)
-_ITEMS = re.compile(r"\bitems?:\s*(\d{1,9})\b|\b(\d{1,9})\s+items?\b", re.I)
-# Long letter-and-digit tokens, or 12 digits and more: tracking numbers (UPS 1Z…, FedEx's
-# 12 digits, USPS's 20–22) and other references a tool may return.
-_REFERENCE = re.compile(r"\b(?:(?=[A-Z0-9]*\d)(?=[A-Z0-9]*[A-Z])[A-Z0-9]{10,40}|\d{12,40})\b", re.I)
-# Acronyms only in capitals ("follow-ups" names no carrier), names in any case.
-_CARRIER = re.compile(
-    r"(?<![\w-])(?:UPS|USPS|DHL|DPD|GLS|(?i:FedEx|Royal Mail|Canada Post|OnTrac))\b"
-)
-# A status phrase and the tool statuses that support it.
-_STATUS_SUPPORT = {
-    "out for delivery": {"out_for_delivery"},
-    "in transit": {"in_transit", "shipped", "out_for_delivery"},
-    "shipped": {"shipped", "in_transit", "out_for_delivery", "delivered"},
-    "delivered": {"delivered"},
-    "processing": {"processing"},
-    "pending": {"pending"},
-    "cancelled": {"cancelled", "canceled"},
-    "canceled": {"cancelled", "canceled"},
-    "returned": {"returned"},
-    "authorized": {"authorized", "authorised"},
-    "captured": {"captured"},
-    "refunded": {"refunded"},
-    "failed": {"failed"},
-    "out of stock": {"out_of_stock"},
-    "low stock": {"low_stock"},
-    "in stock": {"in_stock", "low_stock"},
-    "not stocked": {"not_stocked"},
-}
-_STATUS = re.compile(
-    r"\b(" + "|".join(sorted(map(re.escape, _STATUS_SUPPORT), key=len, reverse=True)) + r")\b",
-    re.I,
-)
-# A status that is denied ("has not shipped", "hasn't been delivered") or not yet a fact ("will
-# be delivered", "once it's delivered", "expected to be captured") claims nothing.
-_DENIED = re.compile(r"(?:\b(?:not|never|no|yet to be)|n['’]t)\s+(?:\S+\s+){0,2}$", re.I)
-_NOT_YET = re.compile(
-    r"\b(?:will|would|should|could|can|may|might|once|when|whenever|if|unless|until|before|"
-    r"expected to|to be)\s+(?:\S+\s+){0,5}$",
-    re.I,
-)
+__all__ = ["Claim", "Facts", "Verdict", "check_answer", "extract_claims"]
 
 
 @dataclass(frozen=True)
@@ -123,6 +54,7 @@ class Claim:
     text: str
     value: Any
     context: Any = None  # a quantity's SKU
+    start: int = -1  # where it is in the answer
 
 
 @dataclass(frozen=True)
@@ -158,7 +90,7 @@ class Facts:
             text = str(value).strip()
             facts.strings.add(text.upper())
             facts.statuses.add(text.lower().replace(" ", "_").replace("-", "_"))
-            if _CURRENCY.fullmatch(text.upper()):  # a gateway may say "usd"
+            if CURRENCY.fullmatch(text.upper()):  # a gateway may say "usd"
                 facts.currencies.add(text.upper())
             if len(text) >= 10 and text[4] == "-":  # tools return ISO dates (and times)
                 try:
@@ -192,10 +124,10 @@ def _cents(value: Any) -> Decimal:
 def _dates(text: str) -> Iterator[tuple[date, tuple[int, int]]]:
     """(date, span) for each date written in ``text``; a date without a year gets year 1
     (matched on month and day); a day-first or month-first slash date gives both readings."""
-    for pattern, order, either_way in _DATES:
+    for pattern, order, either_way in DATES:
         for match in pattern.finditer(text):
             parts = dict(zip(order, match.groups(), strict=True))
-            month = _MONTHS[parts["M"].lower()] if "M" in parts else int(parts["m"])
+            month = MONTHS[parts["M"].lower()] if "M" in parts else int(parts["m"])
             readings = [(month, int(parts["d"]))]
             if either_way:
                 readings.append((int(parts["d"]), month))
@@ -222,35 +154,35 @@ def extract_claims(text: str, order_id_pattern: str | None = None) -> list[Claim
             return
         starts.insert(at, span[0])
         ends.insert(at, span[1])
-        claims.append((span[0], claim))
+        claims.append((span[0], replace(claim, start=span[0])))
 
-    for match in _SKU.finditer(text):  # before ids: a SKU's tail may look like an id
+    for match in SKU.finditer(text):  # before ids: a SKU's tail may look like an id
         add(match.span(), Claim("sku", match.group(), match.group().upper()))
-    ids = re.compile(order_id_pattern) if order_id_pattern else _ORDER_ID
+    ids = re.compile(order_id_pattern) if order_id_pattern else ORDER_ID
     for match in ids.finditer(text):
         add(match.span(), Claim("order_id", match.group(), match.group().upper()))
     for day, span in _dates(text):
         add(span, Claim("date", text[span[0] : span[1]], day))
-    for pattern in _MONEY:
+    for pattern in MONEY:
         for match in pattern.finditer(text):
             found = match.groupdict()
-            currency = found.get("code") or _SYMBOLS.get(found.get("sym") or "", None)
+            currency = found.get("code") or SYMBOLS.get(found.get("sym") or "", None)
             add(match.span(), Claim("amount", match.group(), (_cents(found["amt"]), currency)))
     for line in re.finditer(r"[^\n]+", text):  # a count belongs to the one SKU on its line
-        skus = [m.group().upper() for m in _SKU.finditer(line.group())]
-        for match in _UNITS.finditer(line.group()):
+        skus = [m.group().upper() for m in SKU.finditer(line.group())]
+        for match in UNITS.finditer(line.group()):
             span = (line.start() + match.start(), line.start() + match.end())
             sku = skus[0] if len(skus) == 1 else None
             add(span, Claim("quantity", match.group(), int(match.group(1)), sku))
-    for match in _ITEMS.finditer(text):
+    for match in ITEMS.finditer(text):
         add(match.span(), Claim("quantity", match.group(), int(match.group(1) or match.group(2))))
-    for match in _REFERENCE.finditer(text):
+    for match in REFERENCE.finditer(text):
         add(match.span(), Claim("reference", match.group(), match.group().upper()))
-    for match in _CARRIER.finditer(text):
+    for match in CARRIER.finditer(text):
         add(match.span(), Claim("carrier", match.group(), match.group().upper()))
-    for match in _STATUS.finditer(text):
+    for match in STATUS.finditer(text):
         before = text[max(0, match.start() - 60) : match.start()]
-        if not _DENIED.search(before) and not _NOT_YET.search(before):
+        if not DENIED.search(before) and not NOT_YET.search(before):
             add(match.span(), Claim("status", match.group(), match.group().lower()))
     return [claim for _, claim in sorted(claims, key=lambda c: c[0])]
 
@@ -279,7 +211,7 @@ def _supported(claim: Claim, facts: Facts, asked: str | None) -> bool:
             for r in facts.records
         )
     if kind == "status":
-        return bool(_STATUS_SUPPORT[value] & facts.statuses)
+        return bool(STATUS_SUPPORT[value] & facts.statuses)
     return False
 
 
@@ -295,5 +227,22 @@ def check_answer(
     unsupported unless a tool returned it)."""
     claims = extract_claims(text, order_id_pattern)
     facts = Facts.of(tool_results)
-    unsupported = tuple(c for c in claims if not _supported(c, facts, order_id))
+    prose = [s for s in facts.strings if len(s) > _RELAY_CONTEXT]  # messages, not values
+    unsupported = tuple(
+        c for c in claims if not _supported(c, facts, order_id) and not _relayed(c, text, prose)
+    )
     return Verdict(tuple(claims), unsupported)
+
+
+_RELAY_CONTEXT = 15  # characters each side of a claim that must match a tool's own words
+
+
+def _relayed(claim: Claim, text: str, prose: list[str]) -> bool:
+    """Whether the claim is inside words a tool returned (an error message passed on as it
+    is: "The carrier system is unavailable (HTTP 500 …)" claims no status of its own)."""
+    if claim.start < 0 or not prose:
+        return False
+    start = max(0, claim.start - _RELAY_CONTEXT)
+    end = claim.start + len(claim.text) + _RELAY_CONTEXT
+    window = " ".join(text[start:end].split()).upper()
+    return any(window in message for message in prose)

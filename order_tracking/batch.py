@@ -37,8 +37,10 @@ def run_batch(
     if workers > 1 and batch:
         from .workers import Pool
 
-        # Opened once here so a missing database is one error, not one per worker.
-        asyncio.run(composition.open_backends(settings).aclose())
+        # Opened once here so a missing database is one error, not one per worker (with
+        # TOOLS_MCP_URL no system is opened here: the server has them).
+        if not settings.tools_mcp:
+            asyncio.run(composition.open_backends(settings).aclose())
         asyncio.run(
             composition.warm_up()
         )  # before the fork: every worker inherits the warmed imports

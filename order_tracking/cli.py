@@ -32,6 +32,7 @@ from .cli_support import (
     count,
     host_option,
     id_file_option,
+    insecure_option,
     port_option,
     timeout,
     timeout_option,
@@ -152,11 +153,7 @@ def trace_command(file: Path | None, html_out: Path | None) -> None:
 @host_option
 @port_option(8080)
 @concurrency_option("Agent runs in flight at once, across all requests.")
-@click.option(
-    "--insecure",
-    is_flag=True,
-    help="Serve beyond loopback without SERVICE_API_KEYS: anyone who can reach it reads every order.",
-)
+@insecure_option
 @click.option(
     "--request-timeout",
     "request_timeout_s",

@@ -9,7 +9,15 @@ from typing import Any
 
 import click
 
-from .cli_support import BadInput, count, host_option, port_option, settings, verbose_option
+from .cli_support import (
+    BadInput,
+    count,
+    host_option,
+    insecure_option,
+    port_option,
+    settings,
+    verbose_option,
+)
 from .config import ConfigError
 
 __all__ = ["mcp_command"]
@@ -35,11 +43,7 @@ DEFAULT_TOOL_CALLS = 64
     callback=count(10_000),
     help="Tool calls running at once; the others wait their turn.",
 )
-@click.option(
-    "--insecure",
-    is_flag=True,
-    help="Serve beyond loopback without SERVICE_API_KEYS: anyone who can reach it reads every order.",
-)
+@insecure_option
 @verbose_option
 def mcp_command(
     transport: str, host: str, port: int, concurrency: int, insecure: bool, verbose: bool

@@ -25,6 +25,7 @@ __all__ = [
     "count",
     "host_option",
     "id_file_option",
+    "insecure_option",
     "port_option",
     "settings",
     "timeout",
@@ -103,6 +104,14 @@ def concurrency_option(help_text: str) -> Callable[[Any], Any]:
 
 verbose_option = click.option(
     "-v", "--verbose", is_flag=True, help="Also show the libraries' own warnings and errors."
+)
+
+
+insecure_option = click.option(
+    "--insecure",
+    is_flag=True,
+    help="Serve beyond loopback without SERVICE_API_KEYS: anyone who can reach it reads every "
+    "order.",
 )
 
 

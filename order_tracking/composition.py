@@ -68,6 +68,7 @@ _LIBRARY_LOGGERS = (
     "LiteLLM Router",
     "LiteLLM Proxy",
     "monocle_apptrace",
+    "mcp",
     "opentelemetry",
     "order_tracking",
 )
@@ -178,8 +179,8 @@ def build(
 ) -> App:
     """Everything a run needs. ``models``, ``backends`` replace the production ones (tests);
     ``traced`` installs Monocle (first set-up wins); ``warm`` warms up first (not inside an event
-    loop); ``trace_part`` names this process in trace files (``trace_part``). The tools are
-    ``TOOLS_MCP_URL``'s, else over the backends; one that cannot be opened raises ``ConfigError``."""
+    loop); ``trace_part`` names this process in trace files. The tools are ``TOOLS_MCP_URL``'s,
+    else over the backends; one that cannot be opened raises ``ConfigError``."""
     from .agent import build_order_agents
     from .tools import build_tools
     from .tracing import setup_tracing
@@ -187,7 +188,7 @@ def build(
     if settings.tools_mcp and backends is None:
         from .mcp_tools import remote_tools
 
-        backends, tools = remote_tools(settings)
+        backends, tools = remote_tools(settings, os.environ)
     else:
         backends = backends or open_backends(settings)
         tools = build_tools(backends, settings.order_ids)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -213,12 +214,18 @@ class Settings:
             order_ids = OrderIdPattern(pattern) if pattern else OrderIdPattern()
         except InvalidPattern as exc:
             raise ConfigError(f"ORDER_ID_PATTERN {exc}: {_shown(pattern)}") from None
+        tools_mcp = env.get("TOOLS_MCP_URL", "").strip() or None
+        if tools_mcp and not tools_mcp.lower().startswith(("http://", "https://")):
+            try:
+                shlex.split(tools_mcp)
+            except ValueError as exc:
+                raise ConfigError(f"TOOLS_MCP_URL is not a command line ({exc})") from None
         raw_check = env.get("ANSWER_CHECK", "").strip().lower() or CheckPolicy.FLAG.value
         if raw_check not in set(CheckPolicy):
             choices = ", ".join(p.value for p in CheckPolicy)
             raise ConfigError(f"ANSWER_CHECK must be one of {choices}, got {_shown(raw_check)}")
         return cls(
-            tools_mcp=env.get("TOOLS_MCP_URL", "").strip() or None,
+            tools_mcp=tools_mcp,
             tools_mcp_api_key=env.get("TOOLS_MCP_API_KEY", "").strip() or None,
             tools_mcp_timeout_s=_number(
                 env, "TOOLS_MCP_TIMEOUT_S", 10.0, float, high=DAY_S, above_low=True

@@ -18,8 +18,10 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import CallToolResult, TextContent
 
+from .listen import is_loopback
 from .tools import Tool
 
 __all__ = ["MCP_PATH", "build_mcp_server", "http_app"]
@@ -67,7 +69,11 @@ def http_app(
     (``Authorization: Bearer KEY`` or ``X-API-Key: KEY``) is answered 401. ``on_shutdown`` runs
     on the server's loop when it stops (the backends' connections are closed there)."""
     app = server.streamable_http_app(
-        streamable_http_path=MCP_PATH, stateless_http=True, json_response=True, host=host
+        streamable_http_path=MCP_PATH,
+        stateless_http=True,
+        json_response=True,
+        host=host,
+        transport_security=_loopback_only(host),
     )
     keys = [key.encode() for key in api_keys]
 
@@ -98,7 +104,26 @@ def http_app(
     return guarded
 
 
-_UNAUTHORIZED = b'{"detail":"missing or invalid API key"}'
+def _loopback_only(host: str) -> TransportSecuritySettings | None:
+    """On a loopback address, only requests addressed to this machine (a web page cannot
+    rebind a name of its own to 127.0.0.1 and read the orders). The SDK does this for three
+    spellings of loopback; every one ``listen`` accepts without a key gets it."""
+    if not is_loopback(host):
+        return None
+    shown = f"[{host.strip('[]')}]" if ":" in host else host
+    names = dict.fromkeys(["127.0.0.1", "localhost", "[::1]", shown])
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[f"{name}:*" for name in names],
+        allowed_origins=[f"http://{name}:*" for name in names],
+    )
+
+
+# A JSON-RPC error, which MCP clients relay as it is (a bare 401 reaches the user as "Server
+# returned an error response").
+_UNAUTHORIZED = (
+    b'{"jsonrpc":"2.0","id":null,"error":{"code":-32001,"message":"missing or invalid API key"}}'
+)
 
 
 def _has_key(scope: dict[str, Any], keys: Sequence[bytes]) -> bool:

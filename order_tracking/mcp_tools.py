@@ -14,9 +14,14 @@ is closed with the app (``Backends`` closers).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import re
 import shlex
+import signal
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from google.adk.tools.base_tool import BaseTool
@@ -35,30 +40,47 @@ from .workarounds import DeclaredOnceTool
 if TYPE_CHECKING:
     from .config import Settings
 
-__all__ = ["SYSTEM", "McpTools", "connection_params", "remote_tools"]
+__all__ = ["SYSTEM", "McpTools", "connection_params", "is_url", "remote_tools"]
 
 SYSTEM = "order tools"  # what an unavailable server is called in a result's status
 _LIST_CACHE_S = 60.0
 
 
-def connection_params(target: str, *, api_key: str | None, timeout_s: float) -> Any:
+def is_url(target: str) -> bool:
+    return target.lower().startswith(("http://", "https://"))
+
+
+def connection_params(
+    target: str,
+    *,
+    api_key: str | None,
+    timeout_s: float,
+    env: Mapping[str, str] | None = None,
+) -> Any:
     """``TOOLS_MCP_URL``: an ``http(s)://`` URL (streamable HTTP, the key sent as a bearer
-    token), else a command line that starts a server on stdio (``track-order mcp``)."""
-    if target.startswith(("http://", "https://")):
+    token), else a command line that starts a server on stdio (``track-order mcp``), which
+    gets ``env`` (this process's settings: ``ORDER_BACKEND`` and the rest) and its folder."""
+    if is_url(target):
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
-        return StreamableHTTPConnectionParams(url=target, headers=headers, timeout=timeout_s)
+        return StreamableHTTPConnectionParams(
+            url=target, headers=headers, timeout=timeout_s, sse_read_timeout=timeout_s
+        )
     command, *args = shlex.split(target)
-    return StdioConnectionParams(
-        server_params=StdioServerParameters(command=command, args=args), timeout=timeout_s
-    )
+    server = StdioServerParameters(command=command, args=args, env=dict(env or {}), cwd=os.getcwd())
+    return StdioConnectionParams(server_params=server, timeout=timeout_s)
 
 
-def remote_tools(settings: Settings) -> tuple[Backends, dict[str, BaseTool]]:
+def remote_tools(
+    settings: Settings, env: Mapping[str, str]
+) -> tuple[Backends, dict[str, BaseTool]]:
     """``TOOLS_MCP_URL``'s tools, and what closes their toolset (as the app's backends: no
-    system is opened here, the in-memory ones only stand in)."""
+    system is opened here, the in-memory ones only stand in). ``env``: for a stdio server."""
     target = settings.tools_mcp or ""
     params = connection_params(
-        target, api_key=settings.tools_mcp_api_key, timeout_s=settings.tools_mcp_timeout_s
+        target,
+        api_key=settings.tools_mcp_api_key,
+        timeout_s=settings.tools_mcp_timeout_s,
+        env=env,
     )
     stand_in = mock_backends()
     local = build_tools(stand_in, settings.order_ids)  # declarations only: never called
@@ -78,43 +100,117 @@ class McpTools:
     """The shared toolset, and a tool for each of ``local``'s names that calls it."""
 
     def __init__(self, connection: Any, *, timeout_s: float, local: Mapping[str, Tool]) -> None:
+        # A stdio server's stderr (its start-up lines, its own errors) is not ours to print.
+        self._errlog = open(os.devnull, "w")  # noqa: SIM115 - closed in aclose
         self.toolset = McpToolset(
-            connection_params=connection, tool_list_cache_ttl_seconds=_LIST_CACHE_S
+            connection_params=connection,
+            tool_list_cache_ttl_seconds=_LIST_CACHE_S,
+            errlog=self._errlog,
         )
         self.timeout_s = timeout_s
+        server = getattr(connection, "server_params", None)
+        self._argv = [server.command, *server.args] if server is not None else []
+        self._calls: set[asyncio.Task[Any]] = set()
         self.tools: dict[str, BaseTool] = {
             name: _RemoteTool(self, name, function) for name, function in local.items()
         }
 
-    async def remote(self, name: str) -> BaseTool:
+    async def call(self, name: str, args: dict[str, Any], tool_context: Any) -> dict[str, Any]:
+        """One call, given up after ``timeout_s``. The call itself is never cancelled from
+        here (cancelling ADK's session set-up half-way leaves its tasks waiting on the server
+        for good): it runs on, bounded by the toolset's own timeouts, and ``aclose`` waits
+        for it."""
+        task = asyncio.ensure_future(self._call(name, args, tool_context))
+        self._calls.add(task)
+        task.add_done_callback(self._calls.discard)
+        try:
+            result = await asyncio.wait_for(asyncio.shield(task), self.timeout_s)
+        except TimeoutError:
+            return _unavailable(f"no answer within {self.timeout_s:g}s")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a server's failure is this tool's error result
+            return _unavailable(_reason(exc))
+        return _from_mcp(result)
+
+    async def _call(self, name: str, args: dict[str, Any], tool_context: Any) -> Any:
         for tool in await self.toolset.get_tools():
             if tool.name == name:
-                return tool
+                return await tool.run_async(args=args, tool_context=tool_context)
         raise LookupError(f"the server has no tool {name}")
 
     async def aclose(self) -> None:
-        await self.toolset.close()
+        try:
+            if self._calls:  # calls given up on: they end on the toolset's own timeouts
+                await asyncio.wait(set(self._calls), timeout=2 * self.timeout_s)
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(self.timeout_s):
+                    await self.toolset.close()
+            # A stdio server that never answered is still waited on by the toolset's tasks,
+            # which nothing else ends: ours to stop, or the process could not exit.
+            if self._argv:
+                _stop_children(self._argv)
+            for task in self._calls:
+                task.cancel()
+            await asyncio.gather(*self._calls, return_exceptions=True)
+        finally:
+            self._errlog.close()
+
+
+def _stop_children(argv: list[str]) -> None:
+    """SIGKILL this process's children running exactly ``argv`` (Linux's /proc; elsewhere
+    nothing is done)."""
+    me = str(os.getpid())
+    wanted = "\0".join(argv).encode()
+    for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                parent = stat.read().rsplit(b")", 1)[1].split()[1].decode()
+            with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                command = cmdline.read().rstrip(b"\0")
+            if parent == me and command == wanted:
+                os.kill(int(entry.name), signal.SIGKILL)
+        except (OSError, IndexError, ValueError):
+            continue
+
+
+# The tool context of the call in progress, for the server call below ADK's own checks.
+_CONTEXT: ContextVar[Any] = ContextVar("mcp_tool_context", default=None)
 
 
 class _RemoteTool(DeclaredOnceTool):
-    """Declared like the in-process function ``function``; run on the server."""
+    """Declared like the in-process function ``function``, its arguments checked by ADK as
+    in process (and traced as a tool, by the same instrumentation); run on the server."""
 
     def __init__(self, source: McpTools, name: str, function: Tool) -> None:
         super().__init__(function)
         self.source = source
 
     async def run_async(self, *, args: dict[str, Any], tool_context: Any) -> Any:
+        token = _CONTEXT.set(tool_context)
         try:
-            async with asyncio.timeout(self.source.timeout_s):
-                remote = await self.source.remote(self.name)
-                result = await remote.run_async(args=args, tool_context=tool_context)
-        except TimeoutError:
-            return _unavailable(f"no answer within {self.source.timeout_s:g}s")
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a server's failure is this tool's error result
-            return _unavailable(describe_error(exc))
-        return _from_mcp(result)
+            return await super().run_async(args=args, tool_context=tool_context)
+        finally:
+            _CONTEXT.reset(token)
+
+    async def _invoke_callable(self, target: Any, args_to_call: dict[str, Any]) -> Any:
+        return await self.source.call(self.name, args_to_call, _CONTEXT.get())
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a call failed, in a line, with what to check when the server refused us."""
+    said = re.sub(
+        r"(Failed to create MCP session: )+", "Failed to create MCP session: ", describe_error(exc)
+    )
+    if "API key" in said:
+        return "the server refused our key: check TOOLS_MCP_API_KEY"
+    if "Not Found" in said:
+        return "no MCP server at that address (track-order mcp serves /mcp): check TOOLS_MCP_URL"
+    if "Server returned an error response" in said:
+        return f"{said}; check TOOLS_MCP_URL and TOOLS_MCP_API_KEY"
+    return said
 
 
 def _unavailable(why: str) -> dict[str, Any]:
@@ -139,10 +235,14 @@ def _from_mcp(result: Any) -> dict[str, Any]:
     if result.get("isError"):
         return {"status": "error", "error_message": text or "The lookup failed."}
     structured = result.get("structuredContent")
-    if isinstance(structured, Mapping):
-        return dict(structured)
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        parsed = None
-    return dict(parsed) if isinstance(parsed, Mapping) else _unavailable("an answer without data")
+    if not isinstance(structured, Mapping):
+        try:
+            structured = json.loads(text)
+        except ValueError:
+            structured = None
+    if not isinstance(structured, Mapping):
+        return _unavailable("an answer without data")
+    answer = dict(structured)
+    if answer.get("status") == "error" and not isinstance(answer.get("error_message"), str):
+        answer["error_message"] = "The lookup failed."
+    return answer

@@ -190,22 +190,49 @@ async def test_over_streamable_http_with_a_key_and_a_clean_stop(tmp_path):
     import httpx2
     from mcp.client.streamable_http import streamable_http_client
 
-    proc, url = _start_http(tmp_path, env={"SERVICE_API_KEYS": KEY})
+    # 127.0.0.2 is loopback too: no key needed there, but one is given, so it is wanted.
+    proc, url = _start_http(tmp_path, "--host", "127.0.0.2", env={"SERVICE_API_KEYS": KEY})
     try:
         hello = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
-        refused = httpx.post(url, json=hello, headers={"Accept": "application/json"}, timeout=10)
+        accept = {"Accept": "application/json, text/event-stream"}
+        refused = httpx.post(url, json=hello, headers=accept, timeout=10)
         assert refused.status_code == 401
         assert refused.headers["www-authenticate"] == 'Bearer realm="order_tracking"'
+        with_key = {**accept, "X-API-Key": KEY}
+        assert httpx.post(url, json=hello, headers=with_key, timeout=10).status_code == 200
+        # A page that rebinds its own name to this address is not answered.
+        rebound = httpx.post(url, json=hello, headers={**with_key, "Host": "evil.example"})
+        assert rebound.status_code == 421
         async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {KEY}"}) as http:
             async with Client(streamable_http_client(url, http_client=http)) as client:
                 assert [t.name for t in (await client.list_tools()).tools] == list(TOOL_NAMES)
                 _same(await _all_calls(client), await _expected())
+        # Our agents with a wrong key are told what to check; with the right one, they answer.
+        for key, answered in (("wrong-key-0123456789", False), (KEY, True)):
+            report = await _agents_over(url, key)
+            assert all(r.ok for r in report.results) == answered, report
+            if not answered:
+                assert (
+                    "the server refused our key: check TOOLS_MCP_API_KEY" in report.results[0].text
+                )
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
     finally:
         proc.kill()
     assert proc.returncode == 0
     assert (tmp_path / "mcp.log").read_text().endswith("Stopped by SIGTERM.\n")
+
+
+async def _agents_over(url: str, key: str):
+    from order_tracking import composition
+    from order_tracking.config import OFFLINE_MODEL, Settings
+
+    settings = Settings(default_model=OFFLINE_MODEL, tools_mcp=url, tools_mcp_api_key=key)
+    app = composition.build(settings, traced=False)
+    try:
+        return await app.track_order("ORD-1001")
+    finally:
+        await app.aclose()
 
 
 def test_a_busy_port_or_an_open_port_without_a_key_is_one_line_and_exit_2(capsys):

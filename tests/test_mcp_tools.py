@@ -156,6 +156,34 @@ async def test_a_server_started_over_stdio(tmp_path):
     assert {r.agent: r.text for r in again.results} == ARTICLE_ANSWERS
 
 
+async def test_a_stdio_server_gets_this_processs_settings(monkeypatch):
+    # The server is started with our environment: its id pattern refuses the article's ids.
+    monkeypatch.setenv("ORDER_ID_PATTERN", "#W[0-9]{7}")
+    app = _app(f"{TRACK_ORDER} mcp")
+    try:
+        report = await app.track_order("ORD-1001")
+    finally:
+        await app.aclose()
+    payment = report.results[3]
+    assert payment.text.startswith("That is not an order id (invalid order id 'ORD-1001'")
+
+
+def test_a_stdio_server_that_never_answers_does_not_hold_the_exit(tmp_path):
+    env = {**os.environ, "TOOLS_MCP_URL": "sleep 600", "TOOLS_MCP_TIMEOUT_S": "2"}
+    # The timeout is the hang detector, not a measurement.
+    done = subprocess.run(
+        [TRACK_ORDER, "ORD-1001"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.count("UNAVAILABLE: no answer from the order tools system") == 5
+    assert "Traceback" not in done.stderr
+
+
 def test_the_setting_is_a_url_or_a_command():
     http = connection_params("http://127.0.0.1:8090/mcp", api_key="k" * 20, timeout_s=3)
     assert (http.url, http.headers, http.timeout) == (
@@ -168,8 +196,11 @@ def test_the_setting_is_a_url_or_a_command():
         "uv",
         ["run", "track-order", "mcp"],
     )
+    assert connection_params("HTTPS://h/mcp", api_key=None, timeout_s=3).url == "HTTPS://h/mcp"
     with pytest.raises(ConfigError, match="TOOLS_MCP_TIMEOUT_S must be greater than 0"):
         Settings.from_env({"TOOLS_MCP_TIMEOUT_S": "0"})
+    with pytest.raises(ConfigError, match="TOOLS_MCP_URL is not a command line"):
+        Settings.from_env({"TOOLS_MCP_URL": "'unclosed"})
 
 
 def test_mcp_results_become_the_tools_shape():
@@ -183,6 +214,11 @@ def test_mcp_results_become_the_tools_shape():
     assert _from_mcp(error) == {"status": "error", "error_message": "Order ORD-9 not found."}
     text_only = {"content": [{"type": "text", "text": json.dumps({"status": "success"})}]}
     assert _from_mcp(text_only) == {"status": "success"}
+    # An error without a message of its own still has one (the agent relays it).
+    no_message = {"structuredContent": {"status": "error"}}
+    assert _from_mcp(no_message) == {"status": "error", "error_message": "The lookup failed."}
+    odd = {"content": [{"type": "text", "text": '{"status": "error", "error_message": 5}'}]}
+    assert _from_mcp(odd)["error_message"] == "The lookup failed."
     failed = _from_mcp({"error": "MCP tool execution failed: boom"})
     assert failed["error_message"].startswith("The order tools server is unavailable (MCP tool")
 
