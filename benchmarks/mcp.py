@@ -78,7 +78,12 @@ async def _orders(url: str, orders: int) -> dict[str, list[float]]:
     from order_tracking.config import OFFLINE_MODEL, Settings
 
     walls: dict[str, list[float]] = {}
-    for name, tools_mcp in (("tools in process", None), ("tools over MCP (HTTP)", url)):
+    ways = (
+        ("tools in process", None),
+        ("tools over MCP (stdio)", f"{TRACK_ORDER} mcp"),
+        ("tools over MCP (HTTP)", url),
+    )
+    for name, tools_mcp in ways:
         settings = Settings(default_model=OFFLINE_MODEL, tools_mcp=tools_mcp)
         app = composition.build(settings, traced=False)
         try:
