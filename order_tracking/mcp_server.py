@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hmac
+import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -46,10 +47,60 @@ def _served(tool: Tool, gate: asyncio.Semaphore) -> Tool:
     return run
 
 
+_KINDS = {"order_id": "order id", "sku": "SKU"}  # how the tools name their arguments
+
+
+class _ArgumentCheck:
+    """Arguments checked before the SDK's own validation, in the tools' own words: a value
+    that is not a string, a missing id or an argument the tool does not take is one line
+    (the SDK's pydantic report is several, with a URL), and never reaches a backend."""
+
+    def __init__(self, tools: Mapping[str, Tool]) -> None:
+        self.params = {
+            name: {
+                p.name: p.default is inspect.Parameter.empty
+                for p in inspect.signature(tool).parameters.values()
+            }
+            for name, tool in tools.items()
+        }
+
+    async def __call__(self, ctx: Any, call_next: Any) -> Any:
+        if ctx.method == "tools/call" and isinstance(ctx.params, Mapping):
+            refusal = self.refusal(ctx.params.get("name"), ctx.params.get("arguments"))
+            if refusal:
+                return CallToolResult(
+                    content=[TextContent(type="text", text=refusal)], is_error=True
+                )
+        return await call_next(ctx)
+
+    def refusal(self, name: Any, arguments: Any) -> str | None:
+        params = self.params.get(name) if isinstance(name, str) else None
+        if params is None:
+            return None  # not ours: the SDK says so
+        arguments = {} if arguments is None else arguments
+        if not isinstance(arguments, Mapping):
+            return "The arguments must be an object."
+        for key in arguments:
+            if key not in params:
+                return f"{name} takes no argument {str(key)[:40]!r}; it takes {', '.join(params)}."
+        for key, required in params.items():
+            kind = _KINDS.get(key, key)
+            value = arguments.get(key)
+            if (key in arguments and not isinstance(value, str)) or (required and value is None):
+                article = "an" if kind[0] in "aeiou" else "a"
+                return f"Give {article} {kind} as a non-empty string."
+        return None
+
+
 def build_mcp_server(tools: Mapping[str, Tool], *, max_in_flight: int = 64) -> MCPServer:
     """An MCP server with ``tools``, at most ``max_in_flight`` calls running at once (the
     rest wait their turn)."""
-    server = MCPServer(name="order_tracking", instructions=_INSTRUCTIONS, log_level="WARNING")
+    server = MCPServer(
+        name="order_tracking",
+        instructions=_INSTRUCTIONS,
+        log_level="WARNING",
+        middleware=[_ArgumentCheck(tools)],
+    )
     gate = asyncio.Semaphore(max_in_flight)
     for name, tool in tools.items():
         description = (tool.__doc__ or name).strip().splitlines()[0]
