@@ -4,10 +4,7 @@ backend; errors are tool errors with the tools' own messages; no card data leave
 
 import json
 import os
-import re
 import signal
-import subprocess
-import time
 from typing import Any
 
 import httpx
@@ -16,6 +13,7 @@ from helpers import TRACK_ORDER, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp import Client, StdioServerParameters
+from mcp_process import McpServer
 
 from order_tracking.backends import Backends, mock_backends
 from order_tracking.mcp_server import build_mcp_server
@@ -170,29 +168,14 @@ async def test_over_stdio_from_a_real_subprocess(tmp_path):
         assert bad.is_error and _text(bad) == "Give an order id as a non-empty string."
 
 
-def _start_http(tmp_path, *args: str, env: dict | None = None) -> tuple[subprocess.Popen, str]:
-    log = tmp_path / "mcp.log"
-    proc = subprocess.Popen(
-        [TRACK_ORDER, "mcp", "--transport", "http", "--port", "0", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("w"),
-        env={**os.environ, **(env or {})},
-        cwd=tmp_path,
-    )
-    deadline = time.monotonic() + 60
-    while not (found := re.search(r"Serving MCP on (http://\S+/mcp)\n", log.read_text())):
-        assert proc.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, "track-order mcp never listened"
-        time.sleep(0.1)
-    return proc, found.group(1)
-
-
 async def test_over_streamable_http_with_a_key_and_a_clean_stop(tmp_path):
     import httpx2
     from mcp.client.streamable_http import streamable_http_client
 
     # 127.0.0.2 is loopback too: no key needed there, but one is given, so it is wanted.
-    proc, url = _start_http(tmp_path, "--host", "127.0.0.2", env={"SERVICE_API_KEYS": KEY})
+    server = McpServer(tmp_path, 0, "--host", "127.0.0.2", env={"SERVICE_API_KEYS": KEY})
+    url = server.start()
+    proc = server.proc
     try:
         hello = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
         accept = {"Accept": "application/json, text/event-stream"}
@@ -221,7 +204,7 @@ async def test_over_streamable_http_with_a_key_and_a_clean_stop(tmp_path):
     finally:
         proc.kill()
     assert proc.returncode == 0
-    assert (tmp_path / "mcp.log").read_text().endswith("Stopped by SIGTERM.\n")
+    assert server.log.read_text().endswith("Stopped by SIGTERM.\n")
 
 
 async def _agents_over(url: str, key: str):

@@ -11,13 +11,13 @@ import os
 import re
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 from helpers import ARTICLE_ANSWERS, EXPECTED_BODY, TRACK_ORDER, load_trace, run_cli
 from hypothesis import given
 from hypothesis import strategies as st
+from mcp_process import McpServer
 
 from order_tracking import composition
 from order_tracking.config import OFFLINE_MODEL, ConfigError, Settings
@@ -29,36 +29,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-class McpServer:
-    """``track-order mcp --transport http`` on loopback, in its own process."""
-
-    def __init__(self, folder: Path, port: int = 0) -> None:
-        self.folder, self.port, self.proc = folder, port, None
-
-    def start(self) -> str:
-        log = self.folder / f"mcp-{time.monotonic_ns()}.log"
-        self.proc = subprocess.Popen(
-            [TRACK_ORDER, "mcp", "--transport", "http", "--port", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=log.open("w"),
-            env={**os.environ, "ORDER_BACKEND": "mock"},
-            cwd=self.folder,
-        )
-        deadline = time.monotonic() + 60
-        while not (found := re.search(r"Serving MCP on (http://\S+/mcp)\n", log.read_text())):
-            assert self.proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "track-order mcp never listened"
-            time.sleep(0.1)
-        self.url = found.group(1)
-        self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
-        return self.url
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="session")
