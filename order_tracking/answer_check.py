@@ -34,13 +34,13 @@ from .claim_patterns import (
     MONEY,
     MONTHS,
     NOT_YET,
-    ORDER_ID,
     REFERENCE,
     SKU,
     STATUS,
     STATUS_SUPPORT,
     SYMBOLS,
     UNITS,
+    order_ids,
 )
 
 __all__ = ["Claim", "Facts", "Verdict", "check_answer", "extract_claims"]
@@ -158,7 +158,7 @@ def extract_claims(text: str, order_id_pattern: str | None = None) -> list[Claim
 
     for match in SKU.finditer(text):  # before ids: a SKU's tail may look like an id
         add(match.span(), Claim("sku", match.group(), match.group().upper()))
-    ids = re.compile(order_id_pattern) if order_id_pattern else ORDER_ID
+    ids = order_ids(order_id_pattern)
     for match in ids.finditer(text):
         add(match.span(), Claim("order_id", match.group(), match.group().upper()))
     for day, span in _dates(text):

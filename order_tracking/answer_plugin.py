@@ -6,7 +6,6 @@ its place under a ``DEGRADED: …`` line; each verdict is an ``answer.check`` tr
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from google.adk.events import Event
@@ -14,11 +13,10 @@ from google.adk.plugins.base_plugin import BasePlugin
 from google.genai import types
 
 from .answer_policy import AnswerCheck, CheckPolicy, ToolResult
+from .claim_patterns import order_ids
 from .tracing import trace_event
 
 __all__ = ["AnswerCheckPlugin"]
-
-_ORDER_ID = re.compile(r"\bORD-\d{1,12}\b", re.I)
 
 
 def _text(content: Any) -> str:
@@ -43,7 +41,7 @@ class AnswerCheckPlugin(BasePlugin):
         results: list[ToolResult] = []
         turn: list[ToolResult] = []  # this invocation's, for a replacement
         order_id = None
-        ids = re.compile(self.check.order_id_pattern) if self.check.order_id_pattern else _ORDER_ID
+        ids = order_ids(self.check.order_id_pattern)
         for earlier in invocation_context.session.events:
             found = [(r.name or "", r.response) for r in earlier.get_function_responses()]
             results += found

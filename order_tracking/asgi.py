@@ -4,7 +4,6 @@ checks, local API docs, and running an app under uvicorn with the limits a publi
 from __future__ import annotations
 
 import asyncio
-import hmac
 import importlib.util
 import resource
 import socket
@@ -19,6 +18,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from fastapi.staticfiles import StaticFiles
 
 from . import lifecycle
+from .listen import known_key
 from .workarounds import bounded_h11_protocol, server_without_signal_handlers
 
 __all__ = ["REQUEST_TIMEOUT_S", "max_connections", "require_key", "run", "serve_docs"]
@@ -42,10 +42,7 @@ def require_key(
         api_key: str | None = Security(header),
     ) -> None:
         given = (credentials.credentials if credentials else api_key or "").encode()
-        known = False
-        for key in encoded:
-            known |= hmac.compare_digest(given, key)
-        if not known:
+        if not known_key(given, encoded):
             raise HTTPException(
                 status_code=401,
                 detail="missing or invalid API key",

@@ -16,6 +16,7 @@ __all__ = [
     "MONTHS",
     "NOT_YET",
     "ORDER_ID",
+    "order_ids",
     "REFERENCE",
     "SKU",
     "STATUS",
@@ -68,6 +69,13 @@ MONEY = [
     re.compile(rf"\b(?P<code>{_CODES})\s?(?P<amt>{_NUMBER})\b"),
 ]
 ORDER_ID = re.compile(r"\bORD-\d{1,12}\b", re.I)
+
+
+def order_ids(pattern: str | None) -> re.Pattern[str]:
+    """Order ids in text: a configured pattern as written (unanchored), else ``ORDER_ID``."""
+    return re.compile(pattern) if pattern else ORDER_ID
+
+
 SKU = re.compile(r"\bSKU-[A-Z0-9][A-Z0-9-]*\b", re.I)
 UNITS = re.compile(r"\b(\d{1,9})\s+units?\b", re.I)
 ITEMS = re.compile(r"\bitems?:\s*(\d{1,9})\b|\b(\d{1,9})\s+items?\b", re.I)

@@ -116,9 +116,9 @@ def eval_command(
 
     results = asyncio.run(main())
     rows = rows_of(results)
-    document = report_json(results, rows, limits)
     if as_json:
-        click.echo(json.dumps(document, ensure_ascii=False))
+        click.echo(json.dumps(report_json(results, rows, limits), ensure_ascii=False))
     else:
         click.echo(render_table(rows, limits))
-    sys.exit(EXIT_OK if document["passed"] else EXIT_AGENT_FAILED)
+    passed = not any(row.shortfalls(limits) for row in rows)
+    sys.exit(EXIT_OK if passed else EXIT_AGENT_FAILED)

@@ -7,15 +7,25 @@ listening anywhere else needs API keys (``SERVICE_API_KEYS``, ``BACKEND_API_KEY`
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import socket
 from collections.abc import Sequence
 
-__all__ = ["ListenError", "bind", "exposure_warning", "is_loopback", "url"]
+__all__ = ["ListenError", "bind", "exposure_warning", "is_loopback", "known_key", "url"]
 
 
 class ListenError(Exception):
     """The server cannot or must not listen there; the message says why."""
+
+
+def known_key(given: bytes, keys: Sequence[bytes]) -> bool:
+    """Whether ``given`` is one of ``keys``, compared in constant time (every key, every
+    time: how long it takes says nothing about which key came close)."""
+    known = False
+    for key in keys:
+        known |= hmac.compare_digest(given, key)
+    return known
 
 
 def is_loopback(host: str) -> bool:

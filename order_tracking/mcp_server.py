@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hmac
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -22,7 +21,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import CallToolResult, TextContent
 
-from .listen import is_loopback
+from .listen import is_loopback, known_key
 from .tools import Tool
 
 __all__ = ["MCP_PATH", "build_mcp_server", "http_app"]
@@ -183,7 +182,4 @@ def _has_key(scope: dict[str, Any], keys: Sequence[bytes]) -> bool:
     bearer = headers.get(b"authorization", b"")
     if bearer[:7].lower() == b"bearer ":
         given = bearer[7:].strip()
-    known = False
-    for key in keys:  # every key, every time: constant time
-        known |= hmac.compare_digest(given, key)
-    return known
+    return known_key(given, keys)

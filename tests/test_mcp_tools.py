@@ -9,7 +9,6 @@ import json
 import logging
 import os
 import re
-import socket
 import subprocess
 from pathlib import Path
 
@@ -18,17 +17,12 @@ from helpers import ARTICLE_ANSWERS, EXPECTED_BODY, TRACK_ORDER, load_trace, run
 from hypothesis import given
 from hypothesis import strategies as st
 from mcp_process import McpServer
+from temporal_server import free_port
 
 from order_tracking import composition
 from order_tracking.config import OFFLINE_MODEL, ConfigError, Settings
 from order_tracking.mcp_tools import _from_mcp, connection_params
 from order_tracking.results import Status
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -40,10 +34,9 @@ def mcp_url(tmp_path_factory):
         server.kill()
 
 
-def _app(url: str, timeout_s: float = 10.0, tracing=None):
+def _app(url: str, timeout_s: float = 10.0):
     settings = Settings(default_model=OFFLINE_MODEL, tools_mcp=url, tools_mcp_timeout_s=timeout_s)
-    app = composition.build(settings, traced=False)
-    return app if tracing is None else app.__class__(**{**app.__dict__, "tracing": tracing})
+    return composition.build(settings, traced=False)
 
 
 def test_the_article_output_with_the_tools_over_mcp(capsys, cli_env, monkeypatch, mcp_url):
@@ -86,7 +79,7 @@ async def test_a_batch_of_100_orders_over_mcp_is_answered(mcp_url, caplog):
 
 
 async def test_the_server_killed_mid_batch_then_started_again(tmp_path):
-    server = McpServer(tmp_path, _free_port())
+    server = McpServer(tmp_path, free_port())
     server.start()
     app = _app(server.url, timeout_s=5)
     results = []

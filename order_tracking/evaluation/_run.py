@@ -5,7 +5,6 @@ same agents, models, limits and answer check as ``track-order``; cases concurren
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
@@ -16,6 +15,7 @@ from uuid import uuid4
 
 from ..answer_policy import AnswerCheck, CheckPolicy, ToolResult
 from ..async_runner import TurnLog
+from ..claim_patterns import order_ids
 from ..resilience import RunBudget, RunUsage, bind_usage, describe_error
 from ..tracing import trace_event
 from ._cases import COORDINATOR, Case, ToolCall, Turn
@@ -31,7 +31,6 @@ __all__ = ["TRACE_NAME", "CaseResult", "TurnResult", "evaluate"]
 TRACE_NAME = "order_tracking_eval"  # the root span of each case's trace
 _APP_NAME = "order_tracking"
 _USER_ID = "eval"
-_ORDER_ID = re.compile(r"\bORD-\d{1,12}\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -80,7 +79,7 @@ async def _run_case(model: str, case: Case, agent: BaseAgent, app: App) -> CaseR
     check = app.answer_check or AnswerCheck()
     if check.policy == CheckPolicy.OFF:  # the eval scores the check whatever the policy
         check = AnswerCheck(CheckPolicy.FLAG, check.order_id_pattern, check.rebuild)
-    ids = re.compile(check.order_id_pattern, re.I) if check.order_id_pattern else _ORDER_ID
+    ids = order_ids(check.order_id_pattern)
     limits = app.limits
     run_config = RunConfig(max_llm_calls=limits.max_model_calls)
     service = InMemorySessionService()
