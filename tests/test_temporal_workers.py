@@ -125,8 +125,8 @@ async def _complete_trace(folder, trace_id: str, order_id: str) -> int:
 
 def _check_trace(folder, trace_id: str, order_id: str) -> int:
     """One order's trace, merged from the test's part and the workers': one tree from the
-    submit's span, every agent's answer in it, no workflow span twice (a worker that took the
-    order over replayed its history without recording it again). Returns its agent runs."""
+    submit's span, every agent's answer in it, the workflow's run span once (twice only when a
+    workflow task the killed worker had started ran again). Returns its agent runs."""
     [root_file, *_] = trace_parts(folder, trace_id)
     trace = load_trace(root_file)
     assert len(trace.parts) >= 2, trace.parts  # the submit's part and at least one worker's
@@ -134,7 +134,10 @@ def _check_trace(folder, trace_id: str, order_id: str) -> int:
         ("workflow", order_id)
     ]
     names = [span.name for _, span in trace.walk()]
-    assert names.count("RunWorkflow:TrackOrder") == 1
+    # Once, or twice when the killed worker had started a workflow task that the other then ran
+    # (two real runs, seen once in CI). That a replay records nothing is test_temporal's
+    # replay test.
+    assert names.count("RunWorkflow:TrackOrder") in (1, 2), names
     assert names.count("CompleteWorkflow:TrackOrder") == 1
     agents = trace.agents()
     # A run cut short by the kill was never written; a run that finished on the killed worker
