@@ -21,7 +21,14 @@ from . import lifecycle
 from .listen import known_key
 from .workarounds import bounded_h11_protocol, server_without_signal_handlers
 
-__all__ = ["REQUEST_TIMEOUT_S", "max_connections", "require_key", "run", "serve_docs"]
+__all__ = [
+    "REQUEST_TIMEOUT_S",
+    "max_connections",
+    "require_key",
+    "run",
+    "serve_docs",
+    "serve_until",
+]
 
 REQUEST_TIMEOUT_S = 10.0  # a whole request (headers, body) must arrive within this (slowloris)
 MAX_CONNECTIONS = 4096
@@ -67,10 +74,38 @@ def run(
     *,
     verbose: bool,
     request_timeout_s: float = REQUEST_TIMEOUT_S,
+    json_logs: bool = False,
 ) -> int | None:
     """Serve ``app`` on ``sock`` until SIGINT/SIGTERM, a graceful stop (uvicorn finishes the
-    requests in flight). A whole request must arrive within ``request_timeout_s``;
-    connections beyond :func:`max_connections` are closed at once. Returns the signal."""
+    requests in flight); see :func:`serve_until`. Returns the signal."""
+
+    async def run(stop: asyncio.Event) -> None:
+        await serve_until(
+            sock,
+            app,
+            stop,
+            verbose=verbose,
+            request_timeout_s=request_timeout_s,
+            json_logs=json_logs,
+        )
+
+    _, signum = asyncio.run(lifecycle.until_signalled(run))
+    return signum
+
+
+async def serve_until(
+    sock: socket.socket,
+    app: Any,
+    stop: asyncio.Event,
+    *,
+    verbose: bool,
+    request_timeout_s: float = REQUEST_TIMEOUT_S,
+    json_logs: bool = False,
+) -> None:
+    """Serve ``app`` on ``sock`` in the running loop until ``stop`` is set. A whole request
+    must arrive within ``request_timeout_s``; connections beyond :func:`max_connections` are
+    closed at once. ``json_logs``: uvicorn's records go to the root logger (``LOG_FORMAT=json``)
+    instead of its own handlers."""
     import uvicorn
 
     limit = max_connections()
@@ -80,22 +115,19 @@ def run(
         # Also how many connections asyncio accepts per wake-up, before any is looked at.
         backlog=min(2048, limit),
         log_level="info" if verbose else "warning",
+        **({"log_config": None} if json_logs else {}),
     )
     server = server_without_signal_handlers(config)
 
-    async def run(stop: asyncio.Event) -> None:
-        async def stop_serving() -> None:
-            await stop.wait()
-            server.should_exit = True  # uvicorn's graceful shutdown: in-flight orders finish
+    async def stop_serving() -> None:
+        await stop.wait()
+        server.should_exit = True  # uvicorn's graceful shutdown: in-flight requests finish
 
-        watcher = asyncio.create_task(stop_serving())
-        try:
-            await server.serve(sockets=[sock])
-        finally:
-            watcher.cancel()
-
-    _, signum = asyncio.run(lifecycle.until_signalled(run))
-    return signum
+    watcher = asyncio.create_task(stop_serving())
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        watcher.cancel()
 
 
 def _swagger_assets() -> FilePath | None:

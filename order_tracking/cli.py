@@ -34,12 +34,14 @@ from .cli_support import (
     id_file_option,
     insecure_option,
     port_option,
+    say,
     timeout,
     timeout_option,
     verbose_option,
 )
 from .cli_support import settings as settings_
-from .cli_temporal import result_command, submit_command, worker_command
+from .cli_temporal import result_command, submit_command
+from .cli_worker import worker_command
 from .composition import announce_model_choice
 from .config import ConfigError
 from .lifecycle import EXIT_OK
@@ -193,7 +195,7 @@ def serve_command(
         tracker = composition.build(settings, warm=True)
     except ConfigError as exc:
         raise BadInput(str(exc)) from None
-    click.echo(f"Serving on {url(sock)} (API docs at /docs)", err=True)
+    say(settings, f"Serving on {url(sock)} (API docs at /docs)")
     signum = service.serve(
         sock,
         tracker,
@@ -202,7 +204,7 @@ def serve_command(
         request_timeout_s=request_timeout_s,
     )
     if signum is not None:
-        click.echo(f"Stopped by {signal.Signals(signum).name}.", err=True)
+        say(settings, f"Stopped by {signal.Signals(signum).name}.")
 
 
 cli.add_command(data_group)

@@ -17,7 +17,6 @@ import click
 from . import lifecycle
 from .cli_support import (
     BadInput,
-    concurrency_option,
     id_file_option,
     settings,
     verbose_option,
@@ -28,16 +27,22 @@ from .output import Mode, Output
 from .results import BatchSummary, OrderReport
 from .specialists import SPECIALIST_NAMES
 
-__all__ = ["result_command", "submit_command", "worker_command"]
+__all__ = [
+    "queue_option",
+    "result_command",
+    "run_temporal",
+    "submit_command",
+    "temporal_module",
+]
 
 TRACE_NAME = "order_tracking_temporal"  # the root span of an order's trace, at the submit
 
-_queue_option = click.option(
+queue_option = click.option(
     "--task-queue", default=None, metavar="QUEUE", help="Default: TEMPORAL_TASK_QUEUE."
 )
 
 
-def _temporal() -> Any:
+def temporal_module() -> Any:
     try:
         from . import temporal
     except ImportError:
@@ -48,67 +53,12 @@ def _temporal() -> Any:
     return temporal
 
 
-def _run(main: Any) -> tuple[Any, int | None]:
-    temporal = _temporal()
+def run_temporal(main: Any) -> tuple[Any, int | None]:
+    temporal = temporal_module()
     try:
         return asyncio.run(lifecycle.until_signalled(main))
     except temporal.TemporalUnavailable as exc:
         raise BadInput(str(exc)) from None
-
-
-@click.command("worker")
-@_queue_option
-@concurrency_option("Agent runs (activities) this worker runs at once.")
-@click.option(
-    "--max-runs-per-second",
-    "runs_per_second",
-    type=click.FloatRange(min=0, min_open=True, max=100_000),
-    default=None,
-    help="Cap on agent runs started per second across the task queue (all its workers).",
-)
-@verbose_option
-def worker_command(
-    task_queue: str | None, concurrency: int, runs_per_second: float | None, verbose: bool
-) -> None:
-    """Run agent runs for orders submitted to Temporal, until SIGINT/SIGTERM."""
-    from . import composition
-    from .config import ConfigError
-
-    config = settings(verbose)
-    temporal = _temporal()
-    queue = task_queue or config.temporal_task_queue
-    try:
-        app = composition.build(config, warm=True, trace_part=composition.trace_part())
-    except ConfigError as exc:
-        raise BadInput(str(exc)) from None
-
-    async def main(stop: asyncio.Event) -> None:
-        started = asyncio.Event()
-        runner = asyncio.create_task(
-            temporal.run_worker(
-                app,
-                stop,
-                address=config.temporal_address,
-                namespace=config.temporal_namespace,
-                task_queue=queue,
-                concurrency=concurrency,
-                runs_per_second=runs_per_second,
-                started=started,
-            )
-        )
-        await asyncio.wait(
-            [runner, asyncio.create_task(started.wait())], return_when="FIRST_COMPLETED"
-        )
-        if started.is_set():
-            click.echo(f"Worker on {config.temporal_address}, task queue {queue!r}.", err=True)
-        try:
-            await runner
-        finally:
-            await app.aclose()
-
-    _, signum = _run(main)
-    if signum is not None:
-        click.echo(f"Stopped by {signal.Signals(signum).name}.", err=True)
 
 
 @click.command("submit")
@@ -129,7 +79,7 @@ def worker_command(
     show_default=True,
     help="1 first, 5 last, when a backlog forms.",
 )
-@_queue_option
+@queue_option
 @verbose_option
 def submit_command(
     order_ids: tuple[str, ...],
@@ -149,7 +99,7 @@ def submit_command(
         raise BadInput(str(exc)) from None
     if key is not None and not (0 < len(key) <= 64 and key.isprintable() and " " not in key):
         raise BadInput("--key must be 1 to 64 printable characters without spaces")
-    temporal = _temporal()
+    temporal = temporal_module()
     with ids:
         if not len(ids):
             raise BadInput("give at least one order id (e.g. ORD-1001), or --file PATH")
@@ -248,7 +198,7 @@ def submit_command(
                 await asyncio.to_thread(tracing.flush)
             return summary
 
-        summary, signum = _run(main)
+        summary, signum = run_temporal(main)
     if signum is not None:
         click.echo(f"Interrupted by {signal.Signals(signum).name}.", err=True)
         sys.exit(128 + signum)
@@ -262,7 +212,7 @@ def submit_command(
 def result_command(workflow_id: str, as_json: bool, verbose: bool) -> None:
     """Print the report of a submitted order (waiting for it if it is still running)."""
     config = settings(verbose)
-    temporal = _temporal()
+    temporal = temporal_module()
     parts = workflow_id.split("/")
     order_id = parts[1] if len(parts) == 3 and parts[0] == "track-order" else workflow_id
 
@@ -276,7 +226,7 @@ def result_command(workflow_id: str, as_json: bool, verbose: bool) -> None:
         except RPCError as exc:
             raise temporal.TemporalUnavailable(f"{workflow_id}: {exc.message}") from None
 
-    (report, trace_id), _ = _run(main)
+    (report, trace_id), _ = run_temporal(main)
     report = replace(report, **_trace_of(trace_id, config.trace_dir))
     Output(Mode.JSON if as_json else Mode.TEXT, batch=False).on_report(report)
     sys.exit(EXIT_OK if report.all_ok else EXIT_AGENT_FAILED)

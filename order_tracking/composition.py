@@ -20,14 +20,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
-import socket
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .config import OFFLINE_MODEL, Settings, load_env_files
+from .logs import LoggingMode, configure_logging
 from .redaction import install_log_redaction, register_secret_values, register_secrets
 from .results import RunLimits
 from .specialists import AGENT_NAMES
@@ -40,7 +39,9 @@ if TYPE_CHECKING:
     from .backends import Backends
     from .models import ModelFactory
     from .offline_model import OfflineModel
+    from .resilience import AttemptGuard
     from .tracing import Tracing
+    from .watch import Watch
 
 __all__ = [
     "App",
@@ -57,22 +58,6 @@ __all__ = [
     "warm_up",
 ]
 
-LoggingMode = Literal["quiet", "verbose", "host"]
-
-# Loggers of the libraries underneath. A failing agent is reported in its own section; their
-# tracebacks for the same failure would bury the answer, so they are shown only with --verbose.
-_LIBRARY_LOGGERS = (
-    "asyncio",  # e.g. a burst of "socket.accept() out of system resource" under load
-    "google_adk",
-    "LiteLLM",
-    "LiteLLM Router",
-    "LiteLLM Proxy",
-    "monocle_apptrace",
-    "mcp",
-    "opentelemetry",
-    "order_tracking",
-)
-
 
 def configure_process(*, logging_mode: LoggingMode = "quiet") -> Settings:
     """Start-up, before anything else runs: logging, ``.env`` files, the secrets to redact,
@@ -81,22 +66,21 @@ def configure_process(*, logging_mode: LoggingMode = "quiet") -> Settings:
     ``logging_mode``: ``quiet`` keeps the libraries' own warnings off the terminal,
     ``verbose`` shows them, ``host`` leaves logging to the program we run in (``adk web``).
     """
-    if logging_mode == "verbose":
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    elif logging_mode == "quiet":
-        for name in _LIBRARY_LOGGERS:
-            logging.getLogger(name).setLevel(logging.CRITICAL)
     load_env_files()
     register_secrets(os.environ)
     install_log_redaction()
     settings = Settings.from_env(agent_names=AGENT_NAMES)
+    configure_logging(logging_mode, settings.log_format)
     register_secret_values(settings.service_api_keys)
     return settings
 
 
 def announce_model_choice(settings: Settings, stream: TextIO | None = None) -> None:
-    """One line on stderr when the offline model is used because nothing else was configured."""
-    if settings.model_note:
+    """One line on stderr when the offline model is used because nothing else was configured
+    (a log record with ``LOG_FORMAT=json``)."""
+    if settings.model_note and settings.log_format == "json":
+        logging.getLogger("order_tracking.models").info("%s", settings.model_note)
+    elif settings.model_note:
         print(settings.model_note, file=stream or sys.stderr)
 
 
@@ -139,9 +123,11 @@ async def warm_up() -> None:
     )
 
 
-def production_models(settings: Settings) -> ModelFactory:
+def production_models(settings: Settings, watch: Watch | None = None) -> ModelFactory:
     """The models agents get in production: LiteLLM, with a circuit breaker per model shared
-    by every agent of the process. Further failure policies join ``guards`` here."""
+    by every agent of the process, and (with a ``watch``) every call metered and charged to
+    the hourly limit. Further failure policies join ``guards`` here."""
+    from .metrics import ModelMeter
     from .models import litellm_models
     from .resilience import Breakers
     from .tracing import trace_circuit_change
@@ -151,7 +137,12 @@ def production_models(settings: Settings) -> ModelFactory:
         cooldown_s=settings.circuit_cooldown_s,
         on_change=trace_circuit_change,
     )
-    return litellm_models(settings, guards=[breakers])
+    guards: list[AttemptGuard] = [breakers]
+    if watch is not None:
+        guards.append(ModelMeter(watch.metrics, watch.spend))  # innermost: calls made
+        if watch.metrics is not None:
+            watch.metrics.watch_circuits("model", breakers)
+    return litellm_models(settings, guards=guards)
 
 
 def open_backends(settings: Settings) -> Backends:
@@ -176,10 +167,12 @@ def build(
     traced: bool = True,
     warm: bool = False,
     trace_part: str | None = None,
+    watch: Watch | None = None,
 ) -> App:
     """Everything a run needs. ``models``, ``backends`` replace the production ones (tests);
     ``traced`` installs Monocle (first set-up wins); ``warm`` warms up first (not inside an event
-    loop); ``trace_part`` names this process in trace files. The tools are ``TOOLS_MCP_URL``'s,
+    loop); ``trace_part`` names this process in trace files; ``watch`` replaces the metrics and
+    spend limit (tests: with production models, pass the same one to both). The tools are ``TOOLS_MCP_URL``'s,
     else over the backends; one that cannot be opened raises ``ConfigError``."""
     from .agent import build_order_agents
     from .tools import build_tools
@@ -196,7 +189,13 @@ def build(
     if warm:
         asyncio.run(warm_up())
     tracing = setup_tracing(settings, part=trace_part) if traced else None
-    models = models or production_models(settings)
+    if watch is None:
+        from .watch import Watch
+
+        watch = Watch.for_settings(settings)
+    models = models or production_models(settings, watch)
+    if backends.breakers is not None and watch.metrics is not None:
+        watch.metrics.watch_circuits("backend", backends.breakers)
     agents = build_order_agents(models, max_input_chars=settings.max_input_chars, tools=tools)
     return App(
         settings=settings,
@@ -207,6 +206,7 @@ def build(
         backends=backends,
         tools=tools,
         answer_check=answer_check(settings),
+        watch=watch,
     )
 
 
@@ -244,13 +244,6 @@ def eval_apps(
         data = mock_backends() if builtin_data else None  # else TOOLS_MCP_URL or ORDER_BACKEND
         apps[label] = build(chosen, models=models, backends=data, warm=not apps)
     return apps
-
-
-def trace_part() -> str:
-    """This process in its trace files' names, host and process id (a worker writes only its
-    part of each order's trace; workers sharing a folder must not write the same file)."""
-    host = re.sub(r"[^A-Za-z0-9-]+", "-", socket.gethostname())[:40].strip("-") or "host"
-    return f"{host}-{os.getpid()}"
 
 
 def mcp_server(settings: Settings, *, max_in_flight: int) -> tuple[MCPServer, Backends]:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import math
 import os
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from .answer_policy import CheckPolicy
 from .backends._config import BackendConfig, BackendConfigError, parse_backend
+from .config_values import DAY_S, ConfigError, api_keys, number, operations, shown
 from .order_ids import InvalidPattern, OrderIdPattern
 
 OFFLINE_MODEL = "offline/rule-based"
@@ -71,68 +70,6 @@ def _normalise_model(name: str) -> str:
     return OFFLINE_MODEL if name.lower() == "offline" else name
 
 
-DAY_S = 86_400.0  # the longest any timeout may be
-
-
-def _shown(raw: str) -> str:
-    """A value as quoted in an error: escaped (no control character reaches the terminal) and
-    cut short (a huge value is not echoed back whole)."""
-    shown = repr(raw)
-    return shown if len(shown) <= 60 else shown[:56] + "…" + shown[0]
-
-
-def _number(
-    env: Mapping[str, str],
-    name: str,
-    default: Any,
-    kind: type,
-    *,
-    low: float = 0,
-    high: float,
-    above_low: bool = False,
-) -> Any:
-    """A numeric setting: a finite ``kind`` in ``[low, high]`` (``(low, high]`` with
-    ``above_low``), else a ``ConfigError`` naming it. ``nan`` and ``inf`` are refused: no
-    setting means "unbounded" (caps say so with 0)."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        what = "a whole number" if kind is int else "a number"
-        raise ConfigError(f"{name} must be {what}, got {_shown(raw)}") from None
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"{name} must be a finite number, got {_shown(raw)}")
-    if above_low and value <= low:
-        raise ConfigError(f"{name} must be greater than {low:g}")
-    if value < low:
-        rule = "must not be negative" if low == 0 else f"must be at least {low:g}"
-        raise ConfigError(f"{name} {rule}, got {_shown(raw)}")
-    if value > high:
-        raise ConfigError(f"{name} must be at most {high:g}, got {_shown(raw)}")
-    return value
-
-
-MIN_API_KEY_CHARS = 16
-
-
-def _api_keys(raw: str) -> tuple[str, ...]:
-    """Comma-separated keys; a short one is refused (a guessable key is no key)."""
-    keys = tuple(dict.fromkeys(k.strip() for k in raw.split(",") if k.strip()))
-    for number, key in enumerate(keys, start=1):
-        if len(key) < MIN_API_KEY_CHARS or any(c.isspace() or not c.isprintable() for c in key):
-            raise ConfigError(
-                f"SERVICE_API_KEYS: key {number} must be at least {MIN_API_KEY_CHARS} "
-                "printable characters without spaces"
-            )
-    return keys
-
-
-class ConfigError(ValueError):
-    """A setting in the environment is unusable; the message says which and why."""
-
-
 @dataclass(frozen=True)
 class Settings:
     """Everything the app reads from the environment, in one place."""
@@ -156,6 +93,13 @@ class Settings:
     max_cost_usd_per_run: float = 1.0
     max_input_chars: int = 2_000
     okahu_export_timeout_s: float = 3.0
+    # Where traces go besides the local files (MONOCLE_EXPORTERS: okahu, otlp), how long an
+    # OTLP upload may take, the process's rolling hourly spend limits, the log format.
+    otlp_enabled: bool = False
+    otlp_export_timeout_s: float = 3.0
+    max_cost_usd_per_hour: float = 0.0
+    max_tokens_per_hour: int = 0
+    log_format: str = "text"
     # Keys a client of `track-order serve` must send (Authorization: Bearer KEY or X-API-Key).
     service_api_keys: tuple[str, ...] = ()
     # Where order data comes from (ORDER_BACKEND, see backends/) and what an order id is.
@@ -204,8 +148,8 @@ class Settings:
         try:
             backend = parse_backend(
                 env,
-                timeout_s=_number(env, "BACKEND_TIMEOUT_S", 5.0, float, high=DAY_S, above_low=True),
-                retries=_number(env, "BACKEND_RETRIES", 2, int, high=100),
+                timeout_s=number(env, "BACKEND_TIMEOUT_S", 5.0, float, high=DAY_S, above_low=True),
+                retries=number(env, "BACKEND_RETRIES", 2, int, high=100),
             )
         except BackendConfigError as exc:
             raise ConfigError(str(exc)) from None
@@ -213,7 +157,7 @@ class Settings:
         try:
             order_ids = OrderIdPattern(pattern) if pattern else OrderIdPattern()
         except InvalidPattern as exc:
-            raise ConfigError(f"ORDER_ID_PATTERN {exc}: {_shown(pattern)}") from None
+            raise ConfigError(f"ORDER_ID_PATTERN {exc}: {shown(pattern)}") from None
         tools_mcp = env.get("TOOLS_MCP_URL", "").strip() or None
         if tools_mcp and not tools_mcp.lower().startswith(("http://", "https://")):
             try:
@@ -223,11 +167,11 @@ class Settings:
         raw_check = env.get("ANSWER_CHECK", "").strip().lower() or CheckPolicy.FLAG.value
         if raw_check not in set(CheckPolicy):
             choices = ", ".join(p.value for p in CheckPolicy)
-            raise ConfigError(f"ANSWER_CHECK must be one of {choices}, got {_shown(raw_check)}")
+            raise ConfigError(f"ANSWER_CHECK must be one of {choices}, got {shown(raw_check)}")
         return cls(
             tools_mcp=tools_mcp,
             tools_mcp_api_key=env.get("TOOLS_MCP_API_KEY", "").strip() or None,
-            tools_mcp_timeout_s=_number(
+            tools_mcp_timeout_s=number(
                 env, "TOOLS_MCP_TIMEOUT_S", 10.0, float, high=DAY_S, above_low=True
             ),
             answer_check=CheckPolicy(raw_check),
@@ -236,33 +180,31 @@ class Settings:
             temporal_task_queue=env.get("TEMPORAL_TASK_QUEUE", "").strip() or "order-tracking",
             backend=backend,
             order_ids=order_ids,
-            agent_timeout_s=_number(
-                env, "AGENT_TIMEOUT_S", 60.0, float, high=DAY_S, above_low=True
-            ),
+            agent_timeout_s=number(env, "AGENT_TIMEOUT_S", 60.0, float, high=DAY_S, above_low=True),
             fallback_models=fallbacks,
-            model_retries=_number(env, "MODEL_RETRIES", 2, int, high=100),
-            circuit_threshold=_number(
+            model_retries=number(env, "MODEL_RETRIES", 2, int, high=100),
+            circuit_threshold=number(
                 env, "CIRCUIT_FAILURE_THRESHOLD", 5, int, low=1, high=1_000_000
             ),
-            circuit_cooldown_s=_number(env, "CIRCUIT_COOLDOWN_S", 30.0, float, high=DAY_S),
-            max_model_calls_per_agent=_number(
+            circuit_cooldown_s=number(env, "CIRCUIT_COOLDOWN_S", 30.0, float, high=DAY_S),
+            max_model_calls_per_agent=number(
                 env, "MAX_MODEL_CALLS_PER_AGENT", 10, int, low=1, high=10_000
             ),
-            max_tokens_per_run=_number(env, "MAX_TOKENS_PER_RUN", 100_000, int, high=10**12),
-            max_cost_usd_per_run=_number(env, "MAX_COST_USD_PER_RUN", 1.0, float, high=1e9),
-            max_input_chars=_number(env, "MAX_INPUT_CHARS", 2_000, int, low=1, high=10_000_000),
-            okahu_export_timeout_s=_number(
+            max_tokens_per_run=number(env, "MAX_TOKENS_PER_RUN", 100_000, int, high=10**12),
+            max_cost_usd_per_run=number(env, "MAX_COST_USD_PER_RUN", 1.0, float, high=1e9),
+            max_input_chars=number(env, "MAX_INPUT_CHARS", 2_000, int, low=1, high=10_000_000),
+            okahu_export_timeout_s=number(
                 env, "OKAHU_EXPORT_TIMEOUT_S", 3.0, float, high=600, above_low=True
             ),
             default_model=default_model,
             model_overrides=overrides,
             offline_fallback=fallback,
-            offline_latency_s=_number(env, "OFFLINE_MODEL_LATENCY_S", 0.0, float, high=3600),
-            model_timeout_s=_number(
+            offline_latency_s=number(env, "OFFLINE_MODEL_LATENCY_S", 0.0, float, high=3600),
+            model_timeout_s=number(
                 env, "MODEL_TIMEOUT_S", DEFAULT_MODEL_TIMEOUT_S, float, high=DAY_S, above_low=True
             ),
-            okahu_enabled=bool(env.get("OKAHU_API_KEY", "").strip()),
-            service_api_keys=_api_keys(env.get("SERVICE_API_KEYS", "")),
+            **operations(env),
+            service_api_keys=api_keys(env.get("SERVICE_API_KEYS", "")),
             trace_dir=Path(env.get("MONOCLE_TRACE_OUTPUT_PATH", "").strip() or DEFAULT_TRACE_DIR),
         )
 

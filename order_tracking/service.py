@@ -4,9 +4,11 @@ POST /orders/{order_id}/track          the order's JSON (the same schema as ``--
 GET  /orders/{order_id}/track/stream   server-sent events: one ``agent`` event per result as it
                                        completes, then the ``order`` event
 GET  /health, /ready                   for orchestrators;  /docs, /openapi.json: the API
+GET  /metrics                          Prometheus metrics (see ``metrics.py``)
 
 Agent failures are data in the JSON, never 500s. Each request is one trace. Agent runs in
-flight are bounded across requests, and so are orders in flight (503 beyond that).
+flight are bounded across requests, and so are orders in flight (503 beyond that); once the
+hourly spend limit is reached, new orders get 503 with ``Retry-After`` until the window frees.
 :func:`serve` runs it under uvicorn on a socket the CLI has bound.
 """
 
@@ -20,12 +22,14 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Path
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from .asgi import REQUEST_TIMEOUT_S, require_key, run, serve_docs
+from .metrics import CONTENT_TYPE
 from .order_ids import InvalidOrderId
 from .report import agent_json, order_json
 from .results import AgentResult, OrderReport
+from .watch import Watch
 
 if TYPE_CHECKING:
     from .tracker import App
@@ -39,13 +43,22 @@ DEFAULT_MAX_ORDERS = 64
 
 class _Admission:
     """At most ``limit`` orders in flight; one more is refused at once (503), not queued,
-    so a client or load balancer can retry elsewhere instead of waiting blind."""
+    so a client or load balancer can retry elsewhere instead of waiting blind. So is every
+    order while the hourly spend limit is reached, with when to come back."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit, self.in_flight = limit, 0
+    def __init__(self, limit: int, watch: Watch) -> None:
+        self.limit, self.in_flight, self.watch = limit, 0, watch
 
     def enter(self) -> None:
+        refusal = self.watch.refusal()
+        if refusal is not None:
+            raise HTTPException(
+                status_code=503,
+                detail=refusal.reason,
+                headers={"Retry-After": refusal.retry_after_header},
+            )
         if self.in_flight >= self.limit:
+            self.watch.refused("capacity")
             raise HTTPException(
                 status_code=503,
                 detail="too many orders in flight; retry shortly",
@@ -68,12 +81,13 @@ def create_app(
 
     ``concurrency`` bounds agent runs in flight across all requests; ``max_orders`` bounds
     the orders in flight (requests beyond it get 503 with ``Retry-After``). With
-    ``api_keys``, every order route wants one of them (401 otherwise); ``/health``,
-    ``/ready`` and the API docs stay open (they tell nothing about any order).
+    ``api_keys``, every order route and ``/metrics`` want one of them (401 otherwise);
+    ``/health``, ``/ready`` and the API docs stay open (they tell nothing about any order).
     """
     guarded = [Depends(require_key(api_keys))] if api_keys else []
     gate = asyncio.Semaphore(concurrency)
-    admission = _Admission(max_orders)
+    watch = tracker.watch or Watch()
+    admission = _Admission(max_orders, watch)
     streamed: dict[asyncio.Task[OrderReport], asyncio.Event] = {}
 
     @contextlib.asynccontextmanager
@@ -111,15 +125,33 @@ def create_app(
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/ready", summary="Readiness: agents built, tracing installed, capacity left")
+    @app.get("/ready", summary="Readiness: agents built, capacity and hourly budget left")
     async def ready() -> dict[str, Any]:
+        refusal = watch.spend.refusal() if watch.spend is not None else None
+        if refusal is not None:
+            raise HTTPException(
+                status_code=503,
+                detail=refusal.reason,
+                headers={"Retry-After": refusal.retry_after_header},
+            )
         if admission.in_flight >= admission.limit:
             raise HTTPException(status_code=503, detail="at capacity", headers={"Retry-After": "1"})
-        return {
+        body: dict[str, Any] = {
             "status": "ready",
             "agents": [a.name for a in tracker.agents],
             "orders_in_flight": admission.in_flight,
         }
+        if watch.spend is not None:
+            tokens, cost = watch.spend.spent()
+            body["last_hour"] = {
+                "cost_usd": round(cost, 6),
+                "tokens": tokens,
+                "max_cost_usd": watch.spend.max_cost_usd or None,
+                "max_tokens": watch.spend.max_tokens or None,
+            }
+        return body
+
+    add_metrics_route(app, watch, guarded)
 
     @app.post(
         "/orders/{order_id}/track", summary="Ask every agent about one order", dependencies=guarded
@@ -175,6 +207,34 @@ def create_app(
     return app
 
 
+def add_metrics_route(app: FastAPI, watch: Watch, guarded: list[Any]) -> None:
+    """``GET /metrics``: the process's metrics in Prometheus's text format."""
+
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics: orders, agent runs, models, circuits, spend",
+        dependencies=guarded,
+        response_class=Response,
+    )
+    async def metrics() -> Response:
+        if watch.metrics is None:
+            raise HTTPException(status_code=404, detail="no metrics in this process")
+        return Response(watch.metrics.exposition(), media_type=CONTENT_TYPE)
+
+
+def metrics_app(watch: Watch, api_keys: Sequence[str] = ()) -> FastAPI:
+    """A worker's ``--metrics-port``: ``/metrics`` (wanting one of ``api_keys``, if any)
+    and ``/health``, nothing else."""
+    app = FastAPI(title="order_tracking worker", docs_url=None, redoc_url=None, openapi_url=None)
+    add_metrics_route(app, watch, [Depends(require_key(api_keys))] if api_keys else [])
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
 def serve(
     sock: socket.socket,
     tracker: App,
@@ -187,7 +247,8 @@ def serve(
     in flight and the streams still running are stopped with their traces closed (see
     ``asgi.run``). Returns the signal that stopped it."""
     app = create_app(tracker, concurrency=concurrency, api_keys=tracker.settings.service_api_keys)
-    return run(sock, app, verbose=verbose, request_timeout_s=request_timeout_s)
+    json_logs = tracker.settings.log_format == "json"
+    return run(sock, app, verbose=verbose, request_timeout_s=request_timeout_s, json_logs=json_logs)
 
 
 def _sse(event: str, data: dict[str, Any]) -> str:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
+import socket
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable
@@ -245,3 +247,10 @@ class TraceFiles(SpanProcessor):
         if self._writer is not None:
             self._queue.put(None)
             self._writer.join(timeout=10)
+
+
+def trace_part() -> str:
+    """This process in its trace files' names, host and process id (a worker writes only its
+    part of each order's trace; workers sharing a folder must not write the same file)."""
+    host = re.sub(r"[^A-Za-z0-9-]+", "-", socket.gethostname())[:40].strip("-") or "host"
+    return f"{host}-{os.getpid()}"

@@ -1,4 +1,5 @@
-"""Monocle set-up: one trace file per order under ``.monocle/``, and Okahu when a key is set.
+"""Monocle set-up: one trace file per order under ``.monocle/``, and the remote exporters
+(Okahu, OTLP: ``trace_exporters``) the settings name.
 
 Only the instrumentation we use is installed (ADK, LiteLLM, the offline model): Monocle's
 default set imports and wraps every library it knows, which costs seconds at start-up.
@@ -16,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from monocle_apptrace import setup_monocle_telemetry
-from monocle_apptrace.exporters.okahu.okahu_exporter import OkahuSpanExporter
 from monocle_apptrace.instrumentation.common.instrumentor import (
     get_tracer_provider,
     start_trace,
@@ -29,11 +29,11 @@ from monocle_apptrace.instrumentation.metamodel.litellm.entities.inference impor
 from monocle_apptrace.instrumentation.metamodel.litellm.methods import LITELLM_METHODS
 from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import SpanProcessor
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import set_span_in_context
 
 from .config import Settings
-from .trace_export import MonocleSpansOnly, RedactingExporter, redacted
+from .trace_export import MonocleSpansOnly, redacted
+from .trace_exporters import remote_processors
 from .trace_writer import TraceFiles
 from .workarounds import with_caller_source_path
 
@@ -216,18 +216,15 @@ def setup_tracing(
     global _installed
     if _installed is not None:
         return _installed
-    # Monocle also builds a default file exporter of its own (unused): keep its folder ours.
+    # Monocle also builds the exporters its own variables name (unused: we pass processors):
+    # only its file exporter, in a folder of ours.
     os.environ["MONOCLE_TRACE_OUTPUT_PATH"] = str(settings.trace_dir)
+    os.environ["MONOCLE_EXPORTER"] = "file"
     # The local file never drops a span (TraceFiles holds them per trace, redacts and
-    # writes on its own thread); Okahu is a remote copy behind a bounded batch queue.
+    # writes on its own thread); Okahu and OTLP are remote copies, each behind a bounded
+    # batch queue of its own, so the local file is never held up.
     files = TraceFiles(settings.trace_dir, WORKFLOW_NAME, prepare=redacted, part=part)
-    processors: list[SpanProcessor] = [MonocleSpansOnly(files)]
-    if settings.okahu_enabled:
-        # Only with a key: without one Monocle's okahu exporter dumps every span on stdout.
-        # Monocle waits 15 s per upload; a slow Okahu must not hold the exit that long. Its
-        # batch processor is separate from the file's, so the local file is never held up.
-        okahu = OkahuSpanExporter(timeout=settings.okahu_export_timeout_s)
-        processors.append(MonocleSpansOnly(BatchSpanProcessor(RedactingExporter(okahu))))
+    processors: list[SpanProcessor] = [MonocleSpansOnly(files), *remote_processors(settings)]
     with warnings.catch_warnings():
         # Monocle also builds the exporters of its environment, which we do not use (we pass
         # our own processors): a folder it cannot make is ours to report (TraceFiles), once.

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .models import ModelFactory
     from .tools import Tool
     from .tracing import Tracing
+    from .watch import Watch
 
 __all__ = ["App"]
 
@@ -26,7 +27,8 @@ __all__ = ["App"]
 @dataclass(frozen=True)
 class App:
     """What a run needs, built once: the specialists, their models and tools, the backends
-    the tools read, tracing, the limits, the check every answer goes through. ``aclose()``
+    the tools read, tracing, the limits, the check every answer goes through, the watch
+    (metrics, the hourly spend limit). ``aclose()``
     releases the backends' connections."""
 
     settings: Settings
@@ -37,6 +39,7 @@ class App:
     backends: Backends
     tools: dict[str, Tool]
     answer_check: AnswerCheck | None = None
+    watch: Watch | None = None  # metrics and the hourly spend limit
 
     def coordinator(self) -> Agent:
         """The ``adk web`` coordinator, with its own specialist instances."""
@@ -67,6 +70,7 @@ class App:
             gate=gate,
             on_result=on_result,
             check=self.answer_check,
+            watch=self.watch,
         )
 
     async def track_orders(
@@ -92,4 +96,5 @@ class App:
             on_result=on_result,
             on_report=on_report,
             check=self.answer_check,
+            watch=self.watch,
         )

@@ -239,15 +239,18 @@ def test_an_unknown_order_is_answered_not_an_error(base_url):
 
 def test_health_ready_and_openapi(base_url):
     assert httpx.get(f"{base_url}/health").json() == {"status": "ok"}
-    assert httpx.get(f"{base_url}/ready").json() == {
-        "status": "ready",
-        "agents": list(ARTICLE_ANSWERS),
-        "orders_in_flight": 0,
-    }
-    spec = httpx.get(f"{base_url}/openapi.json").json()
-    assert {"/orders/{order_id}/track", "/orders/{order_id}/track/stream", "/health", "/ready"} <= (
-        set(spec["paths"])
+    ready = httpx.get(f"{base_url}/ready").json()
+    last_hour = ready.pop("last_hour")
+    assert ready == {"status": "ready", "agents": list(ARTICLE_ANSWERS), "orders_in_flight": 0}
+    # The offline model costs nothing; no hourly limit is set.
+    assert (last_hour["cost_usd"], last_hour["max_cost_usd"], last_hour["max_tokens"]) == (
+        0.0,
+        None,
+        None,
     )
+    spec = httpx.get(f"{base_url}/openapi.json").json()
+    paths = {"/orders/{order_id}/track", "/orders/{order_id}/track/stream", "/health", "/ready"}
+    assert paths | {"/metrics"} <= set(spec["paths"])
     docs = httpx.get(f"{base_url}/docs")
     assert docs.status_code == 200 and "SwaggerUIBundle" in docs.text
     # Served from this process, so the page works offline: nothing is fetched from a CDN.

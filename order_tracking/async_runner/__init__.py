@@ -9,6 +9,7 @@ aborts the others. The caller owns the limits (deadline, budgets) and passes the
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
@@ -18,6 +19,7 @@ from uuid import uuid4
 from google.adk.agents import BaseAgent
 
 from ..answer_policy import AnswerCheck
+from ..logs import log_context
 from ..resilience import RunBudget, RunUsage, describe_error
 from ..results import (
     AgentResult,
@@ -29,6 +31,7 @@ from ..results import (
     Status,
 )
 from ..tracing import WORKFLOW_NAME, Tracing
+from ..watch import Watch, refused_result
 from ._agent import APP_NAME, USER_ID, TurnLog, agent_result, prompt_for, run_agent_task
 
 __all__ = [
@@ -36,12 +39,15 @@ __all__ = [
     "DEFAULT_ORDERS_IN_FLIGHT",
     "USER_ID",
     "TurnLog",
+    "log_result",
     "prompt_for",
     "run_agent_task",
     "run_all_agents",
     "track_order",
     "track_orders",
 ]
+
+log = logging.getLogger("order_tracking.runner")
 
 DEFAULT_ORDERS_IN_FLIGHT = 64  # without a concurrency limit: how many orders a batch starts
 
@@ -72,15 +78,16 @@ async def run_all_agents(
 
     async def run(agent: BaseAgent, usage: RunUsage) -> AgentResult:
         async with gate or nullcontext():
-            return await run_agent_task(
-                agent,
-                prompt,
-                f"{agent.name}-{uuid4()}",
-                limits=limits,
-                usage=usage,
-                check=check,
-                order_id=order_id,
-            )
+            with log_context(agent=agent.name):
+                return await run_agent_task(
+                    agent,
+                    prompt,
+                    f"{agent.name}-{uuid4()}",
+                    limits=limits,
+                    usage=usage,
+                    check=check,
+                    order_id=order_id,
+                )
 
     tasks = [
         asyncio.create_task(run(agent, usage)) for agent, usage in zip(agents, usages, strict=True)
@@ -124,6 +131,17 @@ async def run_all_agents(
     return results
 
 
+def log_result(result: AgentResult) -> None:
+    """One INFO record per agent run (what ``LOG_FORMAT=json`` shows), in its agent's context."""
+    with log_context(agent=result.agent):
+        log.info(
+            "agent finished: %s in %.3fs%s",
+            result.status.value,
+            result.elapsed_s,
+            f" ({result.error})" if result.error else "",
+        )
+
+
 async def track_order(
     order_id: str,
     agents: Sequence[BaseAgent],
@@ -134,8 +152,42 @@ async def track_order(
     gate: asyncio.Semaphore | None = None,
     on_result: ResultCallback | None = None,
     check: AnswerCheck | None = None,
+    watch: Watch | None = None,
 ) -> OrderReport:
-    """One order, all agents, one trace (when tracing is on), timed end to end."""
+    """One order, all agents, one trace (when tracing is on), timed end to end. ``watch``
+    may refuse it (the hourly spend limit: every agent ``BUDGET``, nothing run) and is told
+    how it went."""
+    watch = watch or Watch()
+    with log_context(order_id=order_id):
+        refusal = watch.refusal()
+        if refusal is not None:
+            log.warning("order refused: %s", refusal.reason)
+            refused = tuple(refused_result(agent.name, refusal) for agent in agents)
+            for result in refused if on_result else ():
+                on_result(order_id, result)
+            return OrderReport(order_id, refused, 0.0)
+        report = None
+        watch.order_started()
+        try:
+            report = await _track_order(
+                order_id, agents, tracing, limits, stop, gate, on_result, check, watch
+            )
+        finally:
+            watch.order_finished(report)
+    return report
+
+
+async def _track_order(
+    order_id: str,
+    agents: Sequence[BaseAgent],
+    tracing: Tracing | None,
+    limits: RunLimits,
+    stop: asyncio.Event | None,
+    gate: asyncio.Semaphore | None,
+    on_result: ResultCallback | None,
+    check: AnswerCheck | None,
+    watch: Watch,
+) -> OrderReport:
     start = time.perf_counter()
     scope = tracing.trace(WORKFLOW_NAME, {"order_id": order_id}) if tracing else nullcontext()
     with scope as trace_id:
@@ -148,6 +200,12 @@ async def track_order(
             on_result=on_result,
             check=check,
         )
+        # Logged inside the trace: each record carries the order's trace id.
+        for result in results:
+            watch.agent_finished(result)
+            log_result(result)
+        answered = sum(r.ok for r in results)
+        log.info("order done: %d of %d agents answered", answered, len(results))
     wall_s = time.perf_counter() - start
     trace_file = trace_error = None
     if tracing and trace_id:
@@ -169,6 +227,7 @@ async def track_orders(
     on_result: ResultCallback | None = None,
     on_report: ReportCallback | None = None,
     check: AnswerCheck | None = None,
+    watch: Watch | None = None,
 ) -> BatchSummary:
     """Several orders, one trace each, streamed: ids are taken from ``order_ids`` only as
     orders finish, so at most ``concurrency`` orders are in flight (and at most
@@ -191,6 +250,7 @@ async def track_orders(
                 gate=gate,
                 on_result=on_result,
                 check=check,
+                watch=watch,
             )
         finally:
             in_flight.release()

@@ -62,6 +62,8 @@ class Backends:
     payments: PaymentGateway
     source: str = "mock"
     _closers: tuple[Callable[[], Awaitable[None]], ...] = field(default=(), repr=False)
+    # The remote systems' circuit breakers (what the metrics report); None without any.
+    breakers: Any = field(default=None, repr=False)
 
     async def aclose(self) -> None:
         for close in self._closers:
@@ -98,5 +100,6 @@ def open_backends(config: BackendConfig, **http_options: Any) -> Backends:
             remote.payments,
             config.describe(),
             (remote.aclose,),
+            remote.breakers,
         )
     return mock_backends()

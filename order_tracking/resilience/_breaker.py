@@ -115,6 +115,10 @@ class Breakers:
     on_change: Callable[[str, str, str], None] | None = None
     _by_model: dict[str, CircuitBreaker] = field(default_factory=dict)
 
+    def states(self) -> dict[str, CircuitState]:
+        """Each breaker's state, by name (what the metrics report)."""
+        return {name: breaker.state for name, breaker in list(self._by_model.items())}
+
     def for_model(self, model: str) -> CircuitBreaker:
         if model not in self._by_model:
             self._by_model[model] = CircuitBreaker(

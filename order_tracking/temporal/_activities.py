@@ -1,6 +1,7 @@
 """The activity: one agent run in the worker, through ``run_agent_task`` (resilience, the
 input guard, budgets, the deadline) on agents the composition root built once, heartbeating
-while it runs so a worker that dies is noticed in seconds."""
+while it runs so a worker that dies is noticed in seconds. A worker past its hourly spend
+limit refuses the run at once (``budget``, not retried); each run is counted in its metrics."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from ..answer_policy import CheckPolicy
-from ..async_runner import prompt_for, run_agent_task
+from ..async_runner import log_result, prompt_for, run_agent_task
+from ..logs import log_context
 from ..results import RunLimits
 from ..tracker import App
+from ..watch import Watch, refused_result
 from ._messages import AgentData, AgentRequest, result_to_data
 from ._workflow import ACTIVITY, HEARTBEAT_S
 
@@ -27,12 +30,16 @@ class AgentActivities:
         self.agents = {agent.name: agent for agent in app.agents}
         self.tracing = app.tracing
         self.check = app.answer_check
+        self.watch = app.watch or Watch()
 
     @activity.defn(name=ACTIVITY)
     async def run_agent(self, request: AgentRequest) -> AgentData:
         agent = self.agents.get(request.agent)
         if agent is None:  # another worker version's agent: no retry would help
             raise ApplicationError(f"no agent {request.agent!r} here", type="BadRequest")
+        refusal = self.watch.refusal()
+        if refusal is not None:
+            return result_to_data(refused_result(agent.name, refusal))
         info = activity.info()
         limits = RunLimits(
             deadline_s=request.deadline_s,
@@ -60,7 +67,7 @@ class AgentActivities:
         )
         beating = asyncio.create_task(_heartbeat())
         try:
-            with scope:
+            with log_context(order_id=request.order_id, agent=agent.name), scope:
                 result = await run_agent_task(
                     agent,
                     prompt_for(request.order_id),
@@ -69,10 +76,12 @@ class AgentActivities:
                     check=check,
                     order_id=request.order_id,
                 )
+                log_result(result)
         finally:
             beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beating
+        self.watch.agent_finished(result)
         return result_to_data(result)
 
 

@@ -1,0 +1,109 @@
+"""Logging: the human format (unchanged: the libraries quiet unless ``-v``), or
+``LOG_FORMAT=json``, one JSON object per line on stderr with the level, logger, message, and
+the order, agent and trace the record was written for.
+
+The order and agent come from :func:`log_context`, which the runner enters around an order
+and an agent's run; the trace id is OpenTelemetry's current span's (the order's trace: the
+runner makes its root span current). Records are redacted before any formatter sees them
+(``redaction.install_log_redaction``).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+__all__ = ["LIBRARY_LOGGERS", "JsonFormatter", "configure_logging", "log_context"]
+
+LoggingMode = Literal["quiet", "verbose", "host"]
+
+# Loggers of the libraries underneath. A failing agent is reported in its own section; their
+# tracebacks for the same failure would bury the answer, so they are shown only with --verbose.
+LIBRARY_LOGGERS = (
+    "asyncio",  # e.g. a burst of "socket.accept() out of system resource" under load
+    "google_adk",
+    "LiteLLM",
+    "LiteLLM Router",
+    "LiteLLM Proxy",
+    "monocle_apptrace",
+    "mcp",
+    "opentelemetry",
+)
+OURS = "order_tracking"
+
+_context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "log_context", default=None
+)
+
+
+@contextmanager
+def log_context(**fields: str | None) -> Iterator[None]:
+    """Inside the block, every record carries these fields (``order_id``, ``agent``)."""
+    current = _context.get() or {}
+    token = _context.set({**current, **{k: v for k, v in fields.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def _trace_ids() -> dict[str, str]:
+    # Only if OpenTelemetry is loaded already: a command that runs no agent never pays for it.
+    otel = sys.modules.get("opentelemetry.trace")
+    if otel is None:
+        return {}
+    context = otel.get_current_span().get_span_context()
+    if not context.is_valid:
+        return {}
+    return {
+        "trace_id": format(context.trace_id, "032x"),
+        "span_id": format(context.span_id, "016x"),
+    }
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: ``time`` (UTC, ISO 8601), ``level``, ``logger``,
+    ``message``, then ``order_id``, ``agent``, ``trace_id``, ``span_id`` when known, and
+    ``exception`` (the traceback as text) when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            **(_context.get() or {}),
+            **_trace_ids(),
+        }
+        if record.exc_info:
+            line["exception"] = record.exc_text or self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def configure_logging(mode: LoggingMode, log_format: str = "text") -> None:
+    """``quiet`` keeps the libraries' own records off the terminal, ``verbose`` shows their
+    warnings, ``host`` leaves logging to the program we run in (``adk web``). With ``json``
+    our own records from INFO up are written too (an order's outcome, each agent's), as JSON
+    lines on stderr; the libraries' join them with ``verbose``."""
+    if mode == "host":
+        return
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h.formatter, JsonFormatter)]:
+        root.removeHandler(old)  # idempotent: configured twice, still one line per record
+    if log_format == "json":
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+        root.addHandler(handler)
+        root.setLevel(logging.WARNING)
+        logging.getLogger(OURS).setLevel(logging.INFO)
+    elif mode == "verbose":
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if mode == "quiet":
+        for name in LIBRARY_LOGGERS if log_format == "json" else (*LIBRARY_LOGGERS, OURS):
+            logging.getLogger(name).setLevel(logging.CRITICAL)

@@ -1,0 +1,256 @@
+"""Prometheus metrics for an operator: what orders and agent runs did and how long they
+took, what the models cost and how they failed, the circuits, the refusals, the spend.
+
+One :class:`Metrics` per ``App``, on a registry of its own (the service's ``/metrics``, a
+worker's ``--metrics-port``). Labels are bounded sets: agent names, statuses, the configured
+model and backend names; never an order id. :class:`ModelMeter` is an attempt guard (see
+``resilience``) that sees every call to a configured model and charges its spend to the
+process's hourly limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
+
+from .results import AgentResult, OrderReport, Status
+
+if TYPE_CHECKING:
+    from .resilience import Breakers
+    from .spend_limit import SpendLimit
+
+__all__ = ["CONTENT_TYPE", "Metrics", "ModelMeter", "order_status"]
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+PREFIX = "order_tracking"
+# Agent runs take from milliseconds (offline) to a minute (the default deadline).
+SECONDS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
+CIRCUIT_STATES = ("closed", "open", "half_open")
+ORDER_STATUSES = ("ok", "partial", "failed")
+REFUSALS = ("capacity", "budget")
+
+
+def order_status(report: OrderReport) -> str:
+    """An order as a whole: ``ok`` (every agent answered), ``partial``, or ``failed``."""
+    answered = sum(r.ok for r in report.results)
+    return "ok" if answered == len(report.results) else "partial" if answered else "failed"
+
+
+class Metrics:
+    """The process's instruments, on their own registry (a test or a second ``App`` in the
+    process starts from zero)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        # No `_created` series beside each counter: noise for a dashboard.
+        disable_created_metrics()
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.orders = Counter(f"{PREFIX}_orders", "Orders run, by outcome.", ["status"], registry=r)
+        self.order_seconds = Histogram(
+            f"{PREFIX}_order_duration_seconds",
+            "Wall time of an order, every agent.",
+            buckets=SECONDS,
+            registry=r,
+        )
+        self.in_flight = Gauge(f"{PREFIX}_orders_in_flight", "Orders running now.", registry=r)
+        self.refused = Counter(
+            f"{PREFIX}_orders_refused",
+            "Orders refused before they started: capacity (too many in flight) or budget "
+            "(the hourly spend limit).",
+            ["reason"],
+            registry=r,
+        )
+        self.agent_runs = Counter(
+            f"{PREFIX}_agent_runs",
+            "Agent runs, by agent and status.",
+            ["agent", "status"],
+            registry=r,
+        )
+        self.agent_seconds = Histogram(
+            f"{PREFIX}_agent_run_duration_seconds",
+            "Time of one agent's run.",
+            ["agent"],
+            buckets=SECONDS,
+            registry=r,
+        )
+        self.answer_checks = Counter(
+            f"{PREFIX}_answer_checks",
+            "Answers checked against their tool results: verified or unsupported.",
+            ["agent", "verdict"],
+            registry=r,
+        )
+        self.model_calls = Counter(
+            f"{PREFIX}_model_calls",
+            "Calls to a configured model (retries included).",
+            ["model"],
+            registry=r,
+        )
+        self.model_retries = Counter(
+            f"{PREFIX}_model_retries",
+            "Calls that were retries of a failed one.",
+            ["model"],
+            registry=r,
+        )
+        self.model_failures = Counter(
+            f"{PREFIX}_model_failures", "Calls that failed.", ["model"], registry=r
+        )
+        self.model_tokens = Counter(
+            f"{PREFIX}_model_tokens",
+            "Tokens, by model and kind (prompt, completion).",
+            ["model", "kind"],
+            registry=r,
+        )
+        self.model_cost = Counter(
+            f"{PREFIX}_model_cost_usd",
+            "Cost in US dollars, by model (LiteLLM's prices).",
+            ["model"],
+            registry=r,
+        )
+        for status in ORDER_STATUSES:  # known from the start: rate() needs a first sample
+            self.orders.labels(status)
+        for reason in REFUSALS:
+            self.refused.labels(reason)
+        # What the process itself uses (CPU, memory, open files), as operators expect.
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+
+    # --- orders and agent runs ---
+
+    def order_started(self) -> None:
+        self.in_flight.inc()
+
+    def order_finished(self, report: OrderReport | None) -> None:
+        self.in_flight.dec()
+        if report is not None:
+            self.orders.labels(order_status(report)).inc()
+            self.order_seconds.observe(report.wall_s)
+
+    def agent_finished(self, result: AgentResult) -> None:
+        self.agent_runs.labels(result.agent, result.status.value).inc()
+        if result.status != Status.CANCELLED:
+            self.agent_seconds.labels(result.agent).observe(result.elapsed_s)
+        if result.verified is not None:
+            verdict = "verified" if result.verified else "unsupported"
+            self.answer_checks.labels(result.agent, verdict).inc()
+
+    def model_call(
+        self, model: str, retried: int, failed: bool, prompt: int, completion: int, cost: float
+    ) -> None:
+        self.model_calls.labels(model).inc()
+        if retried:
+            self.model_retries.labels(model).inc(retried)
+        if failed:
+            self.model_failures.labels(model).inc()
+        if prompt:
+            self.model_tokens.labels(model, "prompt").inc(prompt)
+        if completion:
+            self.model_tokens.labels(model, "completion").inc(completion)
+        if cost:
+            self.model_cost.labels(model).inc(cost)
+
+    def refusal(self, reason: str) -> None:
+        self.refused.labels(reason).inc()
+
+    # --- state read at scrape time ---
+
+    def watch_circuits(self, kind: str, breakers: Breakers) -> None:
+        """Report ``breakers``' states (``kind``: model or backend) on every scrape."""
+        self.registry.register(_Circuits(kind, breakers))
+
+    def watch_spend(self, limit: SpendLimit) -> None:
+        """Report the last hour's spend and the hourly limits on every scrape."""
+        self.registry.register(_Spend(limit))
+
+    def exposition(self) -> bytes:
+        """The metrics in Prometheus's text format (``CONTENT_TYPE``)."""
+        return generate_latest(self.registry)
+
+
+class _Circuits(Collector):
+    def __init__(self, kind: str, breakers: Breakers) -> None:
+        self.kind, self.breakers = kind, breakers
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            f"{PREFIX}_circuit_state",
+            "1 for each circuit's current state (an open circuit past its cooldown reads "
+            "open until the next call tries it).",
+            labels=["kind", "name", "state"],
+        )
+        for name, state in sorted(self.breakers.states().items()):
+            for candidate in CIRCUIT_STATES:
+                family.add_metric([self.kind, name, candidate], float(state == candidate))
+        yield family
+
+
+class _Spend(Collector):
+    def __init__(self, limit: SpendLimit) -> None:
+        self.limit = limit
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        tokens, cost = self.limit.spent()
+        pairs = (
+            ("spend_last_hour_usd", "Cost of the last hour's model calls.", cost),
+            ("tokens_last_hour", "Tokens of the last hour's model calls.", tokens),
+            (
+                "spend_limit_usd_per_hour",
+                "MAX_COST_USD_PER_HOUR (0: none).",
+                self.limit.max_cost_usd,
+            ),
+            ("token_limit_per_hour", "MAX_TOKENS_PER_HOUR (0: none).", self.limit.max_tokens),
+        )
+        for name, text, value in pairs:
+            yield GaugeMetricFamily(f"{PREFIX}_{name}", text, value=float(value))
+
+
+class ModelMeter:
+    """An attempt guard, innermost: every call to a configured model counted (a retry, a
+    failure), its tokens and cost added up by model and charged to the hourly ``spend``.
+
+    What the call spent is read off the run's own accounting (``RunUsage``), which the model
+    wrapper fills in inside the attempt: the meter adds no bookkeeping of its own to the call.
+    """
+
+    def __init__(self, metrics: Metrics | None, spend: SpendLimit | None) -> None:
+        self.metrics, self.spend = metrics, spend
+
+    @asynccontextmanager
+    async def attempt(self, model: str) -> AsyncIterator[None]:
+        from .resilience import BudgetExceededError, current_usage
+
+        usage = current_usage()
+        before = (usage.retries, usage.prompt_tokens, usage.completion_tokens, usage.cost_usd)
+        called, failed = True, False
+        try:
+            yield
+        except BudgetExceededError:  # refused by the run's budget: no call was made
+            called = False
+            raise
+        except Exception:
+            failed = True
+            raise
+        finally:
+            prompt = usage.prompt_tokens - before[1]
+            completion = usage.completion_tokens - before[2]
+            cost = usage.cost_usd - before[3]
+            if self.spend is not None:
+                self.spend.charge(prompt + completion, cost)
+            if self.metrics is not None and called:
+                self.metrics.model_call(
+                    model, usage.retries - before[0], failed, prompt, completion, cost
+                )

@@ -1,0 +1,123 @@
+"""What the whole process may spend in any hour: ``MAX_COST_USD_PER_HOUR`` and
+``MAX_TOKENS_PER_HOUR``, over a rolling window.
+
+Every model call's tokens and cost are charged as they happen (by ``metrics.ModelMeter``,
+an attempt guard). An order is admitted only while the last hour's spend is under both
+limits: once one is reached, new orders are refused at once, with when the window will have
+freed up enough to take one; the orders in flight finish (they may take the spend a little
+past the limit, which a per-run budget, ``MAX_COST_USD_PER_RUN``, bounds).
+
+The limit is per process: N workers or replicas may spend N times it together.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["Refusal", "SpendLimit"]
+
+WINDOW_S = 3600.0
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why no new order may start now, and in how many seconds one may."""
+
+    reason: str
+    retry_after_s: float
+
+    @property
+    def retry_after_header(self) -> str:
+        """``Retry-After``: whole seconds, at least 1."""
+        return str(max(1, math.ceil(self.retry_after_s)))
+
+
+class SpendLimit:
+    """A rolling hour of spend in one-second buckets (at most 3,600 of them whatever the
+    traffic), checked before each order. ``clock`` is monotonic seconds (tests pass their
+    own). Thread-safe: the Temporal worker's activities and the service's requests charge it
+    from one event loop, the benchmark's workers from several threads."""
+
+    def __init__(
+        self,
+        *,
+        max_cost_usd: float = 0.0,
+        max_tokens: int = 0,
+        window_s: float = WINDOW_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_cost_usd, self.max_tokens = max_cost_usd, max_tokens
+        self.window_s, self.clock = window_s, clock
+        self._buckets: deque[list[float]] = deque()  # [second, tokens, cost], oldest first
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.max_cost_usd or self.max_tokens)
+
+    def charge(self, tokens: int, cost_usd: float) -> None:
+        """Count one call's spend now."""
+        if not (tokens or cost_usd):
+            return
+        second = math.floor(self.clock())
+        with self._lock:
+            if self._buckets and self._buckets[-1][0] == second:
+                self._buckets[-1][1] += tokens
+                self._buckets[-1][2] += cost_usd
+            else:
+                self._buckets.append([second, tokens, cost_usd])
+
+    def spent(self) -> tuple[int, float]:
+        """Tokens and cost of the last ``window_s`` seconds."""
+        with self._lock:
+            self._expire(self.clock())
+            return (
+                int(sum(b[1] for b in self._buckets)),
+                math.fsum(b[2] for b in self._buckets),
+            )
+
+    def refusal(self) -> Refusal | None:
+        """None while both limits leave room; else why not, and when there will be room."""
+        if not self.enabled:
+            return None
+        now = self.clock()
+        with self._lock:
+            self._expire(now)
+            tokens = sum(b[1] for b in self._buckets)
+            cost = math.fsum(b[2] for b in self._buckets)
+            if not self._over(tokens, cost):
+                return None
+            if self.max_cost_usd and cost >= self.max_cost_usd:
+                reason = (
+                    f"hourly spend limit of ${self.max_cost_usd:.2f} reached "
+                    f"(${cost:.2f} in the last hour)"
+                )
+            else:
+                reason = (
+                    f"hourly token limit of {self.max_tokens} reached ({tokens} in the last hour)"
+                )
+            # The earliest moment enough old spend has left the window for both limits.
+            free_at = now
+            for second, bucket_tokens, bucket_cost in self._buckets:
+                tokens -= bucket_tokens
+                cost -= bucket_cost
+                if not self._over(tokens, cost):
+                    free_at = second + 1 + self.window_s
+                    break
+        wait_s = max(0.0, free_at - now)
+        return Refusal(f"{reason}; new orders are taken again in {math.ceil(wait_s)}s", wait_s)
+
+    def _over(self, tokens: float, cost: float) -> bool:
+        return bool(
+            (self.max_cost_usd and cost >= self.max_cost_usd)
+            or (self.max_tokens and tokens >= self.max_tokens)
+        )
+
+    def _expire(self, now: float) -> None:
+        while self._buckets and self._buckets[0][0] + 1 <= now - self.window_s:
+            self._buckets.popleft()
