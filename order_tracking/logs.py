@@ -73,11 +73,15 @@ class JsonFormatter(logging.Formatter):
     ``exception`` (the traceback as text) when there is one."""
 
     def format(self, record: logging.LogRecord) -> str:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a format that does not fit its arguments
+            message = f"{record.msg} {record.args!r}"
         line: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": message,
             **(_context.get() or {}),
             **_trace_ids(),
         }

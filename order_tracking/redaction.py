@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import unquote
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -47,8 +48,15 @@ _by_length: tuple[str, ...] = ()  # the known secrets, longest first (replaced i
 
 
 def register_secrets(env: Mapping[str, str]) -> None:
-    """Remember the values of credential-like variables (``*_API_KEY``, ``*_TOKEN``...)."""
+    """Remember the values of credential-like variables (``*_API_KEY``, ``*_TOKEN``...) and
+    of the headers an exporter sends (``OTEL_EXPORTER_OTLP_HEADERS=x-honeycomb-team=KEY``:
+    vendors' keys travel there)."""
     register_secret_values(v.strip() for k, v in env.items() if _SECRET_NAME.search(k))
+    for name, value in env.items():
+        if name.startswith("OTEL_EXPORTER_OTLP") and name.endswith("_HEADERS"):
+            register_secret_values(
+                unquote(pair.partition("=")[2]).strip() for pair in value.split(",")
+            )
 
 
 def register_secret_values(values: Iterable[str]) -> None:

@@ -40,8 +40,14 @@ def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
                 "TOOLS_MCP_URL",
                 "TOOLS_MCP_API_KEY",
                 "TOOLS_MCP_TIMEOUT_S",
+                "MONOCLE_EXPORTERS",
+                "MONOCLE_EXPORTER",
+                "LOG_FORMAT",
+                "MAX_COST_USD_PER_HOUR",
+                "MAX_TOKENS_PER_HOUR",
             }
             or key.endswith("_API_URL")
+            or key.startswith("OTEL_EXPORTER_OTLP")
         ):
             monkeypatch.delenv(key)
     # A developer's order_tracking/.env (the article has one hold an OpenAI key) must not load,
