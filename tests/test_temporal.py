@@ -209,3 +209,36 @@ def test_a_worker_waits_only_for_traces_that_are_recorded(sampled):
     parts = PartsWritten(tracing=None, propagation=propagation)  # type: ignore[arg-type]
     assert parts.trace_id(headers) == (format(0xABC, "032x") if sampled else None)
     assert parts.trace_id({}) is None
+
+
+def test_a_worker_counts_each_agent_run_in_its_metrics(capsys, temporal_env, temporal_app):
+    def runs() -> float:
+        registry = temporal_app.watch.metrics.registry
+        name = "order_tracking_agent_runs_total"
+        return sum(
+            registry.get_sample_value(name, {"agent": agent, "status": "ok"}) or 0
+            for agent in ARTICLE_ANSWERS
+        )
+
+    before = runs()
+    code, _, err = run_cli(capsys, "submit", "ORD-1003")
+    assert code == 0, err
+    assert runs() - before == 5
+
+
+async def test_a_worker_past_its_hourly_limit_ends_new_agent_runs_as_budget_at_once(tracing):
+    """Refused before the run starts (no activity context is even needed): nothing runs, and
+    the result is ``budget``, which the workflow does not retry."""
+    from order_tracking.composition import build
+    from order_tracking.config import OFFLINE_MODEL, Settings
+    from order_tracking.temporal._activities import AgentActivities
+    from order_tracking.temporal._messages import AgentRequest
+    from order_tracking.watch import Watch
+
+    settings = Settings(default_model=OFFLINE_MODEL, max_tokens_per_hour=100)
+    watch = Watch.for_settings(settings)
+    watch.spend.charge(100, 0.0)
+    app = build(settings, watch=watch)
+    data = await AgentActivities(app).run_agent(AgentRequest("ORD-1001", "payment_agent", 30))
+    assert (data.status, data.model_calls) == ("budget", 0)
+    assert data.error.startswith("hourly token limit of 100 reached (100 in the last hour)")
