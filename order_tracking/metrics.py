@@ -59,6 +59,7 @@ class Metrics:
         # No `_created` series beside each counter: noise for a dashboard.
         disable_created_metrics()
         self.registry = registry or CollectorRegistry()
+        self._circuits: _Circuits | None = None
         r = self.registry
         self.orders = Counter(f"{PREFIX}_orders", "Orders run, by outcome.", ["status"], registry=r)
         self.order_seconds = Histogram(
@@ -169,8 +170,12 @@ class Metrics:
     # --- state read at scrape time ---
 
     def watch_circuits(self, kind: str, breakers: Breakers) -> None:
-        """Report ``breakers``' states (``kind``: model or backend) on every scrape."""
-        self.registry.register(_Circuits(kind, breakers))
+        """Report ``breakers``' states (``kind``: model or backend) on every scrape, in the
+        one ``circuit_state`` family (a name may appear once in an exposition)."""
+        if self._circuits is None:
+            self._circuits = _Circuits()
+            self.registry.register(self._circuits)
+        self._circuits.watched.append((kind, breakers))
 
     def watch_spend(self, limit: SpendLimit) -> None:
         """Report the last hour's spend and the hourly limits on every scrape."""
@@ -182,8 +187,8 @@ class Metrics:
 
 
 class _Circuits(Collector):
-    def __init__(self, kind: str, breakers: Breakers) -> None:
-        self.kind, self.breakers = kind, breakers
+    def __init__(self) -> None:
+        self.watched: list[tuple[str, Breakers]] = []
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily(
@@ -192,9 +197,10 @@ class _Circuits(Collector):
             "open until the next call tries it).",
             labels=["kind", "name", "state"],
         )
-        for name, state in sorted(self.breakers.states().items()):
-            for candidate in CIRCUIT_STATES:
-                family.add_metric([self.kind, name, candidate], float(state == candidate))
+        for kind, breakers in self.watched:
+            for name, state in sorted(breakers.states().items()):
+                for candidate in CIRCUIT_STATES:
+                    family.add_metric([kind, name, candidate], float(state == candidate))
         yield family
 
 

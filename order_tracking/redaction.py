@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 import re
-from urllib.parse import unquote
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 __all__ = [
     "REDACTED",

@@ -50,7 +50,13 @@ def test_a_run_logs_json_lines_carrying_its_order_agent_and_trace_id(capsys, cli
     assert records[0]["message"].startswith("No SHIPPING_MODEL and no OPENAI_API_KEY set")
     finished = [r for r in records if r["message"].startswith("agent finished: ok in ")]
     assert sorted(r["agent"] for r in finished) == sorted(
-        ["order_status_agent", "shipping_agent", "inventory_agent", "payment_agent", "support_agent"]
+        [
+            "order_status_agent",
+            "shipping_agent",
+            "inventory_agent",
+            "payment_agent",
+            "support_agent",
+        ]
     )
     for record in finished:
         assert (record["level"], record["logger"]) == ("INFO", "order_tracking.runner")
@@ -68,9 +74,7 @@ def test_by_default_stderr_has_no_json_and_no_log_lines(capsys, cli_env, monkeyp
     assert err.startswith("No SHIPPING_MODEL") and err.count("\n") == 1
 
 
-async def test_a_failing_provider_logs_a_warning_in_the_trace_of_its_order(
-    tracing, stub, capsys
-):
+async def test_a_failing_provider_logs_a_warning_in_the_trace_of_its_order(tracing, stub, capsys):
     """The circuit opening is logged (WARNING) inside the order whose call opened it: the
     record names the agent and carries that order's trace id."""
     settings = Settings(
@@ -94,7 +98,9 @@ async def test_a_failing_provider_logs_a_warning_in_the_trace_of_its_order(
         "payment_agent",
         trace_id,
     )
-    (payment,) = [r for r in records if r.get("agent") == "payment_agent" and "finished" in r["message"]]
+    (payment,) = [
+        r for r in records if r.get("agent") == "payment_agent" and "finished" in r["message"]
+    ]
     assert payment["message"].startswith("agent finished: degraded in ")  # fmt: skip
 
 

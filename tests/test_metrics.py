@@ -193,3 +193,26 @@ async def test_a_workers_metrics_port_serves_them_over_http():
     found = samples(response.text)
     assert value(found, "order_tracking_agent_runs_total", agent="payment_agent",
                  status="timeout") == 1  # fmt: skip
+
+
+async def test_backend_circuits_share_the_one_circuit_family(tracing, reference_api):
+    """Models' and backends' circuits in one family (a metric name may appear once in an
+    exposition, or Prometheus refuses the scrape)."""
+    from order_tracking.backends import parse_backend
+
+    backend = parse_backend({"ORDER_BACKEND": reference_api}, timeout_s=5, retries=0)
+    settings = Settings(default_model=OFFLINE_MODEL, backend=backend)
+    tracker = build(settings)
+    try:
+        report = await tracker.track_order("ORD-1001")
+    finally:
+        await tracker.aclose()
+    assert report.all_ok
+    text = tracker.watch.metrics.exposition().decode()
+    assert text.count("# TYPE order_tracking_circuit_state gauge") == 1
+    found = samples(text)  # Prometheus's own parser: a duplicate family would fail here too
+    for system in ("oms", "carrier", "warehouse", "payments"):
+        labels = {"kind": "backend", "name": system, "state": "closed"}
+        assert value(found, "order_tracking_circuit_state", **labels) == 1
+    model = {"kind": "model", "name": OFFLINE_MODEL, "state": "closed"}
+    assert value(found, "order_tracking_circuit_state", **model) == 1

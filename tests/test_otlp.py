@@ -129,7 +129,10 @@ def test_bounded_gives_up_on_a_stuck_upload_instead_of_holding_the_exit():
             {"MONOCLE_EXPORTERS": "file,s3"},
             "MONOCLE_EXPORTERS: 's3' is not an exporter here; choose from file, okahu, otlp",
         ),
-        ({"MONOCLE_EXPORTER": "okahu"}, "MONOCLE_EXPORTER names okahu but OKAHU_API_KEY is not set"),
+        (
+            {"MONOCLE_EXPORTER": "okahu"},
+            "MONOCLE_EXPORTER names okahu but OKAHU_API_KEY is not set",
+        ),
         (
             {"MONOCLE_EXPORTERS": "otlp", "OTEL_EXPORTER_OTLP_TIMEOUT": "0"},
             "OTEL_EXPORTER_OTLP_TIMEOUT must be greater than 0",
