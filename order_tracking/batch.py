@@ -4,6 +4,7 @@ their results printed as they arrive (``output.py``), a summary, and the exit co
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sys
 
@@ -12,6 +13,7 @@ import click
 from . import composition, lifecycle
 from .config import Settings
 from .lifecycle import EXIT_AGENT_FAILED, EXIT_OK
+from .logs import say
 from .order_ids import OrderIds
 from .output import Mode, Output, Progress
 from .report import render_header, render_summary
@@ -80,12 +82,12 @@ def run_batch(
         click.echo(render_summary(summary))
     not_started = len(order_ids) - summary.orders
     if not_started:
-        click.echo(f"{not_started} of {len(order_ids)} orders were not started.", err=True)
+        say(f"{not_started} of {len(order_ids)} orders were not started.", logging.WARNING)
     # Trace files that could not be written: said once, whatever the number of orders.
     taken = tracing.files.take_errors() if tracing else []
     for failure in dict.fromkeys([*summary.trace_errors, *taken]):
         lifecycle.warn_trace_files(failure)
     if signum is not None:
-        click.echo(f"Interrupted by {signal.Signals(signum).name}.", err=True)
+        say(f"Interrupted by {signal.Signals(signum).name}.", logging.WARNING)
         return 128 + signum
     return EXIT_OK if summary.all_ok and not not_started else EXIT_AGENT_FAILED

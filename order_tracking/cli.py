@@ -15,6 +15,7 @@ signals and exit ``lifecycle.py``'s.
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -34,7 +35,6 @@ from .cli_support import (
     id_file_option,
     insecure_option,
     port_option,
-    say,
     timeout,
     timeout_option,
     verbose_option,
@@ -45,6 +45,7 @@ from .cli_worker import worker_command
 from .composition import announce_model_choice
 from .config import ConfigError
 from .lifecycle import EXIT_OK
+from .logs import say
 from .order_ids import InvalidOrderId, OrderIds, source_name
 from .output import Mode
 
@@ -187,7 +188,7 @@ def serve_command(
     except ListenError as exc:
         raise BadInput(str(exc)) from None
     if warning:
-        click.echo(warning, err=True)
+        say(warning, logging.WARNING)
     from . import composition, service
 
     announce_model_choice(settings)
@@ -195,7 +196,7 @@ def serve_command(
         tracker = composition.build(settings, warm=True)
     except ConfigError as exc:
         raise BadInput(str(exc)) from None
-    say(settings, f"Serving on {url(sock)} (API docs at /docs)")
+    say(f"Serving on {url(sock)} (API docs at /docs)")
     signum = service.serve(
         sock,
         tracker,
@@ -204,7 +205,7 @@ def serve_command(
         request_timeout_s=request_timeout_s,
     )
     if signum is not None:
-        say(settings, f"Stopped by {signal.Signals(signum).name}.")
+        say(f"Stopped by {signal.Signals(signum).name}.")
 
 
 cli.add_command(data_group)

@@ -4,6 +4,7 @@ starts it) or streamable HTTP (loopback unless there are keys)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 from typing import Any
 
@@ -19,6 +20,7 @@ from .cli_support import (
     verbose_option,
 )
 from .config import ConfigError
+from .logs import say
 
 __all__ = ["mcp_command"]
 
@@ -63,7 +65,7 @@ def mcp_command(
         except ListenError as exc:
             raise BadInput(str(exc)) from None
         if warning:
-            click.echo(warning, err=True)
+            say(warning, logging.WARNING)
     try:
         server, backends = composition.mcp_server(config, max_in_flight=concurrency)
     except ConfigError as exc:
@@ -76,10 +78,10 @@ def mcp_command(
     from .mcp_server import MCP_PATH, http_app
 
     app = http_app(server, host=host, api_keys=config.service_api_keys, on_shutdown=backends.aclose)
-    click.echo(f"Serving MCP on {url(sock)}{MCP_PATH}", err=True)
+    say(f"Serving MCP on {url(sock)}{MCP_PATH}")
     signum = asgi.run(sock, app, verbose=verbose)
     if signum is not None:
-        click.echo(f"Stopped by {signal.Signals(signum).name}.", err=True)
+        say(f"Stopped by {signal.Signals(signum).name}.")
 
 
 async def _stdio(server: Any, backends: Any) -> None:

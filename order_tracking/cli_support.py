@@ -4,7 +4,6 @@ the option checks."""
 from __future__ import annotations
 
 import dataclasses
-import logging
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -28,7 +27,6 @@ __all__ = [
     "id_file_option",
     "insecure_option",
     "port_option",
-    "say",
     "settings",
     "timeout",
     "timeout_option",
@@ -52,15 +50,6 @@ def settings(verbose: bool = False, timeout_s: float | None = None) -> Settings:
     if timeout_s is not None:
         settings = dataclasses.replace(settings, agent_timeout_s=timeout_s)
     return settings
-
-
-def say(settings: Settings, message: str) -> None:
-    """A status line on stderr ("Serving on …"); with ``LOG_FORMAT=json``, a log record like
-    every other line there."""
-    if settings.log_format == "json":
-        logging.getLogger("order_tracking.cli").info("%s", message)
-    else:
-        click.echo(message, err=True)
 
 
 def timeout(ctx: Any, param: Any, value: float | None) -> float | None:

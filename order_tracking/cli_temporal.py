@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import signal
 import sys
 from dataclasses import replace
@@ -22,6 +23,7 @@ from .cli_support import (
     verbose_option,
 )
 from .lifecycle import EXIT_AGENT_FAILED, EXIT_OK
+from .logs import say
 from .order_ids import InvalidOrderId, OrderIds, source_name
 from .output import Mode, Output
 from .results import BatchSummary, OrderReport
@@ -108,10 +110,12 @@ def submit_command(
         request_key = key or temporal.new_key()
 
         async def main(stop: asyncio.Event) -> BatchSummary:
-            from . import composition
+            from .tracing import setup_tracing
 
             client = await temporal.connect(config.temporal_address, config.temporal_namespace)
-            tracing = composition.client_tracing(config)
+            # This process's part of each order's trace is its root; the workers write the
+            # rest. Nothing is instrumented: that would import the agent stack for nothing.
+            tracing = setup_tracing(config, instrument=False)
             summary = BatchSummary()
 
             async def track(order_id: str, submitted: asyncio.Event) -> OrderReport | None:
@@ -189,7 +193,7 @@ def submit_command(
                     if stopper in done:  # the orders go on in Temporal: `result` fetches them
                         for order_id, wid in dict.fromkeys(started):
                             if wid not in answered:
-                                click.echo(f"{order_id}: track-order result {wid}", err=True)
+                                say(f"{order_id}: track-order result {wid}")
                         break
             finally:
                 for task in (producer, stopper, *waiting):
@@ -200,7 +204,7 @@ def submit_command(
 
         summary, signum = run_temporal(main)
     if signum is not None:
-        click.echo(f"Interrupted by {signal.Signals(signum).name}.", err=True)
+        say(f"Interrupted by {signal.Signals(signum).name}.", logging.WARNING)
         sys.exit(128 + signum)
     sys.exit(EXIT_OK if summary.all_ok else EXIT_AGENT_FAILED)
 

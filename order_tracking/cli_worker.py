@@ -5,6 +5,7 @@ with its metrics on ``--metrics-port`` if asked (loopback unless SERVICE_API_KEY
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 
 import click
@@ -13,11 +14,11 @@ from .cli_support import (
     BadInput,
     concurrency_option,
     insecure_option,
-    say,
     settings,
     verbose_option,
 )
 from .cli_temporal import queue_option, run_temporal, temporal_module
+from .logs import say
 
 __all__ = ["worker_command"]
 
@@ -65,12 +66,14 @@ def worker_command(
     if metrics_port is not None:
         try:
             keys = config.service_api_keys
-            warning = exposure_warning(metrics_host, metrics_port, keys, insecure)
+            warning = exposure_warning(
+                metrics_host, metrics_port, keys, insecure, exposes="read this worker's metrics"
+            )
             sock = bind(metrics_host, metrics_port)  # before the heavy start-up: fails fast
         except ListenError as exc:
             raise BadInput(str(exc)) from None
         if warning:
-            click.echo(warning, err=True)
+            say(warning, logging.WARNING)
     try:
         app = composition.build(config, warm=True, trace_part=trace_part())
     except ConfigError as exc:
@@ -104,12 +107,12 @@ def worker_command(
                     json_logs=config.log_format == "json",
                 )
             )
-            say(config, f"Metrics on {url(sock)}/metrics")
+            say(f"Metrics on {url(sock)}/metrics")
         await asyncio.wait(
             [runner, asyncio.create_task(started.wait())], return_when="FIRST_COMPLETED"
         )
         if started.is_set():
-            say(config, f"Worker on {config.temporal_address}, task queue {queue!r}.")
+            say(f"Worker on {config.temporal_address}, task queue {queue!r}.")
         try:
             await runner
         finally:
@@ -120,4 +123,4 @@ def worker_command(
 
     _, signum = run_temporal(main)
     if signum is not None:
-        say(config, f"Stopped by {signal.Signals(signum).name}.")
+        say(f"Stopped by {signal.Signals(signum).name}.")

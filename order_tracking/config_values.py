@@ -72,6 +72,17 @@ def api_keys(raw: str) -> tuple[str, ...]:
     return keys
 
 
+def _otlp_timeout(env: Mapping[str, str], name: str) -> float:
+    """Seconds, as OpenTelemetry's Python exporter reads the variable (the specification says
+    milliseconds: 10000 there would be almost three hours here, so it is refused)."""
+    try:
+        return number(env, name, 3.0, float, high=600, above_low=True)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"{exc} (seconds, as OpenTelemetry's Python exporter reads it, not milliseconds)"
+        ) from None
+
+
 # Where traces may go besides the local files, which are always written (they are what
 # `track-order trace` reads and what every run prints).
 EXPORTERS = ("file", "okahu", "otlp")
@@ -112,7 +123,8 @@ def operations(env: Mapping[str, str]) -> dict[str, Any]:
     return {
         "okahu_enabled": "okahu" in chosen if chosen else okahu_key,
         "otlp_enabled": "otlp" in chosen,
-        "otlp_export_timeout_s": number(env, timeout_name, 3.0, float, high=600, above_low=True),
+        # Read only when OTLP is on: a shared environment may carry it for other programs.
+        "otlp_export_timeout_s": _otlp_timeout(env, timeout_name) if "otlp" in chosen else 3.0,
         "max_cost_usd_per_hour": number(env, "MAX_COST_USD_PER_HOUR", 0.0, float, high=1e12),
         "max_tokens_per_hour": number(env, "MAX_TOKENS_PER_HOUR", 0, int, high=10**15),
         "log_format": log_format,

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -19,6 +20,8 @@ import warnings
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn, TypeVar
+
+from .logs import say
 
 __all__ = [
     "EXIT_AGENT_FAILED",
@@ -60,7 +63,7 @@ def exit_interrupted(signum: int) -> NoReturn:
     """One line on stderr and the conventional exit code (128 + the signal)."""
     # Interrupted mid-set-up, a coroutine may never have been awaited: its warning is noise.
     warnings.simplefilter("ignore", RuntimeWarning)
-    print(f"Interrupted by {signal.Signals(signum).name}.", file=sys.stderr)
+    say(f"Interrupted by {signal.Signals(signum).name}.", logging.WARNING)
     sys.exit(128 + signum)
 
 
@@ -94,7 +97,7 @@ async def until_signalled(
 
 def warn_trace_files(failure: str) -> None:
     """The one line that says trace files were not written, and why."""
-    print(f"Warning: trace files were not written ({failure}).", file=sys.stderr)
+    say(f"Warning: trace files were not written ({failure}).", logging.WARNING)
 
 
 def exit_fast(main: Callable[[], object]) -> NoReturn:

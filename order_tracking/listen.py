@@ -44,6 +44,7 @@ def exposure_warning(
     keys: Sequence[str],
     insecure: bool,
     key_name: str = "SERVICE_API_KEYS",
+    exposes: str = "read every order",
 ) -> str | None:
     """Refuse to serve beyond loopback without keys (``ListenError``), unless ``insecure``:
     then the warning to print. ``None`` when there is nothing to say."""
@@ -56,7 +57,7 @@ def exposure_warning(
         )
     return (
         f"WARNING: serving on {host}:{port} WITHOUT AUTHENTICATION (--insecure): anyone who "
-        "can reach this port can read every order."
+        f"can reach this port can {exposes}."
     )
 
 

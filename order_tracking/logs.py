@@ -19,7 +19,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-__all__ = ["LIBRARY_LOGGERS", "JsonFormatter", "configure_logging", "log_context"]
+__all__ = [
+    "LIBRARY_LOGGERS",
+    "JsonFormatter",
+    "adopt_library_handlers",
+    "configure_logging",
+    "log_context",
+    "say",
+]
 
 LoggingMode = Literal["quiet", "verbose", "host"]
 
@@ -90,24 +97,66 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+_MARK = "_order_tracking_handler"  # handlers this module added (and may take away again)
+_TEXT_FORMAT = "%(levelname)s %(name)s: %(message)s"
+_json_active = False
+
+
 def configure_logging(mode: LoggingMode, log_format: str = "text") -> None:
     """``quiet`` keeps the libraries' own records off the terminal, ``verbose`` shows their
     warnings, ``host`` leaves logging to the program we run in (``adk web``). With ``json``
     our own records from INFO up are written too (an order's outcome, each agent's), as JSON
-    lines on stderr; the libraries' join them with ``verbose``."""
+    lines on stderr; the libraries' join them with ``verbose``. Called again, it replaces
+    what it set before (the composition root sets the human format first, so anything logged
+    while the settings are read looks as it always did, then the one the settings ask for)."""
+    global _json_active
     if mode == "host":
         return
     root = logging.getLogger()
-    for old in [h for h in root.handlers if isinstance(h.formatter, JsonFormatter)]:
-        root.removeHandler(old)  # idempotent: configured twice, still one line per record
-    if log_format == "json":
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(JsonFormatter())
-        root.addHandler(handler)
+    for old in [h for h in root.handlers if getattr(h, _MARK, False)]:
+        root.removeHandler(old)
+    _json_active = log_format == "json"
+    ours = logging.getLogger(OURS)
+    if _json_active:
+        root.addHandler(_marked(JsonFormatter()))
         root.setLevel(logging.WARNING)
-        logging.getLogger(OURS).setLevel(logging.INFO)
+        ours.setLevel(logging.INFO)
+        logging.captureWarnings(True)  # `warnings.warn` as records too, not bare lines
+        adopt_library_handlers()
     elif mode == "verbose":
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        if not root.handlers:  # what logging.basicConfig does, with a handler we can remove
+            root.addHandler(_marked(logging.Formatter(_TEXT_FORMAT)))
+            root.setLevel(logging.WARNING)
+        ours.setLevel(logging.NOTSET)
     if mode == "quiet":
-        for name in LIBRARY_LOGGERS if log_format == "json" else (*LIBRARY_LOGGERS, OURS):
+        for name in LIBRARY_LOGGERS if _json_active else (*LIBRARY_LOGGERS, OURS):
             logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _marked(formatter: logging.Formatter) -> logging.Handler:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    setattr(handler, _MARK, True)
+    return handler
+
+
+def adopt_library_handlers() -> None:
+    """With JSON logs, the libraries' own stderr handlers (LiteLLM installs one when it is
+    imported) are taken away: their records reach the JSON handler through the root. Called
+    again once the libraries are imported."""
+    if not _json_active:
+        return
+    for name in LIBRARY_LOGGERS:
+        library = logging.getLogger(name)
+        for handler in list(library.handlers):
+            library.removeHandler(handler)
+        library.propagate = True
+
+
+def say(message: str, level: int = logging.INFO, logger: str = "order_tracking.cli") -> None:
+    """A line for the operator on stderr ("Serving on …", a warning, "Interrupted by …"); with
+    JSON logs, a record like every other line there."""
+    if _json_active:
+        logging.getLogger(logger).log(level, "%s", message)
+    else:
+        print(message, file=sys.stderr)

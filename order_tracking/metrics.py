@@ -41,12 +41,15 @@ PREFIX = "order_tracking"
 # Agent runs take from milliseconds (offline) to a minute (the default deadline).
 SECONDS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
 CIRCUIT_STATES = ("closed", "open", "half_open")
-ORDER_STATUSES = ("ok", "partial", "failed")
+ORDER_STATUSES = ("ok", "partial", "failed", "cancelled")
 REFUSALS = ("capacity", "budget")
 
 
 def order_status(report: OrderReport) -> str:
-    """An order as a whole: ``ok`` (every agent answered), ``partial``, or ``failed``."""
+    """An order as a whole: ``cancelled`` (stopped before it finished: a client that left, a
+    shutdown, Ctrl-C), ``ok`` (every agent answered), ``partial``, or ``failed``."""
+    if any(r.status == Status.CANCELLED for r in report.results):
+        return "cancelled"
     answered = sum(r.ok for r in report.results)
     return "ok" if answered == len(report.results) else "partial" if answered else "failed"
 

@@ -141,7 +141,7 @@ def create_app(
             "agents": [a.name for a in tracker.agents],
             "orders_in_flight": admission.in_flight,
         }
-        if watch.spend is not None:
+        if watch.spend is not None and not api_keys:  # with keys, spend is behind /metrics
             tokens, cost = watch.spend.spent()
             body["last_hour"] = {
                 "cost_usd": round(cost, 6),

@@ -64,8 +64,10 @@ class SpendLimit:
         """Count one call's spend now."""
         if not (tokens or cost_usd):
             return
-        second = math.floor(self.clock())
         with self._lock:
+            now = self.clock()  # read under the lock: buckets stay in time order
+            self._expire(now)  # the window stays an hour long whether or not anyone asks
+            second = math.floor(now)
             if self._buckets and self._buckets[-1][0] == second:
                 self._buckets[-1][1] += tokens
                 self._buckets[-1][2] += cost_usd
@@ -85,8 +87,8 @@ class SpendLimit:
         """None while both limits leave room; else why not, and when there will be room."""
         if not self.enabled:
             return None
-        now = self.clock()
         with self._lock:
+            now = self.clock()
             self._expire(now)
             tokens = sum(b[1] for b in self._buckets)
             cost = math.fsum(b[2] for b in self._buckets)

@@ -216,10 +216,10 @@ def setup_tracing(
     global _installed
     if _installed is not None:
         return _installed
-    # Monocle also builds the exporters its own variables name (unused: we pass processors):
-    # only its file exporter, in a folder of ours.
+    # Monocle also builds the exporters its own variables name (MONOCLE_EXPORTER: unused, we
+    # pass processors, and the settings allow only names it builds offline): keep its file
+    # exporter's folder ours.
     os.environ["MONOCLE_TRACE_OUTPUT_PATH"] = str(settings.trace_dir)
-    os.environ["MONOCLE_EXPORTER"] = "file"
     # The local file never drops a span (TraceFiles holds them per trace, redacts and
     # writes on its own thread); Okahu and OTLP are remote copies, each behind a bounded
     # batch queue of its own, so the local file is never held up.

@@ -6,11 +6,13 @@ an agent run) and tells the watch what each run ended as."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .logs import say
 from .metrics import Metrics
 from .results import AgentResult, OrderReport, Status
 from .spend_limit import Refusal, SpendLimit
@@ -39,6 +41,8 @@ class Watch:
             clock=clock,
         )
         metrics.watch_spend(spend)
+        if settings.max_cost_usd_per_hour:
+            _warn_unpriced(settings)
         return cls(metrics, spend)  # charged even with no limit: the metrics show the spend
 
     def refusal(self) -> Refusal | None:
@@ -65,6 +69,21 @@ class Watch:
     def agent_finished(self, result: AgentResult) -> None:
         if self.metrics is not None:
             self.metrics.agent_finished(result)
+
+
+def _warn_unpriced(settings: Settings) -> None:
+    """A cost limit cannot see what LiteLLM has no price for: say so once, at start-up."""
+    from .config import OFFLINE_MODEL
+    from .resilience import has_price
+
+    names = {settings.default_model, *settings.model_overrides.values(), *settings.fallback_models}
+    unpriced = sorted(n for n in names if n != OFFLINE_MODEL and not has_price(n))
+    if unpriced:
+        say(
+            f"MAX_COST_USD_PER_HOUR: LiteLLM has no price for {', '.join(unpriced)}; its calls "
+            "count as $0 (MAX_TOKENS_PER_HOUR counts them)",
+            logging.WARNING,
+        )
 
 
 def refused_result(agent: str, refusal: Refusal) -> AgentResult:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from order_tracking.composition import build, production_models
 from order_tracking.config import OFFLINE_MODEL, Settings
-from order_tracking.logs import JsonFormatter, configure_logging, log_context
+from order_tracking.logs import JsonFormatter, configure_logging, log_context, say
 from order_tracking.redaction import register_secret_values
 
 SECRET = "sk-live-LOGSECRET-0123456789"
@@ -27,10 +27,19 @@ def _restore_logging():
     handlers, levels = list(root.handlers), {}
     names = ["", "order_tracking", "LiteLLM", "google_adk", "monocle_apptrace"]
     levels = {name: logging.getLogger(name).level for name in names}
+    litellm = logging.getLogger("LiteLLM")
+    litellm_handlers, litellm_propagate = list(litellm.handlers), litellm.propagate
     yield
     root.handlers[:] = handlers
     for name, level in levels.items():
         logging.getLogger(name).setLevel(level)
+    litellm.handlers[:] = litellm_handlers
+    litellm.propagate = litellm_propagate
+    logging.captureWarnings(False)
+    configure_logging("host")  # nothing; and the JSON switch off for the next test:
+    import order_tracking.logs as logs
+
+    logs._json_active = False
 
 
 def json_lines(err: str) -> list[dict]:
@@ -149,3 +158,42 @@ def test_a_bad_log_format_is_a_one_line_error(capsys, monkeypatch):
         "",
         "track-order: error: LOG_FORMAT must be one of text, json, got 'yaml'\n",
     )
+
+
+def test_text_verbose_is_the_old_format_and_json_replaces_it(capsys):
+    """``-v`` in the human format is what ``logging.basicConfig`` gave (when nothing else
+    handles the root); switching to JSON leaves one handler, the JSON one."""
+    root = logging.getLogger()
+    root.handlers[:] = []
+    configure_logging("verbose")
+    logging.getLogger("dotenv.main").warning("could not parse statement")
+    assert capsys.readouterr().err == "WARNING dotenv.main: could not parse statement\n"
+    configure_logging("verbose", "json")
+    assert len(root.handlers) == 1 and isinstance(root.handlers[0].formatter, JsonFormatter)
+    logging.getLogger("dotenv.main").warning("could not parse statement")
+    (record,) = json_lines(capsys.readouterr().err)
+    assert (record["logger"], record["message"]) == ("dotenv.main", "could not parse statement")
+
+
+def test_with_json_every_stderr_line_of_ours_and_the_libraries_is_a_record(capsys):
+    import warnings
+
+    from order_tracking import lifecycle
+
+    litellm = logging.getLogger("LiteLLM")
+    litellm.addHandler(logging.StreamHandler())  # as LiteLLM does when imported
+    configure_logging("verbose", "json")
+    lifecycle.warn_trace_files("cannot write to .monocle/: No space left on device")
+    say("Serving on http://127.0.0.1:8080 (API docs at /docs)")
+    litellm.warning("provider said hello")
+    warnings.warn("a library's deprecation", DeprecationWarning, stacklevel=1)
+    records = json_lines(capsys.readouterr().err)  # fails on any line that is not JSON
+    assert [(r["level"], r["message"][:30]) for r in records[:3]] == [
+        ("WARNING", "Warning: trace files were not "),
+        ("INFO", "Serving on http://127.0.0.1:80"),
+        ("WARNING", "provider said hello"),
+    ]
+    assert len(records) == 4 and "a library's deprecation" in records[3]["message"]
+    configure_logging("quiet", "text")
+    say("Serving on http://127.0.0.1:8080 (API docs at /docs)")
+    assert capsys.readouterr().err == "Serving on http://127.0.0.1:8080 (API docs at /docs)\n"

@@ -162,6 +162,7 @@ def test_order_status_is_a_bounded_label():
     assert order_status(report(Status.OK, Status.OK)) == "ok"
     assert order_status(report(Status.OK, Status.DEGRADED)) == "partial"
     assert order_status(report(Status.TIMEOUT, Status.BUDGET)) == "failed"
+    assert order_status(report(Status.OK, Status.CANCELLED)) == "cancelled"
 
 
 async def test_a_workers_metrics_port_serves_them_over_http():
@@ -177,12 +178,14 @@ async def test_a_workers_metrics_port_serves_them_over_http():
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            for _ in range(200):  # until uvicorn has started
+            health = None
+            for _ in range(1500):  # until uvicorn has started
                 try:
                     health = await client.get("/health")
                     break
                 except httpx.ConnectError:
                     await asyncio.sleep(0.02)
+            assert health is not None, "the metrics server never started"
             assert health.json() == {"status": "ok"}
             assert (await client.get("/metrics")).status_code == 401
             response = await client.get("/metrics", headers={"X-API-Key": KEY})
@@ -216,3 +219,14 @@ async def test_backend_circuits_share_the_one_circuit_family(tracing, reference_
         assert value(found, "order_tracking_circuit_state", **labels) == 1
     model = {"kind": "model", "name": OFFLINE_MODEL, "state": "closed"}
     assert value(found, "order_tracking_circuit_state", **model) == 1
+
+
+def test_a_worker_refuses_a_metrics_port_beyond_loopback_without_keys(capsys):
+    from helpers import run_cli
+
+    code, out, err = run_cli(capsys, "worker", "--metrics-port", "0", "--metrics-host", "0.0.0.0")
+    assert (code, out) == (2, "")
+    assert err == (
+        "track-order: error: refusing to serve on 0.0.0.0:0 without authentication: set "
+        "SERVICE_API_KEYS (or pass --insecure to serve anyway)\n"
+    )

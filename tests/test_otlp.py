@@ -135,7 +135,13 @@ def test_bounded_gives_up_on_a_stuck_upload_instead_of_holding_the_exit():
         ),
         (
             {"MONOCLE_EXPORTERS": "otlp", "OTEL_EXPORTER_OTLP_TIMEOUT": "0"},
-            "OTEL_EXPORTER_OTLP_TIMEOUT must be greater than 0",
+            "OTEL_EXPORTER_OTLP_TIMEOUT must be greater than 0 (seconds, as OpenTelemetry's "
+            "Python exporter reads it, not milliseconds)",
+        ),
+        (
+            {"MONOCLE_EXPORTERS": "otlp", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "10000"},
+            "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT must be at most 600, got '10000' (seconds, as "
+            "OpenTelemetry's Python exporter reads it, not milliseconds)",
         ),
     ],
 )
@@ -153,6 +159,8 @@ def test_a_bad_exporter_setting_is_a_config_error(env, message):
         ({"OKAHU_API_KEY": "okahu-key-123456", "MONOCLE_EXPORTERS": "file,otlp"}, False, True),
         ({"OKAHU_API_KEY": "okahu-key-123456", "MONOCLE_EXPORTER": "otlp,okahu"}, True, True),
         ({"MONOCLE_EXPORTERS": " OTLP "}, False, True),
+        # Another program's timeout (in milliseconds) is none of ours while OTLP is off.
+        ({"OTEL_EXPORTER_OTLP_TIMEOUT": "10000"}, False, False),
     ],
 )
 def test_which_exporters_the_settings_choose(env, okahu, otlp):

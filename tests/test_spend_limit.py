@@ -63,6 +63,19 @@ def test_the_token_limit_and_no_limit():
     assert not unlimited.enabled and unlimited.refusal() is None
 
 
+def test_the_window_stays_an_hour_long_even_when_nobody_asks():
+    """No limit, no scrape, no /ready: charging alone keeps at most an hour of buckets."""
+    clock = Clock(0.0)
+    limit = SpendLimit(clock=clock)
+    for _ in range(20_000):
+        clock.now += 1
+        limit.charge(1, 0.0)
+    assert len(limit._buckets) <= 3601
+    # One-second buckets: the one charged exactly an hour ago is still in (erring on the side
+    # of the limit, by at most a second of spend).
+    assert limit.spent() == (3601, 0.0)
+
+
 charges = st.lists(
     st.tuples(
         st.floats(min_value=0, max_value=2000, allow_nan=False),  # seconds until this charge

@@ -242,3 +242,9 @@ async def test_a_worker_past_its_hourly_limit_ends_new_agent_runs_as_budget_at_o
     data = await AgentActivities(app).run_agent(AgentRequest("ORD-1001", "payment_agent", 30))
     assert (data.status, data.model_calls) == ("budget", 0)
     assert data.error.startswith("hourly token limit of 100 reached (100 in the last hour)")
+    # An agent run that ended as budget; the order's refusal is the submitter's to count.
+    registry = watch.metrics.registry
+    runs = {"agent": "payment_agent", "status": "budget"}
+    assert registry.get_sample_value("order_tracking_agent_runs_total", runs) == 1
+    refused = {"reason": "budget"}
+    assert registry.get_sample_value("order_tracking_orders_refused_total", refused) == 0

@@ -28,6 +28,7 @@ from ._budget import (
     bind_usage,
     current_usage,
     degraded_reserve_s,
+    has_price,
 )
 from ._classify import describe_error, is_transient, retry_after_s
 from ._model import AttemptGuard, ModelChainError, OutOfTimeError, ResilientModel, RetryPolicy
@@ -51,6 +52,7 @@ __all__ = [
     "current_usage",
     "degraded_reserve_s",
     "describe_error",
+    "has_price",
     "is_transient",
     "retry_after_s",
 ]

@@ -118,6 +118,12 @@ def _cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float:
     return float(prompt_cost + completion_cost)
 
 
+def has_price(model: str) -> bool:
+    """Whether LiteLLM has a price for ``model`` (what the cost limits can see)."""
+    _cost_usd(model, 1, 1)
+    return model not in _UNPRICED
+
+
 _usage: contextvars.ContextVar[RunUsage | None] = contextvars.ContextVar("usage", default=None)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 from contextlib import nullcontext
 
 from temporalio import activity
@@ -24,6 +25,8 @@ from ._workflow import ACTIVITY, HEARTBEAT_S
 
 __all__ = ["AgentActivities"]
 
+log = logging.getLogger("order_tracking.temporal")
+
 
 class AgentActivities:
     def __init__(self, app: App) -> None:
@@ -37,9 +40,15 @@ class AgentActivities:
         agent = self.agents.get(request.agent)
         if agent is None:  # another worker version's agent: no retry would help
             raise ApplicationError(f"no agent {request.agent!r} here", type="BadRequest")
-        refusal = self.watch.refusal()
+        # Not counted as a refused order (that is the submitter's): a run that ended as
+        # `budget`, which the workflow does not retry.
+        refusal = self.watch.spend.refusal() if self.watch.spend is not None else None
         if refusal is not None:
-            return result_to_data(refused_result(agent.name, refusal))
+            result = refused_result(agent.name, refusal)
+            with log_context(order_id=request.order_id, agent=agent.name):
+                log.warning("agent run refused: %s", refusal.reason)
+            self.watch.agent_finished(result)
+            return result_to_data(result)
         info = activity.info()
         limits = RunLimits(
             deadline_s=request.deadline_s,
