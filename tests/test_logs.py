@@ -182,6 +182,7 @@ def test_with_json_every_stderr_line_of_ours_and_the_libraries_is_a_record(capsy
 
     litellm = logging.getLogger("LiteLLM")
     litellm.addHandler(logging.StreamHandler())  # as LiteLLM does when imported
+    litellm.setLevel(logging.NOTSET)  # an earlier quiet set-up in this process silenced it
     configure_logging("verbose", "json")
     lifecycle.warn_trace_files("cannot write to .monocle/: No space left on device")
     say("Serving on http://127.0.0.1:8080 (API docs at /docs)")
