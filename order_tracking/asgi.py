@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from . import lifecycle
 from .listen import known_key
+from .logs import json_active
 from .workarounds import bounded_h11_protocol, server_without_signal_handlers
 
 __all__ = [
@@ -74,7 +75,6 @@ def run(
     *,
     verbose: bool,
     request_timeout_s: float = REQUEST_TIMEOUT_S,
-    json_logs: bool = False,
 ) -> int | None:
     """Serve ``app`` on ``sock`` until SIGINT/SIGTERM, a graceful stop (uvicorn finishes the
     requests in flight); see :func:`serve_until`. Returns the signal."""
@@ -86,7 +86,6 @@ def run(
             stop,
             verbose=verbose,
             request_timeout_s=request_timeout_s,
-            json_logs=json_logs,
         )
 
     _, signum = asyncio.run(lifecycle.until_signalled(run))
@@ -100,11 +99,10 @@ async def serve_until(
     *,
     verbose: bool,
     request_timeout_s: float = REQUEST_TIMEOUT_S,
-    json_logs: bool = False,
 ) -> None:
     """Serve ``app`` on ``sock`` in the running loop until ``stop`` is set. A whole request
     must arrive within ``request_timeout_s``; connections beyond :func:`max_connections` are
-    closed at once. ``json_logs``: uvicorn's records go to the root logger (``LOG_FORMAT=json``)
+    closed at once. With ``LOG_FORMAT=json`` uvicorn's records go to the root logger (JSON)
     instead of its own handlers."""
     import uvicorn
 
@@ -115,7 +113,7 @@ async def serve_until(
         # Also how many connections asyncio accepts per wake-up, before any is looked at.
         backlog=min(2048, limit),
         log_level="info" if verbose else "warning",
-        **({"log_config": None} if json_logs else {}),
+        **({"log_config": None} if json_active() else {}),
     )
     server = server_without_signal_handlers(config)
 

@@ -104,7 +104,6 @@ def worker_command(
                     metrics_app(app.watch, config.service_api_keys),
                     stop,
                     verbose=verbose,
-                    json_logs=config.log_format == "json",
                 )
             )
             say(f"Metrics on {url(sock)}/metrics")

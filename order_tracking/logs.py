@@ -24,6 +24,7 @@ __all__ = [
     "JsonFormatter",
     "adopt_library_handlers",
     "configure_logging",
+    "json_active",
     "log_context",
     "say",
 ]
@@ -151,6 +152,11 @@ def adopt_library_handlers() -> None:
         for handler in list(library.handlers):
             library.removeHandler(handler)
         library.propagate = True
+
+
+def json_active() -> bool:
+    """Whether records are written as JSON (what a server's own logging must join)."""
+    return _json_active
 
 
 def say(message: str, level: int = logging.INFO, logger: str = "order_tracking.cli") -> None:

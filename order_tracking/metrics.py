@@ -64,66 +64,46 @@ class Metrics:
         self.registry = registry or CollectorRegistry()
         self._circuits: _Circuits | None = None
         r = self.registry
-        self.orders = Counter(f"{PREFIX}_orders", "Orders run, by outcome.", ["status"], registry=r)
-        self.order_seconds = Histogram(
-            f"{PREFIX}_order_duration_seconds",
-            "Wall time of an order, every agent.",
-            buckets=SECONDS,
-            registry=r,
-        )
+
+        def counter(name: str, text: str, *labels: str) -> Counter:
+            return Counter(f"{PREFIX}_{name}", text, labels, registry=r)
+
+        def seconds(name: str, text: str, *labels: str) -> Histogram:
+            return Histogram(f"{PREFIX}_{name}", text, labels, buckets=SECONDS, registry=r)
+
+        self.orders = counter("orders", "Orders run, by outcome.", "status")
+        self.order_seconds = seconds("order_duration_seconds", "Wall time of an order.")
         self.in_flight = Gauge(f"{PREFIX}_orders_in_flight", "Orders running now.", registry=r)
-        self.refused = Counter(
-            f"{PREFIX}_orders_refused",
+        self.refused = counter(
+            "orders_refused",
             "Orders refused before they started: capacity (too many in flight) or budget "
             "(the hourly spend limit).",
-            ["reason"],
-            registry=r,
+            "reason",
         )
-        self.agent_runs = Counter(
-            f"{PREFIX}_agent_runs",
-            "Agent runs, by agent and status.",
-            ["agent", "status"],
-            registry=r,
+        self.agent_runs = counter(
+            "agent_runs", "Agent runs, by agent and status.", "agent", "status"
         )
-        self.agent_seconds = Histogram(
-            f"{PREFIX}_agent_run_duration_seconds",
-            "Time of one agent's run.",
-            ["agent"],
-            buckets=SECONDS,
-            registry=r,
+        self.agent_seconds = seconds(
+            "agent_run_duration_seconds", "Time of one agent's run.", "agent"
         )
-        self.answer_checks = Counter(
-            f"{PREFIX}_answer_checks",
+        self.answer_checks = counter(
+            "answer_checks",
             "Answers checked against their tool results: verified or unsupported.",
-            ["agent", "verdict"],
-            registry=r,
+            "agent",
+            "verdict",
         )
-        self.model_calls = Counter(
-            f"{PREFIX}_model_calls",
-            "Calls to a configured model (retries included).",
-            ["model"],
-            registry=r,
+        self.model_calls = counter(
+            "model_calls", "Calls to a configured model (retries included).", "model"
         )
-        self.model_retries = Counter(
-            f"{PREFIX}_model_retries",
-            "Calls that were retries of a failed one.",
-            ["model"],
-            registry=r,
+        self.model_retries = counter(
+            "model_retries", "Calls that were retries of a failed one.", "model"
         )
-        self.model_failures = Counter(
-            f"{PREFIX}_model_failures", "Calls that failed.", ["model"], registry=r
+        self.model_failures = counter("model_failures", "Calls that failed.", "model")
+        self.model_tokens = counter(
+            "model_tokens", "Tokens, by model and kind (prompt, completion).", "model", "kind"
         )
-        self.model_tokens = Counter(
-            f"{PREFIX}_model_tokens",
-            "Tokens, by model and kind (prompt, completion).",
-            ["model", "kind"],
-            registry=r,
-        )
-        self.model_cost = Counter(
-            f"{PREFIX}_model_cost_usd",
-            "Cost in US dollars, by model (LiteLLM's prices).",
-            ["model"],
-            registry=r,
+        self.model_cost = counter(
+            "model_cost_usd", "Cost in US dollars, by model (LiteLLM's prices).", "model"
         )
         for status in ORDER_STATUSES:  # known from the start: rate() needs a first sample
             self.orders.labels(status)

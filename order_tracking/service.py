@@ -52,18 +52,10 @@ class _Admission:
     def enter(self) -> None:
         refusal = self.watch.refusal()
         if refusal is not None:
-            raise HTTPException(
-                status_code=503,
-                detail=refusal.reason,
-                headers={"Retry-After": refusal.retry_after_header},
-            )
+            raise _unavailable(refusal.reason, refusal.retry_after_header)
         if self.in_flight >= self.limit:
             self.watch.refused("capacity")
-            raise HTTPException(
-                status_code=503,
-                detail="too many orders in flight; retry shortly",
-                headers={"Retry-After": "1"},
-            )
+            raise _unavailable("too many orders in flight; retry shortly")
         self.in_flight += 1
 
     def leave(self) -> None:
@@ -127,15 +119,11 @@ def create_app(
 
     @app.get("/ready", summary="Readiness: agents built, capacity and hourly budget left")
     async def ready() -> dict[str, Any]:
-        refusal = watch.spend.refusal() if watch.spend is not None else None
+        refusal = watch.limit_reached()
         if refusal is not None:
-            raise HTTPException(
-                status_code=503,
-                detail=refusal.reason,
-                headers={"Retry-After": refusal.retry_after_header},
-            )
+            raise _unavailable(refusal.reason, refusal.retry_after_header)
         if admission.in_flight >= admission.limit:
-            raise HTTPException(status_code=503, detail="at capacity", headers={"Retry-After": "1"})
+            raise _unavailable("at capacity")
         body: dict[str, Any] = {
             "status": "ready",
             "agents": [a.name for a in tracker.agents],
@@ -247,8 +235,12 @@ def serve(
     in flight and the streams still running are stopped with their traces closed (see
     ``asgi.run``). Returns the signal that stopped it."""
     app = create_app(tracker, concurrency=concurrency, api_keys=tracker.settings.service_api_keys)
-    json_logs = tracker.settings.log_format == "json"
-    return run(sock, app, verbose=verbose, request_timeout_s=request_timeout_s, json_logs=json_logs)
+    return run(sock, app, verbose=verbose, request_timeout_s=request_timeout_s)
+
+
+def _unavailable(detail: str, retry_after: str = "1") -> HTTPException:
+    """503 with ``Retry-After`` (seconds): come back later, or try another replica."""
+    return HTTPException(status_code=503, detail=detail, headers={"Retry-After": retry_after})
 
 
 def _sse(event: str, data: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from importlib import import_module
 
 from opentelemetry.context import Context
@@ -41,12 +42,12 @@ class Bounded(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         self.inner.on_end(span)
 
-    def _within(self, what: str, call: object) -> bool:
+    def _within(self, what: str, call: Callable[[], object]) -> bool:
         done = threading.Event()
 
         def run() -> None:
             try:
-                call()  # type: ignore[operator]
+                call()
             finally:
                 done.set()
 

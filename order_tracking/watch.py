@@ -1,8 +1,9 @@
 """``Watch``: what the process keeps an eye on across all its runs, in one handle the
 runner, the service and the Temporal worker share: the metrics and the hourly spend limit.
 
-The runner asks :meth:`Watch.refusal` before it starts an order (or, on a Temporal worker,
-an agent run) and tells the watch what each run ended as."""
+The runner asks :meth:`Watch.refusal` before it starts an order (a Temporal worker asks
+:meth:`Watch.limit_reached` before an agent run) and tells the watch what each run ended as:
+counted in the metrics and written to the log (one record per agent run)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .logs import say
+from .logs import log_context, say
 from .metrics import Metrics
 from .results import AgentResult, OrderReport, Status
 from .spend_limit import Refusal, SpendLimit
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from .config import Settings
 
 __all__ = ["Watch", "refused_result"]
+
+log = logging.getLogger("order_tracking.runner")
 
 
 @dataclass(frozen=True)
@@ -45,10 +48,14 @@ class Watch:
             _warn_unpriced(settings)
         return cls(metrics, spend)  # charged even with no limit: the metrics show the spend
 
+    def limit_reached(self) -> Refusal | None:
+        """Why nothing new may start now (the hourly limit is reached); None while there is
+        room. Counts nothing (``/ready`` asks, a worker asks per agent run)."""
+        return self.spend.refusal() if self.spend is not None else None
+
     def refusal(self) -> Refusal | None:
-        """Why no new order may start now (the hourly limit is reached), counted as a
-        refusal; None while there is room."""
-        refusal = self.spend.refusal() if self.spend is not None else None
+        """:meth:`limit_reached`, counted as a refused order when it refuses."""
+        refusal = self.limit_reached()
         if refusal is not None:
             self.refused("budget")
         return refusal
@@ -67,8 +74,17 @@ class Watch:
             self.metrics.order_finished(report)
 
     def agent_finished(self, result: AgentResult) -> None:
+        """Counted, and one INFO record (what ``LOG_FORMAT=json`` shows): call it inside the
+        run's trace, so the record carries its trace id."""
         if self.metrics is not None:
             self.metrics.agent_finished(result)
+        with log_context(agent=result.agent):
+            log.info(
+                "agent finished: %s in %.3fs%s",
+                result.status.value,
+                result.elapsed_s,
+                f" ({result.error})" if result.error else "",
+            )
 
 
 def _warn_unpriced(settings: Settings) -> None:

@@ -68,7 +68,7 @@ def test_the_orders_trace_arrives_at_an_otlp_collector_as_the_same_tree(tmp_path
     assert all(TEAM_KEY not in p.read_text() for p in (tmp_path / "traces").glob("*.json"))
 
 
-def test_a_collector_that_never_answers_costs_the_run_nothing_and_the_file_is_whole(tmp_path):
+def test_with_a_collector_that_never_answers_the_run_answers_and_the_file_is_whole(tmp_path):
     with SilentServer() as collector:
         endpoint = collector.url.split("/api/")[0]
         proc = run_track_order(

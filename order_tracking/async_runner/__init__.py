@@ -39,7 +39,6 @@ __all__ = [
     "DEFAULT_ORDERS_IN_FLIGHT",
     "USER_ID",
     "TurnLog",
-    "log_result",
     "prompt_for",
     "run_agent_task",
     "run_all_agents",
@@ -131,17 +130,6 @@ async def run_all_agents(
     return results
 
 
-def log_result(result: AgentResult) -> None:
-    """One INFO record per agent run (what ``LOG_FORMAT=json`` shows), in its agent's context."""
-    with log_context(agent=result.agent):
-        log.info(
-            "agent finished: %s in %.3fs%s",
-            result.status.value,
-            result.elapsed_s,
-            f" ({result.error})" if result.error else "",
-        )
-
-
 async def track_order(
     order_id: str,
     agents: Sequence[BaseAgent],
@@ -203,7 +191,6 @@ async def _track_order(
         # Logged inside the trace: each record carries the order's trace id.
         for result in results:
             watch.agent_finished(result)
-            log_result(result)
         answered = sum(r.ok for r in results)
         log.info("order done: %d of %d agents answered", answered, len(results))
     wall_s = time.perf_counter() - start

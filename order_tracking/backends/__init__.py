@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..resilience import Breakers
 
 from ._config import BackendConfig, BackendConfigError, parse_backend, system_url_var
 from ._types import (
@@ -63,7 +66,7 @@ class Backends:
     source: str = "mock"
     _closers: tuple[Callable[[], Awaitable[None]], ...] = field(default=(), repr=False)
     # The remote systems' circuit breakers (what the metrics report); None without any.
-    breakers: Any = field(default=None, repr=False)
+    breakers: Breakers | None = field(default=None, repr=False)
 
     async def aclose(self) -> None:
         for close in self._closers:

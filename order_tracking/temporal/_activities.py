@@ -15,7 +15,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from ..answer_policy import CheckPolicy
-from ..async_runner import log_result, prompt_for, run_agent_task
+from ..async_runner import prompt_for, run_agent_task
 from ..logs import log_context
 from ..results import RunLimits
 from ..tracker import App
@@ -42,12 +42,12 @@ class AgentActivities:
             raise ApplicationError(f"no agent {request.agent!r} here", type="BadRequest")
         # Not counted as a refused order (that is the submitter's): a run that ended as
         # `budget`, which the workflow does not retry.
-        refusal = self.watch.spend.refusal() if self.watch.spend is not None else None
+        refusal = self.watch.limit_reached()
         if refusal is not None:
             result = refused_result(agent.name, refusal)
             with log_context(order_id=request.order_id, agent=agent.name):
                 log.warning("agent run refused: %s", refusal.reason)
-            self.watch.agent_finished(result)
+                self.watch.agent_finished(result)
             return result_to_data(result)
         info = activity.info()
         limits = RunLimits(
@@ -85,12 +85,11 @@ class AgentActivities:
                     check=check,
                     order_id=request.order_id,
                 )
-                log_result(result)
+                self.watch.agent_finished(result)  # in the trace: its log record has the id
         finally:
             beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beating
-        self.watch.agent_finished(result)
         return result_to_data(result)
 
 
