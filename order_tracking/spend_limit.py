@@ -18,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 
 __all__ = ["Refusal", "SpendLimit"]
 
@@ -53,7 +54,12 @@ class SpendLimit:
     ) -> None:
         self.max_cost_usd, self.max_tokens = max_cost_usd, max_tokens
         self.window_s, self.clock = window_s, clock
-        self._buckets: deque[list[float]] = deque()  # [second, tokens, cost], oldest first
+        # [second, tokens, cost], oldest first. Costs are exact (a float's Fraction is exact):
+        # with float sums, whether the window is "over" and when it frees up would hang on
+        # rounding, e.g. $0.29 + $0.50 - $0.29 comes out under a $0.50 limit.
+        self._buckets: deque[list] = deque()
+        self._tokens, self._cost = 0, Fraction(0)  # the window's totals, kept as it moves
+        self._max_cost = Fraction(max_cost_usd)
         self._lock = threading.Lock()
 
     @property
@@ -64,24 +70,24 @@ class SpendLimit:
         """Count one call's spend now."""
         if not (tokens or cost_usd):
             return
+        cost = Fraction(cost_usd)
         with self._lock:
             now = self.clock()  # read under the lock: buckets stay in time order
             self._expire(now)  # the window stays an hour long whether or not anyone asks
             second = math.floor(now)
             if self._buckets and self._buckets[-1][0] == second:
                 self._buckets[-1][1] += tokens
-                self._buckets[-1][2] += cost_usd
+                self._buckets[-1][2] += cost
             else:
-                self._buckets.append([second, tokens, cost_usd])
+                self._buckets.append([second, tokens, cost])
+            self._tokens += tokens
+            self._cost += cost
 
     def spent(self) -> tuple[int, float]:
         """Tokens and cost of the last ``window_s`` seconds."""
         with self._lock:
             self._expire(self.clock())
-            return (
-                int(sum(b[1] for b in self._buckets)),
-                math.fsum(b[2] for b in self._buckets),
-            )
+            return self._tokens, float(self._cost)
 
     def refusal(self) -> Refusal | None:
         """None while both limits leave room; else why not, and when there will be room."""
@@ -90,14 +96,13 @@ class SpendLimit:
         with self._lock:
             now = self.clock()
             self._expire(now)
-            tokens = sum(b[1] for b in self._buckets)
-            cost = math.fsum(b[2] for b in self._buckets)
+            tokens, cost = self._tokens, self._cost
             if not self._over(tokens, cost):
                 return None
-            if self.max_cost_usd and cost >= self.max_cost_usd:
+            if self.max_cost_usd and cost >= self._max_cost:
                 reason = (
                     f"hourly spend limit of ${self.max_cost_usd:.2f} reached "
-                    f"(${cost:.2f} in the last hour)"
+                    f"(${float(cost):.2f} in the last hour)"
                 )
             else:
                 reason = (
@@ -114,12 +119,14 @@ class SpendLimit:
         wait_s = max(0.0, free_at - now)
         return Refusal(f"{reason}; new orders are taken again in {math.ceil(wait_s)}s", wait_s)
 
-    def _over(self, tokens: float, cost: float) -> bool:
+    def _over(self, tokens: int, cost: Fraction) -> bool:
         return bool(
-            (self.max_cost_usd and cost >= self.max_cost_usd)
+            (self.max_cost_usd and cost >= self._max_cost)
             or (self.max_tokens and tokens >= self.max_tokens)
         )
 
     def _expire(self, now: float) -> None:
         while self._buckets and self._buckets[0][0] + 1 <= now - self.window_s:
-            self._buckets.popleft()
+            _, tokens, cost = self._buckets.popleft()
+            self._tokens -= tokens
+            self._cost -= cost
