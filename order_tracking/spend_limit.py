@@ -60,6 +60,10 @@ class SpendLimit:
         self._buckets: deque[list] = deque()
         self._tokens, self._cost = 0, Fraction(0)  # the window's totals, kept as it moves
         self._max_cost = Fraction(max_cost_usd)
+        # When the window frees up, worked out at the first refusal (a walk over up to 3,600
+        # buckets) and kept until the next charge: the refusals that follow, which come when
+        # clients retry, cost what an admitted check does.
+        self._free_at: float | None = None
         self._lock = threading.Lock()
 
     @property
@@ -82,6 +86,7 @@ class SpendLimit:
                 self._buckets.append([second, tokens, cost])
             self._tokens += tokens
             self._cost += cost
+            self._free_at = None
 
     def spent(self) -> tuple[int, float]:
         """Tokens and cost of the last ``window_s`` seconds."""
@@ -108,16 +113,20 @@ class SpendLimit:
                 reason = (
                     f"hourly token limit of {self.max_tokens} reached ({tokens} in the last hour)"
                 )
-            # The earliest moment enough old spend has left the window for both limits.
-            free_at = now
-            for second, bucket_tokens, bucket_cost in self._buckets:
-                tokens -= bucket_tokens
-                cost -= bucket_cost
-                if not self._over(tokens, cost):
-                    free_at = second + 1 + self.window_s
-                    break
+            if self._free_at is None:  # expiring buckets before then does not move it
+                self._free_at = self._frees_at(tokens, cost)
+            free_at = self._free_at
         wait_s = max(0.0, free_at - now)
         return Refusal(f"{reason}; new orders are taken again in {math.ceil(wait_s)}s", wait_s)
+
+    def _frees_at(self, tokens: int, cost: Fraction) -> float:
+        """The earliest moment enough old spend has left the window for both limits."""
+        for second, bucket_tokens, bucket_cost in self._buckets:
+            tokens -= bucket_tokens
+            cost -= bucket_cost
+            if not self._over(tokens, cost):
+                return second + 1 + self.window_s
+        raise AssertionError("an empty window is under any limit")  # pragma: no cover
 
     def _over(self, tokens: int, cost: Fraction) -> bool:
         return bool(

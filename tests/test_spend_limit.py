@@ -92,11 +92,16 @@ charges = st.lists(
     charges=charges,
     max_cost=st.sampled_from([0.0, 0.5, 2.0]),
     max_tokens=st.sampled_from([0, 300, 2000]),
+    part=st.floats(min_value=0.001, max_value=1.0),
 )
-@example(charges=[(0.0, 0, 0.29046468973497436), (1.0, 0, 0.5)], max_cost=0.5, max_tokens=0)
-@example(charges=[(0.0, 0, 0.1), (0.0, 0, 0.2), (0.0, 0, 0.2)], max_cost=0.5, max_tokens=0)
+@example(
+    charges=[(0.0, 0, 0.29046468973497436), (1.0, 0, 0.5)], max_cost=0.5, max_tokens=0, part=0.5
+)
+@example(
+    charges=[(0.0, 0, 0.1), (0.0, 0, 0.2), (0.0, 0, 0.2)], max_cost=0.5, max_tokens=0, part=0.5
+)
 def test_refusal_matches_the_sums_of_the_last_hour_and_its_retry_time_is_exact(
-    charges, max_cost, max_tokens
+    charges, max_cost, max_tokens, part
 ):
     """Against a plain model of the window (every charge kept with its second): refused
     exactly when a limit is reached, and free exactly ``retry_after`` later. (It found the
@@ -123,8 +128,42 @@ def test_refusal_matches_the_sums_of_the_last_hour_and_its_retry_time_is_exact(
     assert (refusal is not None) == over(clock.now)
     if refusal is not None:
         assert 0 < refusal.retry_after_s <= 3601
-        clock.now += refusal.retry_after_s
+        free_at = clock.now + refusal.retry_after_s
+        # Not free a moment before (asked again: the second refusal reuses the first's time).
+        clock.now = max(clock.now, free_at - part * min(1.0, refusal.retry_after_s))
+        if clock.now < free_at:
+            again = limit.refusal()
+            assert again is not None and over(clock.now)
+            assert again.retry_after_s == pytest.approx(free_at - clock.now, abs=1e-9)
+        clock.now = free_at
         assert limit.refusal() is None and not over(clock.now)
+
+
+class CountingLimit(SpendLimit):
+    walks = 0
+
+    def _frees_at(self, tokens, cost):
+        self.walks += 1
+        return super()._frees_at(tokens, cost)
+
+
+def test_a_refused_check_walks_the_window_once_until_the_next_charge():
+    """Clients retry when refused: a full hour's walk per refusal (3,600 buckets) blocked the
+    event loop ~15 ms each. The free-up time is worked out once and kept until a charge."""
+    clock = Clock(0.0)
+    limit = CountingLimit(max_cost_usd=1.0, clock=clock)
+    for _ in range(3599):
+        limit.charge(0, 0.0001)
+        clock.now += 1
+    limit.charge(0, 5.0)
+    first = limit.refusal()
+    for _ in range(200):
+        clock.now += 0.5
+        assert limit.refusal() is not None
+    assert limit.walks == 1
+    limit.charge(10, 0.0)
+    later = limit.refusal()
+    assert limit.walks == 2 and later.retry_after_s == pytest.approx(first.retry_after_s - 100)
 
 
 def limited_service(clock: Clock, **limits):
