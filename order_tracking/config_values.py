@@ -83,6 +83,30 @@ def _otlp_timeout(env: Mapping[str, str], name: str) -> float:
         ) from None
 
 
+def _otlp_checked(env: Mapping[str, str]) -> None:
+    """The OTLP variables OpenTelemetry's exporter would fail on: at start-up (a traceback
+    there; an endpoint without a scheme only at each upload, in a log nobody sees)."""
+    from urllib.parse import urlsplit
+
+    for kind in ("TRACES_", ""):
+        name = f"OTEL_EXPORTER_OTLP_{kind}COMPRESSION"
+        raw = env.get(name)
+        if raw is not None and raw.strip().lower() not in ("gzip", "deflate", "none"):
+            raise ConfigError(f"{name} must be gzip, deflate or none, got {shown(raw)}")
+        name = f"OTEL_EXPORTER_OTLP_{kind}ENDPOINT"
+        raw = env.get(name)
+        if raw is not None:
+            try:
+                url = urlsplit(raw)
+                ok = url.scheme in ("http", "https") and bool(url.hostname) and url.port != 0
+            except ValueError:  # a port that is not a number
+                ok = False
+            if not ok:
+                raise ConfigError(
+                    f"{name} must be an http:// or https:// URL (OTLP over HTTP), got {shown(raw)}"
+                )
+
+
 # Where traces may go besides the local files, which are always written (they are what
 # `track-order trace` reads and what every run prints).
 EXPORTERS = ("file", "okahu", "otlp")
@@ -115,6 +139,8 @@ def operations(env: Mapping[str, str]) -> dict[str, Any]:
         ),
         "OTEL_EXPORTER_OTLP_TIMEOUT",
     )
+    if "otlp" in chosen:  # read only then, like the timeout
+        _otlp_checked(env)
     log_format = env.get("LOG_FORMAT", "").strip().lower() or "text"
     if log_format not in LOG_FORMATS:
         raise ConfigError(

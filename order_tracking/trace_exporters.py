@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from .config import Settings
+from .config_values import ConfigError
 from .trace_export import MonocleSpansOnly, RedactingExporter
 
 __all__ = ["Bounded", "remote_processors"]
@@ -73,7 +74,10 @@ def _monocle_exporter(name: str, **options: object) -> SpanExporter:
 
     entry = monocle_exporters[name]
     exporter_class = getattr(import_module(entry["module"]), entry["class"])
-    return exporter_class(**options)
+    try:
+        return exporter_class(**options)
+    except Exception as exc:  # it reads its own variables: one line, not a traceback
+        raise ConfigError(f"MONOCLE_EXPORTERS: {name} cannot be set up: {exc}") from None
 
 
 def remote_processors(settings: Settings) -> list[SpanProcessor]:

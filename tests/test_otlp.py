@@ -10,13 +10,13 @@ import re
 import threading
 
 import pytest
-from helpers import ARTICLE_ANSWERS, run_track_order
+from helpers import ARTICLE_ANSWERS, run_cli, run_track_order
 from openai_stub import SilentServer
 from opentelemetry.sdk.trace import SpanProcessor
 from otlp_receiver import OtlpReceiver
 
 from order_tracking.config import ConfigError, Settings
-from order_tracking.trace_exporters import Bounded
+from order_tracking.trace_exporters import Bounded, remote_processors
 
 TEAM_KEY = "team-key-3f9a1c7e5b2d"
 
@@ -143,6 +143,21 @@ def test_bounded_gives_up_on_a_stuck_upload_instead_of_holding_the_exit():
             "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT must be at most 600, got '10000' (seconds, as "
             "OpenTelemetry's Python exporter reads it, not milliseconds)",
         ),
+        # Found by a review: each was a traceback at start-up, or a failure at every upload.
+        (
+            {"MONOCLE_EXPORTERS": "otlp", "OTEL_EXPORTER_OTLP_COMPRESSION": "bogus"},
+            "OTEL_EXPORTER_OTLP_COMPRESSION must be gzip, deflate or none, got 'bogus'",
+        ),
+        (
+            {"MONOCLE_EXPORTERS": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "localhost:4318"},
+            "OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL (OTLP over HTTP), "
+            "got 'localhost:4318'",
+        ),
+        (
+            {"MONOCLE_EXPORTERS": "otlp", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://h:99999"},
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must be an http:// or https:// URL (OTLP over "
+            "HTTP), got 'http://h:99999'",
+        ),
     ],
 )
 def test_a_bad_exporter_setting_is_a_config_error(env, message):
@@ -166,3 +181,24 @@ def test_a_bad_exporter_setting_is_a_config_error(env, message):
 def test_which_exporters_the_settings_choose(env, okahu, otlp):
     settings = Settings.from_env(env)
     assert (settings.okahu_enabled, settings.otlp_enabled) == (okahu, otlp)
+
+
+def test_an_exporter_that_cannot_be_built_is_a_config_error_not_a_traceback(monkeypatch):
+    """OpenTelemetry's exporter reads variables of its own (here a credential provider that
+    is not installed): what it raises is one line naming the exporter."""
+    monkeypatch.setenv("OTEL_PYTHON_EXPORTER_OTLP_HTTP_CREDENTIAL_PROVIDER", "not-installed")
+    with pytest.raises(ConfigError) as info:
+        remote_processors(Settings.from_env({"MONOCLE_EXPORTERS": "otlp"}))
+    assert str(info.value).startswith("MONOCLE_EXPORTERS: otlp cannot be set up: ")
+    assert "not-installed" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_bad_compression_on_the_command_line_is_one_line(capsys, monkeypatch):
+    monkeypatch.setenv("MONOCLE_EXPORTERS", "otlp")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "bogus")
+    code, out, err = run_cli(capsys, "ORD-1001")
+    assert (code, out) == (2, "")
+    assert err == (
+        "track-order: error: OTEL_EXPORTER_OTLP_COMPRESSION must be gzip, deflate or none, "
+        "got 'bogus'\n"
+    )
