@@ -124,9 +124,10 @@ class Metrics:
             self.orders.labels(order_status(report)).inc()
             self.order_seconds.observe(report.wall_s)
 
-    def agent_finished(self, result: AgentResult) -> None:
+    def agent_finished(self, result: AgentResult, *, ran: bool = True) -> None:
         self.agent_runs.labels(result.agent, result.status.value).inc()
-        if result.status != Status.CANCELLED:
+        # A refused run's 0 s, or a cancelled one's cut-short time, would pull the quantiles.
+        if ran and result.status != Status.CANCELLED:
             self.agent_seconds.labels(result.agent).observe(result.elapsed_s)
         if result.verified is not None:
             verdict = "verified" if result.verified else "unsupported"

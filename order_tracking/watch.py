@@ -73,11 +73,12 @@ class Watch:
         if self.metrics is not None:
             self.metrics.order_finished(report)
 
-    def agent_finished(self, result: AgentResult) -> None:
+    def agent_finished(self, result: AgentResult, *, ran: bool = True) -> None:
         """Counted, and one INFO record (what ``LOG_FORMAT=json`` shows): call it inside the
-        run's trace, so the record carries its trace id."""
+        run's trace, so the record carries its trace id. ``ran=False``: refused before it
+        started, so not a duration."""
         if self.metrics is not None:
-            self.metrics.agent_finished(result)
+            self.metrics.agent_finished(result, ran=ran)
         with log_context(agent=result.agent):
             log.info(
                 "agent finished: %s in %.3fs%s",

@@ -3,6 +3,7 @@ thread, ``submit`` / ``result`` through the CLI in-process."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -226,25 +227,77 @@ def test_a_worker_counts_each_agent_run_in_its_metrics(capsys, temporal_env, tem
     assert runs() - before == 5
 
 
-async def test_a_worker_past_its_hourly_limit_ends_new_agent_runs_as_budget_at_once(tracing):
-    """Refused before the run starts (no activity context is even needed): nothing runs, and
-    the result is ``budget``, which the workflow does not retry."""
+async def test_a_worker_past_its_hourly_limit_ends_new_agent_runs_as_budget_at_once(
+    tracing, capsys
+):
+    """Refused before the run starts: nothing runs, and the result is ``budget``, which the
+    workflow does not retry. The operator is told once when refusals start (in the default
+    format too, where a warning per run was never shown) and once when they end; a refused
+    run is not a 0 s duration in the quantiles."""
+    from temporalio.testing import ActivityEnvironment
+
     from order_tracking.composition import build
+    from order_tracking.config import OFFLINE_MODEL, Settings
+    from order_tracking.logs import configure_logging
+    from order_tracking.temporal._activities import AgentActivities
+    from order_tracking.temporal._messages import AgentRequest
+    from order_tracking.watch import Watch
+
+    configure_logging("quiet")  # the worker's default
+    now = [0.0]
+    settings = Settings(default_model=OFFLINE_MODEL, max_tokens_per_hour=100)
+    watch = Watch.for_settings(settings, clock=lambda: now[0])
+    watch.spend.charge(100, 0.0)
+    app = build(settings, watch=watch)
+    activities = AgentActivities(app)
+    request = AgentRequest("ORD-1001", "payment_agent", 30)
+    for _ in range(3):
+        data = await activities.run_agent(request)  # no activity context needed: none runs
+        assert (data.status, data.model_calls) == ("budget", 0)
+    assert data.error.startswith("hourly token limit of 100 reached (100 in the last hour)")
+    assert capsys.readouterr().err == (
+        "hourly token limit of 100 reached (100 in the last hour); new orders are taken again "
+        "in 3601s; agent runs end as budget until then\n"
+    )
+    # Agent runs that ended as budget; the order's refusal is the submitter's to count.
+    registry = watch.metrics.registry
+    runs = {"agent": "payment_agent", "status": "budget"}
+    assert registry.get_sample_value("order_tracking_agent_runs_total", runs) == 3
+    refused = {"reason": "budget"}
+    assert registry.get_sample_value("order_tracking_orders_refused_total", refused) == 0
+    durations = "order_tracking_agent_run_duration_seconds_count"
+    seconds = {"agent": "payment_agent"}
+    assert registry.get_sample_value(durations, seconds) is None  # never observed
+
+    now[0] += 3601
+    data = await ActivityEnvironment().run(activities.run_agent, request)
+    assert data.status == "ok"
+    assert capsys.readouterr().err == "hourly limit: agent runs are taken again\n"
+    assert registry.get_sample_value(durations, seconds) == 1
+
+
+async def test_a_cancelled_agent_run_on_a_worker_is_counted(tracing):
+    """Temporal cancels an activity (the workflow is cancelled, a heartbeat times out, the
+    worker stops): the run is counted as cancelled, and the cancellation still raised."""
+    from temporalio.testing import ActivityEnvironment
+
+    from order_tracking.composition import build, production_models
     from order_tracking.config import OFFLINE_MODEL, Settings
     from order_tracking.temporal._activities import AgentActivities
     from order_tracking.temporal._messages import AgentRequest
     from order_tracking.watch import Watch
 
-    settings = Settings(default_model=OFFLINE_MODEL, max_tokens_per_hour=100)
+    settings = Settings(default_model=OFFLINE_MODEL, offline_latency_s=60.0)
     watch = Watch.for_settings(settings)
-    watch.spend.charge(100, 0.0)
-    app = build(settings, watch=watch)
-    data = await AgentActivities(app).run_agent(AgentRequest("ORD-1001", "payment_agent", 30))
-    assert (data.status, data.model_calls) == ("budget", 0)
-    assert data.error.startswith("hourly token limit of 100 reached (100 in the last hour)")
-    # An agent run that ended as budget; the order's refusal is the submitter's to count.
+    app = build(settings, models=production_models(settings, watch), watch=watch)
+    env = ActivityEnvironment()
+    running = asyncio.create_task(
+        env.run(AgentActivities(app).run_agent, AgentRequest("ORD-1001", "payment_agent", 120))
+    )
+    await asyncio.sleep(0.2)  # under way, in its first model call
+    env.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
     registry = watch.metrics.registry
-    runs = {"agent": "payment_agent", "status": "budget"}
+    runs = {"agent": "payment_agent", "status": "cancelled"}
     assert registry.get_sample_value("order_tracking_agent_runs_total", runs) == 1
-    refused = {"reason": "budget"}
-    assert registry.get_sample_value("order_tracking_orders_refused_total", refused) == 0

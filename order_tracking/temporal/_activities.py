@@ -1,7 +1,8 @@
 """The activity: one agent run in the worker, through ``run_agent_task`` (resilience, the
 input guard, budgets, the deadline) on agents the composition root built once, heartbeating
 while it runs so a worker that dies is noticed in seconds. A worker past its hourly spend
-limit refuses the run at once (``budget``, not retried); each run is counted in its metrics."""
+limit refuses the run at once (``budget``, not retried); each run is counted in its metrics,
+a cancelled one too."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import time
 from contextlib import nullcontext
 
 from temporalio import activity
@@ -16,8 +18,8 @@ from temporalio.exceptions import ApplicationError
 
 from ..answer_policy import CheckPolicy
 from ..async_runner import prompt_for, run_agent_task
-from ..logs import log_context
-from ..results import RunLimits
+from ..logs import log_context, say
+from ..results import AgentResult, RunLimits, Status
 from ..tracker import App
 from ..watch import Watch, refused_result
 from ._messages import AgentData, AgentRequest, result_to_data
@@ -34,6 +36,7 @@ class AgentActivities:
         self.tracing = app.tracing
         self.check = app.answer_check
         self.watch = app.watch or Watch()
+        self.refusing = False  # since the last refusal: said once, and once when it ends
 
     @activity.defn(name=ACTIVITY)
     async def run_agent(self, request: AgentRequest) -> AgentData:
@@ -44,11 +47,16 @@ class AgentActivities:
         # `budget`, which the workflow does not retry.
         refusal = self.watch.limit_reached()
         if refusal is not None:
+            if not self.refusing:  # a line per refused run would flood the log
+                self.refusing = True
+                say(f"{refusal.reason}; agent runs end as budget until then", logging.WARNING)
             result = refused_result(agent.name, refusal)
             with log_context(order_id=request.order_id, agent=agent.name):
-                log.warning("agent run refused: %s", refusal.reason)
-                self.watch.agent_finished(result)
+                self.watch.agent_finished(result, ran=False)
             return result_to_data(result)
+        if self.refusing:
+            self.refusing = False
+            say("hourly limit: agent runs are taken again")
         info = activity.info()
         limits = RunLimits(
             deadline_s=request.deadline_s,
@@ -75,16 +83,26 @@ class AgentActivities:
             else nullcontext()
         )
         beating = asyncio.create_task(_heartbeat())
+        started = time.perf_counter()
         try:
             with log_context(order_id=request.order_id, agent=agent.name), scope:
-                result = await run_agent_task(
-                    agent,
-                    prompt_for(request.order_id),
-                    f"{agent.name}-{info.workflow_id}-{info.attempt}",
-                    limits=limits,
-                    check=check,
-                    order_id=request.order_id,
-                )
+                try:
+                    result = await run_agent_task(
+                        agent,
+                        prompt_for(request.order_id),
+                        f"{agent.name}-{info.workflow_id}-{info.attempt}",
+                        limits=limits,
+                        check=check,
+                        order_id=request.order_id,
+                    )
+                except asyncio.CancelledError:  # Temporal cancelled it, or the worker stops
+                    elapsed = time.perf_counter() - started
+                    self.watch.agent_finished(
+                        AgentResult(
+                            agent.name, Status.CANCELLED, "", "stopped before it finished", elapsed
+                        )
+                    )
+                    raise
                 self.watch.agent_finished(result)  # in the trace: its log record has the id
         finally:
             beating.cancel()
