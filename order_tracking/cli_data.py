@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import BinaryIO, TextIO
 import click
 
 from .cli_support import BadInput, host_option, port_option, settings, verbose_option
+from .logs import say
 
 __all__ = ["backends_group", "data_group"]
 
@@ -54,12 +56,11 @@ def import_command(source: BinaryIO, db_path: Path | None) -> None:
     except ImportError_ as exc:
         raise BadInput(str(exc)) from None
     rate = result.orders / result.seconds if result.seconds else 0
-    click.echo(
+    say(
         f"Imported {result.orders:,} orders and {result.stock:,} stock levels into {db_path} "
-        f"in {result.seconds:.1f}s ({rate:,.0f} orders/s).",
-        err=True,
+        f"in {result.seconds:.1f}s ({rate:,.0f} orders/s)."
     )
-    click.echo(f"Use it with: ORDER_BACKEND=sqlite:///{db_path}", err=True)
+    say(f"Use it with: ORDER_BACKEND=sqlite:///{db_path}")
 
 
 @data_group.command("generate")
@@ -121,11 +122,11 @@ def serve_backends_command(
     except (BackendConfigError, ListenError) as exc:
         raise BadInput(str(exc).replace("ORDER_BACKEND", "--data")) from None
     if warning:
-        click.echo(warning, err=True)
+        say(warning, logging.WARNING)
     from .backends.server import serve
 
-    click.echo(f"Serving {source.describe()} on {url(sock)} (API docs at /docs)", err=True)
+    say(f"Serving {source.describe()} on {url(sock)} (API docs at /docs)")
     signum = serve(sock, backends, api_keys=keys, verbose=verbose)
     if signum is not None:
-        click.echo(f"Stopped by {signal.Signals(signum).name}.", err=True)
+        say(f"Stopped by {signal.Signals(signum).name}.")
     sys.stderr.flush()

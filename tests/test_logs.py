@@ -198,3 +198,15 @@ def test_with_json_every_stderr_line_of_ours_and_the_libraries_is_a_record(capsy
     configure_logging("quiet", "text")
     say("Serving on http://127.0.0.1:8080 (API docs at /docs)")
     assert capsys.readouterr().err == "Serving on http://127.0.0.1:8080 (API docs at /docs)\n"
+
+
+def test_data_import_with_json_logs_writes_only_records(capsys, monkeypatch, tmp_path):
+    """`track-order data import`'s summary lines were plain text among JSON records."""
+    source, db = tmp_path / "orders.jsonl", tmp_path / "orders.db"
+    assert run_cli(capsys, "data", "generate", "3", "-o", str(source))[0] == 0
+    monkeypatch.setenv("LOG_FORMAT", "json")
+    code, out, err = run_cli(capsys, "data", "import", str(source), "--db", str(db))
+    configure_logging("quiet", "text")  # as every other test here finds it
+    assert (code, out) == (0, "")
+    records = json_lines(err)  # fails on any line that is not JSON
+    assert [r["message"][:9] for r in records] == ["Imported ", "Use it wi"]
