@@ -43,6 +43,9 @@ def run_batch(
         # TOOLS_MCP_URL no system is opened here: the server has them).
         if not settings.tools_mcp:
             asyncio.run(composition.open_backends(settings).aclose())
+        from .trace_exporters import check_exporters
+
+        check_exporters(settings)  # likewise an exporter that cannot be built
         asyncio.run(
             composition.warm_up()
         )  # before the fork: every worker inherits the warmed imports

@@ -23,7 +23,7 @@ from .config import Settings
 from .config_values import ConfigError
 from .trace_export import MonocleSpansOnly, RedactingExporter
 
-__all__ = ["Bounded", "remote_processors"]
+__all__ = ["Bounded", "check_exporters", "remote_processors"]
 
 log = logging.getLogger("order_tracking.tracing")
 
@@ -80,8 +80,24 @@ def _monocle_exporter(name: str, **options: object) -> SpanExporter:
         raise ConfigError(f"MONOCLE_EXPORTERS: {name} cannot be set up: {exc}") from None
 
 
+def check_exporters(settings: Settings) -> None:
+    """Build the remote exporters and close them again: a ``ConfigError`` now, in a parent
+    process, rather than one per worker process that builds them."""
+    for _, exporter, _ in _exporters(settings):
+        exporter.shutdown()
+
+
 def remote_processors(settings: Settings) -> list[SpanProcessor]:
     """One bounded, redacting batch processor per remote exporter the settings name."""
+    return [
+        MonocleSpansOnly(
+            Bounded(name, BatchSpanProcessor(RedactingExporter(exporter)), timeout_s + 1.0)
+        )
+        for name, exporter, timeout_s in _exporters(settings)
+    ]
+
+
+def _exporters(settings: Settings) -> list[tuple[str, SpanExporter, float]]:
     chosen: list[tuple[str, SpanExporter, float]] = []
     if settings.okahu_enabled:
         # Only with a key: without one Monocle's okahu exporter dumps every span on stdout.
@@ -93,9 +109,4 @@ def remote_processors(settings: Settings) -> list[SpanProcessor]:
         # reads them. Its default timeout (10 s, retried within it) is bounded too.
         timeout_s = settings.otlp_export_timeout_s
         chosen.append(("otlp", _monocle_exporter("otlp", timeout=timeout_s), timeout_s))
-    return [
-        MonocleSpansOnly(
-            Bounded(name, BatchSpanProcessor(RedactingExporter(exporter)), timeout_s + 1.0)
-        )
-        for name, exporter, timeout_s in chosen
-    ]
+    return chosen

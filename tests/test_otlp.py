@@ -202,3 +202,16 @@ def test_a_bad_compression_on_the_command_line_is_one_line(capsys, monkeypatch):
         "track-order: error: OTEL_EXPORTER_OTLP_COMPRESSION must be gzip, deflate or none, "
         "got 'bogus'\n"
     )
+
+
+def test_an_exporter_that_cannot_be_built_stops_a_workers_batch_before_it_starts(
+    capsys, monkeypatch
+):
+    """Each worker process builds its own exporters: checked once in the parent first (it was
+    every agent of every order failing with the same error, exit 1)."""
+    monkeypatch.setenv("MONOCLE_EXPORTERS", "otlp")
+    monkeypatch.setenv("OTEL_PYTHON_EXPORTER_OTLP_HTTP_CREDENTIAL_PROVIDER", "not-installed")
+    code, out, err = run_cli(capsys, "ORD-1001", "ORD-1002", "--workers", "2")
+    assert (code, out) == (2, "")
+    assert err.startswith("track-order: error: MONOCLE_EXPORTERS: otlp cannot be set up: ")
+    assert err.count("\n") == 1
