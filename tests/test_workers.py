@@ -37,7 +37,7 @@ def test_a_batch_over_two_workers_gives_every_order_its_answers_and_trace(tmp_pa
 
 CRASHING_WORKER = textwrap.dedent(
     """
-    import asyncio, json, os, signal, sys
+    import asyncio, json, os, signal, sys, time
     import order_tracking
     from google.adk.models.base_llm import BaseLlm
     from order_tracking import composition
@@ -51,10 +51,24 @@ CRASHING_WORKER = textwrap.dedent(
 
         async def generate_content_async(self, llm_request, stream=False):
             if "ORD-1002" in str(llm_request.contents):
-                await asyncio.sleep(0.3)  # the other agents of the order answer first
-                os.kill(os.getpid(), signal.SIGKILL)
+                # Never answers: the parent kills this worker once the order's other four
+                # agents have answered (a timer here lost the race on a loaded machine).
+                with open(PID_FILE + ".tmp", "w") as f:
+                    f.write(str(os.getpid()))
+                os.replace(PID_FILE + ".tmp", PID_FILE)
+                await asyncio.sleep(3600)
             async for response in self.inner.generate_content_async(llm_request, stream):
                 yield response
+
+
+    def kill_after_four(order_id, result):
+        arrived.append(order_id)
+        if order_id == "ORD-1002" and arrived.count("ORD-1002") == 4:
+            for _ in range(600):  # written at the payment agent's first call: long since
+                if os.path.exists(PID_FILE):
+                    break
+                time.sleep(0.1)
+            os.kill(int(open(PID_FILE).read()), signal.SIGKILL)
 
 
     def build(settings):
@@ -66,13 +80,19 @@ CRASHING_WORKER = textwrap.dedent(
         return composition.build(settings, models=model, traced=False)
 
 
+    PID_FILE, arrived = os.path.abspath("dying-worker.pid"), []
     settings = Settings(default_model=OFFLINE_MODEL)
     asyncio.run(composition.warm_up())
     ids = ["ORD-1001", "ORD-1002", "ORD-1003"]  # worker 0: 1001 and 1003, worker 1: 1002
     pool = Pool(settings, 2, concurrency=10, orders=len(ids), build=build)
     reports = {}
     summary = asyncio.run(
-        pool.collect(ids, SPECIALIST_NAMES, on_report=lambda r: reports.setdefault(r.order_id, r))
+        pool.collect(
+            ids,
+            SPECIALIST_NAMES,
+            on_result=kill_after_four,
+            on_report=lambda r: reports.setdefault(r.order_id, r),
+        )
     )
     assert summary.orders == 3 and not summary.all_ok
     print(json.dumps([[i, [[a.agent, a.status, a.error, a.text] for a in reports[i].results]]
