@@ -22,6 +22,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, BinaryIO
 
+from .config_values import shown
+
 __all__ = [
     "DEFAULT_PATTERN",
     "MAX_ID_CHARS",
@@ -81,8 +83,8 @@ class OrderIdPattern:
         surrounding whitespace is refused too (in a URL it is a client's mistake)."""
         candidate = raw.strip() if strip else raw
         if not (_PLAIN.fullmatch(candidate) and self._compiled.fullmatch(candidate)):
-            shown = raw if len(raw) <= 40 else raw[:40] + "…"
-            raise InvalidOrderId(f"invalid order id {shown!r}: {self.describe()}")
+            # Cut after escaping: a control character is up to 10 characters escaped.
+            raise InvalidOrderId(f"invalid order id {shown(raw)}: {self.describe()}")
         return candidate.upper() if self.is_default else candidate
 
 

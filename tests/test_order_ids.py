@@ -8,7 +8,7 @@ import re
 
 import pytest
 from helpers import run_cli
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from order_tracking.order_ids import MAX_LINE_BYTES, InvalidOrderId, OrderIds, parse_order_id
@@ -58,6 +58,8 @@ def test_binary_on_stdin_is_one_line_and_exit_2(capsys, monkeypatch):
 
 
 @given(st.binary(max_size=3000))
+@example(b"\x00" * 41)  # escaped, 41 NULs were 246 characters: cut after escaping now
+@example("\U000e0001".encode() * 41)
 def test_any_bytes_give_checked_ids_or_one_clear_error(data):
     try:
         ids = read(data)
