@@ -40,6 +40,7 @@ from .claim_patterns import (
     STATUS_SUPPORT,
     SYMBOLS,
     UNITS,
+    as_ascii,
     order_ids,
 )
 
@@ -127,7 +128,7 @@ def _dates(text: str) -> Iterator[tuple[date, tuple[int, int]]]:
     for pattern, order, either_way in DATES:
         for match in pattern.finditer(text):
             parts = dict(zip(order, match.groups(), strict=True))
-            month = MONTHS[parts["M"].lower()] if "M" in parts else int(parts["m"])
+            month = MONTHS[as_ascii(parts["M"]).lower()] if "M" in parts else int(parts["m"])
             readings = [(month, int(parts["d"]))]
             if either_way:
                 readings.append((int(parts["d"]), month))
@@ -157,10 +158,10 @@ def extract_claims(text: str, order_id_pattern: str | None = None) -> list[Claim
         claims.append((span[0], replace(claim, start=span[0])))
 
     for match in SKU.finditer(text):  # before ids: a SKU's tail may look like an id
-        add(match.span(), Claim("sku", match.group(), match.group().upper()))
+        add(match.span(), Claim("sku", match.group(), as_ascii(match.group()).upper()))
     ids = order_ids(order_id_pattern)
     for match in ids.finditer(text):
-        add(match.span(), Claim("order_id", match.group(), match.group().upper()))
+        add(match.span(), Claim("order_id", match.group(), as_ascii(match.group()).upper()))
     for day, span in _dates(text):
         add(span, Claim("date", text[span[0] : span[1]], day))
     for pattern in MONEY:
@@ -169,7 +170,7 @@ def extract_claims(text: str, order_id_pattern: str | None = None) -> list[Claim
             currency = found.get("code") or SYMBOLS.get(found.get("sym") or "", None)
             add(match.span(), Claim("amount", match.group(), (_cents(found["amt"]), currency)))
     for line in re.finditer(r"[^\n]+", text):  # a count belongs to the one SKU on its line
-        skus = [m.group().upper() for m in SKU.finditer(line.group())]
+        skus = [as_ascii(m.group()).upper() for m in SKU.finditer(line.group())]
         for match in UNITS.finditer(line.group()):
             span = (line.start() + match.start(), line.start() + match.end())
             sku = skus[0] if len(skus) == 1 else None
@@ -177,13 +178,13 @@ def extract_claims(text: str, order_id_pattern: str | None = None) -> list[Claim
     for match in ITEMS.finditer(text):
         add(match.span(), Claim("quantity", match.group(), int(match.group(1) or match.group(2))))
     for match in REFERENCE.finditer(text):
-        add(match.span(), Claim("reference", match.group(), match.group().upper()))
+        add(match.span(), Claim("reference", match.group(), as_ascii(match.group()).upper()))
     for match in CARRIER.finditer(text):
-        add(match.span(), Claim("carrier", match.group(), match.group().upper()))
+        add(match.span(), Claim("carrier", match.group(), as_ascii(match.group()).upper()))
     for match in STATUS.finditer(text):
         before = text[max(0, match.start() - 60) : match.start()]
         if not DENIED.search(before) and not NOT_YET.search(before):
-            add(match.span(), Claim("status", match.group(), match.group().lower()))
+            add(match.span(), Claim("status", match.group(), as_ascii(match.group()).lower()))
     return [claim for _, claim in sorted(claims, key=lambda c: c[0])]
 
 

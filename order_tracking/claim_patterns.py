@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 __all__ = [
+    "as_ascii",
     "CARRIER",
     "CURRENCY",
     "DATES",
@@ -118,3 +119,13 @@ NOT_YET = re.compile(
     r"expected to|to be)\s+(?:\S+\s+){0,5}$",
     re.I,
 )
+
+
+# With re.I, Python's patterns equate four non-ASCII letters with ASCII ones (the long s, the
+# dotless and the dotted capital i, the Kelvin sign): a word matched with them is that word.
+_RE_I_EQUIVALENTS = str.maketrans({"ſ": "s", "ı": "i", "İ": "I", "\u212a": "K"})
+
+
+def as_ascii(matched: str) -> str:
+    """What ``re.I`` matched, with those four letters as the ASCII ones they matched as."""
+    return matched.translate(_RE_I_EQUIVALENTS)

@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
 from helpers import BACKEND_SOURCES, backend_setting, offline_models
 from openai_stub import OpenAIStub
@@ -15,6 +16,11 @@ from openai_stub import OpenAIStub
 from order_tracking import composition
 from order_tracking.config import OFFLINE_MODEL, Settings
 from order_tracking.models import ModelFactory
+
+# No per-example deadline for property tests: a pause on a loaded CI machine is not a bug,
+# and timing belongs to the benchmarks (loaded before any test module builds its settings).
+hypothesis.settings.register_profile("suite", deadline=None)
+hypothesis.settings.load_profile("suite")
 
 
 @pytest.fixture(autouse=True)

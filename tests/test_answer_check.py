@@ -6,10 +6,11 @@ of well over 100 answers written here."""
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from order_tracking.answer_check import check_answer, extract_claims
@@ -187,7 +188,40 @@ def test_the_offline_models_answers_are_all_verified(order_id):
         assert verdict.verified, (agent, text, verdict.unsupported)
 
 
+# re.I matches these with the long s, a dotless or dotted capital i, or the Kelvin sign:
+# each was a KeyError at the status or month lookup (found by an audit).
+UNICODE_CASE_VARIANTS = [
+    "proceſſing",
+    "Delıvered",
+    "DELİVERED",
+    "It ſhipped",
+    "in ſtocK",
+    "ſep 5",
+    "Auguſt 5, 2024",
+    "5 aprıl",
+]
+
+
 @given(st.text(max_size=400))
+@example("Your order ORD-1001 haſ ſhipped via UPS, arriving Jan 18.")
 def test_any_text_is_checked_without_error(text):
     verdict = check_answer(text, SHIPPED, order_id="ORD-1001")
     assert set(verdict.unsupported) <= set(verdict.claims)
+
+
+@pytest.mark.parametrize("text", UNICODE_CASE_VARIANTS)
+def test_a_word_matched_through_unicode_case_folding_is_the_word_it_matched_as(text):
+    (claim,) = check_answer(text, SHIPPED, order_id="ORD-1001").claims
+    assert claim.value in (
+        "processing",
+        "delivered",
+        "shipped",
+        "in stock",
+        date(1, 9, 5),
+        date(2024, 8, 5),
+        date(1, 4, 5),
+    )
+
+
+def test_shipped_with_a_long_s_is_supported_by_a_shipped_order():
+    assert check_answer("It ſhipped.", SHIPPED, order_id="ORD-1001").verified
