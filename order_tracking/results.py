@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .config import Settings
 
 __all__ = [
+    "STOPPED",
     "SUMMARY_ROWS",
     "ToolCall",
     "AgentResult",
@@ -34,6 +35,10 @@ ToolCall = tuple[str, str]
 
 def tool_call(name: str | None, args: Any) -> ToolCall:
     return name or "", json.dumps(args or {}, sort_keys=True, default=str)
+
+
+# A cancelled agent run's error, in the runner and on a Temporal worker alike.
+STOPPED = "stopped before it finished"
 
 
 class Status(StrEnum):

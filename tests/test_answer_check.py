@@ -191,14 +191,14 @@ def test_the_offline_models_answers_are_all_verified(order_id):
 # re.I matches these with the long s, a dotless or dotted capital i, or the Kelvin sign:
 # each was a KeyError at the status or month lookup (found by an audit).
 UNICODE_CASE_VARIANTS = [
-    "proceſſing",
-    "Delıvered",
-    "DELİVERED",
-    "It ſhipped",
-    "in ſtocK",
-    "ſep 5",
-    "Auguſt 5, 2024",
-    "5 aprıl",
+    ("proceſſing", "processing"),
+    ("Delıvered", "delivered"),
+    ("DELİVERED", "delivered"),
+    ("It ſhipped", "shipped"),
+    ("in ſtocK", "in stock"),
+    ("ſep 5", date(1, 9, 5)),
+    ("Auguſt 5, 2024", date(2024, 8, 5)),
+    ("5 aprıl", date(1, 4, 5)),
 ]
 
 
@@ -209,18 +209,10 @@ def test_any_text_is_checked_without_error(text):
     assert set(verdict.unsupported) <= set(verdict.claims)
 
 
-@pytest.mark.parametrize("text", UNICODE_CASE_VARIANTS)
-def test_a_word_matched_through_unicode_case_folding_is_the_word_it_matched_as(text):
+@pytest.mark.parametrize("text, value", UNICODE_CASE_VARIANTS)
+def test_a_word_matched_through_unicode_case_folding_is_the_word_it_matched_as(text, value):
     (claim,) = check_answer(text, SHIPPED, order_id="ORD-1001").claims
-    assert claim.value in (
-        "processing",
-        "delivered",
-        "shipped",
-        "in stock",
-        date(1, 9, 5),
-        date(2024, 8, 5),
-        date(1, 4, 5),
-    )
+    assert claim.value == value and claim.text in text
 
 
 def test_shipped_with_a_long_s_is_supported_by_a_shipped_order():

@@ -22,6 +22,7 @@ from ..answer_policy import AnswerCheck
 from ..logs import log_context
 from ..resilience import RunBudget, RunUsage, describe_error
 from ..results import (
+    STOPPED,
     AgentResult,
     BatchSummary,
     OrderReport,
@@ -115,9 +116,7 @@ async def run_all_agents(
     results = []
     for agent, task, usage in zip(agents, tasks, usages, strict=True):
         if task.cancelled():
-            result = agent_result(
-                agent.name, Status.CANCELLED, "", "stopped before it finished", elapsed, usage
-            )
+            result = agent_result(agent.name, Status.CANCELLED, "", STOPPED, elapsed, usage)
         elif task.exception() is not None:  # run_agent_task returns errors; this is a backstop
             result = agent_result(
                 agent.name, Status.ERROR, "", describe_error(task.exception()), elapsed, usage

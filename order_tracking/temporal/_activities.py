@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 from ..answer_policy import CheckPolicy
 from ..async_runner import prompt_for, run_agent_task
 from ..logs import log_context, say
-from ..results import AgentResult, RunLimits, Status
+from ..results import STOPPED, AgentResult, RunLimits, Status
 from ..tracker import App
 from ..watch import Watch, refused_result
 from ._messages import AgentData, AgentRequest, result_to_data
@@ -98,9 +98,7 @@ class AgentActivities:
                 except asyncio.CancelledError:  # Temporal cancelled it, or the worker stops
                     elapsed = time.perf_counter() - started
                     self.watch.agent_finished(
-                        AgentResult(
-                            agent.name, Status.CANCELLED, "", "stopped before it finished", elapsed
-                        )
+                        AgentResult(agent.name, Status.CANCELLED, "", STOPPED, elapsed)
                     )
                     raise
                 self.watch.agent_finished(result)  # in the trace: its log record has the id
