@@ -27,7 +27,7 @@ from ._workflow import ACTIVITY, HEARTBEAT_S
 
 __all__ = ["AgentActivities"]
 
-log = logging.getLogger("order_tracking.temporal")
+LOGGER = "order_tracking.temporal"  # the refusal lines' logger with LOG_FORMAT=json
 
 
 class AgentActivities:
@@ -49,14 +49,18 @@ class AgentActivities:
         if refusal is not None:
             if not self.refusing:  # a line per refused run would flood the log
                 self.refusing = True
-                say(f"{refusal.reason}; agent runs end as budget until then", logging.WARNING)
+                say(
+                    f"{refusal.reason}; agent runs end as budget until then",
+                    logging.WARNING,
+                    LOGGER,
+                )
             result = refused_result(agent.name, refusal)
             with log_context(order_id=request.order_id, agent=agent.name):
                 self.watch.agent_finished(result, ran=False)
             return result_to_data(result)
         if self.refusing:
             self.refusing = False
-            say("hourly limit: agent runs are taken again")
+            say("hourly limit: agent runs are taken again", logger=LOGGER)
         info = activity.info()
         limits = RunLimits(
             deadline_s=request.deadline_s,
