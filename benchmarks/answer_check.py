@@ -20,11 +20,11 @@ import time
 from typing import Any
 
 from order_tracking import composition
-from order_tracking.answer_check import check_answer
-from order_tracking.answer_policy import AnswerCheck, CheckPolicy
+from order_tracking.answers.check import check_answer
+from order_tracking.answers.policy import AnswerCheck, CheckPolicy
 from order_tracking.backends import mock_backends
-from order_tracking.config import OFFLINE_MODEL, Settings
-from order_tracking.data import generate
+from order_tracking.backends.data import generate
+from order_tracking.core.settings import OFFLINE_MODEL, Settings
 
 
 @dataclasses.dataclass

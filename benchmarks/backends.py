@@ -94,8 +94,8 @@ class Server:
 
 
 async def _lookups(setting: str, ids: list[str], skus: list[str]) -> dict[str, list[float]]:
+    from order_tracking.agents.tools import build_tools
     from order_tracking.backends import open_backends, parse_backend
-    from order_tracking.tools import build_tools
 
     backends = open_backends(parse_backend({"ORDER_BACKEND": setting}, timeout_s=10, retries=0))
     tools = build_tools(backends)
@@ -114,7 +114,7 @@ async def _lookups(setting: str, ids: list[str], skus: list[str]) -> dict[str, l
 
 
 def lookup_latency(db: Path, n: int, samples: int, server: Server) -> list[dict[str, object]]:
-    from order_tracking.data import catalogue_size, order_id
+    from order_tracking.backends.data import catalogue_size, order_id
 
     rng = random.Random(1)
     ids = [order_id(rng.randrange(n)) for _ in range(samples)]
@@ -191,7 +191,7 @@ def main() -> None:
         lookups = lookup_latency(db, args.orders, args.samples, server)
         for row in lookups:
             print(json.dumps(row))
-        from order_tracking.data import order_id
+        from order_tracking.backends.data import order_id
 
         rng = random.Random(2)
         ids = [order_id(i) for i in rng.sample(range(args.orders), args.batch)]

@@ -22,9 +22,9 @@ from google.adk.runners import Runner
 from google.adk.sessions import InMemorySessionService
 from google.genai import types
 
+from order_tracking.agents.specialists import SPECIALISTS
+from order_tracking.agents.tools import build_tools
 from order_tracking.backends import mock_backends
-from order_tracking.specialists import SPECIALISTS
-from order_tracking.tools import build_tools
 
 AgentTimes = dict[str, tuple[float, str]]
 APP, USER = "baseline", "bench"

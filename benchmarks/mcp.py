@@ -25,9 +25,9 @@ from typing import Any
 
 from mcp import Client, StdioServerParameters
 
+from order_tracking.agents.tools import build_tools
 from order_tracking.backends import mock_backends
-from order_tracking.mcp_server import build_mcp_server
-from order_tracking.tools import build_tools
+from order_tracking.mcp.server import build_mcp_server
 
 TRACK_ORDER = str(Path(sys.executable).parent / "track-order")
 ARGS = {"order_id": "ORD-1001"}
@@ -75,7 +75,7 @@ async def _orders(url: str, orders: int) -> dict[str, list[float]]:
     """One order after another (every agent of it at once), in process and with the tools over
     MCP: wall seconds per order."""
     from order_tracking import composition
-    from order_tracking.config import OFFLINE_MODEL, Settings
+    from order_tracking.core.settings import OFFLINE_MODEL, Settings
 
     walls: dict[str, list[float]] = {}
     ways = (

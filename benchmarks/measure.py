@@ -33,7 +33,7 @@ ORDERS = ("ORD-1001", "ORD-1002", "ORD-1003")
 
 
 def model_name(mode: str, latency: float) -> str:
-    from order_tracking.config import OFFLINE_MODEL
+    from order_tracking.core.settings import OFFLINE_MODEL
 
     return OFFLINE_MODEL if mode == "offline" else f"openai/lat-{latency:g}"
 
@@ -46,7 +46,7 @@ def _provider_env() -> None:
 
 def settings_for(mode: str, latency: float, deadline_s: float, trace_dir: Path) -> Any:
     """Our settings for a measurement: the model at this latency, no token or cost caps."""
-    from order_tracking.config import Settings
+    from order_tracking.core.settings import Settings
 
     return Settings(
         default_model=model_name(mode, latency),
@@ -77,7 +77,7 @@ class Subject:
         if self.impl == "ours":
             return self._ours(latency)
         from benchmarks import baselines
-        from order_tracking.offline_model import LATENCY_PARAM
+        from order_tracking.models.offline import LATENCY_PARAM
 
         extra = {LATENCY_PARAM: latency} if self.mode == "offline" and latency else {}
         agents = self.plain_agents = baselines.plain_agents(name, timeout=120, **extra)
@@ -219,8 +219,8 @@ def batch_in_workers(
     subject: Subject, orders: int, in_flight: int, latency: float, workers: int
 ) -> dict[str, Any]:
     """As ``track-order --workers N``: warm up, fork from a parent without threads, collect."""
-    from order_tracking.specialists import SPECIALIST_NAMES
-    from order_tracking.workers import Pool
+    from order_tracking.agents.specialists import SPECIALIST_NAMES
+    from order_tracking.cli.pool import Pool
 
     asyncio.run(composition.warm_up())
     ids = [ORDERS[i % 3] for i in range(orders)]

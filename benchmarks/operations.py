@@ -24,9 +24,9 @@ from typing import Any
 
 from order_tracking import composition
 from order_tracking.backends import mock_backends
-from order_tracking.config import OFFLINE_MODEL, Settings
-from order_tracking.data import generate
-from order_tracking.watch import Watch
+from order_tracking.backends.data import generate
+from order_tracking.core.settings import OFFLINE_MODEL, Settings
+from order_tracking.ops.watch import Watch
 
 
 def _apps(orders: int) -> tuple[Any, Any, list[str]]:
@@ -65,7 +65,7 @@ def _compare(first: Any, second: Any, ids: list[str]) -> tuple[float, float]:
 def _instruments_per_order_us(watch: Watch, report: Any) -> float:
     """The watch's own work for one order, timed alone: the admission check, ten metered
     model calls (two per agent), five agent results, the order's start and end."""
-    from order_tracking.metrics import ModelMeter
+    from order_tracking.ops.metrics import ModelMeter
 
     meter = ModelMeter(watch.metrics, watch.spend)
 
@@ -93,7 +93,7 @@ def _instruments_per_order_us(watch: Watch, report: Any) -> float:
 def _json_record_us() -> float:
     """One ``LOG_FORMAT=json`` record, formatted and written (to /dev/null), inside an
     order's and agent's context, as the runner writes one per agent run and per order."""
-    from order_tracking.logs import JsonFormatter, log_context
+    from order_tracking.ops.logs import JsonFormatter, log_context
 
     log = logging.getLogger("order_tracking.bench")
     log.propagate = False

@@ -22,8 +22,8 @@ import socket
 import uuid
 from typing import Any
 
-from order_tracking.offline_model import decide
-from order_tracking.specialists import ANSWER_FORMATS
+from order_tracking.agents.specialists import ANSWER_FORMATS
+from order_tracking.models.offline import decide
 
 _LATENCY = re.compile(r"lat-([0-9.]+)")
 USAGE = {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}

@@ -21,7 +21,7 @@ import time
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
 from temporal_server import DevServer  # noqa: E402
 
 TRACK_ORDER = str(Path(sys.executable).parent / "track-order")
@@ -39,7 +39,7 @@ async def run_temporal(
 ) -> dict:
     """Each order submitted in its own trace, as ``track-order submit`` does: the workers
     write their parts of it (and wait for them before reporting), as in production."""
-    from order_tracking.specialists import SPECIALIST_NAMES
+    from order_tracking.agents.specialists import SPECIALIST_NAMES
     from order_tracking.temporal import OrderRequest, connect, report, submit
 
     queue = f"bench-{uuid.uuid4().hex[:8]}"
@@ -103,7 +103,7 @@ SINGLE = 15  # orders one after another, for the per-order overhead
 
 async def single_temporal(address: str, env: dict, folder: Path, tracing) -> float:
     """Median wall of one order alone, submit to result, on an idle worker."""
-    from order_tracking.specialists import SPECIALIST_NAMES
+    from order_tracking.agents.specialists import SPECIALIST_NAMES
     from order_tracking.temporal import OrderRequest, connect, report, submit
 
     queue = f"single-{uuid.uuid4().hex[:8]}"
@@ -145,7 +145,7 @@ def single_in_process(latency: float) -> float:
     code = (
         "import asyncio, statistics, time\n"
         "from order_tracking import composition\n"
-        "from order_tracking.config import Settings, OFFLINE_MODEL\n"
+        "from order_tracking.core.settings import Settings, OFFLINE_MODEL\n"
         f"app = composition.build(Settings(default_model=OFFLINE_MODEL, offline_latency_s={latency}), warm=True)\n"
         "async def main():\n"
         "    walls = []\n"
@@ -210,8 +210,8 @@ def main() -> None:
     parser.add_argument("--latency", type=float, nargs="+", default=[0.0, 0.3])
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-temporal-"))
-    from order_tracking.config import OFFLINE_MODEL, Settings
-    from order_tracking.tracing import setup_tracing
+    from order_tracking.core.settings import OFFLINE_MODEL, Settings
+    from order_tracking.tracing.setup import setup_tracing
 
     # The submitting side's parts (each order's root) beside the workers' (cwd = folder).
     settings = Settings(default_model=OFFLINE_MODEL, trace_dir=folder / ".monocle")

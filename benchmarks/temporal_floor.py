@@ -20,7 +20,7 @@ import time
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
 from temporal_server import DevServer  # noqa: E402
 from temporalio import activity  # noqa: E402
 
@@ -55,7 +55,7 @@ async def worker(address: str, queue: str) -> None:
 
 
 async def drive(address: str, queue: str, orders: int, pid: int) -> None:
-    from order_tracking.specialists import SPECIALIST_NAMES
+    from order_tracking.agents.specialists import SPECIALIST_NAMES
     from order_tracking.temporal import OrderRequest, connect, report, submit
 
     client = await connect(address, "default", traced=False)

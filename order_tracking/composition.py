@@ -9,7 +9,7 @@ Every entry point (the commands, the HTTP service, the workers, ``adk web``, the
    backends (``ORDER_BACKEND``) and the tools over them, the agents. An ``App`` holds what a
    run needs and runs orders.
 
-Only this module and ``config.py`` read the environment. Extension points are wired here: a
+Only this module and ``core/settings.py`` read the environment. Extension points are wired here: a
 new agent comes from ``specialists.SPECIALISTS``, a failure policy is a guard added in
 :func:`production_models`, a model provider is a LiteLLM model name in the settings, a data
 source is an adapter in ``backends/`` chosen by :func:`open_backends`.
@@ -24,22 +24,22 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .config import OFFLINE_MODEL, Settings, load_env_files
-from .logs import LoggingMode, adopt_library_handlers, configure_logging, say
-from .redaction import install_log_redaction, register_secret_values, register_secrets
-from .results import RunLimits
-from .specialists import AGENT_NAMES
-from .tracker import App
+from .agents.specialists import AGENT_NAMES
+from .async_runner.app import App
+from .core.redaction import install_log_redaction, register_secret_values, register_secrets
+from .core.results import RunLimits
+from .core.settings import OFFLINE_MODEL, Settings, load_env_files
+from .ops.logs import LoggingMode, adopt_library_handlers, configure_logging, say
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
-    from .answer_policy import AnswerCheck
+    from .answers.policy import AnswerCheck
     from .backends import Backends
-    from .models import ModelFactory
-    from .offline_model import OfflineModel
-    from .resilience import AttemptGuard
-    from .watch import Watch
+    from .models.gateway import ModelFactory
+    from .models.offline import OfflineModel
+    from .models.resilience import AttemptGuard
+    from .ops.watch import Watch
 
 __all__ = [
     "App",
@@ -95,8 +95,8 @@ def configure_libraries() -> OfflineModel:
         import litellm
         import stamina
 
-        from . import offline_model
-        from .specialists import ANSWER_FORMATS
+        from .agents.specialists import ANSWER_FORMATS
+        from .models import offline as offline_model
 
         # Otherwise every failed call prints a "Give Feedback / Get Help" banner on stdout.
         litellm.suppress_debug_info = True
@@ -111,9 +111,9 @@ async def warm_up() -> None:
     """One offline turn, through the agents' model wiring, so LiteLLM's and ADK's lazy
     first-call imports (~1 s here) happen before any clock starts. Before tracing is set up:
     it leaves no trace."""
-    from .agent import build_order_agents
+    from .agents.build import build_order_agents
     from .async_runner import prompt_for, run_agent_task
-    from .models import litellm_models
+    from .models.gateway import litellm_models
 
     configure_libraries()
     settings = Settings(default_model=OFFLINE_MODEL)
@@ -135,10 +135,10 @@ def production_models(settings: Settings, watch: Watch | None = None) -> ModelFa
     """The models agents get in production: LiteLLM, with a circuit breaker per model shared
     by every agent of the process, and (with a ``watch``) every call metered and charged to
     the hourly limit. Further failure policies join ``guards`` here."""
-    from .metrics import ModelMeter
-    from .models import litellm_models
-    from .resilience import Breakers
-    from .tracing import trace_circuit_change
+    from .models.gateway import litellm_models
+    from .models.meter import ModelMeter
+    from .models.resilience import Breakers
+    from .tracing.setup import trace_circuit_change
 
     breakers = Breakers(
         threshold=settings.circuit_threshold,
@@ -158,8 +158,8 @@ def open_backends(settings: Settings) -> Backends:
     (state changes traced, like the models'). A database that is missing or not ours raises
     ``ConfigError``."""
     from . import backends
-    from .config import ConfigError
-    from .tracing import trace_circuit_change
+    from .core.settings import ConfigError
+    from .tracing.setup import trace_circuit_change
 
     try:
         return backends.open_backends(settings.backend, on_circuit_change=trace_circuit_change)
@@ -182,12 +182,12 @@ def build(
     loop); ``trace_part`` names this process in trace files; ``watch`` replaces the metrics and
     spend limit (tests: with production models, pass the same one to both). The tools are ``TOOLS_MCP_URL``'s,
     else over the backends; one that cannot be opened raises ``ConfigError``."""
-    from .agent import build_order_agents
-    from .tools import build_tools
-    from .tracing import setup_tracing
+    from .agents.build import build_order_agents
+    from .agents.tools import build_tools
+    from .tracing.setup import setup_tracing
 
     if settings.tools_mcp and backends is None:
-        from .mcp_tools import remote_tools
+        from .mcp.client import remote_tools
 
         backends, tools = remote_tools(settings, os.environ)
     else:
@@ -198,9 +198,13 @@ def build(
         asyncio.run(warm_up())
     tracing = setup_tracing(settings, part=trace_part) if traced else None
     if watch is None:
-        from .watch import Watch
+        from .ops.watch import Watch
 
         watch = Watch.for_settings(settings)
+        if settings.max_cost_usd_per_hour:
+            from .models.meter import warn_unpriced
+
+            warn_unpriced(settings)
     models = models or production_models(settings, watch)
     if backends.breakers is not None and watch.metrics is not None:
         watch.metrics.watch_circuits("backend", backends.breakers)
@@ -221,9 +225,9 @@ def build(
 def answer_check(settings: Settings) -> AnswerCheck:
     """The check every answer goes through (``ANSWER_CHECK``), with the configured order ids
     and, for ``replace``, the agents' answers from tool results alone."""
-    from .answer_policy import AnswerCheck
-    from .offline_model import compose_answer
-    from .specialists import ANSWER_FORMATS
+    from .agents.specialists import ANSWER_FORMATS
+    from .answers.policy import AnswerCheck
+    from .models.offline import compose_answer
 
     ids = settings.order_ids
     pattern = None if ids.is_default else rf"(?<![A-Za-z0-9])(?:{ids.regex})(?![A-Za-z0-9])"
@@ -241,7 +245,7 @@ def eval_apps(
     that model alone (no fallback, degraded answer or breaker: a model is scored on its own
     answers), on the built-in data (``builtin_data``) or the configured tools; warm, traced."""
     from .backends import mock_backends
-    from .models import litellm_models
+    from .models.gateway import litellm_models
 
     apps: dict[str, App] = {}
     for name in model_names or [None]:
@@ -256,8 +260,8 @@ def eval_apps(
 
 def mcp_server(settings: Settings, *, max_in_flight: int) -> tuple[MCPServer, Backends]:
     """``track-order mcp``: the four tools over ``ORDER_BACKEND`` as an MCP server; no agent."""
-    from .mcp_server import build_mcp_server
-    from .tools import build_tools
+    from .agents.tools import build_tools
+    from .mcp.server import build_mcp_server
 
     backends = open_backends(settings)
     tools = build_tools(backends, settings.order_ids)
@@ -274,9 +278,9 @@ def adk_web(name: str) -> Any:
     if not _adk_web:
         from google.adk.apps import App as AdkApp
 
-        from .answer_plugin import AnswerCheckPlugin
-        from .answer_policy import AnswerCheck
-        from .guard import UserMessageGuard
+        from .agents.guard import UserMessageGuard
+        from .answers.plugin import AnswerCheckPlugin
+        from .answers.policy import AnswerCheck
 
         settings = configure_process(logging_mode="host")
         announce_model_choice(settings)

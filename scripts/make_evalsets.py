@@ -1,4 +1,4 @@
-"""Write the package's eval sets (``order_tracking/evalsets/``) from the built-in data:
+"""Write the package's eval sets (``order_tracking/answers/evalsets/``) from the built-in data:
 ``uv run python -m scripts.make_evalsets``.
 
 The questions are written here; the expected tool calls and reference answers are what the
@@ -14,14 +14,14 @@ import asyncio
 import dataclasses
 from pathlib import Path
 
+from order_tracking.agents.specialists import SPECIALISTS
+from order_tracking.answers.evaluation import COORDINATOR, Case, Turn, dump_set, evaluate
 from order_tracking.async_runner import prompt_for
 from order_tracking.backends import mock_backends
 from order_tracking.backends._mock import ARTICLE_ORDERS as ORDERS
 from order_tracking.backends._mock import ARTICLE_STOCK as STOCK
-from order_tracking.evaluation import COORDINATOR, Case, Turn, dump_set, evaluate
-from order_tracking.specialists import SPECIALISTS
 
-FOLDER = Path(__file__).resolve().parent.parent / "order_tracking" / "evalsets"
+FOLDER = Path(__file__).resolve().parent.parent / "order_tracking" / "answers" / "evalsets"
 MISSING_ORDER = "ORD-9999"  # an order no system knows
 
 # The coordinator (`adk web`): routing to each specialist, a follow-up conversation, and
@@ -67,7 +67,7 @@ def _questions() -> dict[str, list[Case]]:
 def build_sets() -> dict[str, str]:
     """File name -> the JSON this writes."""
     from order_tracking import composition
-    from order_tracking.config import OFFLINE_MODEL, Settings
+    from order_tracking.core.settings import OFFLINE_MODEL, Settings
 
     app = composition.build(
         Settings(default_model=OFFLINE_MODEL), backends=mock_backends(), traced=False

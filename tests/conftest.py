@@ -14,8 +14,25 @@ from helpers import BACKEND_SOURCES, backend_setting, offline_models
 from openai_stub import OpenAIStub
 
 from order_tracking import composition
-from order_tracking.config import OFFLINE_MODEL, Settings
-from order_tracking.models import ModelFactory
+from order_tracking.core.settings import OFFLINE_MODEL, Settings
+from order_tracking.models.gateway import ModelFactory
+
+# The suite runs on both cores (pytest-xdist, ``--dist loadgroup``). Tests that share a server
+# or a folder run on one worker: each group below is one worker's, so one Temporal dev server
+# starts per run and the package's own ``.env`` is written by one test at a time.
+XDIST_GROUPS = {
+    "temporal_address": "temporal",  # the dev server, and workers on it
+    "package_env": "package-dotenv",  # order_tracking/.env
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, group in XDIST_GROUPS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(group))
+                break
+
 
 # No per-example deadline for property tests: a pause on a loaded CI machine is not a bug,
 # and timing belongs to the benchmarks (loaded before any test module builds its settings).
@@ -77,7 +94,7 @@ def trace_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tracing(trace_dir: Path):
     """Monocle, installed once for the session as the CLI installs it."""
-    from order_tracking.tracing import setup_tracing
+    from order_tracking.tracing.setup import setup_tracing
 
     return setup_tracing(Settings(default_model=OFFLINE_MODEL, trace_dir=trace_dir))
 
@@ -93,7 +110,7 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, tracing, trace_dir: Path) -> None:
 def package_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """``.env`` files switched on; where order_tracking/.env lives, restored afterwards
     whatever the test writes there."""
-    from order_tracking import config
+    from order_tracking.core import settings as config
 
     path = config._PACKAGE_DIR / ".env"
     saved = path.read_bytes() if path.exists() else None
@@ -134,7 +151,7 @@ def article_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import json
 
     from order_tracking.backends._mock import ARTICLE_ORDERS, ARTICLE_STOCK
-    from order_tracking.data import import_lines
+    from order_tracking.backends.data import import_lines
 
     lines = "\n".join(json.dumps(r) for r in (*ARTICLE_STOCK, *ARTICLE_ORDERS)).encode()
     path = tmp_path_factory.mktemp("db") / "article.db"

@@ -1,5 +1,6 @@
-"""The layout's promises, checked on the source: no import cycle, the environment read only by
-the configuration code, small modules, light modules that stay light."""
+"""The layout's promises, checked on the source: the wings' order (no import runs up), no
+import cycle, the environment read only by the configuration code, small modules, light modules
+that stay light."""
 
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ from helpers import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "order_tracking"
 # Only these read the environment (settings, .env files, the composition root).
-READS_ENVIRONMENT = {"order_tracking.config", "order_tracking.composition"}
+READS_ENVIRONMENT = {"order_tracking.core.settings", "order_tracking.composition"}
 # The offline model is one policy in one file; everything else stays small.
 MAX_LINES = 300
-LONGER_ALLOWED = {"order_tracking.offline_model"}
+LONGER_ALLOWED = {"order_tracking.models.offline"}
+# At the top of the package: the wings, the composition root and the public face, nothing else.
+MAX_WINGS = 12
+TOP_LEVEL_FILES = {"__init__.py", "composition.py", ".env.example"}  # the article's template
 
 
 def _modules() -> dict[str, ast.Module]:
@@ -55,6 +59,61 @@ def _imports(name: str, tree: ast.Module) -> set[str]:
     return found - {"order_tracking"}
 
 
+def _wing(module: str, layers: tuple[str, ...]) -> int:
+    """The rank of the longest wing ``module`` is under (0 = top)."""
+    name = module.removeprefix("order_tracking.")
+    ranks = [i for i, w in enumerate(layers) if name == w or name.startswith(w + ".")]
+    if not ranks:
+        raise AssertionError(f"{module} is in no wing of order_tracking.LAYERS")
+    return max(ranks, key=lambda i: len(layers[i]))
+
+
+def upward_imports(modules: dict[str, ast.Module], layers: tuple[str, ...]) -> list[str]:
+    """Every import that runs from a wing to one above it, as ``a (wing) -> b (wing)``."""
+    found = []
+    for name, tree in modules.items():
+        if name == "order_tracking":  # the public face: lazy re-exports of the wings
+            continue
+        here = _wing(name, layers)
+        for target in sorted(_imports(name, tree)):
+            there = _wing(target, layers)
+            if there < here:
+                found.append(f"{name} ({layers[here]}) -> {target} ({layers[there]})")
+    return found
+
+
+def test_no_import_runs_up_the_wings():
+    from order_tracking import LAYERS
+
+    layers = tuple(wing for wing, _ in LAYERS)
+    assert len(set(layers)) == len(layers)
+    assert upward_imports(MODULES, layers) == []
+
+
+def test_an_upward_import_is_caught():
+    """The check itself: a core module that reached up into the CLI would be named."""
+    from order_tracking import LAYERS
+
+    layers = tuple(wing for wing, _ in LAYERS)
+    planted = dict(MODULES)
+    planted["order_tracking.core.results"] = ast.parse("from ..cli.output import Mode\n")
+    assert upward_imports(planted, layers) == [
+        "order_tracking.core.results (core) -> order_tracking.cli.output (cli)"
+    ]
+
+
+def test_every_module_is_in_a_wing_and_the_top_stays_small():
+    from order_tracking import LAYERS
+
+    layers = tuple(wing for wing, _ in LAYERS)
+    for name in MODULES:
+        if name != "order_tracking":
+            _wing(name, layers)
+    entries = [p for p in PACKAGE.iterdir() if p.name != "__pycache__"]
+    assert {p.name for p in entries if p.is_file()} == TOP_LEVEL_FILES
+    assert len([p for p in entries if p.is_dir()]) <= MAX_WINGS
+
+
 def test_the_import_graph_has_no_cycle():
     graph = {name: _imports(name, tree) for name, tree in MODULES.items()}
     state: dict[str, str] = {}
@@ -72,7 +131,7 @@ def test_the_import_graph_has_no_cycle():
     for name in sorted(graph):
         if name not in state:
             visit(name, [name])
-    assert graph["order_tracking.async_runner"].isdisjoint({"order_tracking.cli"})
+    assert graph["order_tracking.async_runner"].isdisjoint({"order_tracking.cli.main"})
 
 
 def _environment_reads(tree: ast.Module) -> list[int]:
@@ -125,9 +184,10 @@ def test_results_rendering_and_start_up_import_no_agent_library():
     need for a result, import none of ADK, LiteLLM or Monocle."""
     code = (
         "import sys\n"
-        "import order_tracking.results, order_tracking.report, order_tracking.output\n"
-        "import order_tracking.cli, order_tracking.composition, order_tracking.specialists\n"
-        "import order_tracking.order_ids, order_tracking.lifecycle\n"
+        "import order_tracking.core.results, order_tracking.core.report\n"
+        "import order_tracking.cli.output, order_tracking.cli.main, order_tracking.composition\n"
+        "import order_tracking.agents.specialists, order_tracking.core.order_ids\n"
+        "import order_tracking.ops.lifecycle\n"
         "heavy = ('google.adk', 'litellm', 'monocle_apptrace', 'opentelemetry', 'fastapi')\n"
         "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
     )
@@ -152,7 +212,7 @@ def test_results_rendering_and_start_up_import_no_agent_library():
     ],
 )
 def test_only_loopback_is_served_without_keys(host, loopback):
-    from order_tracking.listen import ListenError, exposure_warning, is_loopback
+    from order_tracking.core.listen import ListenError, exposure_warning, is_loopback
 
     assert is_loopback(host) is loopback
     assert exposure_warning(host, 80, ("k" * 16,), insecure=False) is None

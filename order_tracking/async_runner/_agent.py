@@ -16,16 +16,10 @@ from google.adk.runners import Runner
 from google.adk.sessions import InMemorySessionService
 from google.genai import types
 
-from ..answer_policy import AnswerCheck, ToolResult
-from ..resilience import (
-    BudgetExceededError,
-    RunBudget,
-    RunUsage,
-    bind_usage,
-    describe_error,
-)
-from ..results import AgentResult, RunLimits, Status, ToolCall, tool_call
-from ..tracing import trace_event
+from ..answers.policy import AnswerCheck, ToolResult
+from ..core.results import AgentResult, RunLimits, Status, ToolCall, tool_call
+from ..models.resilience import BudgetExceededError, RunBudget, RunUsage, bind_usage, describe_error
+from ..tracing.setup import trace_event
 
 __all__ = [
     "APP_NAME",

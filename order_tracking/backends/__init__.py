@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..resilience import Breakers
+    from ..models.resilience import Breakers
 
-from ._config import BackendConfig, BackendConfigError, parse_backend, system_url_var
+from ..core.backend_settings import BackendConfig, BackendConfigError, parse_backend, system_url_var
 from ._types import (
     SYSTEMS,
     BackendUnavailable,

@@ -2,7 +2,7 @@
 a timeout per call, retries with backoff and jitter on connection errors, 5xx and 429
 (honouring ``Retry-After``), none on other 4xx, a circuit breaker per system, an auth header.
 
-The contract (``backends serve`` implements it; see ``server.py``): ``GET`` a record by id,
+The contract (``backends serve`` implements it; see ``http/backend_api.py``): ``GET`` a record by id,
 ``200`` with the record as JSON, ``404`` with ``{"code": "not_found"}`` when there is none.
 Any other answer (a 404 without that code, a body that is not the record) is the system
 failing, never "not found": a wrong base URL must not pass for an empty database.
@@ -19,15 +19,9 @@ from typing import Any
 
 import httpx
 
-from ..resilience import Breakers, CircuitOpenError, current_usage
-from ._config import BackendConfig
-from ._remote import (
-    MAX_SKUS_PER_CALL,
-    RemoteCarrier,
-    RemoteOms,
-    RemotePayments,
-    RemoteWarehouse,
-)
+from ..core.backend_settings import BackendConfig
+from ..models.resilience import Breakers, CircuitOpenError, current_usage
+from ._remote import MAX_SKUS_PER_CALL, RemoteCarrier, RemoteOms, RemotePayments, RemoteWarehouse
 from ._spans import span_attributes
 from ._types import BackendUnavailable
 

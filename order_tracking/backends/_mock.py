@@ -9,7 +9,7 @@ from ._types import Item, Order, Payment, Shipment, StockLevel
 
 __all__ = ["ARTICLE_ORDERS", "ARTICLE_STOCK", "MockBackend"]
 
-# One record per order in the import format (see ``jsonl.py``): the article's data, also the
+# One record per order in the import format (see ``data/_records.py``): the article's data, also the
 # fixture the other sources are checked against. The payment gateway's card data is here on
 # purpose: it is what the adapter must never hand on.
 ARTICLE_ORDERS: tuple[dict[str, Any], ...] = (

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
 
-from ._config import BackendConfigError
+from ..core.backend_settings import BackendConfigError
 from ._spans import span_attributes
 from ._types import BackendUnavailable, Item, Order, Payment, Shipment, StockLevel
 

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from ..core.backend_settings import SYSTEMS
+
 __all__ = [
     "SYSTEMS",
     "BackendUnavailable",
@@ -25,14 +27,6 @@ __all__ = [
     "StockLevel",
     "Warehouse",
 ]
-
-# The four systems, by the names errors, settings, URLs and breakers use.
-SYSTEMS: dict[str, str] = {
-    "oms": "order management",
-    "carrier": "carrier",
-    "warehouse": "warehouse",
-    "payments": "payment gateway",
-}
 
 
 class BackendUnavailable(Exception):

@@ -16,12 +16,12 @@ from contextlib import nullcontext
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from ..answer_policy import CheckPolicy
+from ..answers.policy import CheckPolicy
 from ..async_runner import prompt_for, run_agent_task
-from ..logs import log_context, say
-from ..results import STOPPED, AgentResult, RunLimits, Status
-from ..tracker import App
-from ..watch import Watch, refused_result
+from ..async_runner.app import App
+from ..core.results import STOPPED, AgentResult, RunLimits, Status
+from ..ops.logs import log_context, say
+from ..ops.watch import Watch, refused_result
 from ._messages import AgentData, AgentRequest, result_to_data
 from ._workflow import ACTIVITY, HEARTBEAT_S
 

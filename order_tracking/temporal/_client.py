@@ -13,7 +13,7 @@ from temporalio.common import Priority, WorkflowIDConflictPolicy, WorkflowIDReus
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from ..results import OrderReport
+from ..core.results import OrderReport
 from ._messages import AgentData, OrderRequest, result_from_data
 from ._workflow import WORKFLOW
 

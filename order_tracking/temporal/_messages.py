@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..results import AgentResult, Status
+from ..core.results import AgentResult, Status
 
 __all__ = ["AgentData", "AgentRequest", "OrderRequest", "result_from_data", "result_to_data"]
 

@@ -18,7 +18,7 @@ from temporalio.worker import (
     Interceptor,
 )
 
-from ..tracing import Tracing
+from ..tracing.setup import Tracing
 from ._workflow import HEARTBEAT_S
 
 __all__ = ["WAIT_S", "PartsWritten", "trace_interceptors"]

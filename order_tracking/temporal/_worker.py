@@ -10,7 +10,7 @@ from datetime import timedelta
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from ..tracker import App
+from ..async_runner.app import App
 from ._activities import AgentActivities
 from ._client import connect
 from ._tracing import trace_interceptors

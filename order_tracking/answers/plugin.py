@@ -1,0 +1,66 @@
+"""The answer check in ``adk web`` and ``adk api_server`` chats: an ADK plugin that reviews each
+agent's final answer against every tool result of the conversation so far (a follow-up may
+restate an earlier turn's facts), before the answer is stored or shown. ``flag`` puts the
+``UNVERIFIED: …`` line above it, ``replace`` puts the answer from the tool results of the turn in
+its place under a ``DEGRADED: …`` line; each verdict is an ``answer.check`` trace event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.adk.events import Event
+from google.adk.plugins.base_plugin import BasePlugin
+from google.genai import types
+
+from ..tracing.setup import trace_event
+from .patterns import order_ids
+from .policy import AnswerCheck, CheckPolicy, ToolResult
+
+__all__ = ["AnswerCheckPlugin"]
+
+
+def _text(content: Any) -> str:
+    parts = getattr(content, "parts", None) or []
+    return "".join(p.text for p in parts if p.text and not getattr(p, "thought", False))
+
+
+class AnswerCheckPlugin(BasePlugin):
+    def __init__(self, check: AnswerCheck) -> None:
+        super().__init__(name="answer_check")
+        self.check = check
+
+    async def on_event_callback(self, *, invocation_context: Any, event: Event) -> Event | None:
+        if (
+            self.check.policy == CheckPolicy.OFF
+            or event.author == "user"
+            or event.partial
+            or not event.is_final_response()
+            or not _text(event.content).strip()
+        ):
+            return None
+        results: list[ToolResult] = []
+        turn: list[ToolResult] = []  # this invocation's, for a replacement
+        order_id = None
+        ids = order_ids(self.check.order_id_pattern)
+        for earlier in invocation_context.session.events:
+            found = [(r.name or "", r.response) for r in earlier.get_function_responses()]
+            results += found
+            if earlier.invocation_id == invocation_context.invocation_id:
+                turn += found
+            if earlier.author == "user":
+                asked = [m.group() for m in ids.finditer(_text(earlier.content))]
+                order_id = asked[-1] if asked else order_id
+        text = _text(event.content).strip()
+        review = self.check.review(
+            event.author, text, results, order_id=order_id, record=trace_event, rebuild_from=turn
+        )
+        if review.verified is not False:
+            return None
+        if review.replaced:
+            shown = f"DEGRADED: the model's answer {review.reason}; answered from tool results "
+            shown += f"alone\n\n{review.text}"
+        else:
+            shown = f"UNVERIFIED: {review.reason}\n\n{text}"
+        return event.model_copy(
+            update={"content": types.Content(role="model", parts=[types.Part(text=shown)])}
+        )

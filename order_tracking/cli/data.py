@@ -1,0 +1,132 @@
+"""``track-order data …`` (import and generate order data) and ``track-order backends serve``
+(the reference implementation of the backends' REST contract)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import BinaryIO, TextIO
+
+import click
+
+from ..ops.logs import say
+from .common import BadInput, host_option, port_option, settings, verbose_option
+
+__all__ = ["backends_group", "data_group"]
+
+DEFAULT_DB = Path("orders.db")
+MAX_GENERATE = 100_000_000
+
+
+@click.group("data")
+def data_group() -> None:
+    """Order data: import JSON Lines into the embedded database, generate synthetic orders."""
+
+
+def _default_db() -> Path:
+    configured = settings().backend
+    return configured.path if configured.kind == "sqlite" and configured.path else DEFAULT_DB
+
+
+@data_group.command("import")
+@click.argument("source", type=click.File("rb"), metavar="FILE.jsonl")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=f"Database file (default: ORDER_BACKEND's sqlite path, else {DEFAULT_DB}).",
+)
+def import_command(source: BinaryIO, db_path: Path | None) -> None:
+    """Load orders and stock from FILE.jsonl ('-' for stdin), all or nothing.
+
+    One JSON object per line: an order (order_id, status, placed_date, items, and optionally
+    shipment and payment) or a stock level (sku, name, on_hand); see
+    order_tracking/data/order-data.schema.json. Re-importing an order replaces it.
+    """
+    from ..backends.data import ImportError_, import_lines
+    from ..core.order_ids import source_name
+
+    config = settings()
+    db_path = db_path or _default_db()
+    try:
+        result = import_lines(source, db_path, source=source_name(source), pattern=config.order_ids)
+    except ImportError_ as exc:
+        raise BadInput(str(exc)) from None
+    rate = result.orders / result.seconds if result.seconds else 0
+    say(
+        f"Imported {result.orders:,} orders and {result.stock:,} stock levels into {db_path} "
+        f"in {result.seconds:.1f}s ({rate:,.0f} orders/s)."
+    )
+    say(f"Use it with: ORDER_BACKEND=sqlite:///{db_path}")
+
+
+@data_group.command("generate")
+@click.argument("count", type=click.IntRange(0, MAX_GENERATE), metavar="N")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same data.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.File("w", encoding="utf-8", atomic=True),
+    default="-",
+    help="Write to this file instead of stdout.",
+)
+def generate_command(count: int, seed: int, output: TextIO) -> None:
+    """Write N synthetic orders (and the stock of their SKUs) as JSON Lines."""
+    from ..backends.data import generate
+
+    for line in generate(count, seed):
+        output.write(line + "\n")
+
+
+@click.group("backends")
+def backends_group() -> None:
+    """The four systems' REST API (order management, carrier, warehouse, payments)."""
+
+
+@backends_group.command("serve")
+@click.option(
+    "--data",
+    "data_source",
+    default="mock",
+    show_default=True,
+    help="What to serve: mock (the article's data) or sqlite:///PATH.",
+)
+@host_option
+@port_option(8081)
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="Serve beyond loopback without BACKEND_API_KEY: anyone who can reach it reads "
+    "every order.",
+)
+@verbose_option
+def serve_backends_command(
+    data_source: str, host: str, port: int, insecure: bool, verbose: bool
+) -> None:
+    """Serve order data over the backends' REST contract (OpenAPI at /docs)."""
+    from ..backends import BackendConfigError, open_backends, parse_backend
+    from ..core.listen import ListenError, bind, exposure_warning, url
+
+    config = settings(verbose)
+    try:
+        source = parse_backend({"ORDER_BACKEND": data_source}, timeout_s=5, retries=0)
+        if source.kind == "http":
+            raise BackendConfigError("--data must be mock or sqlite:///PATH")
+        backends = open_backends(source)
+        keys = (config.backend.api_key,) if config.backend.api_key else ()
+        warning = exposure_warning(host, port, keys, insecure, key_name="BACKEND_API_KEY")
+        sock = bind(host, port)
+    except (BackendConfigError, ListenError) as exc:
+        raise BadInput(str(exc).replace("ORDER_BACKEND", "--data")) from None
+    if warning:
+        say(warning, logging.WARNING)
+    from ..http.backend_api import serve
+
+    say(f"Serving {source.describe()} on {url(sock)} (API docs at /docs)")
+    signum = serve(sock, backends, api_keys=keys, verbose=verbose)
+    if signum is not None:
+        say(f"Stopped by {signal.Signals(signum).name}.")
+    sys.stderr.flush()

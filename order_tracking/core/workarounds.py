@@ -1,0 +1,187 @@
+"""Every place we reach into a library's internals, in one file.
+
+Each workaround names the version it was checked against (``CHECKED_AGAINST``);
+``tests/core/test_workarounds.py`` fails when one of these libraries changes under us: when a
+version moves, or when the behaviour a workaround relies on (or works around) is gone. On an
+upgrade, re-check each entry below, then update ``CHECKED_AGAINST``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from google.adk.tools import FunctionTool
+
+if TYPE_CHECKING:
+    import uvicorn
+
+__all__ = [
+    "CHECKED_AGAINST",
+    "bounded_h11_protocol",
+    "LITELLM_NO_MCP_GATEWAY",
+    "DeclaredOnceTool",
+    "mark_a2a_missing",
+    "server_without_signal_handlers",
+    "with_caller_source_path",
+]
+
+CHECKED_AGAINST = {
+    "google-adk": "2.13.0",
+    "h11": "0.16.0",
+    "litellm": "1.106.2",
+    "monocle_apptrace": "0.8.15",
+    "uvicorn": "0.54.0",
+}
+
+
+# --- ADK (google-adk 2.13.0) ------------------------------------------------------------------
+
+
+class DeclaredOnceTool(FunctionTool):
+    """A plain-function tool whose declaration (what the model reads) is built once.
+
+    ADK rebuilds a tool's declaration on every model call (``LlmRequest.append_tools`` calls
+    the private ``_get_declaration``) and returns a deep copy each time (about 1 ms of CPU per
+    tool per call here), so that toolsets can rename tools without touching the original. Our
+    tools are never renamed, and LiteLLM's adapter copies the schema it sends, so one shared
+    declaration is enough.
+    """
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        super().__init__(func)
+        self._declaration = super()._get_declaration()
+
+    def _get_declaration(self) -> Any:
+        return self._declaration
+
+
+_A2A_MODULE = "google.adk.agents.remote_a2a_agent"
+
+
+def mark_a2a_missing() -> None:
+    """Mark ADK's optional A2A module missing, once, when its ``a2a`` package is absent.
+
+    ADK imports ``google.adk.agents.remote_a2a_agent`` on every agent run (in
+    ``workflow/utils/_workflow_graph_utils.py``) to check for remote agents; without ``a2a``
+    the import fails, nothing caches the failure, and the module is loaded and executed again
+    each time: about 3 ms of CPU per agent run. A ``None`` in ``sys.modules`` is Python's own
+    way to say "not importable".
+    """
+    if _A2A_MODULE not in sys.modules and importlib.util.find_spec("a2a") is None:
+        sys.modules[_A2A_MODULE] = None  # type: ignore[assignment]
+
+
+# --- LiteLLM (1.106.2) ------------------------------------------------------------------------
+
+# On every call that carries tools, LiteLLM looks for tools of its MCP gateway, importing its
+# MCP machinery to do so (about 18 MiB and 1.8 billion instructions at start-up). Our tools are
+# plain functions, never gateway tools. The switch is LiteLLM's own (its gateway sets it on its
+# inner calls); ``litellm.acompletion`` pops it, so it never reaches a provider.
+LITELLM_NO_MCP_GATEWAY: dict[str, Any] = {"_skip_mcp_handler": True}
+
+
+# --- Monocle (monocle_apptrace 0.8.15) --------------------------------------------------------
+
+
+def with_caller_source_path(entry: dict[str, Any]) -> dict[str, Any]:
+    """The same Monocle wrapper entry, its wrapper told its caller's file and line (the span's
+    ``span_source``) through the ``source_path`` keyword of ``with_tracer_wrapper``.
+
+    Left to itself, Monocle's wrapper finds them with two ``traceback.extract_stack()`` calls
+    on every wrapped call: the whole stack, source lines read from disk, about 0.8 ms each
+    time. The caller's frame gives the same answer for nothing.
+    """
+    make_wrapper = entry["wrapper_method"]
+
+    def wrapper_method(tracer: Any, handler: Any, to_wrap: Any) -> Callable[..., Any]:
+        wrapper = make_wrapper(tracer, handler, to_wrap)
+
+        def call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            caller = sys._getframe(1)  # the code that called the instrumented method
+            source = f"{caller.f_code.co_filename}:{caller.f_lineno}"
+            return wrapper(wrapped, instance, args, kwargs, source_path=source)
+
+        return call
+
+    return {**entry, "wrapper_method": wrapper_method}
+
+
+# --- uvicorn (0.54.0) -------------------------------------------------------------------------
+
+
+def server_without_signal_handlers(config: uvicorn.Config) -> uvicorn.Server:
+    """A uvicorn server that leaves SIGINT/SIGTERM to us.
+
+    ``uvicorn.Server.serve`` installs its own handlers in ``capture_signals()`` and, after its
+    shutdown, re-raises the signal it caught (so the process dies of it). Our lifecycle turns a
+    signal into a graceful stop with exit code 0 instead, so the hook does nothing here.
+    """
+    import contextlib
+    from collections.abc import Iterator
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return Server(config)
+
+
+def bounded_h11_protocol(request_timeout_s: float, max_connections: int) -> type:
+    """uvicorn's HTTP/1.1 protocol (``H11Protocol``, uvicorn's own module) with two bounds
+    uvicorn lacks: a request, headers and body, must have arrived whole within
+    ``request_timeout_s`` of the connection (or of the previous response, on a kept-alive
+    one), and a connection beyond ``max_connections`` is closed at once. Without them, a few
+    hundred connections that trickle their headers or a body (slowloris) hold every file
+    descriptor and the service stops answering, ``/health`` included: uvicorn's only timer is
+    for idle keep-alive, and any byte disarms it.
+    """
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class BoundedH11Protocol(H11Protocol):
+        _header_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            if len(self.connections) > max_connections:
+                transport.abort()  # the descriptor is free again at once
+                return
+            self._expect_headers()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.conn.their_state is h11.DONE:  # a whole request has arrived
+                self._disarm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._expect_headers()  # the next request on this kept-alive connection
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _expect_headers(self) -> None:
+            self._disarm()
+            self._header_timer = self.loop.call_later(request_timeout_s, self._too_slow)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _too_slow(self) -> None:
+            self._header_timer = None
+            # Not a whole request yet (headers or a promised body still missing): cut off.
+            if self.conn.their_state is not h11.DONE and not self.transport.is_closing():
+                self.transport.close()
+
+    return BoundedH11Protocol

@@ -1,0 +1,51 @@
+"""What stands between an agent and its model: retries, circuit breakers, fallbacks,
+degradation and budgets.
+
+One private module per concern:
+
+- ``_classify``: which errors are worth another attempt, ``Retry-After``, one-line errors;
+- ``_breaker``: a circuit breaker per model (an attempt guard);
+- ``_budget``: each run's token/cost budget, model calls and deadline shares;
+- ``_model``: ``ResilientModel``, the ADK model that composes them (retries, fallbacks, the
+  guards, degradation).
+
+A new failure policy is a new module with an ``attempt(model)`` guard (see ``AttemptGuard``),
+composed into the list ``composition.py`` gives ``ResilientModel``.
+"""
+
+from ._breaker import Breakers, CircuitBreaker, CircuitOpenError, CircuitState, Refused, Ticket
+from ._budget import (
+    BudgetExceededError,
+    RunBudget,
+    RunUsage,
+    bind_usage,
+    current_usage,
+    degraded_reserve_s,
+    has_price,
+)
+from ._classify import describe_error, is_transient, retry_after_s
+from ._model import AttemptGuard, ModelChainError, OutOfTimeError, ResilientModel, RetryPolicy
+
+__all__ = [
+    "AttemptGuard",
+    "Breakers",
+    "BudgetExceededError",
+    "CircuitBreaker",
+    "CircuitOpenError",
+    "CircuitState",
+    "ModelChainError",
+    "OutOfTimeError",
+    "Refused",
+    "ResilientModel",
+    "RetryPolicy",
+    "RunBudget",
+    "RunUsage",
+    "Ticket",
+    "bind_usage",
+    "current_usage",
+    "degraded_reserve_s",
+    "describe_error",
+    "has_price",
+    "is_transient",
+    "retry_after_s",
+]

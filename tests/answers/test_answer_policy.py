@@ -1,0 +1,303 @@
+"""ANSWER_CHECK applied to runs: every answer checked against its run's tool results, flagged
+or replaced when it states what no tool returned, never when it says the same facts in other
+words; the verdict in the result, the JSON, the report, the exit code and the trace."""
+
+import dataclasses
+import json
+
+import pytest
+from helpers import ARTICLE_ANSWERS, load_trace, run_cli, scripted_models
+from openai_stub import PLANTED
+
+from order_tracking import composition
+from order_tracking.answers.policy import AnswerCheck, CheckPolicy
+from order_tracking.core.report import render_section
+from order_tracking.core.results import Status
+from order_tracking.core.settings import OFFLINE_MODEL, ConfigError, Settings
+from order_tracking.temporal._messages import result_from_data, result_to_data
+
+
+def _planted(text: str) -> str:
+    for real, planted in PLANTED.items():
+        text = text.replace(real, planted)
+    return text
+
+
+# Each agent's answer for ORD-1001 said differently, every fact the same.
+PARAPHRASES = {
+    "order_status_agent": "Order ORD-1001 was placed on January 15, 2024 and has shipped; it "
+    "holds 2 items.",
+    "shipping_agent": "It is in transit with UPS, tracking number 1z999aa1012345678, and "
+    "should arrive on 18 Jan 2024.",
+    "inventory_agent": "SKU-APL-01 has 150 units on hand. SKU-KBD-07 is low on stock (3 units).",
+    "payment_agent": "The payment of 299.99 USD for ORD-1001 was captured.",
+    "support_agent": "Good news! ORD-1001 is on its way with UPS (1Z999AA1012345678) and "
+    "should reach you by 01/18/2024. We received your payment of $299.99.",
+}
+
+
+def _app(scripts, policy=CheckPolicy.FLAG, tracing=None):
+    settings = Settings(default_model=OFFLINE_MODEL, answer_check=policy)
+    app = composition.build(settings, models=scripted_models(scripts), traced=False)
+    return dataclasses.replace(app, tracing=tracing)
+
+
+async def test_paraphrases_of_the_same_facts_are_verified():
+    scripts = {a: {"rewrite": lambda _t, a=a: PARAPHRASES[a]} for a in PARAPHRASES}
+    report = await _app(scripts).track_order("ORD-1001")
+    for result in report.results:
+        assert result.text == PARAPHRASES[result.agent]
+        assert (result.status, result.verified, result.unsupported_claims) == (
+            Status.OK,
+            True,
+            (),
+        ), result
+
+
+async def test_flag_keeps_the_answer_marks_it_and_names_the_claims(tracing):
+    report = await _app({"support_agent": {"rewrite": _planted}}, tracing=tracing).track_order(
+        "ORD-1001"
+    )
+    support = report.results[-1]
+    assert support.status == Status.UNVERIFIED and not support.ok
+    assert support.text == _planted(ARTICLE_ANSWERS["support_agent"])
+    assert support.verified is False
+    assert support.unsupported_claims == ("1Z999AA1099999999", "January 21st")
+    assert support.error == "states what no tool returned: 1Z999AA1099999999, January 21st"
+    assert render_section(support).splitlines()[:2] == [
+        "[support_agent]",
+        "UNVERIFIED: states what no tool returned: 1Z999AA1099999999, January 21st",
+    ]
+    assert all(r.ok and r.verified for r in report.results[:-1])
+    # The trace has the verdict of every agent, with the claims it checked.
+    events = [
+        e["attributes"]
+        for span in load_trace(report.trace_file)
+        for e in span.get("events", [])
+        if e["name"] == "answer.check"
+    ]
+    assert len(events) == 5
+    (flagged,) = [e for e in events if e["agent"] == "support_agent"]
+    assert flagged["verified"] is False and flagged["policy"] == "flag"
+    assert flagged["unsupported"] == ["reference: 1Z999AA1099999999", "date: January 21st"]
+    assert "carrier: UPS" in flagged["claims"] and "amount: $299.99" in flagged["claims"]
+
+
+async def test_replace_puts_the_answer_from_tool_results_in_its_place():
+    app = _app({"shipping_agent": {"rewrite": _planted}}, CheckPolicy.REPLACE)
+    shipping = (await app.track_order("ORD-1001")).results[1]
+    assert shipping.status == Status.DEGRADED
+    assert shipping.text == ARTICLE_ANSWERS["shipping_agent"]
+    assert shipping.verified is False
+    assert shipping.unsupported_claims == ("1Z999AA1099999999", "2024-01-21")
+    assert shipping.error == (
+        "the model's answer states what no tool returned: 1Z999AA1099999999, 2024-01-21; "
+        "answered from tool results alone"
+    )
+
+
+async def test_off_checks_nothing():
+    app = _app({"shipping_agent": {"rewrite": _planted}}, CheckPolicy.OFF)
+    shipping = (await app.track_order("ORD-1001")).results[1]
+    assert (shipping.status, shipping.verified, shipping.unsupported_claims) == (
+        Status.OK,
+        None,
+        (),
+    )
+
+
+async def test_an_answer_about_another_order_is_caught():
+    rewrite = {"rewrite": lambda text: text.replace("ORD-1001", "ORD-1002")}
+    support = (await _app({"support_agent": rewrite}).track_order("ORD-1001")).results[-1]
+    assert support.unsupported_claims == ("ORD-1002",)
+
+
+async def test_a_status_count_and_amount_no_tool_gave_are_caught():
+    scripts = {
+        "order_status_agent": {"rewrite": lambda t: t.replace("shipped", "delivered")},
+        "inventory_agent": {"rewrite": lambda t: t.replace("3 units", "30 units")},
+        "payment_agent": {"rewrite": lambda t: t.replace("USD", "EUR")},
+    }
+    results = {r.agent: r for r in (await _app(scripts).track_order("ORD-1001")).results}
+    assert results["order_status_agent"].unsupported_claims == ("delivered",)
+    assert results["inventory_agent"].unsupported_claims == ("30 units",)
+    assert results["payment_agent"].unsupported_claims == ("$299.99 EUR",)
+    assert results["shipping_agent"].verified and results["support_agent"].verified
+
+
+def test_a_planted_fact_fails_the_run_and_says_why(capsys, cli_env, stub, monkeypatch):
+    monkeypatch.setenv("SHIPPING_MODEL", "openai/planted")
+    code, out, _ = run_cli(capsys, "ORD-1001")
+    assert code == 1
+    assert (
+        "[shipping_agent]\nUNVERIFIED: states what no tool returned: 1Z999AA1099999999, "
+        "2024-01-21\nCarrier: UPS | Tracking: 1Z999AA1099999999 | ETA: 2024-01-21\n" in out
+    )
+    assert "[payment_agent]\nStatus: captured | Amount: $299.99 USD\n" in out
+
+    monkeypatch.setenv("ANSWER_CHECK", "replace")
+    code, out, _ = run_cli(capsys, "ORD-1001", "--json")
+    assert code == 1
+    agents = {a["agent"]: a for a in json.loads(out)["agents"]}
+    assert agents["shipping_agent"]["status"] == "degraded"
+    assert agents["shipping_agent"]["text"] == ARTICLE_ANSWERS["shipping_agent"]
+    assert agents["shipping_agent"]["verified"] is False
+    assert agents["shipping_agent"]["unsupported_claims"] == ["1Z999AA1099999999", "2024-01-21"]
+    assert agents["payment_agent"]["verified"] is True
+
+    monkeypatch.setenv("ANSWER_CHECK", "off")
+    code, out, _ = run_cli(capsys, "ORD-1001", "--json")
+    assert code == 0
+    assert {a["verified"] for a in json.loads(out)["agents"]} == {None}
+
+
+@pytest.mark.parametrize("raw", ["strict", "1", "flag,replace"])
+def test_a_bad_policy_is_a_config_error(raw):
+    with pytest.raises(ConfigError, match="ANSWER_CHECK must be one of flag, replace, off"):
+        Settings.from_env({"ANSWER_CHECK": raw})
+
+
+def test_the_policy_is_read_in_any_case():
+    assert Settings.from_env({"ANSWER_CHECK": " Replace "}).answer_check == CheckPolicy.REPLACE
+    assert Settings.from_env({}).answer_check == CheckPolicy.FLAG
+
+
+async def test_the_verdict_crosses_temporal_as_data():
+    app = _app({"support_agent": {"rewrite": _planted}})
+    for result in (await app.track_order("ORD-1001")).results:
+        back = result_from_data(result_to_data(result))
+        assert back == dataclasses.replace(result, session_id=None)
+
+
+def test_replace_without_a_rebuild_flags():
+    review = AnswerCheck(CheckPolicy.REPLACE).review(
+        "shipping_agent", "Tracking: 1Z999AA1099999999", [("t", {"tracking": "1Z999AA1012345678"})]
+    )
+    assert (review.verified, review.replaced, review.text) == (
+        False,
+        False,
+        "Tracking: 1Z999AA1099999999",
+    )
+
+
+def test_a_long_list_of_claims_is_cut_short_in_the_reason():
+    text = " ".join(f"SKU-X{i}" for i in range(8))
+    review = AnswerCheck().review("inventory_agent", text, [])
+    assert len(review.unsupported) == 8
+    assert review.reason.endswith("SKU-X4 and 3 more")
+
+
+@pytest.mark.parametrize(
+    ("policy", "status", "verified"),
+    [
+        ("flag", Status.UNVERIFIED, False),
+        ("replace", Status.DEGRADED, False),
+        ("off", Status.OK, None),
+        ("bogus", Status.UNVERIFIED, False),  # from another version: the worker's own policy
+    ],
+)
+async def test_a_temporal_worker_applies_the_submitters_policy(policy, status, verified):
+    from temporalio.testing import ActivityEnvironment
+
+    from order_tracking.temporal import AgentRequest
+    from order_tracking.temporal._activities import AgentActivities
+
+    app = _app({"shipping_agent": {"rewrite": _planted}})  # the worker's own policy: flag
+    request = AgentRequest(
+        order_id="ORD-1001", agent="shipping_agent", deadline_s=30, answer_check=policy
+    )
+    data = await ActivityEnvironment().run(AgentActivities(app).run_agent, request)
+    assert (Status(data.status), data.verified) == (status, verified)
+    expected = ARTICLE_ANSWERS["shipping_agent"]
+    assert data.text == (expected if policy == "replace" else _planted(expected))
+
+
+def test_a_configured_order_id_pattern_is_what_the_check_looks_for():
+    from order_tracking.core.order_ids import OrderIdPattern
+
+    check = composition.answer_check(
+        Settings(default_model=OFFLINE_MODEL, order_ids=OrderIdPattern("#W[0-9]{7}"))
+    )
+    results = [("get_order_status", {"order_id": "#W2611340", "order_status": "shipped"})]
+    asked = check.review(
+        "order_status_agent", "#W2611340 has shipped.", results, order_id="#W2611340"
+    )
+    other = check.review(
+        "order_status_agent", "#W9999999 has shipped.", results, order_id="#W2611340"
+    )
+    assert (asked.verified, other.unsupported) == (True, ("#W9999999",))
+
+
+def test_a_fault_in_the_checker_keeps_the_answer_and_says_so():
+    class Odd:
+        def __str__(self) -> str:
+            raise RuntimeError("cannot be read")
+
+    review = AnswerCheck().review("shipping_agent", "Tracking 1Z999AA1012345678", [("t", Odd())])
+    assert (review.verified, review.text) == (False, "Tracking 1Z999AA1012345678")
+    assert review.reason == "could not be checked (RuntimeError: cannot be read)"
+
+
+async def _chat(app, questions):
+    """A conversation with ``app``'s coordinator as ``adk web`` holds it: with the plugin."""
+    from google.adk.apps import App as AdkApp
+    from google.adk.runners import Runner
+    from google.adk.sessions import InMemorySessionService
+    from google.genai import types
+
+    from order_tracking.answers.plugin import AnswerCheckPlugin
+
+    adk_app = AdkApp(
+        name="order_tracking",
+        root_agent=app.coordinator(),
+        plugins=[AnswerCheckPlugin(app.answer_check)],
+    )
+    service = InMemorySessionService()
+    runner = Runner(app=adk_app, session_service=service)
+    session = await service.create_session(app_name="order_tracking", user_id="u")
+    answers = []
+    try:
+        for question in questions:
+            message = types.Content(role="user", parts=[types.Part(text=question)])
+            final = None
+            async for event in runner.run_async(
+                user_id="u", session_id=session.id, new_message=message
+            ):
+                if event.is_final_response() and event.content and event.content.parts:
+                    final = event.content.parts[0].text
+            answers.append(final)
+    finally:
+        await runner.close()
+    return answers
+
+
+CHAT = ["Where is my package for ORD-1001?", "And has it been paid?"]
+
+
+@pytest.mark.parametrize("policy", list(CheckPolicy))
+async def test_a_chat_answer_is_checked_against_the_conversations_tool_results(policy):
+    app = _app({"shipping_agent": {"rewrite": _planted}}, policy)
+    shipping, payment = await _chat(app, CHAT)
+    planted = _planted(ARTICLE_ANSWERS["shipping_agent"])
+    assert (
+        shipping
+        == {
+            CheckPolicy.FLAG: "UNVERIFIED: states what no tool returned: 1Z999AA1099999999, "
+            f"2024-01-21\n\n{planted}",
+            CheckPolicy.REPLACE: "DEGRADED: the model's answer states what no tool returned: "
+            "1Z999AA1099999999, 2024-01-21; answered from tool results alone\n\n"
+            + ARTICLE_ANSWERS["shipping_agent"],
+            CheckPolicy.OFF: planted,
+        }[policy]
+    )
+    assert payment == ARTICLE_ANSWERS["payment_agent"]  # a follow-up, verified
+
+
+async def test_a_correct_chat_is_left_as_it_is():
+    answers = await _chat(_app({}), [*CHAT, "Is SKU-KBD-07 in stock?", "What's the weather?"])
+    assert answers[:3] == [
+        ARTICLE_ANSWERS["shipping_agent"],
+        ARTICLE_ANSWERS["payment_agent"],
+        "SKU-KBD-07: 3 units — reorder recommended",
+    ]
+    assert answers[3].startswith("I can help with order status")

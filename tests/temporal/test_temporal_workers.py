@@ -1,0 +1,205 @@
+"""Workers under stress, on a real dev server: one killed with SIGKILL mid-batch (another
+worker, a real ``track-order worker`` process, takes its agent runs over; every order completes
+exactly once, all its answers present; the figures it prints are recorded in BENCHMARKS.md),
+and a backlog served by priority."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+import uuid
+
+from helpers import ARTICLE_ANSWERS, TRACK_ORDER
+
+from order_tracking.agents.specialists import SPECIALIST_NAMES
+from order_tracking.temporal import OrderRequest, connect, report, submit
+from order_tracking.tracing.files import load_trace, trace_parts
+
+ORDERS = 50
+
+
+def _worker(address: str, queue: str, cwd, name: str, traces) -> subprocess.Popen[bytes]:
+    """A ``track-order worker`` process, its stderr in ``cwd/name.log`` (a file: a pipe nobody
+    reads past the first line could fill and stall the worker), its trace parts in
+    ``traces``."""
+    env = dict(
+        os.environ,
+        TEMPORAL_ADDRESS=address,
+        TEMPORAL_TASK_QUEUE=queue,
+        SHIPPING_MODEL="offline",
+        OFFLINE_MODEL_LATENCY_S="0.5",
+        MONOCLE_TRACE_OUTPUT_PATH=str(traces),
+    )
+    return subprocess.Popen(
+        [TRACK_ORDER, "worker", "--concurrency", "100"],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=(cwd / f"{name}.log").open("wb"),
+    )
+
+
+async def _wait_ready(proc: subprocess.Popen[bytes], log) -> None:
+    while b"Worker on " not in log.read_bytes():  # said once it polls the queue
+        assert proc.poll() is None, log.read_text()
+        await asyncio.sleep(0.1)
+
+
+async def test_a_killed_workers_agent_runs_move_to_another_worker(
+    temporal_address, tmp_path, tracing, trace_dir
+):
+    queue = f"recovery-{uuid.uuid4().hex[:8]}"
+    first = _worker(temporal_address, queue, tmp_path, "first", trace_dir)
+    second = None
+    try:
+        await _wait_ready(first, tmp_path / "first.log")
+        client = await connect(temporal_address, "default")
+        ids = ["ORD-1001", "ORD-1002", "ORD-1003"]
+        handles, trace_ids = [], []
+        for n in range(ORDERS):
+            request = OrderRequest(
+                order_id=ids[n % 3], agents=list(SPECIALIST_NAMES), deadline_s=30
+            )
+            with tracing.trace("order_tracking_temporal", {"order_id": request.order_id}) as tid:
+                trace_ids.append(tid)
+                handles.append(
+                    await submit(
+                        client, request, key=f"k{n}", task_queue=queue, priority=3, trace_id=tid
+                    )
+                )
+        await asyncio.sleep(1.0)  # agent runs are in flight on the first worker (0.5 s a call)
+        first.send_signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+        first.wait()
+        second = _worker(temporal_address, queue, tmp_path, "second", trace_dir)
+        fetched = await asyncio.gather(*(report(h, ids[n % 3]) for n, h in enumerate(handles)))
+        recovered_s = time.monotonic() - killed_at
+        reports = [order for order, _ in fetched]
+        assert [trace_id for _, trace_id in fetched] == trace_ids
+        for n, order in enumerate(reports):
+            answers = {r.agent: r.text for r in order.results}
+            assert all(r.ok for r in order.results), order.results
+            if ids[n % 3] == "ORD-1001":
+                assert answers == ARTICLE_ANSWERS
+        assert sum(len(r.results) for r in reports) == ORDERS * 5
+        repeated = 0
+        for handle in handles:
+            history = await handle.fetch_history()
+            starts = [
+                e for e in history.events if e.HasField("activity_task_started_event_attributes")
+            ]
+            assert len(starts) == 5  # one completed run per agent: exactly once per workflow
+            repeated += sum(e.activity_task_started_event_attributes.attempt > 1 for e in starts)
+        tracing.flush()
+        # Checked while the worker runs: it writes its part of a trace when the part is done,
+        # never holding it until exit for a root that lives in another process.
+        runs = 0
+        for n, trace_id in enumerate(trace_ids):
+            runs += await _complete_trace(trace_dir, trace_id, ids[n % 3])
+        print(
+            f"\nrecovery: {repeated} of {ORDERS * 5} agent runs repeated; "
+            f"last order done {recovered_s:.1f}s after the kill; "
+            f"{runs} agent runs in the {ORDERS} traces"
+        )
+        assert repeated > 0  # the kill did land mid-batch
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=60)
+
+
+async def _complete_trace(folder, trace_id: str, order_id: str) -> int:
+    """The trace's agent runs once its parts are all written (a worker's writer thread may
+    still be at it for a moment after the order's result)."""
+    for _ in range(50):
+        try:
+            return _check_trace(folder, trace_id, order_id)
+        except AssertionError:
+            await asyncio.sleep(0.1)
+    return _check_trace(folder, trace_id, order_id)
+
+
+def _check_trace(folder, trace_id: str, order_id: str) -> int:
+    """One order's trace, merged from the test's part and the workers': one tree from the
+    submit's span, every agent's answer in it, the workflow's run span once (twice only when a
+    workflow task the killed worker had started ran again). Returns its agent runs."""
+    [root_file, *_] = trace_parts(folder, trace_id)
+    trace = load_trace(root_file)
+    assert len(trace.parts) >= 2, trace.parts  # the submit's part and at least one worker's
+    assert [(root.kind, root.attributes["order_id"]) for root in trace.roots] == [
+        ("workflow", order_id)
+    ]
+    names = [span.name for _, span in trace.walk()]
+    # Once, or twice when the killed worker had started a workflow task that the other then ran
+    # (two real runs, seen once in CI). That a replay records nothing is test_temporal's
+    # replay test.
+    assert names.count("RunWorkflow:TrackOrder") in (1, 2), names
+    assert names.count("CompleteWorkflow:TrackOrder") == 1
+    agents = trace.agents()
+    # A run cut short by the kill was never written; a run that finished on the killed worker
+    # but was not reported in time ran again, and both runs are in the trace.
+    assert {a.entity for a in agents} == set(SPECIALIST_NAMES)
+    assert all(a.result and a.result["status"] == "ok" for a in agents)
+    return len(agents)
+
+
+async def test_under_a_backlog_higher_priority_orders_are_served_first(
+    temporal_address, temporal_app
+):
+    from temporal_server import WorkerThread
+
+    queue = f"priority-{uuid.uuid4().hex[:8]}"
+    client = await connect(temporal_address, "default")
+    submitted = []
+    # The backlog forms before any worker polls: 8 orders at priority 5, then 2 at priority 1.
+    for n, priority in enumerate([5] * 8 + [1] * 2):
+        request = OrderRequest(order_id="ORD-1001", agents=list(SPECIALIST_NAMES), deadline_s=30)
+        handle = await submit(
+            client, request, key=f"{queue}-{n}", task_queue=queue, priority=priority
+        )
+        submitted.append((priority, handle))
+    with WorkerThread(temporal_app, temporal_address, queue, concurrency=1):
+        closed = []
+        for priority, handle in submitted:
+            await handle.result()
+            closed.append(((await handle.describe()).close_time, priority))
+    order = [priority for _, priority in sorted(closed)]
+    # Submitted last, served among the first: first-in-first-out would finish them last.
+    # Temporal's priority allows small deviations (a task the worker had already fetched, the
+    # activity tasks of an order already started: seen once in CI as [1, 5, 5, 1, ...]).
+    assert order[:4].count(1) == 2, order
+
+
+async def test_runs_started_per_second_are_capped_across_the_task_queue(
+    temporal_address, temporal_app
+):
+    """--max-runs-per-second 2: ten agent runs (two orders) start over ~4.5 s, where without
+    the cap all ten start within a fraction of a second."""
+    from temporal_server import WorkerThread
+
+    queue = f"rate-{uuid.uuid4().hex[:8]}"
+    client = await connect(temporal_address, "default")
+    handles = []
+    for n in range(2):
+        request = OrderRequest(order_id="ORD-1001", agents=list(SPECIALIST_NAMES), deadline_s=30)
+        handles.append(
+            await submit(client, request, key=f"{queue}-{n}", task_queue=queue, priority=3)
+        )
+    with WorkerThread(temporal_app, temporal_address, queue, runs_per_second=2.0):
+        for handle in handles:
+            await handle.result()
+    starts = []
+    for handle in handles:
+        history = await handle.fetch_history()
+        starts += [
+            event.event_time.ToNanoseconds() / 1e9
+            for event in history.events
+            if event.HasField("activity_task_started_event_attributes")
+        ]
+    starts.sort()
+    assert len(starts) == 10
+    assert starts[-1] - starts[0] >= 3.0, starts  # 9 gaps of 0.5 s, less any burst
