@@ -65,12 +65,12 @@ def _compare(first: Any, second: Any, ids: list[str]) -> tuple[float, float]:
 def _instruments_per_order_us(watch: Watch, report: Any) -> float:
     """The watch's own work for one order, timed alone: the admission check, ten metered
     model calls (two per agent), five agent results, the order's start and end."""
-    from order_tracking.ops.metrics import ModelMeter
+    from order_tracking.models.meter import ModelMeter
 
     meter = ModelMeter(watch.metrics, watch.spend)
 
     async def one_order() -> None:
-        watch.refusal()
+        await watch.refusal()
         watch.order_started()
         for _ in range(10):
             async with meter.attempt(OFFLINE_MODEL):

@@ -29,6 +29,7 @@ from .async_runner.app import App
 from .core.redaction import install_log_redaction, register_secret_values, register_secrets
 from .core.results import RunLimits
 from .core.settings import OFFLINE_MODEL, Settings, load_env_files
+from .core.values import url_passwords
 from .ops.logs import LoggingMode, adopt_library_handlers, configure_logging, say
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ def configure_process(*, logging_mode: LoggingMode = "quiet") -> Settings:
     if settings.log_format != "text":
         configure_logging(logging_mode, settings.log_format)
     register_secret_values(settings.service_api_keys)
+    register_secret_values(url_passwords(settings.model_cache, settings.spend_limit_store))
     return settings
 
 
@@ -184,6 +186,8 @@ def build(
     else over the backends; one that cannot be opened raises ``ConfigError``."""
     from .agents.build import build_order_agents
     from .agents.tools import build_tools
+    from .core.workarounds import preload_litellm_cache_hit
+    from .models.cache import configure_model_cache
     from .tracing.setup import setup_tracing
 
     if settings.tools_mcp and backends is None:
@@ -194,14 +198,17 @@ def build(
         backends = backends or open_backends(settings)
         tools = build_tools(backends, settings.order_ids)
     configure_libraries()
+    if settings.model_cache != "off":  # before the warm-up, which freezes what start-up made
+        preload_litellm_cache_hit()
     if warm:
         asyncio.run(warm_up())
+    configure_model_cache(settings)  # after the warm-up: its offline answer is not kept
     tracing = setup_tracing(settings, part=trace_part) if traced else None
     if watch is None:
         from .ops.watch import Watch
 
         watch = Watch.for_settings(settings)
-        if settings.max_cost_usd_per_hour:
+        if settings.max_cost_usd_per_hour or settings.max_cost_usd_per_day:
             from .models.meter import warn_unpriced
 
             warn_unpriced(settings)

@@ -68,6 +68,13 @@ def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
                 "LOG_FORMAT",
                 "MAX_COST_USD_PER_HOUR",
                 "MAX_TOKENS_PER_HOUR",
+                "MAX_COST_USD_PER_DAY",
+                "MAX_TOKENS_PER_DAY",
+                "SPEND_LIMIT_STORE",
+                "MODEL_CACHE",
+                "MODEL_CACHE_TTL_S",
+                "MODEL_CACHE_MAX_ITEMS",
+                "TRACE_SAMPLE_RATIO",
             }
             or key.endswith("_API_URL")
             or key.startswith("OTEL_EXPORTER_OTLP")
@@ -187,6 +194,17 @@ async def article_backends(request: pytest.FixtureRequest, article_db: Path, ref
     backends = open_backends(parse_backend({"ORDER_BACKEND": setting}, timeout_s=5, retries=0))
     yield backends
     await backends.aclose()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis on loopback for the session (Debian's redis-server, nothing saved to disk):
+    ``redis://127.0.0.1:PORT/0``. Tests that share it keep to their own database number or
+    key prefix."""
+    from redis_server import RedisServer
+
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server.url()
 
 
 @pytest.fixture(scope="session")

@@ -161,6 +161,7 @@ def agent_result(
         cost_usd=usage.cost_usd,
         model_calls=usage.model_calls,
         retries=usage.retries,
+        cached_calls=usage.cache_hits,
         **extra,
     )
     trace_event(
@@ -173,6 +174,7 @@ def agent_result(
             "cost_usd": result.cost_usd,
             "model_calls": result.model_calls,
             "retries": result.retries,
+            "cached_calls": result.cached_calls or None,
             "elapsed_s": round(result.elapsed_s, 4),
             "verified": result.verified,
         },

@@ -147,8 +147,11 @@ def submit_command(
                         return None
                     order, first_trace_id = await temporal.report(handle, order_id)
                     answered.add(wid)
-                if first_trace_id not in (None, trace_id):  # a repeated submit: the first's
+                if first_trace_id not in (None, trace_id or temporal.NOT_SAMPLED):
+                    # a repeated submit: the first's
                     return replace(order, **_trace_of(first_trace_id, config.trace_dir))
+                if trace_id is None:  # left out by TRACE_SAMPLE_RATIO: no part was written
+                    return replace(order, trace_sampled=False)
                 await asyncio.to_thread(tracing.wait_for, trace_id)
                 return replace(
                     order,
@@ -237,6 +240,8 @@ def _trace_of(trace_id: str | None, folder: Path) -> dict[str, Any]:
 
     if trace_id is None:
         return {"trace_error": "its submit recorded no trace"}
+    if trace_id == temporal_module().NOT_SAMPLED:
+        return {"trace_sampled": False}
     parts = trace_parts(folder, trace_id)
     if parts:
         return {"trace_file": parts[0]}

@@ -37,6 +37,8 @@ def render_section(result: AgentResult, order_id: str | None = None) -> str:
 def render_footer(report: OrderReport) -> str:
     if report.trace_file is not None:
         trace = display_path(report.trace_file)
+    elif not report.trace_sampled:
+        trace = "(not sampled: TRACE_SAMPLE_RATIO keeps a share of orders' traces)"
     elif report.trace_error:
         trace = f"(not written: {report.trace_error})"
     else:
@@ -111,6 +113,7 @@ def agent_json(result: AgentResult) -> dict[str, Any]:
         "tool_calls": list(result.tool_calls),
         "verified": result.verified,
         "unsupported_claims": list(result.unsupported_claims),
+        "cached": result.cached,
     }
 
 
@@ -121,5 +124,6 @@ def order_json(report: OrderReport) -> dict[str, Any]:
         "wall_s": round(report.wall_s, 4),
         "trace_file": display_path(report.trace_file),
         "trace_error": report.trace_error,
+        "trace_sampled": report.trace_sampled,
         "agents": [agent_json(r) for r in report.results],
     }

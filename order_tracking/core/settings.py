@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .backend_settings import BackendConfig, BackendConfigError, parse_backend
 from .order_ids import InvalidPattern, OrderIdPattern
-from .values import DAY_S, ConfigError, api_keys, number, operations, shown
+from .values import DAY_S, ConfigError, api_keys, cost, number, operations, shown
 
 OFFLINE_MODEL = "offline/rule-based"
 DEFAULT_OPENAI_MODEL = "gpt-4o"
@@ -109,6 +109,16 @@ class Settings:
     max_cost_usd_per_hour: float = 0.0
     max_tokens_per_hour: int = 0
     log_format: str = "text"
+    # What an order costs (docs/cost.md): daily limits beside the hourly ones, where the
+    # limits are kept (memory: this process; sqlite:///PATH: this machine; redis://: every
+    # machine), LiteLLM's response cache and the share of orders traced.
+    max_cost_usd_per_day: float = 0.0
+    max_tokens_per_day: int = 0
+    spend_limit_store: str = "memory"
+    model_cache: str = "off"
+    model_cache_ttl_s: float = DAY_S
+    model_cache_max_items: int = 10_000
+    trace_sample_ratio: float = 1.0
     # Keys a client of `track-order serve` must send (Authorization: Bearer KEY or X-API-Key).
     service_api_keys: tuple[str, ...] = ()
     # Where order data comes from (ORDER_BACKEND, see backends/) and what an order id is.
@@ -213,6 +223,7 @@ class Settings:
                 env, "MODEL_TIMEOUT_S", DEFAULT_MODEL_TIMEOUT_S, float, high=DAY_S, above_low=True
             ),
             **operations(env),
+            **cost(env),
             service_api_keys=api_keys(env.get("SERVICE_API_KEYS", "")),
             trace_dir=Path(env.get("MONOCLE_TRACE_OUTPUT_PATH", "").strip() or DEFAULT_TRACE_DIR),
         )

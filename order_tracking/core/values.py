@@ -7,7 +7,17 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["DAY_S", "MIN_API_KEY_CHARS", "ConfigError", "api_keys", "number", "shown"]
+__all__ = [
+    "DAY_S",
+    "MIN_API_KEY_CHARS",
+    "ConfigError",
+    "api_keys",
+    "cost",
+    "number",
+    "redis_url",
+    "shown",
+    "url_passwords",
+]
 
 
 class ConfigError(ValueError):
@@ -153,5 +163,77 @@ def operations(env: Mapping[str, str]) -> dict[str, Any]:
         "otlp_export_timeout_s": _otlp_timeout(env, timeout_name) if "otlp" in chosen else 3.0,
         "max_cost_usd_per_hour": number(env, "MAX_COST_USD_PER_HOUR", 0.0, float, high=1e12),
         "max_tokens_per_hour": number(env, "MAX_TOKENS_PER_HOUR", 0, int, high=10**15),
+        "max_cost_usd_per_day": number(env, "MAX_COST_USD_PER_DAY", 0.0, float, high=1e12),
+        "max_tokens_per_day": number(env, "MAX_TOKENS_PER_DAY", 0, int, high=10**15),
+        "trace_sample_ratio": number(env, "TRACE_SAMPLE_RATIO", 1.0, float, high=1.0),
         "log_format": log_format,
+    }
+
+
+def redis_url(name: str, raw: str) -> str:
+    """``redis://[:PASSWORD@]HOST[:PORT][/DB]`` (``rediss://`` for TLS), as redis-py reads it;
+    anything else is a ``ConfigError`` naming the variable (the value is not echoed: it may
+    hold a password)."""
+    from urllib.parse import urlsplit
+
+    try:
+        url = urlsplit(raw)
+        ok = url.scheme in ("redis", "rediss") and bool(url.hostname) and url.port != 0
+        ok = ok and (url.path.strip("/") == "" or url.path.strip("/").isdigit())
+        ok = ok and not (url.query or url.fragment)
+    except ValueError:  # a port that is not a number
+        ok = False
+    if not ok:
+        raise ConfigError(f"{name} must look like redis://HOST:PORT/DB")
+    return raw
+
+
+def url_passwords(*urls: str) -> list[str]:
+    """The passwords in URLs (``redis://:PASSWORD@HOST``): to be redacted wherever they go."""
+    from urllib.parse import urlsplit
+
+    return [p for url in urls if "://" in url and (p := urlsplit(url).password)]
+
+
+CACHE_KINDS = "off, memory, disk:PATH or redis://HOST:PORT/DB"
+
+
+def cost(env: Mapping[str, str]) -> dict[str, Any]:
+    """Where model answers are cached (``MODEL_CACHE``: ``off``, ``memory``, ``disk:PATH``,
+    ``redis://HOST:PORT/DB``; ``MODEL_CACHE_TTL_S``, ``MODEL_CACHE_MAX_ITEMS`` for memory) and
+    where the spend limits are kept (``SPEND_LIMIT_STORE``: ``memory``, ``sqlite:///PATH``,
+    ``redis://HOST:PORT/DB``). See docs/cost.md."""
+    cache = env.get("MODEL_CACHE", "").strip() or "off"
+    if cache.lower() in ("off", "memory"):
+        cache = cache.lower()
+    elif cache.lower().startswith("disk:"):
+        if not cache[5:].strip():
+            raise ConfigError("MODEL_CACHE=disk:PATH needs a folder, e.g. disk:.model-cache")
+        cache = "disk:" + cache[5:].strip()
+    elif cache.lower().startswith(("redis://", "rediss://")):
+        cache = redis_url("MODEL_CACHE", cache)
+    else:
+        raise ConfigError(f"MODEL_CACHE must be {CACHE_KINDS}, got {shown(cache)}")
+    store = env.get("SPEND_LIMIT_STORE", "").strip() or "memory"
+    if store.lower() == "memory":
+        store = "memory"
+    elif store.lower().startswith("sqlite:///"):
+        if not store[len("sqlite:///") :].strip():
+            raise ConfigError("SPEND_LIMIT_STORE=sqlite:///PATH needs a file")
+    elif store.lower().startswith(("redis://", "rediss://")):
+        store = redis_url("SPEND_LIMIT_STORE", store)
+    else:
+        raise ConfigError(
+            "SPEND_LIMIT_STORE must be memory, sqlite:///PATH or redis://HOST:PORT/DB, "
+            f"got {shown(store)}"
+        )
+    return {
+        "model_cache": cache,
+        "model_cache_ttl_s": number(
+            env, "MODEL_CACHE_TTL_S", DAY_S, float, high=30 * DAY_S, above_low=True
+        ),
+        "model_cache_max_items": number(
+            env, "MODEL_CACHE_MAX_ITEMS", 10_000, int, low=1, high=10**8
+        ),
+        "spend_limit_store": store,
     }

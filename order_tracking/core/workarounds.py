@@ -9,6 +9,7 @@ upgrade, re-check each entry below, then update ``CHECKED_AGAINST``.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import importlib.util
 import sys
 from collections.abc import Callable
@@ -25,6 +26,7 @@ __all__ = [
     "LITELLM_NO_MCP_GATEWAY",
     "DeclaredOnceTool",
     "mark_a2a_missing",
+    "preload_litellm_cache_hit",
     "server_without_signal_handlers",
     "with_caller_source_path",
 ]
@@ -82,6 +84,19 @@ def mark_a2a_missing() -> None:
 # plain functions, never gateway tools. The switch is LiteLLM's own (its gateway sets it on its
 # inner calls); ``litellm.acompletion`` pops it, so it never reaches a provider.
 LITELLM_NO_MCP_GATEWAY: dict[str, Any] = {"_skip_mcp_handler": True}
+
+
+# On every answer its response cache gives (``caching_handler.
+# _should_defer_streaming_cache_hit_callbacks``), LiteLLM imports its proxy's Anthropic
+# pass-through module, which imports the proxy's logging handlers: FastAPI, orjson and
+# soundfile (numpy), its ``proxy`` extra. Both missing ones are our dependencies for that alone
+# (without them every cache hit is a ModuleNotFoundError), and the import (~2 s of CPU, ~23 MiB
+# here) happens at start-up, when the cache is on, instead of inside the first cached call.
+LITELLM_CACHE_HIT_IMPORTS = "litellm.llms.anthropic.pass_through.messages.response_cache"
+
+
+def preload_litellm_cache_hit() -> None:
+    importlib.import_module(LITELLM_CACHE_HIT_IMPORTS)
 
 
 # --- Monocle (monocle_apptrace 0.8.15) --------------------------------------------------------

@@ -19,6 +19,7 @@ from ._workflow import WORKFLOW
 
 __all__ = [
     "CONNECT_TIMEOUT_S",
+    "NOT_SAMPLED",
     "TRACE_MEMO",
     "TemporalUnavailable",
     "connect",
@@ -30,6 +31,7 @@ __all__ = [
 
 CONNECT_TIMEOUT_S = 5.0
 TRACE_MEMO = "trace_id"
+NOT_SAMPLED = "not-sampled"  # the memo's trace id when TRACE_SAMPLE_RATIO left it out
 
 
 class TemporalUnavailable(Exception):
@@ -78,7 +80,8 @@ async def submit(
 ) -> WorkflowHandle[object, list[AgentData]]:
     """Start the order's workflow, or find the one this order and key already started
     (running or finished: its result is the first submit's). ``trace_id``, the trace the
-    submit is part of, is kept in the workflow's memo, for ``result`` to name."""
+    submit is part of, is kept in the workflow's memo, for ``result`` to name (None: the
+    order's trace was not sampled, which ``result`` says)."""
     wid = workflow_id(request.order_id, key)
     try:
         return await client.start_workflow(
@@ -90,7 +93,7 @@ async def submit(
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             priority=Priority(priority_key=priority),
-            memo={TRACE_MEMO: trace_id} if trace_id else None,
+            memo={TRACE_MEMO: trace_id or NOT_SAMPLED},
             # Every agent's deadline and retries fit well inside; a lost order ends, visibly.
             execution_timeout=timedelta(seconds=4 * (request.deadline_s + 30)),
         )

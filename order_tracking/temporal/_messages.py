@@ -66,6 +66,7 @@ class AgentData:
     tool_args: list[str] = field(default_factory=list)
     verified: bool | None = None
     unsupported_claims: list[str] = field(default_factory=list)
+    cached_calls: int = 0
 
 
 def result_to_data(result: AgentResult) -> AgentData:
@@ -93,4 +94,5 @@ def result_from_data(data: AgentData) -> AgentResult:
         tool_args=tuple(data.tool_args),
         verified=data.verified,
         unsupported_claims=tuple(data.unsupported_claims),
+        cached_calls=data.cached_calls,
     )

@@ -22,7 +22,15 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from helpers import AGENT_FIELDS, ARTICLE_ANSWERS, TRACK_ORDER, load_trace, offline_models, run_cli
+from helpers import (
+    AGENT_FIELDS,
+    ARTICLE_ANSWERS,
+    ORDER_FIELDS,
+    TRACK_ORDER,
+    load_trace,
+    offline_models,
+    run_cli,
+)
 
 from order_tracking.composition import build, production_models
 from order_tracking.core.settings import OFFLINE_MODEL, Settings
@@ -90,7 +98,7 @@ def test_post_returns_the_json_schema_with_the_article_answers(base_url):
     response = httpx.post(f"{base_url}/orders/ord-1001/track", timeout=60)
     assert response.status_code == 200
     order = response.json()
-    assert set(order) == {"order_id", "wall_s", "trace_file", "trace_error", "agents"}
+    assert set(order) == ORDER_FIELDS
     assert order["order_id"] == "ORD-1001"
     for agent in order["agents"]:
         assert set(agent) == set(AGENT_FIELDS)

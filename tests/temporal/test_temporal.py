@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import AGENT_FIELDS, ARTICLE_ANSWERS, EXPECTED_BODY, REPO_ROOT, run_cli
+from helpers import AGENT_FIELDS, ARTICLE_ANSWERS, EXPECTED_BODY, ORDER_FIELDS, REPO_ROOT, run_cli
 
 from order_tracking.core.results import Status
 from order_tracking.temporal import TrackOrderWorkflow, sandbox
@@ -72,7 +72,7 @@ def test_submit_json_has_the_track_order_schema(capsys, temporal_env):
     orders = {o["order_id"]: o for o in map(json.loads, out.splitlines())}
     assert set(orders) == {"ORD-1002", "ORD-9999"}
     for order in orders.values():
-        assert set(order) == {"order_id", "wall_s", "trace_file", "trace_error", "agents"}
+        assert set(order) == ORDER_FIELDS
         for agent in order["agents"]:
             assert set(agent) == set(AGENT_FIELDS)
     assert [a["text"] for a in orders["ORD-9999"]["agents"]] == ["Order ORD-9999 not found."] * 5
