@@ -1,0 +1,70 @@
+"""Plain ADK as a whole process: the article's pattern (one ``Runner`` and
+``InMemorySessionService`` per agent run, ``asyncio.gather``) over a batch of orders, at most
+``--in-flight`` agent runs at a time, and nothing else: no tracing, resilience, guard, answer
+check or metrics. The peer of ``track-order --file ids --concurrency N`` in
+``benchmarks.cost``'s whole-process comparison (same specialists, tools, prompts and LiteLLM
+models, from ``baselines``).
+
+    python -m benchmarks.plain_batch --orders 100 --in-flight 100 --model openai/lat-0.3
+
+``--instrument-after-start``: under callgrind started with ``--instr-atstart=no``, count only
+the batch (``callgrind_control -i on`` once the agents are built and one order has run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # as the app: no network
+os.environ.setdefault("LITELLM_MODE", "PRODUCTION")
+
+ORDERS = ("ORD-1001", "ORD-1002", "ORD-1003")
+
+
+def counting(on: bool) -> None:
+    """Turn callgrind's instruction counting on or off in this process (if it runs under it)."""
+    subprocess.run(
+        ["callgrind_control", "-i", "on" if on else "off", str(os.getpid())],
+        check=False,
+        capture_output=True,
+    )
+
+
+async def batch(orders: int, in_flight: int, model: str, instrument: bool) -> None:
+    from benchmarks import baselines
+
+    agents = baselines.plain_agents(model, timeout=120)
+    gate = asyncio.Semaphore(in_flight)
+
+    async def run(agent: object, order_id: str) -> None:
+        async with gate:
+            _, text = await baselines.run_one(agent, order_id)  # type: ignore[arg-type]
+        if not text:
+            raise SystemExit(f"{order_id}: no answer")
+
+    async def order(order_id: str) -> None:
+        await asyncio.gather(*(run(agent, order_id) for agent in agents))
+
+    if instrument:
+        await order(ORDERS[0])  # first-call imports, as our warm-up does
+        counting(True)
+    await asyncio.gather(*(order(ORDERS[i % 3]) for i in range(orders)))
+    if instrument:
+        counting(False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--orders", type=int, default=100)
+    parser.add_argument("--in-flight", type=int, default=100)
+    parser.add_argument("--model", default="openai/lat-0.3")
+    parser.add_argument("--instrument-after-start", action="store_true")
+    args = parser.parse_args()
+    asyncio.run(batch(args.orders, args.in_flight, args.model, args.instrument_after_start))
+
+
+if __name__ == "__main__":
+    main()
