@@ -9,8 +9,8 @@
 - ``instructions``: callgrind's instruction count per agent run of the batch alone (counting
   turned on after start-up and one warm order, off at its end), each subject in a fresh
   process; and of start-up (a process that runs no order).
-- ``profile``: where the batch's CPU goes, by component (py-spy samples of the threads that
-  hold the GIL, attributed to the innermost frame of a known package), scaled to the
+- ``profile``: where the batch's CPU goes, by component (stack samples of the main thread,
+  ``sampler``, attributed to the innermost frame of a known package), scaled to the
   instruction count per agent run.
 
 Model calls go to ``benchmarks.provider`` on loopback (LiteLLM's OpenAI provider, real HTTP).
@@ -192,13 +192,18 @@ def counted(subject: str, args: argparse.Namespace, port: str, orders: int) -> i
             check=True,
             capture_output=True,
         )
-        total = 0
-        for path in Path(tmp).glob("callgrind.out*"):
-            for line in path.read_text(errors="replace").splitlines():
-                if line.startswith(("summary:", "totals:")):
-                    total += int(line.split()[1])
-                    break
-        return total
+        return sum(_counted_in(path) for path in Path(tmp).glob("callgrind.out*"))
+
+
+def _counted_in(path: Path) -> int:
+    """One callgrind dump's instruction count: its ``totals:`` line (with counting turned on
+    late, the ``summary:`` line of the header can say 0)."""
+    found = [
+        int(line.split()[1])
+        for line in path.read_text(errors="replace").splitlines()
+        if line.startswith(("summary:", "totals:"))
+    ]
+    return max(found, default=0)
 
 
 def run_instructions(args: argparse.Namespace, port: str) -> dict[str, float]:
@@ -255,12 +260,19 @@ def component(frames: list[str]) -> str:
     return "asyncio and the rest of the standard library"
 
 
+THREADS = {  # the other threads of a process, by name (a pool's threads add up)
+    "trace-files": "ours: trace files and redaction",
+    "ThreadPoolExecutor-": "LiteLLM logging (its thread pool)",
+    "asyncio": "asyncio's to_thread pool",
+}
+
+
 def run_profile(args: argparse.Namespace, port: str, subject: str) -> dict[str, float]:
-    """Shares of the batch's samples by component (start-up excluded)."""
-    spy = shutil.which("py-spy") or args.py_spy
-    with tempfile.TemporaryDirectory(prefix="bench-spy-") as tmp:
+    """CPU seconds of the batch by component: the main thread's CPU split by its stack
+    samples (``sampler``), the other threads' CPU by thread (start-up excluded)."""
+    with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
         raw = Path(tmp) / "profile.txt"
-        spec = measure_spec(subject, args, args.orders) | {"instrument": False}
+        spec = measure_spec(subject, args, args.orders) | {"instrument": False, "sample": str(raw)}
         inner = (
             [
                 PYTHON,
@@ -272,40 +284,35 @@ def run_profile(args: argparse.Namespace, port: str, subject: str) -> dict[str, 
                 str(args.in_flight),
                 "--model",
                 f"openai/lat-{args.latency:g}",
+                "--sample",
+                str(raw),
             ]
             if subject == "plain ADK"
             else [PYTHON, "-m", "benchmarks.measure", json.dumps(spec)]
         )
         env = _env(port, Path(tmp), {"BENCH_PROVIDER_PORT": port})
-        subprocess.run(
-            [
-                spy,
-                "record",
-                "--gil",
-                "--nonblocking",
-                "--rate",
-                "100",
-                "--format",
-                "raw",
-                "-o",
-                str(raw),
-                "--",
-                *inner,
-            ],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        counts: collections.Counter[str] = collections.Counter()
+        subprocess.run(inner, cwd=ROOT, env=env, check=True, capture_output=True)
+        if args.keep:
+            shutil.copy(raw, Path(args.keep) / f"profile-{subject.replace(' ', '_')}.txt")
+        samples: collections.Counter[str] = collections.Counter()
+        threads: dict[str, float] = {}
         for line in raw.read_text().splitlines():
+            if line.startswith("#thread "):
+                _, name, seconds = line.split()
+                threads[name] = float(seconds)
+                continue
             stack, _, number = line.rpartition(" ")
-            frames = stack.split(";")
-            if any("_find_and_load" in f or "warm_up" in f for f in frames):
-                continue  # start-up: measured on its own
-            counts[component(frames)] += int(number)
-    total = sum(counts.values())
-    return {name: n / total for name, n in counts.most_common()}
+            samples[component(stack.split(";"))] += int(number)
+    main_cpu, sampled = threads.pop("main", 0.0), sum(samples.values())
+    cpu: collections.Counter[str] = collections.Counter(
+        {name: main_cpu * n / sampled for name, n in samples.items()}
+    )
+    for name, seconds in threads.items():
+        if name != "sampler":
+            cpu[next((c for p, c in THREADS.items() if name.startswith(p)), "other threads")] += (
+                seconds
+            )
+    return dict(cpu.most_common())
 
 
 def main() -> None:
@@ -317,22 +324,27 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--count-orders", type=int, default=4, help="callgrind: n and 3n orders")
     parser.add_argument("--base", help="another checkout (with its .venv) to run as 'before'")
-    parser.add_argument("--py-spy", default="py-spy")
+    parser.add_argument("--keep", help="a folder to keep the raw stack samples in")
+    parser.add_argument("--subjects", default="ours, traced;plain ADK", help="for profile")
     args = parser.parse_args()
     only = set(args.only.split(","))
     with provider() as port:
         if "whole" in only:
             print("\n".join(whole_table(run_whole(args, port))), flush=True)
-        if "instructions" in only:
-            per_run = run_instructions(args, port)
+        per_run_counts = run_instructions(args, port) if "instructions" in only else {}
         if "profile" in only:
-            for subject in ("ours, traced", "plain ADK"):
-                shares = run_profile(args, port, subject)
-                scale = per_run.get(subject, 0) / 1e6 if "instructions" in only else 100
-                unit = "M instructions per agent run" if "instructions" in only else "% of samples"
-                print(f"\n{subject} ({unit}):")
-                for name, share in shares.items():
-                    print(f"  {name}: {share * scale:.2f}")
+            for subject in args.subjects.split(";"):
+                cpu = run_profile(args, port, subject)
+                total = sum(cpu.values())
+                per_run = per_run_counts.get(subject) if "instructions" in only else None
+                print(
+                    f"\n{subject}: CPU ms per agent run by component (batch, 5 x {args.orders} runs)"
+                )
+                for name, seconds in cpu.items():
+                    share = (
+                        f", {per_run * seconds / total / 1e6:.2f} M instructions" if per_run else ""
+                    )
+                    print(f"  {name}: {1000 * seconds / (5 * args.orders):.2f} ms{share}")
 
 
 if __name__ == "__main__":

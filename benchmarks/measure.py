@@ -205,11 +205,20 @@ def _cpu() -> float:
 
 
 async def batch(
-    subject: Subject, orders: int, in_flight: int, latency: float, instrument: bool = False
+    subject: Subject,
+    orders: int,
+    in_flight: int,
+    latency: float,
+    instrument: bool = False,
+    sample: str | None = None,
 ) -> dict[str, Any]:
     """``orders`` orders at once, at most ``in_flight`` agent runs at a time, one process
-    (``instrument``: callgrind counts the batch alone, see ``plain_batch.counting``)."""
+    (``instrument``: callgrind counts the batch alone, see ``plain_batch.counting``;
+    ``sample``: a file for the batch's stack samples, see ``sampler``)."""
     from benchmarks.plain_batch import counting
+    from benchmarks.sampler import Sampler
+
+    sampler = Sampler() if sample else None
 
     ids = [ORDERS[i % 3] for i in range(orders)]
     concurrent, _ = subject.at(latency)
@@ -219,12 +228,17 @@ async def batch(
     cpu0, start = _cpu(), time.perf_counter()
     if instrument:
         counting(True)
+    if sampler:
+        sampler.start()
     if subject.impl == "ours":
         latencies = await _ours_batch(subject, ids, in_flight, latency)
     else:
         latencies = await _baseline_batch(subject, concurrent, ids, in_flight)
     if instrument:
         counting(False)
+    if sampler and sample:
+        sampler.stop()
+        Path(sample).write_text(sampler.raw())
     return _batch_figures(
         orders, in_flight, latency, latencies, time.perf_counter() - start, _cpu() - cpu0
     )
@@ -335,7 +349,11 @@ def main(spec: dict[str, Any]) -> dict[str, Any]:
             if workers > 1:
                 out = batch_in_workers(*args, workers)
             else:
-                out = asyncio.run(batch(*args, instrument=spec.get("instrument", False)))
+                out = asyncio.run(
+                    batch(
+                        *args, instrument=spec.get("instrument", False), sample=spec.get("sample")
+                    )
+                )
         else:
             raise SystemExit(f"unknown kind {kind!r}")
         if subject.tracing is not None:

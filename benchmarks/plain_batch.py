@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import os
 import subprocess
+from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # as the app: no network
 os.environ.setdefault("LITELLM_MODE", "PRODUCTION")
@@ -33,8 +34,11 @@ def counting(on: bool) -> None:
     )
 
 
-async def batch(orders: int, in_flight: int, model: str, instrument: bool) -> None:
+async def batch(
+    orders: int, in_flight: int, model: str, instrument: bool, sample: str | None = None
+) -> None:
     from benchmarks import baselines
+    from benchmarks.sampler import Sampler
 
     agents = baselines.plain_agents(model, timeout=120)
     gate = asyncio.Semaphore(in_flight)
@@ -48,12 +52,19 @@ async def batch(orders: int, in_flight: int, model: str, instrument: bool) -> No
     async def order(order_id: str) -> None:
         await asyncio.gather(*(run(agent, order_id) for agent in agents))
 
-    if instrument:
+    sampler = Sampler() if sample else None
+    if instrument or sampler:
         await order(ORDERS[0])  # first-call imports, as our warm-up does
+    if instrument:
         counting(True)
+    if sampler:
+        sampler.start()
     await asyncio.gather(*(order(ORDERS[i % 3]) for i in range(orders)))
     if instrument:
         counting(False)
+    if sampler and sample:
+        sampler.stop()
+        Path(sample).write_text(sampler.raw())
 
 
 def main() -> None:
@@ -62,8 +73,11 @@ def main() -> None:
     parser.add_argument("--in-flight", type=int, default=100)
     parser.add_argument("--model", default="openai/lat-0.3")
     parser.add_argument("--instrument-after-start", action="store_true")
+    parser.add_argument("--sample", help="write the batch's stack samples here (sampler.py)")
     args = parser.parse_args()
-    asyncio.run(batch(args.orders, args.in_flight, args.model, args.instrument_after_start))
+    asyncio.run(
+        batch(args.orders, args.in_flight, args.model, args.instrument_after_start, args.sample)
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from google.adk.agents.run_config import RunConfig
 from google.adk.events import Event
 from google.adk.runners import Runner
 from google.adk.sessions import InMemorySessionService
+from google.adk.telemetry import ContentCapturingMode, TelemetryConfig
 from google.genai import types
 
 from ..answers.policy import AnswerCheck, ToolResult
@@ -32,6 +33,17 @@ __all__ = [
 
 APP_NAME = "order_tracking"
 USER_ID = "track-order"
+
+
+# ADK's own OpenTelemetry, decided once for every run: ADK's spans never reach a trace here
+# (Monocle's do), so its cheapest form (the stable conventions, no content). Left to itself,
+# ADK builds a config per model call from the environment and converts every request and
+# answer to the experimental GenAI attributes (see BENCHMARKS.md, #26).
+ADK_TELEMETRY = TelemetryConfig(
+    genai_semconv_stability_opt_in="stable",
+    capture_message_content=ContentCapturingMode.NO_CONTENT,
+    adk_experimental_telemetry_opt_in=False,
+)
 
 
 def prompt_for(order_id: str) -> str:
@@ -76,7 +88,7 @@ async def run_agent_task(
     usage.start_deadline(limits.deadline_s)
     session_service = InMemorySessionService()
     runner = Runner(agent=agent, app_name=APP_NAME, session_service=session_service)
-    run_config = RunConfig(max_llm_calls=limits.max_model_calls)
+    run_config = RunConfig(max_llm_calls=limits.max_model_calls, telemetry=ADK_TELEMETRY)
     log = TurnLog()
     status, error = Status.OK, None
     deadline = asyncio.timeout(limits.deadline_s)

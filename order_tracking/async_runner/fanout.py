@@ -194,9 +194,9 @@ async def _track_order(
     wall_s = time.perf_counter() - start
     trace_file = trace_error = None
     if tracing and trace_id:
-        # The trace's file is written by the writer thread; the wait for it is off the event
-        # loop, so the other orders of a batch keep running meanwhile.
-        await asyncio.to_thread(tracing.wait_for, trace_id)
+        # The trace's file is written by the writer thread, which tells the event loop: the
+        # other orders of a batch keep running meanwhile.
+        await tracing.written(trace_id)
         trace_file, trace_error = tracing.file_for(trace_id), tracing.error_for(trace_id)
     sampled = tracing is None or trace_id is not None  # else left out by TRACE_SAMPLE_RATIO
     return OrderReport(order_id, tuple(results), wall_s, trace_file, trace_error, sampled)

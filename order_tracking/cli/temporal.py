@@ -152,7 +152,7 @@ def submit_command(
                     return replace(order, **_trace_of(first_trace_id, config.trace_dir))
                 if trace_id is None:  # left out by TRACE_SAMPLE_RATIO: no part was written
                     return replace(order, trace_sampled=False)
-                await asyncio.to_thread(tracing.wait_for, trace_id)
+                await tracing.written(trace_id)
                 return replace(
                     order,
                     trace_file=tracing.file_for(trace_id),

@@ -28,6 +28,7 @@ from google.adk.models.lite_llm import LiteLLMClient
 from litellm._service_logger import ServiceLogging
 
 from ..core.settings import Settings
+from ..core.workarounds import preload_litellm_cache_hit
 from ..ops.logs import say
 from ..tracing.setup import trace_event
 from .resilience import current_usage
@@ -56,6 +57,7 @@ def configure_model_cache(settings: Settings) -> bool:
     kind, ttl = settings.model_cache, settings.model_cache_ttl_s
     if kind == "off":
         return False
+    preload_litellm_cache_hit()  # ~2 s of imports now, not inside the first answer it gives
     # Every conversation, however long (LiteLLM's default skips requests of more than four
     # messages: every answer after a tool call). Completions only: ADK calls nothing else.
     common: dict[str, Any] = {

@@ -183,6 +183,10 @@ class Tracing:
         """Until this trace's file is written (its root has ended), not anyone else's."""
         self.files.wait_for(int(trace_id, 16), timeout_s)
 
+    async def written(self, trace_id: str, timeout_s: float = 10.0) -> None:
+        """``wait_for`` without a thread: the event loop is told when the file is written."""
+        await self.files.written(int(trace_id, 16), timeout_s)
+
     def settled(self, trace_id: str) -> bool:
         """Whether this process's parts of the trace that have ended are written (see
         ``TraceFiles.settled``); never blocks."""
