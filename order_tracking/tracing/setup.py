@@ -44,7 +44,7 @@ from opentelemetry.trace import set_span_in_context
 
 from ..core.settings import Settings
 from ..core.workarounds import with_caller_source_path
-from .export import MonocleSpansOnly, redacted
+from .export import MonocleSpansOnly, redacted_record
 from .exporters import remote_processors
 from .sampling import not_sampled, sampled_only
 from .writer import TraceFiles
@@ -252,7 +252,7 @@ def setup_tracing(
     # The local file never drops a span (TraceFiles holds them per trace, redacts and
     # writes on its own thread); Okahu and OTLP are remote copies, each behind a bounded
     # batch queue of its own, so the local file is never held up.
-    files = TraceFiles(settings.trace_dir, WORKFLOW_NAME, prepare=redacted, part=part)
+    files = TraceFiles(settings.trace_dir, WORKFLOW_NAME, record=redacted_record, part=part)
     processors: list[SpanProcessor] = [MonocleSpansOnly(files), *remote_processors(settings)]
     with warnings.catch_warnings():
         # Monocle also builds the exporters of its environment, which we do not use (we pass

@@ -76,13 +76,13 @@ class TraceFiles(SpanProcessor):
         folder: Path,
         service: str,
         *,
-        prepare: Callable[[ReadableSpan], ReadableSpan] = lambda span: span,
+        record: Callable[[ReadableSpan], dict[str, Any]] = serialize_span,
         write: Callable[[Path, str], None] = write_whole,
         part: str | None = None,
     ) -> None:
         self.folder, self.service = folder, service
         self._suffix = f".{part}" if part else ""
-        self._prepare, self._write_file = prepare, write
+        self._record, self._write_file = record, write
         self._part_of: dict[int, int] = {}  # span in flight -> the root of its part
         self._pending: dict[int, dict[int, list[ReadableSpan]]] = {}  # trace -> part -> spans
         self._ready: dict[int, set[int]] = {}  # trace -> parts ended, not yet written
@@ -183,7 +183,7 @@ class TraceFiles(SpanProcessor):
         if not spans:
             return
         try:
-            records = [serialize_span(self._prepare(span)) for span in spans]
+            records = [self._record(span) for span in spans]
             text = ",\n".join(json.dumps(r, ensure_ascii=False) for r in records)
             if path is None:
                 first = min(span.start_time or 0 for span in spans)
