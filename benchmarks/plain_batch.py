@@ -21,6 +21,9 @@ from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # as the app: no network
 os.environ.setdefault("LITELLM_MODE", "PRODUCTION")
+# LiteLLM's default (the openai SDK), before importing our package sets ours: plain ADK is
+# measured as it comes.
+os.environ.setdefault("EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER", "false")
 
 ORDERS = ("ORD-1001", "ORD-1002", "ORD-1003")
 

@@ -20,8 +20,9 @@ DEFAULT_TRACE_DIR = Path(".monocle")
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent  # order_tracking/.env, as in the article
 
-# Switches the libraries read from the environment. LiteLLM reads its two at import: without
-# them it fetches a price map over the network and loads `.env` from whatever the cwd is.
+# Switches the libraries read from the environment. LiteLLM reads its first two at import:
+# without them it fetches a price map over the network and loads `.env` from whatever the cwd
+# is; the handler switch it reads per call.
 # ADK reads its own per call: its spans go nowhere (tracing keeps only Monocle's), so it need
 # not serialise every prompt and answer into them. Applied when the package is imported (see
 # ``__init__``): the one moment sure to come before any `import litellm` of ours.
@@ -29,6 +30,9 @@ LIBRARY_ENVIRONMENT = {
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",
     "LITELLM_MODE": "PRODUCTION",
     "ADK_CAPTURE_MESSAGE_CONTENT_IN_SPANS": "false",
+    # OpenAI-compatible calls through LiteLLM's own HTTP handler rather than the openai SDK
+    # (a third of an agent run's instructions, see BENCHMARKS.md #26); "false" restores the SDK.
+    "EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER": "true",
 }
 
 

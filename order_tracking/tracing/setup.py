@@ -32,10 +32,8 @@ from monocle_apptrace.instrumentation.common.instrumentor import (
     stop_trace,
 )
 from monocle_apptrace.instrumentation.common.utils import get_current_monocle_span
-from monocle_apptrace.instrumentation.common.wrapper import atask_wrapper
 from monocle_apptrace.instrumentation.common.wrapper_method import MONOCLE_SPAN_HANDLERS
 from monocle_apptrace.instrumentation.metamodel.adk.methods import ADK_METHODS
-from monocle_apptrace.instrumentation.metamodel.litellm.entities.inference import INFERENCE
 from monocle_apptrace.instrumentation.metamodel.litellm.methods import LITELLM_METHODS
 from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
@@ -46,94 +44,13 @@ from ..core.settings import Settings
 from ..core.workarounds import with_caller_source_path
 from .export import MonocleSpansOnly, redacted_record
 from .exporters import remote_processors
+from .instrumented import OUR_METHODS
 from .sampling import not_sampled, sampled_only
 from .writer import TraceFiles
 
 log = logging.getLogger("order_tracking.tracing")
 
 WORKFLOW_NAME = "order_tracking_asyncio"
-
-# Monocle's LiteLLM inference entity, with a provider entity that names the offline model
-# (Monocle cannot infer one from a custom provider's class).
-OFFLINE_INFERENCE: dict[str, Any] = {
-    **INFERENCE,
-    "is_auto_close": lambda kwargs: True,
-    "attributes": [
-        [
-            {"attribute": "type", "accessor": lambda arguments: "inference.offline"},
-            {"attribute": "provider_name", "accessor": lambda arguments: "offline"},
-            {
-                "attribute": "inference_endpoint",
-                "accessor": lambda arguments: "offline://" + str(arguments["kwargs"].get("model")),
-            },
-        ],
-        *INFERENCE["attributes"][1:],
-    ],
-}
-
-# Monocle 0.8.15 lists no streamed OpenAI chat call, so `adk web` (which streams) would record
-# no inference span for openai/... models. `async_streaming` returns the stream: the span must
-# stay open until the stream is consumed, which Monocle's LiteLLM stream processor handles.
-_OPENAI_STREAMING = {
-    "package": "litellm.llms.openai.openai",
-    "object": "OpenAIChatCompletion",
-    "method": "async_streaming",
-    "wrapper_method": atask_wrapper,
-    "output_processor": {**INFERENCE, "is_auto_close": lambda kwargs: False},
-}
-
-# A span per backend call, under its tool's span (attributes set by the call itself).
-_BACKEND_METHODS = [
-    {
-        "package": f"order_tracking.backends.{module}",
-        "object": cls,
-        "method": method,
-        "span_name": f"backend.{kind}",
-        "wrapper_method": atask_wrapper,
-        "output_processor": {"type": f"backend.{kind}", "attributes": []},
-    }
-    for module, cls, method, kind in (
-        ("_http", "HttpBackends", "call", "http"),
-        ("_sqlite", "SqliteBackend", "_lookup", "sqlite"),
-    )
-]
-
-# A span per MCP tool call from the agents (TOOLS_MCP_URL): Monocle's own MCP entry wraps
-# mcp 1.x's BaseSession.send_request, which mcp 2.x no longer has.
-_MCP_METHODS = [
-    {
-        "package": "mcp.client.session",
-        "object": "ClientSession",
-        "method": "call_tool",
-        "span_name": "mcp.call_tool",
-        "wrapper_method": atask_wrapper,
-        "output_processor": {
-            "type": "agentic.mcp.invocation",
-            "attributes": [
-                [
-                    {
-                        "attribute": "name",
-                        "accessor": lambda arguments: (
-                            (arguments.get("args") or [None])[0]
-                            or (arguments.get("kwargs") or {}).get("name")
-                        ),
-                    },
-                    {"attribute": "type", "accessor": lambda arguments: "mcp.tool"},
-                ]
-            ],
-        },
-    }
-]
-
-_OFFLINE_METHODS = [
-    {
-        "package": "order_tracking.models.offline",
-        "object": "OfflineModel",
-        "method": "respond",
-        "wrapper_method": atask_wrapper,
-        "output_processor": OFFLINE_INFERENCE,
-    }
-]
 
 
 @dataclass(frozen=True)
@@ -264,8 +181,7 @@ def setup_tracing(
 
 
 def _install_monocle(processors: list[SpanProcessor], instrument: bool) -> None:
-    methods = [*ADK_METHODS, *LITELLM_METHODS, _OPENAI_STREAMING, *_OFFLINE_METHODS, *_MCP_METHODS]
-    entries = [*methods, *_BACKEND_METHODS]
+    entries = [*ADK_METHODS, *LITELLM_METHODS, *OUR_METHODS]
     handlers = {e.get("span_handler", "default") for e in entries}
     setup_monocle_telemetry(
         workflow_name=WORKFLOW_NAME,
