@@ -46,7 +46,7 @@ def generated(n: int, folder: Path) -> tuple[Path, list[str]]:
         env=env,
         stderr=subprocess.DEVNULL,
     )
-    ids = [json.loads(line)["order_id"] for line in source.read_text().splitlines()]
+    ids = [json.loads(line).get("order_id") for line in source.read_text().splitlines()]
     return db, [i for i in ids if i]
 
 
