@@ -1,4 +1,5 @@
-"""What the answer check costs: ``uv run python -m benchmarks.answer_check [--orders N]``.
+"""What the answer check costs: ``uv run python -m benchmarks.answer_check [--orders N]``,
+and ``--adversarial [--before COMMIT]`` for hostile answers.
 
 The offline model answers N generated orders (every kind of the generator's mix) in process;
 each agent's answer and the tool results it had are kept. Then:
@@ -7,6 +8,12 @@ each agent's answer and the tool results it had are kept. Then:
    and p95 microseconds per answer, over 20 timings of each;
 2. whole orders with ``ANSWER_CHECK=flag`` against ``off``, alternated over 5 rounds: median
    CPU milliseconds per order, and the ratio.
+
+``--adversarial``: the check on hostile answers of growing size (comma-grouped digits, the
+answer that froze ``serve``; long runs of ids, SKUs, keys, table cells, look-alike letters),
+median milliseconds of 3 runs each; with ``--before COMMIT``, the check as it was at that
+commit (``answers/check.py`` and ``patterns.py`` loaded from git) side by side, on sizes up to
+``--before-max`` characters (it is quadratic: 100 KB took ~36 s).
 """
 
 from __future__ import annotations
@@ -53,10 +60,79 @@ async def _cpu_per_order_ms(app: Any, ids: list[str]) -> float:
     return (time.process_time() - start) * 1000 / len(ids)
 
 
+ADVERSARIAL = {
+    "digits 111,111,…": "111,",
+    "amounts $1,1,…": "$1,",
+    "order ids": "ORD-1 ",
+    "SKUs and counts": "SKU-A: 1 ",
+    "JSON keys": '{"amount": ',
+    "table cells": "| x ",
+    "look-alikes": "Ра\u2010",
+}
+SIZES = [1_000, 10_000, 40_000, 100_000]
+
+
+def _before(commit: str) -> Any:
+    """``check_answer`` as it was at ``commit``, loaded from git into a temporary package."""
+    import importlib
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    folder = Path(tempfile.mkdtemp()) / "answer_check_before"
+    folder.mkdir()
+    (folder / "__init__.py").write_text("")
+    for name in ("check.py", "patterns.py"):
+        source = subprocess.run(
+            ["git", "show", f"{commit}:order_tracking/answers/{name}"],
+            check=True, capture_output=True, text=True,
+        ).stdout  # fmt: skip
+        (folder / name).write_text(source)
+    sys.path.insert(0, str(folder.parent))
+    return importlib.import_module("answer_check_before.check").check_answer
+
+
+def _median_ms(check: Any, text: str, results: list[Any], runs: int = 3) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        check(text, results, order_id="ORD-1001")
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def adversarial(before: str | None, before_max: int) -> None:
+    results = [
+        {"order_id": "ORD-1001", "payment_status": "captured", "amount": 299.99,
+         "currency": "USD"},
+    ]  # fmt: skip
+    old = _before(before) if before else None
+    header = "| input | " + " | ".join(f"{size // 1000} KB" for size in SIZES) + " |"
+    print(header)
+    print("|" + "---|" * (len(SIZES) + 1))
+    for name, chunk in ADVERSARIAL.items():
+        cells = []
+        for size in SIZES:
+            text = (chunk * (size // len(chunk) + 1))[:size]
+            now = f"{_median_ms(check_answer, text, results):.1f}"
+            if old is not None:
+                was = "—" if size > before_max else f"{_median_ms(old, text, results, 1):.1f}"
+                now = f"{was} → {now}"
+            cells.append(now)
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=200)
+    parser.add_argument("--adversarial", action="store_true")
+    parser.add_argument("--before", help="a commit whose check to time side by side")
+    parser.add_argument("--before-max", type=int, default=40_000)
     args = parser.parse_args()
+    if args.adversarial:
+        adversarial(args.before, args.before_max)
+        return
     app, ids = _app(args.orders)
     recorder = Recorder()
     asyncio.run(dataclasses.replace(app, answer_check=recorder).track_orders(ids, concurrency=50))

@@ -32,7 +32,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .claims import Claim, Claims, cents, dates_in, free_text, keyed
+from .claims import Claim, Claims, ClaimsFull, cents, dates_in, free_text, keyed
 from .counts import counts
 from .facts import Facts, Lookup, Subject, grounding, lookups_of, relevant
 from .fold import MAX_CHECKED_CHARS, fold
@@ -61,9 +61,12 @@ class Verdict:
 def _extract(text: str, ids: OrderIdFinder) -> tuple[list[Claim], bool]:
     folded = fold(text)
     claims = Claims(text, folded)
-    keyed(claims)
-    free_text(claims, ids)
-    counts(claims)
+    try:
+        keyed(claims)
+        free_text(claims, ids)
+        counts(claims)
+    except ClaimsFull:
+        pass
     return sorted(claims.found, key=lambda c: c.start), folded.cut or claims.full
 
 

@@ -39,9 +39,13 @@ from .patterns import (
 )
 from .structured import Pair, pairs
 
-__all__ = ["MAX_CLAIMS", "Claim", "Claims", "cents", "dates_in", "status_word"]
+__all__ = ["MAX_CLAIMS", "Claim", "Claims", "ClaimsFull", "cents", "dates_in", "status_word"]
 
-MAX_CLAIMS = 2_000  # past this many claims the answer is cut (and so not verified)
+MAX_CLAIMS = 1_000  # past this many claims the answer is cut (and so not verified)
+
+
+class ClaimsFull(Exception):
+    """``MAX_CLAIMS`` reached: reading stops there."""
 
 
 @dataclass(frozen=True)
@@ -121,14 +125,15 @@ class Claims:
 
     def add(self, span: tuple[int, int], kind: str, value: Any, **extra: Any) -> bool:
         """Claim ``span`` (of the folded answer; ``shown``: the span to quote, default the
-        same) for a claim, unless it overlaps one already made."""
+        same) for a claim, unless it overlaps one already made; ``ClaimsFull`` past
+        ``MAX_CLAIMS``."""
         shown = extra.pop("shown", span)
         at = bisect.bisect_left(self._starts, span[1])
         if at and self._ends[at - 1] > span[0]:
             return False
         if len(self.found) >= MAX_CLAIMS:
             self.full = True
-            return False
+            raise ClaimsFull
         self._starts.insert(at, span[0])
         self._ends.insert(at, span[1])
         start, end = self.folded.where(*shown)

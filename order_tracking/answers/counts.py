@@ -22,6 +22,7 @@ from .patterns import (
     COMPARED,
     ITEMS,
     ITEMS_ARE,
+    NUMBER_WORDS,
     OF_SKU,
     SEGMENT_END,
     SKU,
@@ -83,7 +84,8 @@ class _Clauses:
 
 
 def _number(raw: bytes) -> int:
-    return int(raw.replace(b",", b""))
+    word = NUMBER_WORDS.get(raw.decode("latin-1").lower())
+    return word if word is not None else int(raw.replace(b",", b""))
 
 
 def _bounded(data: bytes, start: int) -> bool:
@@ -102,11 +104,22 @@ def _sku_counts(claims: Claims, clauses: _Clauses, pattern, number: int, sku: in
                    fields=fields, shown=match.span())  # fmt: skip
 
 
+def _loose_counts(claims: Claims, clauses: _Clauses, pattern) -> None:
+    """Counts with words after them ("150 units", "30 left"), for the SKU of their clause."""
+    for match in pattern.finditer(clauses.data):
+        span = match.span(1)
+        if _bounded(clauses.data, span[0]):
+            continue
+        sku = clauses.sku_for(span[0])
+        wording = "stock" if pattern is STOCK_COUNT else clauses.wording(span[0])
+        fields = (_SKU_FIELDS if sku else _LOOSE_FIELDS)[wording]
+        claims.add(span, "stock", _number(match.group(1)), context=sku, fields=fields,
+                   shown=match.span())  # fmt: skip
+
+
 def counts(claims: Claims) -> None:
     """Every count in free text, as ``stock`` and ``items`` claims."""
     data = claims.folded.data
-    if not any(c in b"0123456789" for c in data):
-        return
     clauses = _Clauses(data)
     for match in TIMES_SKU.finditer(data):
         groups = match.groups()
@@ -117,17 +130,7 @@ def counts(claims: Claims) -> None:
             claims.add(span, "items", _number(match.group(number)), context=sku_value,
                        fields=("quantity",), shown=match.span())  # fmt: skip
     _sku_counts(claims, clauses, OF_SKU, 1, 2)
-    for pattern in (STOCK_COUNT, UNITS):
-        for match in pattern.finditer(data):
-            span = match.span(1)
-            if _bounded(data, span[0]):
-                continue
-            sku = clauses.sku_for(span[0])
-            wording = "stock" if pattern is STOCK_COUNT else clauses.wording(span[0])
-            fields = (_SKU_FIELDS if sku else _LOOSE_FIELDS)[wording]
-            claims.add(span, "stock", _number(match.group(1)), context=sku, fields=fields,
-                       shown=match.span())  # fmt: skip
-    _sku_counts(claims, clauses, SKU_COUNT, 2, 1)
+    _loose_counts(claims, clauses, STOCK_COUNT)  # before items: "8 items in stock" is stock
     for match in ITEMS.finditer(data):
         index = next(i for i, group in enumerate(match.groups(), start=1) if group)
         span = match.span(index)
@@ -138,3 +141,5 @@ def counts(claims: Claims) -> None:
         fields = {1: ("lines", "total"), 2: ("lines",), 3: ("total",), 4: ("total",)}
         claims.add(span, "items", _number(match.group(index)),
                    fields=fields.get(index, ("lines", "total")), shown=match.span())  # fmt: skip
+    _loose_counts(claims, clauses, UNITS)
+    _sku_counts(claims, clauses, SKU_COUNT, 2, 1)

@@ -28,6 +28,7 @@ __all__ = [
     "MONEY",
     "MONTHS",
     "MOVEMENT",
+    "NUMBER_WORDS",
     "NOT_YET",
     "OF_SKU",
     "ORDER_ID",
@@ -177,8 +178,16 @@ NOT_YET = compile_bytes(
 # Counts. A number of units, stock words after a number, "N of SKU", "SKU: N" (and → = - ( |),
 # "N x SKU" / "SKU × N" (a line of an order), and item counts of an order.
 _N = r"\d{1,3}(?:,\d{3}){1,2}|\d{1,9}"
+# Small counts in words (not "one": "one of the items" counts nothing).
+NUMBER_WORDS = {
+    word: number
+    for number, word in enumerate(
+        "two three four five six seven eight nine ten eleven twelve".split(), start=2
+    )
+}
+_NW = rf"{_N}|(?i:{'|'.join(NUMBER_WORDS)})"
 _SKU = r"SKU-[A-Z0-9][A-Z0-9-]{0,40}"
-UNITS = compile_bytes(rf"(?i)\b({_N})\s(?:units?|pcs|pieces)\b")
+UNITS = compile_bytes(rf"(?i)\b({_NW})\s(?:units?|pcs|pieces)\b")
 STOCK_COUNT = compile_bytes(
     rf"(?i)\b({_N})\s(?:(?:units?|pcs|pieces|items?)\s)?(?:(?:are|is)\s)?(?:still\s)?"
     r"(?:in[\s-]stock|on[\s-]hand|available|left|remaining|in\sthe\swarehouse|in\sinventory)\b"
@@ -196,10 +205,10 @@ TIMES_SKU = compile_bytes(
 # in total"), or either ("2 items", "Items: 2").
 ITEMS = compile_bytes(
     rf"(?i)\bitems?:\s{{0,3}}({_N})\b|"
-    rf"\b({_N})\s(?:line\sitems?|products?|different\sitems?|distinct\sitems?|skus|lines)\b|"
+    rf"\b({_NW})\s(?:line\sitems?|products?|different\sitems?|distinct\sitems?|skus|lines)\b|"
     rf"\ba\stotal\sof\s({_N})\s(?:units?|items?|pieces)\b|"
     rf"\b({_N})\s(?:units?|items?|pieces)\s(?:in\s)?total\b|"
-    rf"\b({_N})\s(?:items?|articles?)\b"
+    rf"\b({_NW})\s(?:items?|articles?)\b"
 )
 # Words after an item count that make it a count of some items, not of the order's.
 ITEMS_ARE = compile_bytes(r"(?i)^\s(?:is|are|was|were|of\s+them)\b")

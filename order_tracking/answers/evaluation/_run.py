@@ -49,6 +49,7 @@ class TurnResult:
     cost_usd: float
     latency_s: float
     error: str | None = None
+    check_reason: str | None = None  # why the answer is not verified
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ async def _run_case(model: str, case: Case, agent: BaseAgent, app: App) -> CaseR
                     cost_usd=usage.cost_usd,
                     latency_s=latency,
                     error=error,
+                    check_reason=review.reason if review.verified is False else None,
                 )
             )
     finally:
