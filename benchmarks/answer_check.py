@@ -4,10 +4,11 @@ and ``--adversarial [--before COMMIT]`` for hostile answers.
 The offline model answers N generated orders (every kind of the generator's mix) in process;
 each agent's answer and the tool results it had are kept. Then:
 
-1. the check alone, on each of those answers (``check_answer``, as a run applies it): median
-   and p95 microseconds per answer, over 20 timings of each;
+1. the check alone, on each of those answers (``AnswerCheck.verdict``, as a run applies it,
+   with the call arguments and the lookup rule): median and p95 microseconds per answer,
+   over 20 timings of each;
 2. whole orders with ``ANSWER_CHECK=flag`` against ``off``, alternated over 5 rounds: median
-   CPU milliseconds per order, and the ratio.
+   CPU milliseconds per order, and the ratio (the check's hop to a worker thread included).
 
 ``--adversarial``: the check on hostile answers of growing size (comma-grouped digits, the
 answer that froze ``serve``; long runs of ids, SKUs, keys, table cells, look-alike letters),
@@ -38,10 +39,15 @@ from order_tracking.core.settings import OFFLINE_MODEL, Settings
 class Recorder:
     """An answer check that keeps what it is given (and checks nothing)."""
 
-    seen: list[tuple[str, list[Any], str | None]] = dataclasses.field(default_factory=list)
+    seen: list[tuple[str, str, list[Any], dict[str, Any]]] = dataclasses.field(
+        default_factory=list
+    )
 
-    def review(self, agent: str, text: str, results: Any, **kwargs: Any) -> Any:
-        self.seen.append((text, [r for _, r in results], kwargs.get("order_id")))
+    async def review_within(
+        self, seconds: float | None, agent: str, text: str, results: Any, **kwargs: Any
+    ) -> Any:
+        asked = {k: kwargs[k] for k in ("order_id", "arguments") if k in kwargs}
+        self.seen.append((agent, text, list(results), asked))
         return AnswerCheck(CheckPolicy.OFF).review(agent, text, results)
 
 
@@ -102,18 +108,18 @@ def _median_ms(check: Any, text: str, results: list[Any], runs: int = 3) -> floa
     return statistics.median(times)
 
 
-def adversarial(before: str | None, before_max: int) -> None:
+def adversarial(before: str | None, before_max: int, sizes: list[int] = SIZES) -> None:
     results = [
         {"order_id": "ORD-1001", "payment_status": "captured", "amount": 299.99,
          "currency": "USD"},
     ]  # fmt: skip
     old = _before(before) if before else None
-    header = "| input | " + " | ".join(f"{size // 1000} KB" for size in SIZES) + " |"
+    header = "| input | " + " | ".join(f"{size / 1000:g} KB" for size in sizes) + " |"
     print(header)
-    print("|" + "---|" * (len(SIZES) + 1))
+    print("|" + "---|" * (len(sizes) + 1))
     for name, chunk in ADVERSARIAL.items():
         cells = []
-        for size in SIZES:
+        for size in sizes:
             text = (chunk * (size // len(chunk) + 1))[:size]
             now = f"{_median_ms(check_answer, text, results):.1f}"
             if old is not None:
@@ -137,11 +143,12 @@ def main() -> None:
     recorder = Recorder()
     asyncio.run(dataclasses.replace(app, answer_check=recorder).track_orders(ids, concurrency=50))
     timings, claims = [], []
-    for text, results, order_id in recorder.seen:
+    check = AnswerCheck()
+    for agent, text, results, asked in recorder.seen:
         runs = []
         for _ in range(20):
             start = time.perf_counter_ns()
-            verdict = check_answer(text, results, order_id=order_id)
+            verdict = check.verdict(agent, text, results, **asked)
             runs.append(time.perf_counter_ns() - start)
         assert verdict.verified, (text, verdict.unsupported)
         timings.append(statistics.median(runs) / 1000)

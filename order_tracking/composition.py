@@ -28,7 +28,7 @@ from .agents.specialists import AGENT_NAMES
 from .async_runner.app import App
 from .core.redaction import install_log_redaction, register_secret_values, register_secrets
 from .core.results import RunLimits
-from .core.settings import OFFLINE_MODEL, ConfigError, Settings, load_env_files
+from .core.settings import OFFLINE_MODEL, Settings, load_env_files
 from .ops.logs import LoggingMode, adopt_library_handlers, configure_logging, say
 
 if TYPE_CHECKING:
@@ -69,23 +69,11 @@ def configure_process(*, logging_mode: LoggingMode = "quiet") -> Settings:
     register_secrets(os.environ)
     install_log_redaction()
     settings = Settings.from_env(agent_names=AGENT_NAMES)
-    _check_order_ids(settings)
+    answer_check(settings)  # an ORDER_ID_PATTERN the check cannot run is a ConfigError
     if settings.log_format != "text":
         configure_logging(logging_mode, settings.log_format)
     register_secret_values(settings.service_api_keys)
     return settings
-
-
-def _check_order_ids(settings: Settings) -> None:
-    """An ``ORDER_ID_PATTERN`` the answer check's linear-time engine cannot run (lookarounds,
-    backreferences) is a bad setting, refused at start-up."""
-    from .answers.ids import OrderIdFinder, UnusablePattern
-
-    if not settings.order_ids.is_default:
-        try:
-            OrderIdFinder(settings.order_ids.regex)
-        except UnusablePattern as exc:
-            raise ConfigError(str(exc)) from None
 
 
 def announce_model_choice(settings: Settings, stream: TextIO | None = None) -> None:
@@ -171,6 +159,7 @@ def open_backends(settings: Settings) -> Backends:
     (state changes traced, like the models'). A database that is missing or not ours raises
     ``ConfigError``."""
     from . import backends
+    from .core.settings import ConfigError
     from .tracing.setup import trace_circuit_change
 
     try:
@@ -236,22 +225,19 @@ def build(
 
 def answer_check(settings: Settings) -> AnswerCheck:
     """The check every answer goes through (``ANSWER_CHECK``), with the configured order ids
-    (matched between characters that are not letters or digits, by a linear-time engine: a
-    pattern it cannot run is a ``ConfigError``) and, for ``replace``, the agents' answers
-    from tool results alone."""
-    from .agents.specialists import ANSWER_FORMATS
-    from .answers.policy import AnswerCheck, UnusablePattern
-    from .models.offline import compose_answer
+    (run by a linear-time engine: a pattern it cannot run is a ``ConfigError``) and, for
+    ``replace``, the agents' answers from tool results alone (built when first needed)."""
+    from .answers.policy import AnswerCheck
+
+    def rebuild(agent: str, results: Sequence[Any]) -> str:
+        from .agents.specialists import ANSWER_FORMATS
+        from .models.offline import compose_answer
+
+        return compose_answer(ANSWER_FORMATS.get(agent), results)
 
     ids = settings.order_ids
-    try:
-        return AnswerCheck(
-            policy=settings.answer_check,
-            order_id_pattern=None if ids.is_default else ids.regex,
-            rebuild=lambda agent, results: compose_answer(ANSWER_FORMATS.get(agent), results),
-        )
-    except UnusablePattern as exc:
-        raise ConfigError(str(exc)) from None
+    pattern = None if ids.is_default else ids.regex
+    return AnswerCheck(policy=settings.answer_check, order_id_pattern=pattern, rebuild=rebuild)
 
 
 def eval_apps(

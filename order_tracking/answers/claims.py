@@ -81,7 +81,9 @@ _LEAD_NUMBER = compile_bytes(r"^\s{0,3}(-?\d{1,3}(?:,\d{3}){1,2}|-?\d{1,15}(?:\.
 _INNER_DOUBT = compile_bytes(
     r"(?i)\b(?:not|never|no|will|would|should|could|can|may|might|once|when|if|until|yet)\b|n't"
 )
-_NAME_HEAD = compile_bytes(r"^\s{0,3}([A-Za-z0-9][A-Za-z0-9 .&'-]{0,40}?)\s{0,3}(?:[(,;]|\svia\b|$)")
+_NAME_HEAD = compile_bytes(
+    r"^\s{0,3}([A-Za-z0-9][A-Za-z0-9 .&'-]{0,40}?)\s{0,3}(?:[(,;]|\svia\b|$)"
+)
 _TOKEN_HEAD = compile_bytes(r"^\s{0,3}([A-Za-z0-9-]{1,60})")
 _NOTHING = {"", "none", "null", "n/a", "na", "-", "--", "tbd", "unknown", "pending"}
 

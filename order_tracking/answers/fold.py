@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-__all__ = ["EM_DASH", "EURO", "ARROW", "MAX_CHECKED_CHARS", "Folded", "fold"]
+__all__ = ["ARROW", "EM_DASH", "EURO", "MAX_CHECKED_CHARS", "Folded", "fold"]
 
 MAX_CHECKED_CHARS = 32_768  # an agent's answer is a few lines; past this, the rest is unchecked
 EURO, ARROW, EM_DASH, OTHER = "\x80", "\x81", "\x82", "\x9f"  # stand-ins (C1 controls)

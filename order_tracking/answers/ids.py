@@ -8,14 +8,16 @@ from collections.abc import Iterator
 
 import re2
 
+from ..core.values import ConfigError
 from .fold import fold
 from .patterns import ORDER_ID, compile_bytes
 
 __all__ = ["OrderIdFinder", "UnusablePattern"]
 
 
-class UnusablePattern(ValueError):
-    """An ``ORDER_ID_PATTERN`` the linear-time engine cannot run; the message says why."""
+class UnusablePattern(ConfigError):
+    """An ``ORDER_ID_PATTERN`` the linear-time engine cannot run; the message says why (a
+    bad setting: the composition root builds the check at start-up)."""
 
 
 class OrderIdFinder:

@@ -28,8 +28,8 @@ __all__ = [
     "MONEY",
     "MONTHS",
     "MOVEMENT",
-    "NUMBER_WORDS",
     "NOT_YET",
+    "NUMBER_WORDS",
     "OF_SKU",
     "ORDER_ID",
     "REFERENCE",
@@ -58,9 +58,7 @@ def compile_bytes(pattern: str | bytes) -> Any:
 
 def named(match: Any) -> dict[str, bytes | None]:
     """A match's named groups by ``str`` name (RE2 names a bytes pattern's groups in bytes)."""
-    return {
-        (k.decode() if isinstance(k, bytes) else k): v for k, v in match.groupdict().items()
-    }
+    return {(k.decode() if isinstance(k, bytes) else k): v for k, v in match.groupdict().items()}
 
 
 MONTHS = {
@@ -96,7 +94,9 @@ DATES = [
         False,
     ),
     (
-        compile_bytes(rf"(?i)\b{_DAY}\s{{1,3}}(?:of\s{{1,3}})?({_MONTH})\b\.?(?:,?\s{{1,3}}(\d{{4}})\b)?"),
+        compile_bytes(
+            rf"(?i)\b{_DAY}\s{{1,3}}(?:of\s{{1,3}})?({_MONTH})\b\.?(?:,?\s{{1,3}}(\d{{4}})\b)?"
+        ),
         ("d", "M", "y"),
         False,
     ),
@@ -109,7 +109,9 @@ SYMBOLS = {"$": None, EURO: "EUR", "£": "GBP", "¥": "JPY"}
 _WORDS = {"dollar": None, "euro": "EUR", "pound": "GBP", "yen": "JPY"}
 _SYM = rf"[$£¥{EURO}]"
 # Grouped thousands, a decimal comma (``1.299,50``, ``299,99``), or plain digits.
-_NUMBER = r"\d{1,3}(?:,\d{3}){1,6}(?:\.\d{1,6})?|\d{1,3}(?:\.\d{3}){0,6},\d{2}\b|\d{1,15}(?:\.\d{1,6})?"
+_NUMBER = (
+    r"\d{1,3}(?:,\d{3}){1,6}(?:\.\d{1,6})?|\d{1,3}(?:\.\d{3}){0,6},\d{2}\b|\d{1,15}(?:\.\d{1,6})?"
+)
 MONEY = [
     compile_bytes(rf"(?P<sym>{_SYM})\s?(?P<amt>{_NUMBER})(?:\s?(?P<code>{_CODES})\b)?"),
     compile_bytes(rf"\b(?P<amt>{_NUMBER})\s?(?:(?P<code>{_CODES})\b|(?P<sym>{_SYM}))"),
@@ -159,9 +161,7 @@ STATUS_SUPPORT = {
     "not stocked": {"not_stocked"},
 }
 _PHRASES = sorted(STATUS_SUPPORT, key=len, reverse=True)
-STATUS = compile_bytes(
-    r"(?i)\b(" + "|".join(p.replace(" ", r"[\s-]") for p in _PHRASES) + r")\b"
-)
+STATUS = compile_bytes(r"(?i)\b(" + "|".join(p.replace(" ", r"[\s-]") for p in _PHRASES) + r")\b")
 # "the refund (of $299.99) has been issued": a refunded payment, claimed at the noun.
 MOVEMENT = compile_bytes(
     r"(?i)\b(refund)s?\b[^;\n]{0,40}?\b(?:issued|processed|completed|sent|paid|credited|"
@@ -182,7 +182,20 @@ _N = r"\d{1,3}(?:,\d{3}){1,2}|\d{1,9}"
 NUMBER_WORDS = {
     word: number
     for number, word in enumerate(
-        "two three four five six seven eight nine ten eleven twelve".split(), start=2
+        [
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+        ],
+        start=2,
     )
 }
 _NW = rf"{_N}|(?i:{'|'.join(NUMBER_WORDS)})"

@@ -59,7 +59,9 @@ _KEY_VALUE = compile_bytes(
     r"(?m)(?:^|\|)[ \t]{0,8}(?:[-*+][ \t]{1,4}|\d{1,2}\.[ \t]{1,4})?"
     r"([A-Za-z][A-Za-z0-9 _/().-]{0,30}?)[ \t]{0,4}(?::|=)[ \t]{0,4}([^|\n]{1,200})"
 )
-_TABLE_RULE = compile_bytes(r"^\s{0,8}\|?\s{0,8}:?-{2,}:?\s{0,8}(?:\|\s{0,8}:?-{2,}:?\s{0,8}){0,40}\|?\s{0,8}$")
+_TABLE_RULE = compile_bytes(
+    r"^\s{0,8}\|?\s{0,8}:?-{2,}:?\s{0,8}(?:\|\s{0,8}:?-{2,}:?\s{0,8}){0,40}\|?\s{0,8}$"
+)
 _SCALARS = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
 _KEY_HEADERS = {"field", "key", "attribute", "property", "detail", "item", "name"}
 _VALUE_HEADERS = {"value", "details", "info", "information", "result"}
@@ -73,7 +75,7 @@ def pairs(data: bytes) -> list[Pair]:
         found += _table_pairs(text)
     if b":" in data or b"=" in data:
         for match in _KEY_VALUE.finditer(data):
-            start, end = match.span(2)
+            start = match.start(2)
             raw = match.group(2).decode("latin-1")
             stripped = raw.rstrip()
             found.append(

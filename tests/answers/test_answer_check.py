@@ -9,11 +9,10 @@ import asyncio
 from datetime import date
 from decimal import Decimal
 
+import labelled_answers
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-
-import labelled_answers
 
 from order_tracking.agents.tools import build_tools
 from order_tracking.answers.check import MAX_CHECKED_CHARS, check_answer, extract_claims
@@ -78,9 +77,7 @@ def test_a_custom_order_id_pattern_is_matched_as_written_and_never_inside_a_sku(
     wrong = check_answer("Order #W9999999 was paid.", results, order_id_pattern="#W[0-9]{7}")
     assert [c.text for c in wrong.unsupported] == ["#W9999999"]
     # Matched between characters that are not letters or digits, as written.
-    assert [c.text for c in extract_claims("x#W1234567 #W7654321", "#W[0-9]{7}")] == [
-        "#W7654321"
-    ]
+    assert [c.text for c in extract_claims("x#W1234567 #W7654321", "#W[0-9]{7}")] == ["#W7654321"]
     adjacent = extract_claims("#W1234567,#W7654321;#W1111111", "#W[0-9]{7}")
     assert [c.text for c in adjacent] == ["#W1234567", "#W7654321", "#W1111111"]
     letters = "[A-Z]{3}-[0-9]{2,8}"

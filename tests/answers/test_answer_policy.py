@@ -353,10 +353,14 @@ def test_lookups_are_matched_to_the_question_by_their_arguments_and_results():
     check = AnswerCheck()
     order = {"status": "success", "order_id": "ORD-1001", "order_status": "shipped",
              "items": [{"sku": "SKU-APL-01", "quantity": 1}]}  # fmt: skip
-    stock = {"status": "success",
-             "items": [{"sku": "SKU-APL-01", "on_hand": 150, "stock_state": "in_stock"}]}
-    other = {"status": "success",
-             "items": [{"sku": "SKU-MON-22", "on_hand": 0, "stock_state": "out_of_stock"}]}
+    stock = {
+        "status": "success",
+        "items": [{"sku": "SKU-APL-01", "on_hand": 150, "stock_state": "in_stock"}],
+    }
+    other = {
+        "status": "success",
+        "items": [{"sku": "SKU-MON-22", "on_hand": 0, "stock_state": "out_of_stock"}],
+    }
     down = {"status": "error", "error_message": "The warehouse system is unavailable."}
     results = [("get_order_status", order), ("check_inventory", stock),
                ("check_inventory", other), ("check_inventory", down)]  # fmt: skip

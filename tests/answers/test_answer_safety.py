@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from helpers import scripted_models
+from helpers import run_cli, scripted_models
 from hypothesis import example, given
 from hypothesis import strategies as st
 from labelled_answers import SHIPPED
@@ -67,16 +67,12 @@ def _nested_unbounded(parsed, inside: bool = False) -> bool:
     """Whether a parsed pattern has a repetition inside an unbounded one."""
     for op, av in parsed:
         if op in (sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT, sre_parse.POSSESSIVE_REPEAT):
-            low, high, sub = av
-            if inside:
+            _, high, sub = av
+            if inside or _nested_unbounded(sub, high == sre_parse.MAXREPEAT):
                 return True
-            if _nested_unbounded(sub, high == sre_parse.MAXREPEAT):
-                return True
-        elif op == sre_parse.SUBPATTERN:
-            if _nested_unbounded(av[3], inside):
-                return True
-        elif op == sre_parse.BRANCH:
-            if any(_nested_unbounded(branch, inside) for branch in av[1]):
+        elif op in (sre_parse.SUBPATTERN, sre_parse.BRANCH):
+            branches = [av[3]] if op == sre_parse.SUBPATTERN else av[1]
+            if any(_nested_unbounded(branch, inside) for branch in branches):
                 return True
     return False
 
@@ -248,3 +244,21 @@ def test_folding_any_text_maps_back_inside_it(text):
     if text.isascii() and text.isprintable():  # markdown's marks read as spaces
         marks = text.replace("**", "  ").replace("__", "  ").replace("`", " ")
         assert folded.data == marks.encode() and folded.origin is None
+
+
+def test_an_order_id_pattern_the_check_cannot_run_is_refused_at_start_up(
+    capsys, cli_env, monkeypatch
+):
+    monkeypatch.setenv("ORDER_ID_PATTERN", "(?<![A-Z])ORD-[0-9]+")
+    code, out, err = run_cli(capsys, "ORD-1001")
+    assert code == 2 and out == ""
+    (line,) = err.strip().splitlines()
+    assert line.startswith("track-order: error: ") and "ORDER_ID_PATTERN" in line
+
+
+def test_the_benchmark_of_hostile_answers_runs(capsys):
+    from benchmarks.answer_check import ADVERSARIAL, adversarial
+
+    adversarial(None, 0, sizes=[100, 1000])
+    rows = capsys.readouterr().out.strip().splitlines()
+    assert rows[0] == "| input | 0.1 KB | 1 KB |" and len(rows) == 2 + len(ADVERSARIAL)

@@ -49,8 +49,10 @@ CASES: list[tuple[str, str, str | None]] = [
         "You were charged $299.99.",
         "SKU-APL-01: 150 units in stock\nSKU-KBD-07: 8 units — reorder recommended",
         "We have 150 units of SKU-APL-01 in stock.",
-        "Your order ORD-1001 has shipped via UPS (tracking: 1Z999AA1012345678) and is expected "
-        "to arrive by January 18th. Payment of $299.99 confirmed.",
+        (
+            "Your order ORD-1001 has shipped via UPS (tracking: 1Z999AA1012345678) and is expected "
+            "to arrive by January 18th. Payment of $299.99 confirmed."
+        ),
         "Good news: ORD-1001 is on its way with UPS and should be there by 18 January 2024.",
         "Thanks for your patience! Your order is in transit.",
         "It hasn't been delivered yet; it should be delivered by January 18th.",
@@ -115,7 +117,7 @@ CASES += [("shipped", text, None) for text in [
     "It has 150 line items.",
     "2 x SKU-APL-01 and 1 x SKU-KBD-07.",
     "A total of 8 units were ordered.",
-]] + [  # noqa: RUF005 - amounts against amounts, stock against stock
+]] + [
     ("shipped", "You were charged $150.00.", "amount"),
     ("shipped", "There are 299 units of SKU-APL-01 in stock.", "stock"),
 ]  # fmt: skip
@@ -139,35 +141,62 @@ CASES += [
     ("voided", "It was charged back.", "status"),
 ]
 # 4. Structured answers: the tool's JSON, a table, key: value lines, read by their keys.
-_JSON = (
-    '{"order_id": "ORD-1001", "payment_status": "captured", "amount": %s, "currency": "%s"}'
-)
+_JSON = '{"order_id": "ORD-1001", "payment_status": "captured", "amount": %s, "currency": "%s"}'
 CASES += [
     ("shipped", _JSON % ("299.99", "USD"), None),
     ("shipped", "```json\n" + _JSON % ("299.99", "USD") + "\n```", None),
     ("shipped", "{'order_id': 'ORD-1001', 'eta': '2024-01-18', 'carrier': 'UPS'}", None),
-    ("shipped", '{"items": [{"sku": "SKU-APL-01", "on_hand": 150, "reorder_recommended": '
-                'false}, {"sku": "SKU-KBD-07", "on_hand": 8}]}', None),
-    ("shipped", "| SKU | On hand | State |\n|---|---|---|\n| SKU-APL-01 | 150 | in stock |\n"
-                "| SKU-KBD-07 | 8 | low stock |", None),
-    ("shipped", "| Field | Value |\n|---|---|\n| Carrier | UPS |\n| Tracking | "
-                "1Z999AA1012345678 |\n| ETA | January 18, 2024 |", None),
+    (
+        "shipped",
+        (
+            '{"items": [{"sku": "SKU-APL-01", "on_hand": 150, "reorder_recommended": '
+            'false}, {"sku": "SKU-KBD-07", "on_hand": 8}]}'
+        ),
+        None,
+    ),
+    (
+        "shipped",
+        (
+            "| SKU | On hand | State |\n|---|---|---|\n| SKU-APL-01 | 150 | in stock |\n"
+            "| SKU-KBD-07 | 8 | low stock |"
+        ),
+        None,
+    ),
+    (
+        "shipped",
+        (
+            "| Field | Value |\n|---|---|\n| Carrier | UPS |\n| Tracking | "
+            "1Z999AA1012345678 |\n| ETA | January 18, 2024 |"
+        ),
+        None,
+    ),
     ("shipped", "- **Status:** captured\n- **Amount:** 299.99\n- **Currency:** USD", None),
     ("shipped", "order_status: shipped\nitem_count: 2\nplaced_date: 2024-01-15", None),
     ("shipped", _JSON % ("349.99", "USD"), "amount"),
     ("shipped", "```json\n" + _JSON % ("299.99", "EUR") + "\n```", "currency"),
-    ("shipped", '{"order_id": "ORD-1001", "payment_status": "refunded", "amount": 299.99}',
-     "status"),
+    (
+        "shipped",
+        '{"order_id": "ORD-1001", "payment_status": "refunded", "amount": 299.99}',
+        "status",
+    ),
     ("shipped", '{"items": [{"sku": "SKU-APL-01", "on_hand": 510}]}', "stock"),
     ("shipped", '{"items": [{"on_hand": 8, "sku": "SKU-APL-01"}]}', "stock"),
     ("shipped", '{"order_id": "ORD-1001", "item_count": 3}', "items"),
     ("shipped", "{'order_id': 'ORD-1001', 'eta': '2024-01-19', 'carrier': 'UPS'}", "date"),
-    ("shipped", "| SKU | On hand |\n|---|---|\n| SKU-APL-01 | 150 |\n| SKU-KBD-07 | 9 |",
-     "stock"),
-    ("shipped", "| Field | Value |\n|---|---|\n| Carrier | Purolator |\n| ETA | 2024-01-18 |",
-     "carrier"),
-    ("shipped", "| Field | Value |\n|---|---|\n| Tracking | 1Z999AA1012345678 |\n| ETA | "
-                "January 19, 2024 |", "date"),
+    ("shipped", "| SKU | On hand |\n|---|---|\n| SKU-APL-01 | 150 |\n| SKU-KBD-07 | 9 |", "stock"),
+    (
+        "shipped",
+        "| Field | Value |\n|---|---|\n| Carrier | Purolator |\n| ETA | 2024-01-18 |",
+        "carrier",
+    ),
+    (
+        "shipped",
+        (
+            "| Field | Value |\n|---|---|\n| Tracking | 1Z999AA1012345678 |\n| ETA | "
+            "January 19, 2024 |"
+        ),
+        "date",
+    ),
     ("shipped", "- **Status:** captured\n- **Amount:** 349.99\n- **Currency:** USD", "amount"),
     ("shipped", "Carrier: UPS\nTracking: ABC123\nETA: 2024-01-18", "reference"),
     ("shipped", "Shipped: 2024-01-18\nETA: 2024-01-18", "date"),  # the ETA is not shipped_date
@@ -227,11 +256,15 @@ class Score:
 
     def table(self) -> str:
         lines = [
-            f"answer check on the labelled set: {self.correct} correct answers, "
-            f"{len(self.false_alarms)} false alarms; {self.planted} planted errors, "
-            f"{self.planted - len(self.missed)} caught",
-            f"{'claim kind':<12} {'planted':>7} {'caught':>6} {'flagged':>7} "
-            f"{'recall':>6} {'precision':>9}",
+            (
+                f"answer check on the labelled set: {self.correct} correct answers, "
+                f"{len(self.false_alarms)} false alarms; {self.planted} planted errors, "
+                f"{self.planted - len(self.missed)} caught"
+            ),
+            (
+                f"{'claim kind':<12} {'planted':>7} {'caught':>6} {'flagged':>7} "
+                f"{'recall':>6} {'precision':>9}"
+            ),
         ]
         for row in self.rows:
             recall = "—" if row.recall is None else f"{row.recall:.2f}"
