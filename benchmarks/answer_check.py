@@ -39,9 +39,7 @@ from order_tracking.core.settings import OFFLINE_MODEL, Settings
 class Recorder:
     """An answer check that keeps what it is given (and checks nothing)."""
 
-    seen: list[tuple[str, str, list[Any], dict[str, Any]]] = dataclasses.field(
-        default_factory=list
-    )
+    seen: list[tuple[str, str, list[Any], dict[str, Any]]] = dataclasses.field(default_factory=list)
 
     async def review_within(
         self, seconds: float | None, agent: str, text: str, results: Any, **kwargs: Any
@@ -134,6 +132,7 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=200)
     parser.add_argument("--adversarial", action="store_true")
     parser.add_argument("--before", help="a commit whose check to time side by side")
+    parser.add_argument("--no-orders", action="store_true", help="skip the whole-order CPU")
     parser.add_argument("--before-max", type=int, default=40_000)
     args = parser.parse_args()
     if args.adversarial:
@@ -142,16 +141,24 @@ def main() -> None:
     app, ids = _app(args.orders)
     recorder = Recorder()
     asyncio.run(dataclasses.replace(app, answer_check=recorder).track_orders(ids, concurrency=50))
-    timings, claims = [], []
+    timings, claims, was = [], [], []
     check = AnswerCheck()
+    old = _before(args.before) if args.before else None
     for agent, text, results, asked in recorder.seen:
-        runs = []
-        for _ in range(20):
+        runs, old_runs = [], []
+        bare = [r for _, r in results]
+        for _ in range(20):  # alternated: the two checks see the same machine
             start = time.perf_counter_ns()
             verdict = check.verdict(agent, text, results, **asked)
             runs.append(time.perf_counter_ns() - start)
-        assert verdict.verified, (text, verdict.unsupported)
+            if old is not None:
+                start = time.perf_counter_ns()
+                old(text, bare, order_id=asked.get("order_id"))
+                old_runs.append(time.perf_counter_ns() - start)
+        assert verdict.verified, (text, verdict.unsupported, verdict.no_lookup)
         timings.append(statistics.median(runs) / 1000)
+        if old_runs:
+            was.append(statistics.median(old_runs) / 1000)
         claims.append(len(verdict.claims))
     timings.sort()
     print(f"answers: {len(timings)}, claims per answer: median {statistics.median(claims):g}")
@@ -159,6 +166,14 @@ def main() -> None:
         f"check per answer: median {statistics.median(timings):.0f} µs, "
         f"p95 {timings[int(0.95 * len(timings)) - 1]:.0f} µs"
     )
+    if was:
+        was.sort()
+        print(
+            f"the check at {args.before}, side by side: median {statistics.median(was):.0f} µs, "
+            f"p95 {was[int(0.95 * len(was)) - 1]:.0f} µs"
+        )
+    if args.no_orders:
+        return
     flag, off = [], []
     checked = dataclasses.replace(app, answer_check=composition.answer_check(app.settings))
     unchecked = dataclasses.replace(app, answer_check=None)

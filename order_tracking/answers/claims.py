@@ -22,6 +22,7 @@ from .keys import KEYS
 from .patterns import (
     CARRIER,
     CURRENCY,
+    DATE_PARTS,
     DATES,
     DENIED,
     MONEY,
@@ -76,6 +77,7 @@ def cents(value: Any) -> Decimal:
         return Decimal(-1)
 
 
+_DIGITS = frozenset(b"0123456789")
 _DECIMAL_COMMA = compile_bytes(r"\d{1,3}(?:\.\d{3}){0,6},\d{2}")
 _LEAD_NUMBER = compile_bytes(r"^\s{0,3}(-?\d{1,3}(?:,\d{3}){1,2}|-?\d{1,15}(?:\.\d{1,6})?)\b")
 _INNER_DOUBT = compile_bytes(
@@ -96,22 +98,26 @@ def status_word(matched: bytes) -> str:
 def dates_in(data: bytes, offset: int = 0):
     """(date, span) for each date written in ``data``; a date without a year gets year 1
     (matched on month and day); a day-first or month-first date gives both readings."""
-    for pattern, order, either_way in DATES:
-        for match in pattern.finditer(data):
-            parts = dict(zip(order, match.groups(), strict=True))
-            if "M" in parts:
-                month = MONTHS[parts["M"].decode("latin-1").lower()]
-            else:
-                month = int(parts["m"])
-            readings = [(month, int(parts["d"]))]
-            if either_way:
-                readings.append((int(parts["d"]), month))
-            for m, d in readings:
-                try:
-                    day = date(int(parts["y"] or 1), m, d)
-                except ValueError:
-                    continue
-                yield day, (offset + match.start(), offset + match.end())
+    if not any(c in _DIGITS for c in data):
+        return
+    for match in DATES.finditer(data):
+        groups = match.groups()
+        form = next(k for k in range(len(DATE_PARTS)) if groups[4 * k] is not None)
+        order, either_way = DATE_PARTS[form]
+        parts = dict(zip(order, groups[4 * form + 1 : 4 * form + 4], strict=True))
+        if "M" in parts:
+            month = MONTHS[parts["M"].decode("latin-1").lower()]
+        else:
+            month = int(parts["m"])
+        readings = [(month, int(parts["d"]))]
+        if either_way:
+            readings.append((int(parts["d"]), month))
+        for m, d in readings:
+            try:
+                day = date(int(parts["y"] or 1), m, d)
+            except ValueError:
+                continue
+            yield day, (offset + match.start(), offset + match.end())
 
 
 class Claims:
@@ -120,6 +126,9 @@ class Claims:
 
     def __init__(self, text: str, folded: Folded) -> None:
         self.text, self.folded = text, folded
+        # What the answer holds at all: patterns that cannot match are not run.
+        self.lower = folded.data.lower()
+        self.digits = bool(set(folded.data) & _DIGITS)
         self.found: list[Claim] = []
         self.full = False
         self._starts: list[int] = []
@@ -146,24 +155,27 @@ class Claims:
 def free_text(claims: Claims, ids: OrderIdFinder) -> None:
     """Ids, SKUs, dates, amounts, references, carriers and statuses in free text."""
     data = claims.folded.data
-    for match in SKU.finditer(data):  # before ids: a SKU's tail may look like an id
-        claims.add(match.span(), "sku", match.group().decode("latin-1").upper())
-    for span in ids.spans(data):
-        claims.add(span, "order_id", data[span[0] : span[1]].decode("latin-1").upper())
-    for day, span in dates_in(data):
-        claims.add(span, "date", day)
-    _money(claims, data)
-    for match in REFERENCE.finditer(data):
-        token = match.group()
-        digits = sum(c in b"0123456789" for c in token)
-        if (0 < digits < len(token)) or digits >= 12:
-            claims.add(match.span(), "reference", token.decode("latin-1").upper())
+    if b"sku-" in claims.lower:  # before ids: a SKU's tail may look like an id
+        for match in SKU.finditer(data):
+            claims.add(match.span(), "sku", match.group().decode("latin-1").upper())
+    if ids.pattern is not None or b"ord-" in claims.lower:
+        for span in ids.spans(data):
+            claims.add(span, "order_id", data[span[0] : span[1]].decode("latin-1").upper())
+    if claims.digits:
+        for day, span in dates_in(data):
+            claims.add(span, "date", day)
+        _money(claims, data)
+        for match in REFERENCE.finditer(data):
+            token = match.group()
+            digits = sum(c in _DIGITS for c in token)
+            if (0 < digits < len(token)) or digits >= 12:
+                claims.add(match.span(), "reference", token.decode("latin-1").upper())
     for match in CARRIER.finditer(data):
         claims.add(match.span(1), "carrier", match.group(1).decode("latin-1").upper())
     for match in STATUS.finditer(data):
         if not _doubted(data, match.start()):
             claims.add(match.span(), "status", status_word(match.group()))
-    for match in MOVEMENT.finditer(data):
+    for match in MOVEMENT.finditer(data) if b"refund" in claims.lower else ():
         if not _doubted(data, match.start()) and not _INNER_DOUBT.search(match.group()):
             claims.add(match.span(1), "status", "refunded", shown=match.span())
 
@@ -176,18 +188,16 @@ def _doubted(data: bytes, start: int) -> bool:
 
 def _money(claims: Claims, data: bytes, offset: int = 0, **extra: Any) -> bool:
     added = False
-    for pattern in MONEY:
-        for match in pattern.finditer(data):
-            found = named(match)
-            code = found.get("code")
-            currency = code.decode() if code else None
-            if found.get("sym"):
-                currency = currency or SYMBOLS.get(found["sym"].decode("latin-1"))
-            if found.get("word"):
-                currency = WORD_CURRENCY[found["word"].decode().lower()]
-            span = (offset + match.start(), offset + match.end())
-            value = (cents(found["amt"].decode()), currency)
-            added = claims.add(span, "amount", value, **extra) or added
+    for match in MONEY.finditer(data):
+        found = {name[0]: value for name, value in named(match).items() if value is not None}
+        currency = found["c"].decode() if "c" in found else None
+        if "s" in found:
+            currency = currency or SYMBOLS.get(found["s"].decode("latin-1"))
+        if "w" in found:
+            currency = WORD_CURRENCY[found["w"].decode().lower()]
+        span = (offset + match.start(), offset + match.end())
+        value = (cents(found["a"].decode()), currency)
+        added = claims.add(span, "amount", value, **extra) or added
     return added
 
 

@@ -52,10 +52,24 @@ class _Clauses:
 
     def __init__(self, data: bytes) -> None:
         self.data = data
-        self.ends = [m.start() for m in SEGMENT_END.finditer(data)]
-        self.skus = [(m.start(), m.group().decode("latin-1").upper()) for m in SKU.finditer(data)]
-        self._sku_starts = [start for start, _ in self.skus]
+        self._ends: list[int] | None = None  # read when a count needs them
+        self._skus: list[tuple[int, str]] | None = None
+        self._starts: list[int] = []
         self._wording: dict[int, str | None] = {}  # by clause: each clause read once
+
+    @property
+    def ends(self) -> list[int]:
+        if self._ends is None:
+            self._ends = [m.start() for m in SEGMENT_END.finditer(self.data)]
+        return self._ends
+
+    @property
+    def skus(self) -> list[tuple[int, str]]:
+        if self._skus is None:
+            found = SKU.finditer(self.data) if b"sku-" in self.data.lower() else ()
+            self._skus = [(m.start(), m.group().decode("latin-1").upper()) for m in found]
+            self._starts = [position for position, _ in self._skus]
+        return self._skus
 
     def bounds(self, at: int) -> tuple[int, int]:
         index = bisect.bisect_right(self.ends, at)
@@ -65,12 +79,14 @@ class _Clauses:
 
     def sku_for(self, at: int) -> str | None:
         start, end = self.bounds(at)
-        first = bisect.bisect_left(self._sku_starts, start)
-        last = bisect.bisect_left(self._sku_starts, end)
-        before = bisect.bisect_left(self._sku_starts, at)
+        skus = self.skus
+        starts = self._starts
+        first = bisect.bisect_left(starts, start)
+        last = bisect.bisect_left(starts, end)
+        before = bisect.bisect_left(starts, at)
         if first < before:
-            return self.skus[before - 1][1]
-        return self.skus[first][1] if last - first == 1 else None
+            return skus[before - 1][1]
+        return skus[first][1] if last - first == 1 else None
 
     def wording(self, at: int) -> str | None:
         """``stock`` or ``order`` when the clause speaks of one of them, else None."""
@@ -117,11 +133,21 @@ def _loose_counts(claims: Claims, clauses: _Clauses, pattern) -> None:
                    shown=match.span())  # fmt: skip
 
 
+_STOCK_HINTS = (b"stock", b"hand", b"available", b"left", b"remaining", b"warehouse",
+                b"inventory")  # fmt: skip
+_ITEM_HINTS = (b"item", b"product", b"line", b"sku", b"total", b"article")
+_UNIT_HINTS = (b"unit", b"pcs", b"piece")
+
+
 def counts(claims: Claims) -> None:
-    """Every count in free text, as ``stock`` and ``items`` claims."""
-    data = claims.folded.data
+    """Every count in free text, as ``stock`` and ``items`` claims (a pattern runs only when
+    the answer has the words it needs)."""
+    data, lower = claims.folded.data, claims.lower
+    if not claims.digits and not any(w.encode() in lower for w in NUMBER_WORDS):
+        return
     clauses = _Clauses(data)
-    for match in TIMES_SKU.finditer(data):
+    skus = b"sku-" in lower
+    for match in TIMES_SKU.finditer(data) if skus else ():
         groups = match.groups()
         number, sku = next((n, s) for n, s in ((1, 2), (4, 3), (6, 5)) if groups[n - 1])
         span = match.span(number)
@@ -129,9 +155,11 @@ def counts(claims: Claims) -> None:
             sku_value = match.group(sku).decode("latin-1").upper()
             claims.add(span, "items", _number(match.group(number)), context=sku_value,
                        fields=("quantity",), shown=match.span())  # fmt: skip
-    _sku_counts(claims, clauses, OF_SKU, 1, 2)
-    _loose_counts(claims, clauses, STOCK_COUNT)  # before items: "8 items in stock" is stock
-    for match in ITEMS.finditer(data):
+    if skus:
+        _sku_counts(claims, clauses, OF_SKU, 1, 2)
+    if any(hint in lower for hint in _STOCK_HINTS):  # before items: "8 items in stock"
+        _loose_counts(claims, clauses, STOCK_COUNT)
+    for match in ITEMS.finditer(data) if any(h in lower for h in _ITEM_HINTS) else ():
         index = next(i for i, group in enumerate(match.groups(), start=1) if group)
         span = match.span(index)
         if _bounded(data, span[0]):
@@ -141,5 +169,7 @@ def counts(claims: Claims) -> None:
         fields = {1: ("lines", "total"), 2: ("lines",), 3: ("total",), 4: ("total",)}
         claims.add(span, "items", _number(match.group(index)),
                    fields=fields.get(index, ("lines", "total")), shown=match.span())  # fmt: skip
-    _loose_counts(claims, clauses, UNITS)
-    _sku_counts(claims, clauses, SKU_COUNT, 2, 1)
+    if any(hint in lower for hint in _UNIT_HINTS):
+        _loose_counts(claims, clauses, UNITS)
+    if skus:
+        _sku_counts(claims, clauses, SKU_COUNT, 2, 1)

@@ -20,11 +20,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from .claims import cents
 from .keys import COUNT_WORDS, MONEY_WORDS
-from .patterns import CURRENCY
+from .patterns import CURRENCY_CODES
 
 __all__ = ["Facts", "Lookup", "Subject", "grounding", "lookups_of", "relevant"]
 
@@ -126,6 +127,7 @@ def grounding(lookups: Iterable[Lookup], subject: Subject) -> bool:
     return False
 
 
+@lru_cache(maxsize=1024)
 def _money_field(key: str) -> bool:
     return any(w in key for w in MONEY_WORDS) and not any(w in key for w in COUNT_WORDS)
 
@@ -152,6 +154,9 @@ class Facts:
         stack: list[tuple[str, Any, str | None]] = [("", [lk.result for lk in lookups], None)]
         while stack:  # every value with its key and the SKU of its record; no recursion
             key, value, sku = stack.pop()
+            if isinstance(value, (str, int, float)) or value is None:
+                facts._scalar(key, value, sku)
+                continue
             if isinstance(value, Mapping):
                 own = _text(value.get("sku")) or sku
                 facts._order(value)
@@ -163,42 +168,44 @@ class Facts:
             facts._scalar(key, value, sku)
         return facts
 
-    def _add(self, table: dict, key: Any, value: Any) -> None:
-        table.setdefault(key, set()).add(value)
-
     def _order(self, record: Mapping[str, Any]) -> None:
         """An order's item counts: its lines and its total quantity."""
         if isinstance(record.get("item_count"), int):
-            self._add(self.counts, ("lines", None), record["item_count"])
+            self.counts.setdefault(("lines", None), set()).add(record["item_count"])
         items = record.get("items")
         if isinstance(items, list) and items and all(isinstance(i, Mapping) for i in items):
             quantities = [i.get("quantity") for i in items]
             if all(isinstance(q, int) and not isinstance(q, bool) for q in quantities):
-                self._add(self.counts, ("lines", None), len(items))
-                self._add(self.counts, ("total", None), sum(quantities))
+                self.counts.setdefault(("lines", None), set()).add(len(items))
+                self.counts.setdefault(("total", None), set()).add(sum(quantities))
 
     def _scalar(self, key: str, value: Any, sku: str | None) -> None:
         self.values.setdefault(key, []).append((value, sku))
-        if value is None or isinstance(value, bool):
+        if value is None or value is True or value is False:
             return
         if isinstance(value, (int, float, Decimal)):
             if _money_field(key):
                 self.money.add(cents(value))
             if isinstance(value, int) and key in ("on_hand", "quantity"):
-                self._add(self.counts, (key, sku), value)
-                self._add(self.counts, (key, None), value)
+                self.counts.setdefault((key, sku), set()).add(value)
+                self.counts.setdefault((key, None), set()).add(value)
             return
-        text = str(value).strip()
-        self.strings.add(text.upper())
+        text = (value if isinstance(value, str) else str(value)).strip()
+        upper = text.upper()
+        self.strings.add(upper)
         if len(text) > _PROSE:
-            self.prose.append(" ".join(text.split()).upper())
-        self._add(self.statuses, key, text.lower().replace(" ", "_").replace("-", "_"))
-        if CURRENCY.fullmatch(text.upper().encode("latin-1", "replace")):
-            self.currencies.add(text.upper())
+            self.prose.append(" ".join(upper.split()))
+        self.statuses.setdefault(key, set()).add(_status(text))
+        if len(text) == 3 and upper in CURRENCY_CODES:
+            self.currencies.add(upper)
         if _money_field(key) and text.replace(".", "", 1).isdigit():
             self.money.add(cents(text))
         if len(text) >= 10 and text[4] == "-":  # tools return ISO dates (and times)
             try:
-                self._add(self.dates, key, date.fromisoformat(text[:10]))
+                self.dates.setdefault(key, set()).add(date.fromisoformat(text[:10]))
             except ValueError:
                 pass
+
+
+def _status(text: str) -> str:
+    return text.lower().replace(" ", "_").replace("-", "_")

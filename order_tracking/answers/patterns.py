@@ -12,17 +12,16 @@ a condition on a match (a reference has a letter and a digit) is checked on the 
 
 from __future__ import annotations
 
-from typing import Any
-
-import re2
-
+from .engine import compile_bytes, named
 from .fold import ARROW, EM_DASH, EURO
 
 __all__ = [
     "CARRIER",
     "COMPARED",
     "CURRENCY",
+    "CURRENCY_CODES",
     "DATES",
+    "DATE_PARTS",
     "DENIED",
     "ITEMS",
     "MONEY",
@@ -45,20 +44,6 @@ __all__ = [
     "compile_bytes",
     "named",
 ]
-
-
-def compile_bytes(pattern: str | bytes) -> Any:
-    """``pattern`` compiled by RE2 for Latin-1 bytes (the folded answer)."""
-    options = re2.Options()
-    options.encoding = re2.Options.Encoding.LATIN1
-    options.log_errors = False
-    raw = pattern if isinstance(pattern, bytes) else pattern.encode("latin-1")
-    return re2.compile(raw, options)
-
-
-def named(match: Any) -> dict[str, bytes | None]:
-    """A match's named groups by ``str`` name (RE2 names a bytes pattern's groups in bytes)."""
-    return {(k.decode() if isinstance(k, bytes) else k): v for k, v in match.groupdict().items()}
 
 
 MONTHS = {
@@ -84,27 +69,25 @@ MONTHS = {
 }
 _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 _DAY = r"(\d{1,2})(?:st|nd|rd|th)?"
-# (pattern, what its groups are, whether day and month may be the other way round)
-DATES = [
-    (compile_bytes(r"\b(\d{4})-(\d{2})-(\d{2})\b"), ("y", "m", "d"), False),
-    (compile_bytes(r"\b(\d{4})/(\d{2})/(\d{2})\b"), ("y", "m", "d"), False),
+# The date forms, one pattern: (form, what its three groups are, whether day and month may be
+# the other way round). Alternative k is group 4k+1, its parts groups 4k+2 to 4k+4.
+_DATE_FORMS = [
+    (r"\b(\d{4})-(\d{2})-(\d{2})\b", ("y", "m", "d"), False),
+    (r"\b(\d{4})/(\d{2})/(\d{2})\b", ("y", "m", "d"), False),
+    (rf"\b({_MONTH})\.?\s{{1,3}}{_DAY}\b(?:,?\s{{1,3}}(\d{{4}})\b)?", ("M", "d", "y"), False),
     (
-        compile_bytes(rf"(?i)\b({_MONTH})\.?\s{{1,3}}{_DAY}\b(?:,?\s{{1,3}}(\d{{4}})\b)?"),
-        ("M", "d", "y"),
-        False,
-    ),
-    (
-        compile_bytes(
-            rf"(?i)\b{_DAY}\s{{1,3}}(?:of\s{{1,3}})?({_MONTH})\b\.?(?:,?\s{{1,3}}(\d{{4}})\b)?"
-        ),
+        rf"\b{_DAY}\s{{1,3}}(?:of\s{{1,3}})?({_MONTH})\b\.?(?:,?\s{{1,3}}(\d{{4}})\b)?",
         ("d", "M", "y"),
         False,
     ),
-    (compile_bytes(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b"), ("m", "d", "y"), True),
-    (compile_bytes(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4})\b"), ("d", "m", "y"), True),
+    (r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b", ("m", "d", "y"), True),
+    (r"\b(\d{1,2})\.(\d{1,2})\.(\d{4})\b", ("d", "m", "y"), True),
 ]
+DATES = compile_bytes("(?i)" + "|".join(f"({form})" for form, _, _ in _DATE_FORMS))
+DATE_PARTS = [(order, either_way) for _, order, either_way in _DATE_FORMS]
 _CODES = "USD|EUR|GBP|CAD|AUD|JPY|CHF|CNY|INR|SEK|NOK|DKK|NZD|MXN|BRL|SGD|HKD|ZAR|PLN"
 CURRENCY = compile_bytes(rf"(?:{_CODES})")
+CURRENCY_CODES = frozenset(_CODES.split("|"))
 SYMBOLS = {"$": None, EURO: "EUR", "£": "GBP", "¥": "JPY"}
 _WORDS = {"dollar": None, "euro": "EUR", "pound": "GBP", "yen": "JPY"}
 _SYM = rf"[$£¥{EURO}]"
@@ -112,12 +95,13 @@ _SYM = rf"[$£¥{EURO}]"
 _NUMBER = (
     r"\d{1,3}(?:,\d{3}){1,6}(?:\.\d{1,6})?|\d{1,3}(?:\.\d{3}){0,6},\d{2}\b|\d{1,15}(?:\.\d{1,6})?"
 )
-MONEY = [
-    compile_bytes(rf"(?P<sym>{_SYM})\s?(?P<amt>{_NUMBER})(?:\s?(?P<code>{_CODES})\b)?"),
-    compile_bytes(rf"\b(?P<amt>{_NUMBER})\s?(?:(?P<code>{_CODES})\b|(?P<sym>{_SYM}))"),
-    compile_bytes(rf"\b(?P<code>{_CODES})\s?(?P<amt>{_NUMBER})\b"),
-    compile_bytes(rf"(?i)\b(?P<amt>{_NUMBER})\s(?P<word>dollar|euro|pound|yen)s?\b"),
-]
+# Amounts, one pattern; group names end in the alternative's number (RE2 names each once).
+MONEY = compile_bytes(
+    rf"(?P<s0>{_SYM})\s?(?P<a0>{_NUMBER})(?:\s?(?P<c0>{_CODES})\b)?|"
+    rf"\b(?P<a1>{_NUMBER})\s?(?:(?P<c1>{_CODES})\b|(?P<s1>{_SYM}))|"
+    rf"\b(?P<c2>{_CODES})\s?(?P<a2>{_NUMBER})\b|"
+    rf"(?i:\b(?P<a3>{_NUMBER})\s(?P<w3>dollar|euro|pound|yen)s?\b)"
+)
 WORD_CURRENCY = _WORDS
 ORDER_ID = compile_bytes(r"(?i)\bORD-\d{1,12}\b")
 SKU = compile_bytes(r"(?i)\bSKU-[A-Z0-9][A-Z0-9-]{0,40}\b")
