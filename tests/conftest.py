@@ -224,3 +224,22 @@ def temporal_env(
     monkeypatch.setenv("TEMPORAL_ADDRESS", temporal_address)
     monkeypatch.setenv("TEMPORAL_TASK_QUEUE", temporal_queue)
     return temporal_queue
+
+
+# The answer check's precision and recall per claim kind, in the summary of any run that ran
+# the labelled set (issue 23): the table docs/answer-check.md records.
+_LABELLED_SET = "test_the_labelled_set_no_false_alarm_and_every_planted_error_caught"
+_labelled_ran: list[bool] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and report.nodeid.endswith(_LABELLED_SET):
+        _labelled_ran.append(report.passed)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _labelled_ran:
+        from labelled_answers import score
+
+        terminalreporter.write_sep("-", "answer check: precision and recall per claim kind")
+        terminalreporter.write_line(score().table())
