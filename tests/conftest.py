@@ -5,6 +5,7 @@ Shared helpers (not fixtures) are in ``helpers.py``."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,21 +18,20 @@ from order_tracking import composition
 from order_tracking.core.settings import OFFLINE_MODEL, Settings
 from order_tracking.models.gateway import ModelFactory
 
-# The suite runs on both cores (pytest-xdist, ``--dist loadgroup``). Tests that share a server
-# or a folder run on one worker: each group below is one worker's, so one Temporal dev server
-# starts per run and the package's own ``.env`` is written by one test at a time.
-XDIST_GROUPS = {
-    "temporal_address": "temporal",  # the dev server, and workers on it
-    "package_env": "package-dotenv",  # order_tracking/.env
-}
+# The suite runs on both cores (pytest-xdist, ``--dist loadfile``: a module's tests, and its
+# module-scoped servers, stay on one worker). Nothing is shared between workers: each starts its
+# own servers on free loopback ports, in its own temporary folders; the package's ``.env`` is a
+# temporary one per test (``package_env``).
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        for fixture, group in XDIST_GROUPS.items():
-            if fixture in getattr(item, "fixturenames", ()):
-                item.add_marker(pytest.mark.xdist_group(group))
-                break
+@pytest.fixture(scope="session", autouse=True)
+def _absl_writes_to_the_real_stderr() -> None:
+    """ADK's ROUGE scorer imports absl, whose log handler keeps the ``sys.stderr`` of the moment
+    (a test's capture file) and closes it whenever logging is configured again (uvicorn does):
+    pytest then loses its stderr and every later test on that worker errors."""
+    import absl.logging
+
+    absl.logging.get_absl_handler().python_handler.stream = sys.__stderr__
 
 
 # No per-example deadline for property tests: a pause on a loaded CI machine is not a bug,
@@ -107,20 +107,17 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, tracing, trace_dir: Path) -> None:
 
 
 @pytest.fixture
-def package_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """``.env`` files switched on; where order_tracking/.env lives, restored afterwards
-    whatever the test writes there."""
+def package_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """``.env`` files switched on, the package's own (``order_tracking/.env``) in a folder of
+    this test's: a developer's real one is neither read nor touched, and tests on other workers
+    never see this one."""
     from order_tracking.core import settings as config
 
-    path = config._PACKAGE_DIR / ".env"
-    saved = path.read_bytes() if path.exists() else None
-    path.unlink(missing_ok=True)
+    folder = tmp_path / "package"
+    folder.mkdir()
+    monkeypatch.setattr(config, "_PACKAGE_DIR", folder)
     monkeypatch.delenv("ADK_DISABLE_LOAD_DOTENV")
-    yield path
-    if saved is None:
-        path.unlink(missing_ok=True)
-    else:
-        path.write_bytes(saved)
+    return folder / ".env"
 
 
 @pytest.fixture
