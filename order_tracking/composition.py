@@ -20,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -132,10 +133,13 @@ async def warm_up() -> None:
         gc.freeze()
 
 
-def production_models(settings: Settings, watch: Watch | None = None) -> ModelFactory:
+def production_models(
+    settings: Settings, watch: Watch | None = None, *, clock: Callable[[], float] = time.monotonic
+) -> ModelFactory:
     """The models agents get in production: LiteLLM, with a circuit breaker per model shared
     by every agent of the process, and (with a ``watch``) every call metered and charged to
-    the hourly limit. Further failure policies join ``guards`` here."""
+    the hourly limit. Further failure policies join ``guards`` here. ``clock``: what the
+    breakers' cool-down is measured on (tests)."""
     from .models.gateway import litellm_models
     from .models.meter import ModelMeter
     from .models.resilience import Breakers
@@ -145,6 +149,7 @@ def production_models(settings: Settings, watch: Watch | None = None) -> ModelFa
         threshold=settings.circuit_threshold,
         cooldown_s=settings.circuit_cooldown_s,
         on_change=trace_circuit_change,
+        clock=clock,
     )
     guards: list[AttemptGuard] = [breakers]
     if watch is not None:
