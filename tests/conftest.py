@@ -68,6 +68,7 @@ def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
                 "LOG_FORMAT",
                 "MAX_COST_USD_PER_HOUR",
                 "MAX_TOKENS_PER_HOUR",
+                "BROKER_URL",
             }
             or key.endswith("_API_URL")
             or key.startswith("OTEL_EXPORTER_OTLP")

@@ -6,6 +6,7 @@
     track-order data import FILE.jsonl [--db PATH] | data generate N [--seed S] [-o FILE]
     track-order backends serve [--data mock|sqlite:///PATH] [--host H] [--port P]
     track-order worker | submit ORD-… [--wait|--no-wait] | result WORKFLOW_ID   (Temporal)
+    track-order consume --broker URL | publish ORD-… --broker URL   (a broker stream)
 
 Exit codes: 0 every agent answered, 1 some did not (their sections say why), 2 bad input,
 130/143 interrupted. Input is checked before the heavy imports, so a typo fails fast and
@@ -46,6 +47,7 @@ from .data import backends_group, data_group
 from .evaluate import eval_command
 from .mcp import mcp_command
 from .output import Mode
+from .stream import consume_command, publish_command
 from .temporal import result_command, submit_command
 from .worker import worker_command
 
@@ -216,6 +218,8 @@ cli.add_command(submit_command)
 cli.add_command(result_command)
 cli.add_command(eval_command)
 cli.add_command(mcp_command)
+cli.add_command(consume_command)
+cli.add_command(publish_command)
 
 
 # --- Entry point ------------------------------------------------------------------------------
