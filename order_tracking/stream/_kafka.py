@@ -25,7 +25,9 @@ class KafkaTransport:
 
         parts = urlsplit(url)
         self.events = events
-        self.broker = KafkaBroker(f"{parts.hostname}:{parts.port or 9092}", logger=None)
+        self.broker = KafkaBroker(
+            f"{parts.hostname}:{parts.port or 9092}", logger=None, graceful_timeout=None
+        )
         self._subscribers: list[Any] = []
 
     def subscribe(self, handler: Callable[..., Awaitable[None]], where: Subscription) -> None:

@@ -16,7 +16,7 @@ DEAD_LETTER_KINDS = ("malformed", "poison")
 
 class StreamMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        r = registry or CollectorRegistry()
+        self.registry = r = registry or CollectorRegistry()
 
         def counter(name: str, text: str, *labels: str) -> Counter:
             return Counter(f"{PREFIX}_{name}", text, labels, registry=r)

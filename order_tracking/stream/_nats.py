@@ -42,6 +42,7 @@ class NatsTransport:
         self.broker = NatsBroker(
             url,
             logger=None,
+            graceful_timeout=None,  # the consumer drains in-flight events itself
             allow_reconnect=True,
             max_reconnect_attempts=-1,  # forever: the command does not give up on its own
             reconnect_time_wait=1,

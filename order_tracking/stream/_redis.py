@@ -23,7 +23,7 @@ class RedisTransport:
         from faststream.redis import RedisBroker
 
         self.events = events
-        self.broker = RedisBroker(url, logger=None)
+        self.broker = RedisBroker(url, logger=None, graceful_timeout=None)
         self._subscribers: list[Any] = []
 
     def subscribe(self, handler: Callable[..., Awaitable[None]], where: Subscription) -> None:
