@@ -71,6 +71,7 @@ class Handling:
             ("consumed", "answered", "dead_lettered", "already_answered", "abandoned"), 0
         )
         self._failures: OrderedDict[str, tuple[int, str]] = OrderedDict()
+        self._working: dict[str, asyncio.Event] = {}  # event ids being answered here
         self._paused = False
 
     def _count(self, name: str) -> None:
@@ -104,40 +105,52 @@ class Handling:
                 await self._dead_letter(delivery, bad.reason, bad.event_id, "malformed")
             return
         with log_context(event_id=event.id, order_id=event.order_id):
-            failures, last_error = self._failures.get(event.id, (0, ""))
-            attempts = max(delivery.delivered, failures + 1)
-            if attempts > opts.max_deliveries:
-                why = f" (last failure: {last_error})" if last_error else ""
-                reason = f"delivered {attempts} times without an answer{why}"
-                await self._dead_letter(delivery, reason, event.id, "poison")
-                return
-            assert self.answered_ids is not None
-            answered = self.answered_ids
-            if await self.retrying("answered ids", lambda: answered.seen(event.id)):
-                log.info("event already answered: acknowledged, not answered again")
-                self.metrics.duplicates.inc()
-                self._count("already_answered")
-                await delivery.ack()
-                return
-            await self._room(delivery)
+            # Handed over again while this process still works on it (it waited longer than
+            # the redelivery time): wait for that answer rather than answer it twice.
+            while (working := self._working.get(event.id)) is not None:
+                await self.keeping(delivery, working.wait())
+            self._working[event.id] = asyncio.Event()
             try:
-                report = await self.keeping(delivery, self.answer(event))
-            except Exception as exc:
-                self._failed(event.id, _describe(exc))
-                raise
-            if all(r.status == Status.BUDGET for r in report.results):
-                # Refused at the hourly limit after all (another order took the room): it
-                # waits in the broker rather than being answered with nothing.
-                await self._give_back(delivery)
-                return
-            body = result_message(event, report)
-            await self.retrying("result", lambda: self._publish_result(body, event.id))
-            await self.retrying("answered ids", lambda: answered.remember(event.id))
+                await self._answer(delivery, event)
+            finally:
+                self._working.pop(event.id).set()
+
+    async def _answer(self, delivery: Delivery, event: Event) -> None:
+        opts = self.options
+        failures, last_error = self._failures.get(event.id, (0, ""))
+        attempts = max(delivery.delivered, failures + 1)
+        if attempts > opts.max_deliveries:
+            why = f" (last failure: {last_error})" if last_error else ""
+            reason = f"delivered {attempts} times without an answer{why}"
+            await self._dead_letter(delivery, reason, event.id, "poison")
+            return
+        assert self.answered_ids is not None
+        answered = self.answered_ids
+        if await self.retrying("answered ids", lambda: answered.seen(event.id)):
+            log.info("event already answered: acknowledged, not answered again")
+            self.metrics.duplicates.inc()
+            self._count("already_answered")
             await delivery.ack()
-            self._failures.pop(event.id, None)
-            self._count("answered")
-            self.metrics.answered.inc()
-            log.info("event answered")
+            return
+        await self._room(delivery)
+        try:
+            report = await self.keeping(delivery, self.answer(event))
+        except Exception as exc:
+            self._failed(event.id, _describe(exc))
+            raise
+        if all(r.status == Status.BUDGET for r in report.results):
+            # Refused at the hourly limit after all (another order took the room): it
+            # waits in the broker rather than being answered with nothing.
+            await self._give_back(delivery)
+            return
+        body = result_message(event, report)
+        await self.retrying("result", lambda: self._publish_result(body, event.id))
+        await self.retrying("answered ids", lambda: answered.remember(event.id))
+        await delivery.ack()
+        self._failures.pop(event.id, None)
+        self._count("answered")
+        self.metrics.answered.inc()
+        log.info("event answered")
 
     async def _publish_result(self, body: bytes, event_id: str) -> None:
         if self.options.results is None:
@@ -194,7 +207,7 @@ class Handling:
                     logging.WARNING,
                     "order_tracking.stream",
                 )
-            await self.keeping(delivery, asyncio.sleep(min(refusal.retry_after_s, 5.0)))
+            await self.keeping(delivery, asyncio.sleep(min(refusal.retry_after_s, 1.0)))
             refusal = self.watch.limit_reached() if self.watch is not None else None
         if self._paused:
             self._paused = False

@@ -78,7 +78,8 @@ class NatsTransport:
             stream=self._stream(where.topic),
             durable=where.group,
             config=config,
-            pull_sub=PullSub(batch_size=min(where.concurrency, 32), timeout=FETCH_TIMEOUT_S),
+            # One at a time: a fetched event waits in no buffer, unwatched, for a free slot.
+            pull_sub=PullSub(batch_size=1, timeout=FETCH_TIMEOUT_S),
             ack_policy=AckPolicy.MANUAL,
             max_workers=where.concurrency,
             decoder=raw_body,
