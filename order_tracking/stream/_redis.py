@@ -25,11 +25,13 @@ class RedisTransport:
         self.events = events
         self.broker = RedisBroker(url, logger=None, graceful_timeout=None)
         self._subscribers: list[Any] = []
+        self._groups: set[tuple[str, str]] = set()
 
     def subscribe(self, handler: Callable[..., Awaitable[None]], where: Subscription) -> None:
         from faststream import AckPolicy
         from faststream.redis import StreamSub
 
+        self._groups.add((where.topic, where.group))
         idle_ms = max(1, int(where.redeliver_after_s * 1000))
         for claim in (None, idle_ms):  # new entries, then those abandoned by a member
             subscriber = self.broker.subscriber(
@@ -51,6 +53,17 @@ class RedisTransport:
         self.broker.publisher(stream=topic)
 
     async def connect(self) -> None:
+        from redis.exceptions import ResponseError
+
+        await self.broker.connect()
+        for topic, group in self._groups:
+            # From the stream's start: what was published before the first consumer came is
+            # answered too (FastStream would start a new group at the end).
+            try:
+                await self.broker._connection.xgroup_create(topic, group, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
         await self.broker.start()
 
     async def stop_fetching(self) -> None:

@@ -142,3 +142,37 @@ async def nats_publish(url: str, topic: str, bodies: list[bytes], headers=None) 
             await js.publish(topic, body, headers=headers)
     finally:
         await client.close()
+
+
+async def redis_messages(url: str, topic: str) -> list[bytes]:
+    """The bodies in ``topic``'s Redis stream, in order (FastStream's envelope taken off)."""
+    from faststream.redis.parser.binary import BinaryMessageFormatV1
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(url)
+    try:
+        entries = await client.xrange(topic)
+    finally:
+        await client.aclose()
+    return [BinaryMessageFormatV1.parse(fields[b"__data__"])[0] for _, fields in entries]
+
+
+async def redis_add(url: str, topic: str, bodies: list[bytes], *, take_as: str | None = None) -> None:
+    """Raw entries (``__data__``: the body, as any producer would XADD them); with
+    ``take_as``, then read by that member of the topic's group, who never acknowledges them
+    (a consumer that died)."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(url)
+    try:
+        for body in bodies:
+            await client.xadd(topic, {"__data__": body})
+        if take_as is not None:
+            group, consumer = take_as.split("/")
+            try:
+                await client.xgroup_create(topic, group, id="0", mkstream=True)
+            except Exception:  # noqa: BLE001, S110 - it exists
+                pass
+            await client.xreadgroup(group, consumer, {topic: ">"}, count=len(bodies))
+    finally:
+        await client.aclose()
