@@ -51,7 +51,7 @@ class Consumer:
         for line in iter(stream.readline, b""):
             into.append(line.decode())
 
-    def wait_for(self, test, timeout_s: float = 60) -> None:
+    def wait_for(self, test, timeout_s: float = 240) -> None:
         deadline = time.monotonic() + timeout_s
         while not test():
             if time.monotonic() > deadline or self.proc.poll() is not None and not test():
@@ -61,7 +61,7 @@ class Consumer:
     def started(self) -> bool:
         return any("Consuming" in line for line in self.err)
 
-    def finish(self, timeout_s: float = 60) -> int:
+    def finish(self, timeout_s: float = 240) -> int:
         code = self.proc.wait(timeout_s)
         for reader in self._readers:
             reader.join(5)
@@ -75,7 +75,7 @@ def publish(url: str, topic: str, *ids: str) -> list[str]:
     proc = subprocess.run(
         [sys.executable, "-m", "order_tracking.cli.main", "publish", *ids, "--broker", url,
          "--topic", topic, "--json"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True, text=True, timeout=240,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     return [json.loads(line)["event_id"] for line in proc.stdout.splitlines()]
@@ -120,7 +120,7 @@ def test_a_consumer_killed_mid_stream_loses_nothing(nats_url, tmp_path):
     args = ["--results", "-", "--concurrency", str(concurrency), "--redeliver-after", "1"]
     slow = {"OFFLINE_MODEL_LATENCY_S": "0.05"}
     victim = Consumer(nats_url, where, tmp_path, *args, env=slow)
-    survivor = Consumer(nats_url, where, tmp_path, *args, "--exit-when-idle", "3", env=slow)
+    survivor = Consumer(nats_url, where, tmp_path, *args, "--exit-when-idle", "5", env=slow)
     victim.wait_for(victim.started)
     survivor.wait_for(survivor.started)
     event_ids = [f"k{i}" for i in range(count)]
@@ -129,7 +129,7 @@ def test_a_consumer_killed_mid_stream_loses_nothing(nats_url, tmp_path):
     victim.wait_for(lambda: len(victim.out) >= 3)
     victim.proc.kill()
     victim.finish()
-    assert survivor.finish(120) == 0, "".join(survivor.err)
+    assert survivor.finish(300) == 0, "".join(survivor.err)
     by_victim = {r["event_id"] for r in victim.results()}
     by_survivor = [r["event_id"] for r in survivor.results()]
     assert by_victim | set(by_survivor) == set(event_ids)  # nothing lost
