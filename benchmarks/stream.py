@@ -33,7 +33,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
-from brokers import NatsServer, nats_publish  # noqa: E402
+from brokers import NatsServer, nats_publish
 
 TRACK_ORDER = str(Path(sys.executable).parent / "track-order")
 ORDERS = ("ORD-1001", "ORD-1002", "ORD-1003")
@@ -91,10 +91,25 @@ def start_consumers(url: str, n: int, topic: str, concurrency: int, env: dict, f
     logs = [folder / f"consumer-{group}-{i}.log" for i in range(n)]
     procs = [
         subprocess.Popen(
-            [TRACK_ORDER, "consume", "--broker", url, "--topic", topic, "--group", group,
-             "--results", f"{topic}.results", "--concurrency", str(concurrency)],
-            env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=log.open("wb"),
-        )  # fmt: skip
+            [
+                TRACK_ORDER,
+                "consume",
+                "--broker",
+                url,
+                "--topic",
+                topic,
+                "--group",
+                group,
+                "--results",
+                f"{topic}.results",
+                "--concurrency",
+                str(concurrency),
+            ],
+            env=env,
+            cwd=folder,
+            stdout=subprocess.DEVNULL,
+            stderr=log.open("wb"),
+        )
         for log in logs
     ]
     for log in logs:

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, BinaryIO, NoReturn
 import click
 
 from ..composition import announce_model_choice
-from ..core.order_ids import InvalidOrderId, OrderIds, source_name
 from ..core.settings import ConfigError
 from ..ops import lifecycle
 from ..ops.lifecycle import EXIT_OK
@@ -38,6 +37,7 @@ from .common import (
     id_file_option,
     insecure_option,
     port_option,
+    read_order_ids,
     timeout,
     timeout_option,
     verbose_option,
@@ -109,13 +109,7 @@ def track_command(
     if sum((stream, as_json, quiet)) > 1:
         raise BadInput("choose one of --stream, --json and --quiet")
     settings = settings_(verbose, timeout_s)  # cheap: no agent library yet; it has the id pattern
-    try:
-        ids = OrderIds(order_ids, id_file, source_name(id_file), settings.order_ids)
-    except InvalidOrderId as exc:
-        raise BadInput(str(exc)) from None
-    with ids:
-        if not len(ids):
-            raise BadInput("give at least one order id (e.g. ORD-1001), or --file PATH")
+    with read_order_ids(order_ids, id_file, settings.order_ids) as ids:
         mode = (
             Mode.STREAM if stream else Mode.JSON if as_json else Mode.QUIET if quiet else Mode.TEXT
         )

@@ -15,7 +15,6 @@ from typing import Any, BinaryIO
 
 import click
 
-from ..core.order_ids import InvalidOrderId, OrderIds, source_name
 from ..core.values import ConfigError, broker_url
 from ..ops import lifecycle
 from ..ops.logs import say
@@ -25,6 +24,7 @@ from .common import (
     count,
     id_file_option,
     insecure_option,
+    read_order_ids,
     settings,
     timeout,
     verbose_option,
@@ -210,7 +210,9 @@ def _metrics_socket(host: str, port: int | None, keys: tuple[str, ...], insecure
     from ..core.listen import ListenError, bind, exposure_warning
 
     try:
-        warning = exposure_warning(host, port, keys, insecure, exposes="read this consumer's metrics")
+        warning = exposure_warning(
+            host, port, keys, insecure, exposes="read this consumer's metrics"
+        )
         sock = bind(host, port)
     except ListenError as exc:
         raise BadInput(str(exc)) from None
@@ -253,13 +255,7 @@ def publish_command(
 
         if not (0 < len(question) <= MAX_QUESTION_CHARS and question.isprintable()):
             raise BadInput(f"--question must be 1 to {MAX_QUESTION_CHARS} printable characters")
-    try:
-        ids = OrderIds(order_ids, id_file, source_name(id_file), config.order_ids)
-    except InvalidOrderId as exc:
-        raise BadInput(str(exc)) from None
-    with ids:
-        if not len(ids):
-            raise BadInput("give at least one order id (e.g. ORD-1001), or --file PATH")
+    with read_order_ids(order_ids, id_file, config.order_ids) as ids:
 
         def published(event_id: str, order_id: str) -> None:
             if as_json:

@@ -9,11 +9,18 @@ a message that is not an event is dead-lettered with the reason, and a consumer 
 loses nothing (what it held is redelivered). See docs/streaming.md.
 """
 
-from ._brokers import Delivery, Subscription, Transport, check_topic, transport_for
+from ._brokers import Delivery, Subscription, Transport, check_topic
 from ._consumer import Answer, ConsumeOptions
 from ._event import SCHEMA_PATH, Event, Rejected, check_event, new_event
 from ._metrics import StreamMetrics
-from ._run import ConnectionLines, ConsumeSummary, answering, consume, publish_events
+from ._run import (
+    ConnectionLines,
+    ConsumeSummary,
+    answering,
+    consume,
+    publish_events,
+    transport_for,
+)
 
 __all__ = [
     "SCHEMA_PATH",

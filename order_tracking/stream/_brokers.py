@@ -2,8 +2,8 @@
 API for NATS, Redis and Kafka, and in-memory test brokers for each): subscribe a handler to a
 topic in a consumer group, publish, remember answered event ids, and read the group's lag.
 
-``transport_for(url)`` picks the kind from the URL's scheme; the kinds live in ``_nats``,
-``_redis`` and ``_kafka``. Nothing here is imported until a stream command runs.
+``_run.transport_for(url)`` picks the kind from the URL's scheme; the kinds live in
+``_nats``, ``_redis`` and ``_kafka``. Nothing here is imported until a stream command runs.
 """
 
 from __future__ import annotations
@@ -14,19 +14,18 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 __all__ = [
     "TOPIC_PATTERN",
     "AnsweredIds",
     "ConnectionEvents",
     "Delivery",
+    "FastStreamTransport",
     "InProcessIds",
     "Subscription",
     "Transport",
     "answered_key",
     "check_topic",
-    "transport_for",
 ]
 
 # One rule for every broker: a NATS subject (dots are levels), a Redis stream key and a
@@ -108,7 +107,9 @@ class Transport(Protocol):
 
     async def close(self) -> None: ...
 
-    async def publish(self, body: bytes, topic: str, *, key: str, headers: Mapping[str, str]) -> None:
+    async def publish(
+        self, body: bytes, topic: str, *, key: str, headers: Mapping[str, str]
+    ) -> None:
         """Durably on the broker before it returns (a JetStream or Kafka ack, an XADD)."""
 
     async def answered(self, group: str, ttl_s: float) -> AnsweredIds: ...
@@ -117,6 +118,33 @@ class Transport(Protocol):
         """Events in the topic the group has not been handed yet, where the broker says."""
 
     def delivery(self, message: Any) -> Delivery: ...
+
+
+class FastStreamTransport:
+    """What every kind shares: a FastStream broker, the subscriptions made on it, and its
+    life (start, stop fetching, stop)."""
+
+    def __init__(self, broker: Any, events: ConnectionEvents) -> None:
+        self.broker, self.events, self.closing = broker, events, False
+        self._subscribers: list[Any] = []
+
+    def _subscribed(self, subscriber: Any, handler: Callable[..., Awaitable[None]]) -> None:
+        subscriber(handler)
+        self._subscribers.append(subscriber)
+
+    def declare(self, topic: str) -> None:
+        self.broker.publisher(topic)
+
+    async def connect(self) -> None:
+        await self.broker.start()
+
+    async def stop_fetching(self) -> None:
+        for subscriber in self._subscribers:
+            await subscriber.stop()
+
+    async def close(self) -> None:
+        self.closing = True  # the connection's own "disconnected" is no outage now
+        await self.broker.stop()
 
 
 def answered_key(event_id: str) -> str:
@@ -146,19 +174,3 @@ async def raw_body(message: Any) -> bytes:
     itself, so a message that is not JSON reaches it (and the dead-letter topic) instead of
     failing inside the library, unacknowledged, forever."""
     return message.body
-
-
-def transport_for(url: str, events: ConnectionEvents) -> Transport:
-    """The transport for ``url`` (checked already: ``core.values.broker_url``)."""
-    scheme = urlsplit(url).scheme.lower()
-    if scheme in ("nats", "tls"):
-        from ._nats import NatsTransport
-
-        return NatsTransport(url, events)
-    if scheme in ("redis", "rediss"):
-        from ._redis import RedisTransport
-
-        return RedisTransport(url, events)
-    from ._kafka import KafkaTransport
-
-    return KafkaTransport(url, events)

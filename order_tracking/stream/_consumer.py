@@ -185,7 +185,7 @@ class Handling:
         # Shielded and bounded: a broker that is away gets it back by redelivery anyway.
         try:
             await asyncio.wait_for(asyncio.shield(delivery.abandon()), 2.0)
-        except (Exception, asyncio.CancelledError):  # noqa: BLE001
+        except (Exception, asyncio.CancelledError):  # noqa: BLE001, S110 - redelivered anyway
             pass
 
     def _failed(self, event_id: str, error: str) -> None:

@@ -38,7 +38,7 @@ MAX_EVENT_BYTES = 64 * 1024
 MAX_EVENT_ID_CHARS = 128
 MAX_QUESTION_CHARS = 1_000
 QUOTED_BYTES = 2_048
-_EVENT_ID = re.compile(r"[!-~]{1,%d}" % MAX_EVENT_ID_CHARS)  # printable ASCII, no space
+_EVENT_ID = re.compile(rf"[!-~]{{1,{MAX_EVENT_ID_CHARS}}}")  # printable ASCII, no space
 # W3C Trace Context, version 00: trace id and parent span id in lower-case hex, not all zero.
 _TRACEPARENT = re.compile(r"00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
 _FIELDS = {"id", "order_id", "question"}

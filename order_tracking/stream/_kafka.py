@@ -11,12 +11,19 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._brokers import ConnectionEvents, Delivery, InProcessIds, Subscription, raw_body
+from ._brokers import (
+    ConnectionEvents,
+    Delivery,
+    FastStreamTransport,
+    InProcessIds,
+    Subscription,
+    raw_body,
+)
 
 __all__ = ["KafkaTransport"]
 
 
-class KafkaTransport:
+class KafkaTransport(FastStreamTransport):
     kind = "kafka"
     answered_store = "process"
 
@@ -24,11 +31,8 @@ class KafkaTransport:
         from faststream.kafka import KafkaBroker
 
         parts = urlsplit(url)
-        self.events = events
-        self.broker = KafkaBroker(
-            f"{parts.hostname}:{parts.port or 9092}", logger=None, graceful_timeout=None
-        )
-        self._subscribers: list[Any] = []
+        address = f"{parts.hostname}:{parts.port or 9092}"
+        super().__init__(KafkaBroker(address, logger=None, graceful_timeout=None), events)
 
     def subscribe(self, handler: Callable[..., Awaitable[None]], where: Subscription) -> None:
         from faststream import AckPolicy
@@ -41,21 +45,7 @@ class KafkaTransport:
             max_workers=where.concurrency,
             decoder=raw_body,
         )
-        subscriber(handler)
-        self._subscribers.append(subscriber)
-
-    def declare(self, topic: str) -> None:
-        self.broker.publisher(topic)
-
-    async def connect(self) -> None:
-        await self.broker.start()
-
-    async def stop_fetching(self) -> None:
-        for subscriber in self._subscribers:
-            await subscriber.stop()
-
-    async def close(self) -> None:
-        await self.broker.stop()
+        self._subscribed(subscriber, handler)
 
     async def publish(
         self, body: bytes, topic: str, *, key: str, headers: Mapping[str, str]

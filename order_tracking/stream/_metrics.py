@@ -41,7 +41,9 @@ class StreamMetrics:
             "events_abandoned",
             "Events given back unanswered for redelivery (a failure, the spend limit, shutdown).",
         )
-        self.in_flight = Gauge(f"{PREFIX}_events_in_flight", "Events being answered now.", registry=r)
+        self.in_flight = Gauge(
+            f"{PREFIX}_events_in_flight", "Events being answered now.", registry=r
+        )
         self.lag = Gauge(
             f"{PREFIX}_consumer_lag",
             "Events in the topic not yet handed to the group (-1: the broker does not say).",

@@ -7,7 +7,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from ._brokers import ConnectionEvents, Delivery, Subscription, answered_key, raw_body
+from ._brokers import (
+    ConnectionEvents,
+    Delivery,
+    FastStreamTransport,
+    Subscription,
+    answered_key,
+    raw_body,
+)
 
 __all__ = ["NatsTransport"]
 
@@ -19,14 +26,12 @@ def stream_name(topic: str) -> str:
     return topic.replace(".", "_")
 
 
-class NatsTransport:
+class NatsTransport(FastStreamTransport):
     kind = "nats"
     answered_store = "broker"
 
     def __init__(self, url: str, events: ConnectionEvents) -> None:
         from faststream.nats import NatsBroker
-
-        self.events, self.closing = events, False
 
         async def disconnected() -> None:
             if not self.closing:  # our own close is no outage
@@ -39,7 +44,7 @@ class NatsTransport:
             if not self.closing:
                 events.lost(str(exc) or type(exc).__name__)
 
-        self.broker = NatsBroker(
+        broker = NatsBroker(
             url,
             logger=None,
             graceful_timeout=None,  # the consumer drains in-flight events itself
@@ -51,7 +56,7 @@ class NatsTransport:
             reconnected_cb=reconnected,
             error_cb=error,
         )
-        self._subscribers: list[Any] = []
+        super().__init__(broker, events)
         self._streams: dict[str, Any] = {}
 
     def _stream(self, topic: str) -> Any:
@@ -84,22 +89,10 @@ class NatsTransport:
             max_workers=where.concurrency,
             decoder=raw_body,
         )
-        subscriber(handler)
-        self._subscribers.append(subscriber)
+        self._subscribed(subscriber, handler)
 
     def declare(self, topic: str) -> None:
         self.broker.publisher(topic, stream=self._stream(topic))
-
-    async def connect(self) -> None:
-        await self.broker.start()
-
-    async def stop_fetching(self) -> None:
-        for subscriber in self._subscribers:
-            await subscriber.stop()
-
-    async def close(self) -> None:
-        self.closing = True
-        await self.broker.stop()
 
     async def publish(
         self, body: bytes, topic: str, *, key: str, headers: Mapping[str, str]

@@ -8,23 +8,28 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from ._brokers import ConnectionEvents, Delivery, Subscription, answered_key, raw_body
+from ._brokers import (
+    ConnectionEvents,
+    Delivery,
+    FastStreamTransport,
+    Subscription,
+    answered_key,
+    raw_body,
+)
 
 __all__ = ["RedisTransport"]
 
 POLL_MS = 1_000  # a read waits this long for messages before asking again
 
 
-class RedisTransport:
+class RedisTransport(FastStreamTransport):
     kind = "redis"
     answered_store = "broker"
 
     def __init__(self, url: str, events: ConnectionEvents) -> None:
         from faststream.redis import RedisBroker
 
-        self.events = events
-        self.broker = RedisBroker(url, logger=None, graceful_timeout=None)
-        self._subscribers: list[Any] = []
+        super().__init__(RedisBroker(url, logger=None, graceful_timeout=None), events)
         self._groups: set[tuple[str, str]] = set()
 
     def subscribe(self, handler: Callable[..., Awaitable[None]], where: Subscription) -> None:
@@ -46,8 +51,7 @@ class RedisTransport:
                 max_workers=max(1, where.concurrency // 2) if claim else where.concurrency,
                 decoder=raw_body,
             )
-            subscriber(handler)
-            self._subscribers.append(subscriber)
+            self._subscribed(subscriber, handler)
 
     def declare(self, topic: str) -> None:
         self.broker.publisher(stream=topic)
@@ -65,13 +69,6 @@ class RedisTransport:
                 if "BUSYGROUP" not in str(exc):
                     raise
         await self.broker.start()
-
-    async def stop_fetching(self) -> None:
-        for subscriber in self._subscribers:
-            await subscriber.stop()
-
-    async def close(self) -> None:
-        await self.broker.stop()
 
     async def publish(
         self, body: bytes, topic: str, *, key: str, headers: Mapping[str, str]

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from ..core.order_ids import OrderIdPattern
 from ..core.results import OrderReport
 from ..ops.logs import say
-from ._brokers import Transport
+from ._brokers import ConnectionEvents, Transport
 from ._consumer import Answer, ConsumeOptions, Handling, message_handler
 from ._event import Event, new_event
 from ._metrics import StreamMetrics
@@ -25,7 +25,14 @@ if TYPE_CHECKING:
     from ..async_runner.app import App
     from ..ops.watch import Watch
 
-__all__ = ["ConnectionLines", "ConsumeSummary", "answering", "consume", "publish_events"]
+__all__ = [
+    "ConnectionLines",
+    "ConsumeSummary",
+    "answering",
+    "consume",
+    "publish_events",
+    "transport_for",
+]
 
 LOGGER = "order_tracking.stream"
 LAG_EVERY_S = 5.0
@@ -131,9 +138,11 @@ async def consume(
     try:
         if connected:
             handling.answered_ids = await _until(
-                stop, handling.retrying("answered ids", lambda: transport.answered(
-                    options.subscription.group, options.answered_ttl_s
-                ))
+                stop,
+                handling.retrying(
+                    "answered ids",
+                    lambda: transport.answered(options.subscription.group, options.answered_ttl_s),
+                ),
             )
         if connected and handling.answered_ids is not None:
             handling.ready.set()
@@ -187,7 +196,9 @@ async def _until(stop: asyncio.Event, work: object) -> object | None:
     return None
 
 
-async def _connect(transport: Transport, stop: asyncio.Event, events: ConnectionLines | None) -> bool:
+async def _connect(
+    transport: Transport, stop: asyncio.Event, events: ConnectionLines | None
+) -> bool:
     """Until connected (True) or ``stop`` (False), waiting 0.5 s, 1 s, 2 s … 30 s between
     tries: the command does not exit because the broker is away."""
     delay = 0.5
@@ -229,7 +240,10 @@ async def _drain(tasks: set[asyncio.Task[None]], deadline_s: float) -> None:
     gives its message back (unacknowledged: the broker redelivers it)."""
     pending = set(tasks)
     if pending:
-        say(f"Stopping: {len(pending)} event(s) in flight, {deadline_s:g} s to finish.", logger=LOGGER)
+        say(
+            f"Stopping: {len(pending)} event(s) in flight, {deadline_s:g} s to finish.",
+            logger=LOGGER,
+        )
         _, pending = await asyncio.wait(pending, timeout=deadline_s)
     for task in pending:
         task.cancel()
@@ -260,3 +274,19 @@ async def publish_events(
         with contextlib.suppress(Exception):
             await asyncio.wait_for(transport.close(), 5.0)
     return count
+
+
+def transport_for(url: str, events: ConnectionEvents) -> Transport:
+    """The transport for ``url`` (checked already: ``core.values.broker_url``)."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme in ("nats", "tls"):
+        from ._nats import NatsTransport
+
+        return NatsTransport(url, events)
+    if scheme in ("redis", "rediss"):
+        from ._redis import RedisTransport
+
+        return RedisTransport(url, events)
+    from ._kafka import KafkaTransport
+
+    return KafkaTransport(url, events)

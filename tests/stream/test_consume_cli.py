@@ -75,7 +75,7 @@ def publish(url: str, topic: str, *ids: str) -> list[str]:
     proc = subprocess.run(
         [sys.executable, "-m", "order_tracking.cli.main", "publish", *ids, "--broker", url,
          "--topic", topic, "--json"],
-        capture_output=True, text=True, timeout=240,
+        capture_output=True, text=True, timeout=240, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     return [json.loads(line)["event_id"] for line in proc.stdout.splitlines()]
@@ -124,7 +124,10 @@ def test_a_consumer_killed_mid_stream_loses_nothing(nats_url, tmp_path):
     victim.wait_for(victim.started)
     survivor.wait_for(survivor.started)
     event_ids = [f"k{i}" for i in range(count)]
-    bodies = [json.dumps({"id": e, "order_id": f"ORD-{1001 + i % 3}"}).encode() for i, e in enumerate(event_ids)]
+    bodies = [
+        json.dumps({"id": e, "order_id": f"ORD-{1001 + i % 3}"}).encode()
+        for i, e in enumerate(event_ids)
+    ]
     asyncio.run(nats_publish(nats_url, where["topic"], bodies))
     victim.wait_for(lambda: len(victim.out) >= 3)
     victim.proc.kill()

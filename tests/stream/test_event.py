@@ -88,7 +88,10 @@ def test_the_size_bound_comes_before_decoding():
 
 def test_a_configured_pattern_is_used():
     pattern = OrderIdPattern(r"#W[0-9]{7}")
-    assert check_event(b'{"id": "e", "order_id": "#W2611340"}', {}, pattern, 999).order_id == "#W2611340"
+    assert (
+        check_event(b'{"id": "e", "order_id": "#W2611340"}', {}, pattern, 999).order_id
+        == "#W2611340"
+    )
     with pytest.raises(Rejected, match="ORDER_ID_PATTERN"):
         check_event(b'{"id": "e", "order_id": "ORD-1001"}', {}, pattern, 999)
 
@@ -107,7 +110,9 @@ def test_any_bytes_are_an_event_or_a_reason(body):
 @given(
     st.dictionaries(
         st.sampled_from(["id", "order_id", "question", "other"]),
-        st.one_of(st.text(max_size=20), st.integers(), st.none(), st.lists(st.integers(), max_size=2)),
+        st.one_of(
+            st.text(max_size=20), st.integers(), st.none(), st.lists(st.integers(), max_size=2)
+        ),
     )
 )
 def test_the_schema_and_the_check_agree(data):
@@ -123,10 +128,12 @@ def test_the_schema_and_the_check_agree(data):
         assert valid("event", data)
     elif valid("event", data):
         question = data.get("question")
-        assert not PATTERN_ok(data["order_id"]) or (question is not None and not question.isprintable())
+        assert not PATTERN_ok(data["order_id"]) or (
+            question is not None and not question.isprintable()
+        )
 
 
-def PATTERN_ok(raw: str) -> bool:  # noqa: N802
+def PATTERN_ok(raw: str) -> bool:
     try:
         PATTERN.parse(raw, strip=False)
     except ValueError:
@@ -165,8 +172,18 @@ def test_topics_refused(name):
 
 
 def test_broker_url_setting():
-    assert Settings.from_env({"BROKER_URL": " nats://127.0.0.1:4222 "}).broker_url == "nats://127.0.0.1:4222"
+    assert (
+        Settings.from_env({"BROKER_URL": " nats://127.0.0.1:4222 "}).broker_url
+        == "nats://127.0.0.1:4222"
+    )
     assert Settings.from_env({}).broker_url is None
-    for bad in ("http://x", "nats://", "nats://h:0", "nats://h:port", "redis://h x", "kafka://h\x00"):
+    for bad in (
+        "http://x",
+        "nats://",
+        "nats://h:0",
+        "nats://h:port",
+        "redis://h x",
+        "kafka://h\x00",
+    ):
         with pytest.raises(ConfigError, match="BROKER_URL must be a broker URL"):
             Settings.from_env({"BROKER_URL": bad})

@@ -28,7 +28,9 @@ async def test_a_thousand_events_through_two_consumers_in_one_group(nats_url):
     """Every event answered exactly once, none lost, and the broker spread them."""
     where = names("many")
     ids = [f"e{i}" for i in range(1000)]
-    await nats_publish(nats_url, where["topic"], [event(i, f"ORD-{1000 + n % 9}") for n, i in enumerate(ids)])
+    await nats_publish(
+        nats_url, where["topic"], [event(i, f"ORD-{1000 + n % 9}") for n, i in enumerate(ids)]
+    )
     answer = RecordingAnswer(delay_s=0.002)
     one, two = await asyncio.gather(
         run_consumer(nats_url, answer, options(where, consumer="a", redeliver_after_s=30)),
@@ -79,7 +81,9 @@ HOSTILE = [
 async def test_hostile_messages_are_dead_lettered_with_reasons_and_good_ones_answered(nats_url):
     where = names("hostile")
     bodies = [body for body, _ in HOSTILE]
-    await nats_publish(nats_url, where["topic"], [*bodies, event("good-1"), event("poison-1", "ORD-6666")])
+    await nats_publish(
+        nats_url, where["topic"], [*bodies, event("good-1"), event("poison-1", "ORD-6666")]
+    )
     answer = RecordingAnswer(poison=frozenset({"ORD-6666"}))
     metrics = StreamMetrics()
     summary = await run_consumer(
@@ -121,7 +125,9 @@ async def test_past_the_spend_limit_nothing_starts_and_nothing_is_dead_lettered(
     answer = RecordingAnswer()
     stop = asyncio.Event()
     task = asyncio.create_task(
-        run_consumer(nats_url, answer, options(where, idle_s=None), watch=Watch(spend=spend), stop=stop)
+        run_consumer(
+            nats_url, answer, options(where, idle_s=None), watch=Watch(spend=spend), stop=stop
+        )
     )
     await asyncio.sleep(1.5)
     assert answer.calls == {}  # waiting, not answered with nothing, not dead-lettered
@@ -177,7 +183,7 @@ async def test_lag_is_reported(nats_url):
     metrics = StreamMetrics()
     await run_consumer(nats_url, RecordingAnswer(), options(where, idle_s=0.5), metrics=metrics)
     # Read once at start-up (3 waiting or fewer, as the first fetch races it): not -1.
-    assert 0 <= metrics.lag._value.get() <= 3  # noqa: SLF001
+    assert 0 <= metrics.lag._value.get() <= 3
 
 
 @pytest.mark.parametrize("results", [None])
@@ -190,5 +196,9 @@ async def test_results_to_a_line_writer(nats_url, results):
     )
     [line] = lines
     data = json.loads(line)
-    assert (data["event_id"], data["order_id"], data["question"]) == ("w1", "ORD-1001", "Where is it?")
+    assert (data["event_id"], data["order_id"], data["question"]) == (
+        "w1",
+        "ORD-1001",
+        "Where is it?",
+    )
     assert await nats_messages(nats_url, where["results"]) == []

@@ -19,7 +19,9 @@ async def test_redis_streams_with_a_consumer_group(redis_url):
     where = names("redis")
     group = where["group"]
     # Two events a member took and died with (never acknowledged): claimed once idle.
-    await redis_add(redis_url, where["topic"], [event("held-1"), event("held-2")], take_as=f"{group}/ghost")
+    await redis_add(
+        redis_url, where["topic"], [event("held-1"), event("held-2")], take_as=f"{group}/ghost"
+    )
     ids = [f"r{i}" for i in range(40)]
     await redis_add(
         redis_url,

@@ -157,7 +157,9 @@ async def redis_messages(url: str, topic: str) -> list[bytes]:
     return [BinaryMessageFormatV1.parse(fields[b"__data__"])[0] for _, fields in entries]
 
 
-async def redis_add(url: str, topic: str, bodies: list[bytes], *, take_as: str | None = None) -> None:
+async def redis_add(
+    url: str, topic: str, bodies: list[bytes], *, take_as: str | None = None
+) -> None:
     """Raw entries (``__data__``: the body, as any producer would XADD them); with
     ``take_as``, then read by that member of the topic's group, who never acknowledges them
     (a consumer that died)."""
