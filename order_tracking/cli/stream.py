@@ -263,8 +263,10 @@ def publish_command(
             else:
                 click.echo(f"{event_id} {order_id}")
 
+        trouble = _LastTrouble()
+
         async def main() -> int:
-            transport = stream.transport_for(url, stream.ConnectionLines(url))
+            transport = stream.transport_for(url, trouble)
             orders = ((order_id, question) for order_id in ids)
             return await asyncio.wait_for(
                 stream.publish_events(transport, topic, orders, on_published=published),
@@ -274,7 +276,24 @@ def publish_command(
         try:
             asyncio.run(main())
         except Exception as exc:  # noqa: BLE001 - unreachable, refused, timed out
-            what = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-            reason = f"{type(exc).__name__}: {what}" if what else type(exc).__name__
+            if isinstance(exc, TimeoutError):
+                reason = f"no answer within {connect_timeout:g} s"
+            else:
+                what = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+                reason = f"{type(exc).__name__}: {what}" if what else type(exc).__name__
+            if trouble.reason:
+                reason = f"{trouble.reason[:200]}; {reason}"
             shown = stream._run.shown_url(url)
             raise BadInput(f"cannot publish to {shown} ({reason})") from None
+
+
+class _LastTrouble:
+    """``publish`` says nothing while the client retries: its one error line says why."""
+
+    reason = ""
+
+    def lost(self, reason: str) -> None:
+        self.reason = reason
+
+    def back(self) -> None:
+        self.reason = ""

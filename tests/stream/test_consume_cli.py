@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 from brokers import nats_publish
 from stream_consumers import names
 
@@ -85,7 +86,10 @@ def test_publish_then_consume_answers_every_event_under_the_producers_trace(nats
     """Published while the consumer runs; answered, logged with the event ids; SIGTERM then
     stops it with exit 0."""
     where = names("cli")
-    consumer = Consumer(nats_url, where, tmp_path, "--results", "-", env={"LOG_FORMAT": "json"})
+    consumer = Consumer(
+        nats_url, where, tmp_path, "--results", "-", "--metrics-port", "0",
+        env={"LOG_FORMAT": "json"},
+    )  # fmt: skip
     consumer.wait_for(consumer.started)
     event_ids = publish(nats_url, where["topic"], "ORD-1001", "ord-1002", "ORD-1001")
     assert len(set(event_ids)) == 3  # the same order asked twice is two events
@@ -93,6 +97,13 @@ def test_publish_then_consume_answers_every_event_under_the_producers_trace(nats
     header = {"traceparent": f"00-{TRACE_ID}-{PARENT_SPAN}-01"}
     asyncio.run(nats_publish(nats_url, where["topic"], [traced], headers=header))
     consumer.wait_for(lambda: len(consumer.out) == 4)
+    [metrics_url] = [
+        json.loads(line)["message"].split()[-1] for line in consumer.err if "Metrics on" in line
+    ]
+    scraped = httpx.get(metrics_url, timeout=30).text
+    assert "order_tracking_stream_events_answered_total 4.0" in scraped
+    assert 'order_tracking_orders_total{status="ok"} 4.0' in scraped
+    assert "order_tracking_stream_consumer_lag" in scraped
     consumer.proc.send_signal(signal.SIGTERM)
     assert consumer.finish() == 0, "".join(consumer.err)
     results = consumer.results()

@@ -10,6 +10,8 @@ import json
 from brokers import redis_add, redis_messages
 from stream_consumers import RecordingAnswer, names, options, run_consumer
 
+from order_tracking.stream import StreamMetrics
+
 
 def event(event_id: str, order_id: str = "ORD-1001") -> bytes:
     return json.dumps({"id": event_id, "order_id": order_id}).encode()
@@ -29,8 +31,14 @@ async def test_redis_streams_with_a_consumer_group(redis_url):
         [*map(event, ids), b"not json", event("poison-1", "ORD-6666"), event("r0")],
     )
     answer = RecordingAnswer(poison=frozenset({"ORD-6666"}))
+    metrics = StreamMetrics()
     one, two = await asyncio.gather(
-        run_consumer(redis_url, answer, options(where, consumer="a", max_deliveries=2, idle_s=2.5)),
+        run_consumer(
+            redis_url,
+            answer,
+            options(where, consumer="a", max_deliveries=2, idle_s=2.5),
+            metrics=metrics,
+        ),
         run_consumer(redis_url, answer, options(where, consumer="b", max_deliveries=2, idle_s=2.5)),
     )
     assert set(answer.calls) == {*ids, "held-1", "held-2", "poison-1"}
@@ -43,4 +51,5 @@ async def test_redis_streams_with_a_consumer_group(redis_url):
     reasons = sorted(x["reason"] for x in letters)
     assert reasons[0].startswith("delivered 3 times without an answer (last failure: RuntimeError")
     assert reasons[1].startswith("not JSON")
+    assert metrics.lag._value.get() >= 0  # the group's lag, as Redis reports it
     assert one.answered + two.answered == 42 and one.already_answered + two.already_answered == 1
