@@ -8,14 +8,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from ._brokers import (
-    ConnectionEvents,
-    Delivery,
-    FastStreamTransport,
-    Subscription,
-    answered_key,
-    raw_body,
-)
+from . import _brokers as brokers
+from ._brokers import ConnectionEvents, Delivery, FastStreamTransport, Subscription
 
 __all__ = ["RedisTransport"]
 
@@ -49,7 +43,7 @@ class RedisTransport(FastStreamTransport):
                 ),
                 ack_policy=AckPolicy.MANUAL,
                 max_workers=max(1, where.concurrency // 2) if claim else where.concurrency,
-                decoder=raw_body,
+                decoder=brokers.raw_body,
             )
             self._subscribed(subscriber, handler)
 
@@ -103,7 +97,7 @@ class RedisAnswered:
         self.client, self.prefix, self.ttl_ms = client, prefix, max(1, int(ttl_s * 1000))
 
     async def seen(self, event_id: str) -> bool:
-        return bool(await self.client.exists(self.prefix + answered_key(event_id)))
+        return bool(await self.client.exists(self.prefix + brokers.answered_key(event_id)))
 
     async def remember(self, event_id: str) -> None:
-        await self.client.set(self.prefix + answered_key(event_id), b"1", px=self.ttl_ms)
+        await self.client.set(self.prefix + brokers.answered_key(event_id), b"1", px=self.ttl_ms)
