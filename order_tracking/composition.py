@@ -69,6 +69,7 @@ def configure_process(*, logging_mode: LoggingMode = "quiet") -> Settings:
     register_secrets(os.environ)
     install_log_redaction()
     settings = Settings.from_env(agent_names=AGENT_NAMES)
+    answer_check(settings)  # an ORDER_ID_PATTERN the check cannot run is a ConfigError
     if settings.log_format != "text":
         configure_logging(logging_mode, settings.log_format)
     register_secret_values(settings.service_api_keys)
@@ -224,18 +225,19 @@ def build(
 
 def answer_check(settings: Settings) -> AnswerCheck:
     """The check every answer goes through (``ANSWER_CHECK``), with the configured order ids
-    and, for ``replace``, the agents' answers from tool results alone."""
-    from .agents.specialists import ANSWER_FORMATS
+    (run by a linear-time engine: a pattern it cannot run is a ``ConfigError``) and, for
+    ``replace``, the agents' answers from tool results alone (built when first needed)."""
     from .answers.policy import AnswerCheck
-    from .models.offline import compose_answer
+
+    def rebuild(agent: str, results: Sequence[Any]) -> str:
+        from .agents.specialists import ANSWER_FORMATS
+        from .models.offline import compose_answer
+
+        return compose_answer(ANSWER_FORMATS.get(agent), results)
 
     ids = settings.order_ids
-    pattern = None if ids.is_default else rf"(?<![A-Za-z0-9])(?:{ids.regex})(?![A-Za-z0-9])"
-    return AnswerCheck(
-        policy=settings.answer_check,
-        order_id_pattern=pattern,
-        rebuild=lambda agent, results: compose_answer(ANSWER_FORMATS.get(agent), results),
-    )
+    pattern = None if ids.is_default else ids.regex
+    return AnswerCheck(policy=settings.answer_check, order_id_pattern=pattern, rebuild=rebuild)
 
 
 def eval_apps(

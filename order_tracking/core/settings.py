@@ -91,7 +91,7 @@ class Settings:
     model_timeout_s: float = DEFAULT_MODEL_TIMEOUT_S
     okahu_enabled: bool = False
     trace_dir: Path = DEFAULT_TRACE_DIR
-    # Resilience (see resilience.py and the README's "Failure behaviour").
+    # Resilience (see models/resilience/ and the docs' "Failure behaviour").
     agent_timeout_s: float = 60.0
     fallback_models: tuple[str, ...] = ()
     model_retries: int = 2
@@ -114,9 +114,9 @@ class Settings:
     # Where order data comes from (ORDER_BACKEND, see backends/) and what an order id is.
     backend: BackendConfig = field(default_factory=BackendConfig)
     order_ids: OrderIdPattern = field(default_factory=OrderIdPattern)
-    # What happens to an answer stating what no tool returned (see answer_policy.py).
+    # What happens to an answer stating what no tool returned (see answers/policy.py).
     answer_check: CheckPolicy = CheckPolicy.FLAG
-    # The tools from an MCP server instead of in process (TOOLS_MCP_URL, see mcp_tools.py).
+    # The tools from an MCP server instead of in process (TOOLS_MCP_URL, see mcp/client.py).
     tools_mcp: str | None = None
     tools_mcp_api_key: str | None = None
     tools_mcp_timeout_s: float = 10.0
