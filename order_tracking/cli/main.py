@@ -6,6 +6,7 @@
     track-order data import FILE.jsonl [--db PATH] | data generate N [--seed S] [-o FILE]
     track-order backends serve [--data mock|sqlite:///PATH] [--host H] [--port P]
     track-order worker | submit ORD-… [--wait|--no-wait] | result WORKFLOW_ID   (Temporal)
+    track-order consume --broker URL | publish ORD-… --broker URL   (a broker stream)
 
 Exit codes: 0 every agent answered, 1 some did not (their sections say why), 2 bad input,
 130/143 interrupted. Input is checked before the heavy imports, so a typo fails fast and
@@ -24,7 +25,6 @@ from typing import TYPE_CHECKING, BinaryIO, NoReturn
 import click
 
 from ..composition import announce_model_choice
-from ..core.order_ids import InvalidOrderId, OrderIds, source_name
 from ..core.settings import ConfigError
 from ..ops import lifecycle
 from ..ops.lifecycle import EXIT_OK
@@ -37,6 +37,7 @@ from .common import (
     id_file_option,
     insecure_option,
     port_option,
+    read_order_ids,
     timeout,
     timeout_option,
     verbose_option,
@@ -46,6 +47,7 @@ from .data import backends_group, data_group
 from .evaluate import eval_command
 from .mcp import mcp_command
 from .output import Mode
+from .stream import consume_command, publish_command
 from .temporal import result_command, submit_command
 from .worker import worker_command
 
@@ -107,13 +109,7 @@ def track_command(
     if sum((stream, as_json, quiet)) > 1:
         raise BadInput("choose one of --stream, --json and --quiet")
     settings = settings_(verbose, timeout_s)  # cheap: no agent library yet; it has the id pattern
-    try:
-        ids = OrderIds(order_ids, id_file, source_name(id_file), settings.order_ids)
-    except InvalidOrderId as exc:
-        raise BadInput(str(exc)) from None
-    with ids:
-        if not len(ids):
-            raise BadInput("give at least one order id (e.g. ORD-1001), or --file PATH")
+    with read_order_ids(order_ids, id_file, settings.order_ids) as ids:
         mode = (
             Mode.STREAM if stream else Mode.JSON if as_json else Mode.QUIET if quiet else Mode.TEXT
         )
@@ -216,6 +212,8 @@ cli.add_command(submit_command)
 cli.add_command(result_command)
 cli.add_command(eval_command)
 cli.add_command(mcp_command)
+cli.add_command(consume_command)
+cli.add_command(publish_command)
 
 
 # --- Entry point ------------------------------------------------------------------------------

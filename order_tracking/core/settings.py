@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .backend_settings import BackendConfig, BackendConfigError, parse_backend
 from .order_ids import InvalidPattern, OrderIdPattern
-from .values import DAY_S, ConfigError, api_keys, number, operations, shown
+from .values import DAY_S, ConfigError, api_keys, broker_url, number, operations, shown
 
 OFFLINE_MODEL = "offline/rule-based"
 DEFAULT_OPENAI_MODEL = "gpt-4o"
@@ -124,6 +124,8 @@ class Settings:
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "order-tracking"
+    # The broker of `track-order consume` / `publish` (BROKER_URL; --broker wins).
+    broker_url: str | None = None
 
     @classmethod
     def from_env(
@@ -187,6 +189,7 @@ class Settings:
             temporal_address=env.get("TEMPORAL_ADDRESS", "").strip() or "localhost:7233",
             temporal_namespace=env.get("TEMPORAL_NAMESPACE", "").strip() or "default",
             temporal_task_queue=env.get("TEMPORAL_TASK_QUEUE", "").strip() or "order-tracking",
+            broker_url=broker_url(env["BROKER_URL"]) if env.get("BROKER_URL", "").strip() else None,
             backend=backend,
             order_ids=order_ids,
             agent_timeout_s=number(env, "AGENT_TIMEOUT_S", 60.0, float, high=DAY_S, above_low=True),

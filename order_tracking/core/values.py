@@ -7,7 +7,16 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["DAY_S", "MIN_API_KEY_CHARS", "ConfigError", "api_keys", "number", "shown"]
+__all__ = [
+    "BROKER_SCHEMES",
+    "DAY_S",
+    "MIN_API_KEY_CHARS",
+    "ConfigError",
+    "api_keys",
+    "broker_url",
+    "number",
+    "shown",
+]
 
 
 class ConfigError(ValueError):
@@ -70,6 +79,28 @@ def api_keys(raw: str) -> tuple[str, ...]:
                 "printable characters without spaces"
             )
     return keys
+
+
+# The brokers `track-order consume` / `publish` speak (FastStream's NATS, Redis, Kafka).
+BROKER_SCHEMES = ("nats", "tls", "redis", "rediss", "kafka")
+
+
+def broker_url(raw: str, name: str = "BROKER_URL") -> str:
+    """A broker's URL (``nats://host:4222``, ``redis://host:6379/0``, ``kafka://host:9092``),
+    checked: a known scheme, a host, a port that is a number (a typo fails at start-up, not at
+    the first reconnect). Returned as given, stripped."""
+    from urllib.parse import urlsplit
+
+    raw = raw.strip()
+    try:
+        url = urlsplit(raw)
+        ok = url.scheme.lower() in BROKER_SCHEMES and bool(url.hostname) and url.port != 0
+    except ValueError:  # a port that is not a number, a bracket left open
+        ok = False
+    if not ok or any(c.isspace() or not c.isprintable() for c in raw):
+        schemes = ", ".join(f"{s}://" for s in BROKER_SCHEMES)
+        raise ConfigError(f"{name} must be a broker URL ({schemes}HOST[:PORT]), got {shown(raw)}")
+    return raw
 
 
 def _otlp_timeout(env: Mapping[str, str], name: str) -> float:
