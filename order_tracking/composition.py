@@ -138,8 +138,7 @@ def production_models(
 ) -> ModelFactory:
     """The models agents get in production: LiteLLM, with a circuit breaker per model shared
     by every agent of the process, and (with a ``watch``) every call metered and charged to
-    the hourly limit. Further failure policies join ``guards`` here. ``clock``: what the
-    breakers' cool-down is measured on (tests)."""
+    the hourly limit (``clock``: the breakers'). Further failure policies join ``guards`` here."""
     from .models.gateway import litellm_models
     from .models.meter import ModelMeter
     from .models.resilience import Breakers
@@ -204,12 +203,11 @@ def build(
         asyncio.run(warm_up())
     tracing = setup_tracing(settings, part=trace_part) if traced else None
     if watch is None:
+        from .models.meter import warn_unpriced
         from .ops.watch import Watch
 
         watch = Watch.for_settings(settings)
         if settings.max_cost_usd_per_hour:
-            from .models.meter import warn_unpriced
-
             warn_unpriced(settings)
     models = models or production_models(settings, watch)
     if backends.breakers is not None and watch.metrics is not None:
