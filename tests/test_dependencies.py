@@ -4,10 +4,10 @@ declare it (named below, and checked in that library's source). A dependency not
 is removed, not kept "just in case"."""
 
 import ast
-import importlib.metadata as metadata
 import importlib.util
 import re
 import tomllib
+from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,7 +99,9 @@ def test_what_a_library_needs_is_still_imported_by_it():
         assert dist in _declared()
         source = Path(importlib.util.find_spec(module).origin).read_text()
         # An import statement, or the module's name handed to importlib (Monocle's exporters).
-        assert re.search(rf"(^\s*(from|import) |\"){re.escape(needed)}\b", source, re.M), dist
+        assert re.search(rf"(^\s*(from|import) |\"){re.escape(needed)}\b", source, re.MULTILINE), (
+            dist
+        )
 
 
 def test_the_check_finds_an_unused_dependency():
