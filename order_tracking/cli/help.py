@@ -190,7 +190,7 @@ def _sections(entry: Help, root: bool) -> Iterator[str]:
     if entry.examples:
         yield _block("Examples", list(entry.examples))
     if entry.env:
-        yield f"Environment: {', '.join(entry.env)}."
+        yield f"Environment: {', '.join(f'`{name}`' for name in entry.env)}."
     yield _block("Exit codes", [f"{code:<4} {meaning}" for code, meaning in entry.exits])
     if root:
         yield _SETTINGS

@@ -1,6 +1,6 @@
 """The one table of environment variables: each with its default, its range or choices and
 what it means. ``Settings.from_env`` reads the environment through it, and the documentation's
-Configuration page is generated from it (``docs/hooks.py``), so neither can drift.
+Configuration page is generated from it (``scripts/docs_hooks.py``), so neither can drift.
 
 To add a setting: one :class:`Variable` in :data:`VARIABLES` (in its group), and, when it
 becomes a field of ``Settings``, that field with ``default=default_of("NAME")``. A number,

@@ -70,7 +70,7 @@ def test_every_commands_help_has_examples_environment_and_exit_codes(capsys, pat
     assert "Examples:" in out and entry.examples[0] in out
     assert "Exit codes:" in out and "\n      0    " in out
     if entry.env:
-        assert "Environment: " in out
+        assert "Environment: `" in out
     for line in out.splitlines():
         assert len(line) <= 80, line  # click wraps prose; the kept lines must fit too
 
