@@ -70,7 +70,9 @@ def benchmarks() -> str:
 
 def readme_section(title: str) -> str:
     readme = (ROOT / "README.md").read_text()
-    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", readme, re.M | re.S)
+    match = re.search(
+        rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", readme, re.MULTILINE | re.DOTALL
+    )
     if match is None:
         raise ValueError(f"README.md has no section {title!r}")
     return match.group(1).strip()

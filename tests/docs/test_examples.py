@@ -87,6 +87,7 @@ def test_example_prints_what_the_page_shows(
             ["bash", "-c", command],
             cwd=tmp_path,
             env=_offline_environment(),
+            check=False,
             capture_output=True,
             text=True,
             timeout=120,
