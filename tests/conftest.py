@@ -5,9 +5,11 @@ Shared helpers (not fixtures) are in ``helpers.py``."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import absl.logging
 import hypothesis
 import pytest
 from helpers import BACKEND_SOURCES, backend_setting, offline_models
@@ -33,6 +35,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 item.add_marker(pytest.mark.xdist_group(group))
                 break
 
+
+# absl (imported by rouge_score, which `track-order eval`'s response match uses) binds its log
+# handler to the sys.stderr of its first import: here, pytest's capture file. When a later test
+# configures logging (uvicorn's dictConfig closes every handler), absl closes that stream unless
+# it is the current sys.stderr, and every later test of that worker fails at setup with "I/O
+# operation on closed file". The process's own stderr is one absl never closes.
+absl.logging.get_absl_handler().python_handler.stream = sys.__stderr__
 
 # No per-example deadline for property tests: a pause on a loaded CI machine is not a bug,
 # and timing belongs to the benchmarks (loaded before any test module builds its settings).
