@@ -31,18 +31,23 @@ CHECKS = {
 }
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("site")
-    done = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(folder)],
-        cwd=REPO_ROOT,
+def _build(project: Path, site: Path) -> subprocess.CompletedProcess[str]:
+    """``mkdocs build`` of ``project`` into ``site`` (strict: the project's mkdocs.yml says so)."""
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--site-dir", str(site)],
+        cwd=project,
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
         check=False,
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("site")
+    done = _build(REPO_ROOT, folder)
     assert done.returncode == 0, done.stderr
     assert "WARNING" not in done.stderr, done.stderr
     return folder
@@ -71,15 +76,7 @@ def test_a_broken_link_fails_the_build(tmp_path):
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "index.md").write_text("# Home\n\nSee [concepts](concepts.md).\n")
     (tmp_path / "docs" / "concepts.md").write_text("# Concepts\n\nSee [it](no-such-page.md).\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--site-dir", str(tmp_path / "site")],
-        cwd=tmp_path,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = _build(tmp_path, tmp_path / "site")
     assert done.returncode != 0
     assert "contains a link 'no-such-page.md'" in done.stderr
 
