@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import absl.logging
 import hypothesis
 import pytest
 from helpers import BACKEND_SOURCES, backend_setting, offline_models
@@ -33,6 +34,13 @@ def _absl_writes_to_the_real_stderr() -> None:
 
     absl.logging.get_absl_handler().python_handler.stream = sys.__stderr__
 
+
+# absl (imported by rouge_score, which `track-order eval`'s response match uses) binds its log
+# handler to the sys.stderr of its first import: here, pytest's capture file. When a later test
+# configures logging (uvicorn's dictConfig closes every handler), absl closes that stream unless
+# it is the current sys.stderr, and every later test of that worker fails at setup with "I/O
+# operation on closed file". The process's own stderr is one absl never closes.
+absl.logging.get_absl_handler().python_handler.stream = sys.__stderr__
 
 # No per-example deadline for property tests: a pause on a loaded CI machine is not a bug,
 # and timing belongs to the benchmarks (loaded before any test module builds its settings).

@@ -124,10 +124,6 @@ def consume_command(
 ) -> None:
     """Answer order questions from a broker topic as they arrive; publish each report.
 
-    \b
-    Examples:
-      track-order consume --broker nats://127.0.0.1:4222
-      track-order consume --broker redis://127.0.0.1:6379 --results - --exit-when-idle 5
     Run it N times (on one machine or many) with the same --group: the broker spreads the
     events over them. SIGTERM finishes what is in flight (or gives it back) and exits 0.
     """
@@ -240,13 +236,7 @@ def publish_command(
     connect_timeout: float,
     verbose: bool,
 ) -> None:
-    """Put a question about each ORDER_ID on a topic, each its own event id (printed).
-
-    \b
-    Examples:
-      track-order publish ORD-1001 ORD-1002 --broker nats://127.0.0.1:4222
-      track-order publish --file orders.txt --broker redis://127.0.0.1:6379 --topic orders
-    """
+    """Put a question about each ORDER_ID on a topic, each its own event id (printed)."""
     config = settings(verbose)
     url = _broker(broker, config.broker_url)
     stream = _stream_module()
