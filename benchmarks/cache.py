@@ -53,12 +53,12 @@ def generated(n: int, folder: Path) -> tuple[Path, list[str]]:
 class RedisProcess:
     def __init__(self, folder: Path) -> None:
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
-        from redis_server import RedisServer
+        from brokers import RedisServer
 
         self.server = RedisServer(folder)
 
     def __enter__(self) -> str:
-        return self.server.__enter__().url()
+        return self.server.__enter__().url
 
     def __exit__(self, *exc: object) -> None:
         self.server.__exit__()

@@ -20,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -70,16 +71,17 @@ def configure_process(*, logging_mode: LoggingMode = "quiet") -> Settings:
     register_secrets(os.environ)
     install_log_redaction()
     settings = Settings.from_env(agent_names=AGENT_NAMES)
+    answer_check(settings)  # an ORDER_ID_PATTERN the check cannot run is a ConfigError
     if settings.log_format != "text":
         configure_logging(logging_mode, settings.log_format)
-    register_secret_values(settings.service_api_keys)
-    register_secret_values(url_passwords(settings.model_cache, settings.spend_limit_store))
+    stores = url_passwords(settings.model_cache, settings.spend_limit_store)  # redis://:PW@
+    register_secret_values([*settings.service_api_keys, *stores])
     return settings
 
 
 def announce_model_choice(settings: Settings, stream: TextIO | None = None) -> None:
-    """One line on stderr when the offline model is used because nothing else was configured
-    (a log record with ``LOG_FORMAT=json``)."""
+    """One line on stderr (a log record with ``LOG_FORMAT=json``) when the offline model is
+    used because nothing else was configured."""
     if settings.model_note and stream is not None:
         print(settings.model_note, file=stream)
     elif settings.model_note:
@@ -87,7 +89,6 @@ def announce_model_choice(settings: Settings, stream: TextIO | None = None) -> N
 
 
 _offline: OfflineModel | None = None
-GC_THRESHOLDS = (50_000, 20, 100)  # after the warm-up; Python's defaults are (700, 10, 10)
 
 
 def configure_libraries() -> OfflineModel:
@@ -125,22 +126,21 @@ async def warm_up() -> None:
     await run_agent_task(
         agent, prompt_for("ORD-1001"), "warm-up", limits=RunLimits.from_settings(settings)
     )
-    # What start-up made (hundreds of thousands of objects: ADK, LiteLLM, their schemas) lives
-    # as long as the process: out of the collector's sight, a full collection no longer walks
-    # it in the middle of the first order (ORD-1001 measured 0.40 s, then 0.13-0.16 s). Once
-    # per process: what is frozen is never collected.
+    # What start-up made lives as long as the process: frozen, out of the collector's sight
+    # (ORD-1001: 0.40 s, then 0.13-0.16 s); then collected less often (at Python's 700, 10, 10
+    # the collector took ~15% of a batch: short-lived objects die by reference counting).
     if not gc.get_freeze_count():
         gc.collect()
         gc.freeze()
-        # Then collect less often: a run's many short-lived objects are freed by reference
-        # counting; at the default (every 700 allocations) the collector took ~15% of a batch.
-        gc.set_threshold(*GC_THRESHOLDS)
+        gc.set_threshold(50_000, 20, 100)
 
 
-def production_models(settings: Settings, watch: Watch | None = None) -> ModelFactory:
+def production_models(
+    settings: Settings, watch: Watch | None = None, *, clock: Callable[[], float] = time.monotonic
+) -> ModelFactory:
     """LiteLLM with a circuit breaker per model shared by the process's agents and (with a
-    ``watch``) every call metered, checked against the spend limits and charged to them.
-    Further failure policies join ``guards`` here."""
+    ``watch``) every call metered, checked against the spend limits and charged to them
+    (``clock``: the breakers'). Further failure policies join ``guards`` here."""
     from .models.gateway import litellm_models
     from .models.meter import ModelMeter
     from .models.resilience import Breakers
@@ -150,6 +150,7 @@ def production_models(settings: Settings, watch: Watch | None = None) -> ModelFa
         threshold=settings.circuit_threshold,
         cooldown_s=settings.circuit_cooldown_s,
         on_change=trace_circuit_change,
+        clock=clock,
     )
     guards: list[AttemptGuard] = [breakers]
     if watch is not None:
@@ -183,11 +184,10 @@ def build(
     trace_part: str | None = None,
     watch: Watch | None = None,
 ) -> App:
-    """Everything a run needs. ``models``, ``backends`` replace the production ones (tests);
-    ``traced`` installs Monocle (first set-up wins); ``warm`` warms up first (not inside an event
-    loop); ``trace_part`` names this process in trace files; ``watch`` replaces the metrics and
-    spend limits (tests: with production models, pass the same one to both). The tools are
-    ``TOOLS_MCP_URL``'s, else over the backends; one that cannot be opened: ``ConfigError``."""
+    """Everything a run needs. ``models``, ``backends``, ``watch`` (metrics, spend limits)
+    replace the production ones (tests); ``traced`` installs Monocle (first set-up wins);
+    ``warm`` warms up first (not in an event loop); ``trace_part`` names this process in trace
+    files. Tools: ``TOOLS_MCP_URL``'s, else the backends'; one not opened: ``ConfigError``."""
     from .agents.build import build_order_agents
     from .agents.tools import build_tools
     from .models.cache import configure_model_cache
@@ -230,18 +230,19 @@ def build(
 
 def answer_check(settings: Settings) -> AnswerCheck:
     """The check every answer goes through (``ANSWER_CHECK``), with the configured order ids
-    and, for ``replace``, the agents' answers from tool results alone."""
-    from .agents.specialists import ANSWER_FORMATS
+    (run by a linear-time engine: a pattern it cannot run is a ``ConfigError``) and, for
+    ``replace``, the agents' answers from tool results alone (built when first needed)."""
     from .answers.policy import AnswerCheck
-    from .models.offline import compose_answer
+
+    def rebuild(agent: str, results: Sequence[Any]) -> str:
+        from .agents.specialists import ANSWER_FORMATS
+        from .models.offline import compose_answer
+
+        return compose_answer(ANSWER_FORMATS.get(agent), results)
 
     ids = settings.order_ids
-    pattern = None if ids.is_default else rf"(?<![A-Za-z0-9])(?:{ids.regex})(?![A-Za-z0-9])"
-    return AnswerCheck(
-        policy=settings.answer_check,
-        order_id_pattern=pattern,
-        rebuild=lambda agent, results: compose_answer(ANSWER_FORMATS.get(agent), results),
-    )
+    pattern = None if ids.is_default else ids.regex
+    return AnswerCheck(policy=settings.answer_check, order_id_pattern=pattern, rebuild=rebuild)
 
 
 def eval_apps(
@@ -293,9 +294,6 @@ def adk_web(name: str) -> Any:
         tracker = build(settings)
         coordinator = tracker.coordinator()
         plugins = [UserMessageGuard(), AnswerCheckPlugin(tracker.answer_check or AnswerCheck())]
-        _adk_web.update(
-            app=AdkApp(name="order_tracking", root_agent=coordinator, plugins=plugins),
-            root_agent=coordinator,
-            ORDER_AGENTS=list(tracker.agents),
-        )
+        app = AdkApp(name="order_tracking", root_agent=coordinator, plugins=plugins)
+        _adk_web.update(app=app, root_agent=coordinator, ORDER_AGENTS=list(tracker.agents))
     return _adk_web[name]

@@ -8,14 +8,17 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "BROKER_SCHEMES",
     "DAY_S",
     "MIN_API_KEY_CHARS",
     "ConfigError",
     "api_keys",
-    "cost",
+    "broker_url",
+    "model_cache",
     "number",
     "redis_url",
     "shown",
+    "spend_limit_store",
     "url_passwords",
 ]
 
@@ -82,92 +85,26 @@ def api_keys(raw: str) -> tuple[str, ...]:
     return keys
 
 
-def _otlp_timeout(env: Mapping[str, str], name: str) -> float:
-    """Seconds, as OpenTelemetry's Python exporter reads the variable (the specification says
-    milliseconds: 10000 there would be almost three hours here, so it is refused)."""
-    try:
-        return number(env, name, 3.0, float, high=600, above_low=True)
-    except ConfigError as exc:
-        raise ConfigError(
-            f"{exc} (seconds, as OpenTelemetry's Python exporter reads it, not milliseconds)"
-        ) from None
+# The brokers `track-order consume` / `publish` speak (FastStream's NATS, Redis, Kafka).
+BROKER_SCHEMES = ("nats", "tls", "redis", "rediss", "kafka")
 
 
-def _otlp_checked(env: Mapping[str, str]) -> None:
-    """The OTLP variables OpenTelemetry's exporter would fail on: at start-up (a traceback
-    there; an endpoint without a scheme only at each upload, in a log nobody sees)."""
+def broker_url(raw: str, name: str = "BROKER_URL") -> str:
+    """A broker's URL (``nats://host:4222``, ``redis://host:6379/0``, ``kafka://host:9092``),
+    checked: a known scheme, a host, a port that is a number (a typo fails at start-up, not at
+    the first reconnect). Returned as given, stripped."""
     from urllib.parse import urlsplit
 
-    for kind in ("TRACES_", ""):
-        name = f"OTEL_EXPORTER_OTLP_{kind}COMPRESSION"
-        raw = env.get(name)
-        if raw is not None and raw.strip().lower() not in ("gzip", "deflate", "none"):
-            raise ConfigError(f"{name} must be gzip, deflate or none, got {shown(raw)}")
-        name = f"OTEL_EXPORTER_OTLP_{kind}ENDPOINT"
-        raw = env.get(name)
-        if raw is not None:
-            try:
-                url = urlsplit(raw)
-                ok = url.scheme in ("http", "https") and bool(url.hostname) and url.port != 0
-            except ValueError:  # a port that is not a number
-                ok = False
-            if not ok:
-                raise ConfigError(
-                    f"{name} must be an http:// or https:// URL (OTLP over HTTP), got {shown(raw)}"
-                )
-
-
-# Where traces may go besides the local files, which are always written (they are what
-# `track-order trace` reads and what every run prints).
-EXPORTERS = ("file", "okahu", "otlp")
-LOG_FORMATS = ("text", "json")
-
-
-def operations(env: Mapping[str, str]) -> dict[str, Any]:
-    """The operator's settings: trace exporters (``MONOCLE_EXPORTERS``, or Monocle's own
-    ``MONOCLE_EXPORTER``; without either, Okahu when ``OKAHU_API_KEY`` is set), the OTLP
-    upload bound (``OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`` / ``OTEL_EXPORTER_OTLP_TIMEOUT``,
-    seconds as OpenTelemetry's Python exporter reads them; 3 s unless set), the hourly
-    spend limits and ``LOG_FORMAT``."""
-    okahu_key = bool(env.get("OKAHU_API_KEY", "").strip())
-    name = "MONOCLE_EXPORTERS" if env.get("MONOCLE_EXPORTERS", "").strip() else "MONOCLE_EXPORTER"
-    raw = env.get(name, "").strip()
-    chosen = [e.strip().lower() for e in raw.split(",") if e.strip()]
-    for exporter in chosen:
-        if exporter not in EXPORTERS:
-            raise ConfigError(
-                f"{name}: {shown(exporter)} is not an exporter here; "
-                f"choose from {', '.join(EXPORTERS)}"
-            )
-    if "okahu" in chosen and not okahu_key:
-        raise ConfigError(f"{name} names okahu but OKAHU_API_KEY is not set")
-    timeout_name = next(
-        (
-            n
-            for n in ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT")
-            if env.get(n, "").strip()
-        ),
-        "OTEL_EXPORTER_OTLP_TIMEOUT",
-    )
-    if "otlp" in chosen:  # read only then, like the timeout
-        _otlp_checked(env)
-    log_format = env.get("LOG_FORMAT", "").strip().lower() or "text"
-    if log_format not in LOG_FORMATS:
-        raise ConfigError(
-            f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {shown(log_format)}"
-        )
-    return {
-        "okahu_enabled": "okahu" in chosen if chosen else okahu_key,
-        "otlp_enabled": "otlp" in chosen,
-        # Read only when OTLP is on: a shared environment may carry it for other programs.
-        "otlp_export_timeout_s": _otlp_timeout(env, timeout_name) if "otlp" in chosen else 3.0,
-        "max_cost_usd_per_hour": number(env, "MAX_COST_USD_PER_HOUR", 0.0, float, high=1e12),
-        "max_tokens_per_hour": number(env, "MAX_TOKENS_PER_HOUR", 0, int, high=10**15),
-        "max_cost_usd_per_day": number(env, "MAX_COST_USD_PER_DAY", 0.0, float, high=1e12),
-        "max_tokens_per_day": number(env, "MAX_TOKENS_PER_DAY", 0, int, high=10**15),
-        "trace_sample_ratio": number(env, "TRACE_SAMPLE_RATIO", 1.0, float, high=1.0),
-        "log_format": log_format,
-    }
+    raw = raw.strip()
+    try:
+        url = urlsplit(raw)
+        ok = url.scheme.lower() in BROKER_SCHEMES and bool(url.hostname) and url.port != 0
+    except ValueError:  # a port that is not a number, a bracket left open
+        ok = False
+    if not ok or any(c.isspace() or not c.isprintable() for c in raw):
+        schemes = ", ".join(f"{s}://" for s in BROKER_SCHEMES)
+        raise ConfigError(f"{name} must be a broker URL ({schemes}HOST[:PORT]), got {shown(raw)}")
+    return raw
 
 
 def redis_url(name: str, raw: str) -> str:
@@ -195,45 +132,34 @@ def url_passwords(*urls: str) -> list[str]:
     return [p for url in urls if "://" in url and (p := urlsplit(url).password)]
 
 
-CACHE_KINDS = "off, memory, disk:PATH or redis://HOST:PORT/DB"
-
-
-def cost(env: Mapping[str, str]) -> dict[str, Any]:
-    """Where model answers are cached (``MODEL_CACHE``: ``off``, ``memory``, ``disk:PATH``,
-    ``redis://HOST:PORT/DB``; ``MODEL_CACHE_TTL_S``, ``MODEL_CACHE_MAX_ITEMS`` for memory) and
-    where the spend limits are kept (``SPEND_LIMIT_STORE``: ``memory``, ``sqlite:///PATH``,
-    ``redis://HOST:PORT/DB``). See docs/cost.md."""
-    cache = env.get("MODEL_CACHE", "").strip() or "off"
-    if cache.lower() in ("off", "memory"):
-        cache = cache.lower()
-    elif cache.lower().startswith("disk:"):
-        if not cache[5:].strip():
+def model_cache(raw: str) -> str:
+    """``MODEL_CACHE``: where model answers are cached (``off``, ``memory``, ``disk:PATH``,
+    ``redis://HOST:PORT/DB``; see docs/cost.md), checked."""
+    if raw.lower() in ("off", "memory"):
+        return raw.lower()
+    if raw.lower().startswith("disk:"):
+        if not raw[5:].strip():
             raise ConfigError("MODEL_CACHE=disk:PATH needs a folder, e.g. disk:.model-cache")
-        cache = "disk:" + cache[5:].strip()
-    elif cache.lower().startswith(("redis://", "rediss://")):
-        cache = redis_url("MODEL_CACHE", cache)
-    else:
-        raise ConfigError(f"MODEL_CACHE must be {CACHE_KINDS}, got {shown(cache)}")
-    store = env.get("SPEND_LIMIT_STORE", "").strip() or "memory"
-    if store.lower() == "memory":
-        store = "memory"
-    elif store.lower().startswith("sqlite:///"):
-        if not store[len("sqlite:///") :].strip():
+        return "disk:" + raw[5:].strip()
+    if raw.lower().startswith(("redis://", "rediss://")):
+        return redis_url("MODEL_CACHE", raw)
+    raise ConfigError(
+        f"MODEL_CACHE must be off, memory, disk:PATH or redis://HOST:PORT/DB, got {shown(raw)}"
+    )
+
+
+def spend_limit_store(raw: str) -> str:
+    """``SPEND_LIMIT_STORE``: where the spend limits are kept (``memory``: this process,
+    ``sqlite:///PATH``: this machine, ``redis://HOST:PORT/DB``: every machine), checked."""
+    if raw.lower() == "memory":
+        return "memory"
+    if raw.lower().startswith("sqlite:///"):
+        if not raw[len("sqlite:///") :].strip():
             raise ConfigError("SPEND_LIMIT_STORE=sqlite:///PATH needs a file")
-    elif store.lower().startswith(("redis://", "rediss://")):
-        store = redis_url("SPEND_LIMIT_STORE", store)
-    else:
-        raise ConfigError(
-            "SPEND_LIMIT_STORE must be memory, sqlite:///PATH or redis://HOST:PORT/DB, "
-            f"got {shown(store)}"
-        )
-    return {
-        "model_cache": cache,
-        "model_cache_ttl_s": number(
-            env, "MODEL_CACHE_TTL_S", DAY_S, float, high=30 * DAY_S, above_low=True
-        ),
-        "model_cache_max_items": number(
-            env, "MODEL_CACHE_MAX_ITEMS", 10_000, int, low=1, high=10**8
-        ),
-        "spend_limit_store": store,
-    }
+        return raw
+    if raw.lower().startswith(("redis://", "rediss://")):
+        return redis_url("SPEND_LIMIT_STORE", raw)
+    raise ConfigError(
+        "SPEND_LIMIT_STORE must be memory, sqlite:///PATH or redis://HOST:PORT/DB, "
+        f"got {shown(raw)}"
+    )

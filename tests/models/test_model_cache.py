@@ -22,7 +22,7 @@ from google.genai import types
 from helpers import ARTICLE_ANSWERS, load_trace, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from redis_server import RedisServer
+from brokers import RedisServer, require_redis
 
 from order_tracking.agents.build import build_order_agents
 from order_tracking.agents.specialists import SPECIALISTS
@@ -314,8 +314,9 @@ async def test_a_redis_cache_that_goes_away_is_skipped_and_said_once(
 ):
     """LiteLLM also keeps what this process read or wrote in memory (its ``DualCache``): an
     answer seen here is still served; any other goes to the provider."""
+    require_redis()
     with RedisServer(tmp_path) as server:
-        settings_ = Settings(default_model="openai/gone-model", model_cache=server.url())
+        settings_ = Settings(default_model="openai/gone-model", model_cache=server.url)
         fresh(settings_)
         tracker = build(settings_)
         await tracker.track_order("ORD-1003")

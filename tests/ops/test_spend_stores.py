@@ -16,7 +16,7 @@ import pytest
 from helpers import TRACK_ORDER
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from redis_server import RedisServer
+from brokers import RedisServer, require_redis
 
 from order_tracking.core.settings import OFFLINE_MODEL, Settings
 from order_tracking.ops.spend import DAY, HOUR, Hold, Limits, MemoryStore, Refusal, open_store
@@ -205,14 +205,15 @@ async def test_a_redis_store_that_goes_away_refuses_and_says_so_once(tmp_path, c
     """Fails closed: while the store cannot be reached nothing is spent, every refusal says
     why; the log says it once when it starts and once when the store answers again."""
     limits = Limits(hour_tokens=10_000)
+    require_redis()
     with RedisServer(tmp_path) as server:
-        store = RedisStore(limits, server.url(), prefix="test:gone")
+        store = RedisStore(limits, server.url, prefix="test:gone")
         assert isinstance(await store.reserve(100, 0), Hold)
         server.stop()
         refusals = [await store.reserve(100, 0) for _ in range(5)]
         assert all(isinstance(r, Refusal) for r in refusals)
         assert refusals[0].reason == (
-            f"the spend limit store {server.url()} cannot be reached; nothing is taken until it "
+            f"the spend limit store {server.url} cannot be reached; nothing is taken until it "
             "answers (retry in 5s)"
         )
         assert (await store.check()) is not None  # new orders too
@@ -220,7 +221,7 @@ async def test_a_redis_store_that_goes_away_refuses_and_says_so_once(tmp_path, c
         assert err.count("cannot be reached") == 1, err
         assert "model calls and new orders are refused until it answers" in err
         with RedisServer(tmp_path) as again:
-            store.url = again.url()
+            store.url = again.url
             await store.aclose()  # a new connection to the new address
             assert isinstance(await store.reserve(100, 0), Hold)
             assert isinstance(await store.reserve(100, 0), Hold)

@@ -104,7 +104,6 @@ class RunUsage:
         self.budget.tokens += prompt + completion
         self.budget.cost_usd += cost
 
-
     def saved(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
         """What a call answered from the cache would have cost, counted as saved (returned:
         the dollars)."""
