@@ -84,8 +84,10 @@ async def two_passes(kind: str, db: Path, ids: list[str], args: argparse.Namespa
     for number in (1, 2):
         if number == 2:  # one order's facts change between the passes
             with sqlite3.connect(db) as conn:
-                conn.execute(
-                    "UPDATE orders SET status = 'cancelled' WHERE order_id = ?", (changed,)
+                conn.execute(  # to a status it did not have
+                    "UPDATE orders SET status = CASE status WHEN 'cancelled' THEN 'processing'"
+                    " ELSE 'cancelled' END WHERE order_id = ?",
+                    (changed,),
                 )
         provider_stats()
         reports: list[Any] = []
