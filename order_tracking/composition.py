@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import replace
@@ -133,11 +134,11 @@ async def warm_up() -> None:
 
 def production_models(settings: Settings, watch: Watch | None = None) -> ModelFactory:
     """The models agents get in production: LiteLLM, with a circuit breaker per model shared
-    by every agent of the process, and (with a ``watch``) every call metered and charged to
-    the hourly limit. Further failure policies join ``guards`` here."""
+    by every agent of the process, a hint when every call to a model times out, and (with a
+    ``watch``) every call metered and charged to the hourly limit. Guards join here."""
     from .models.gateway import litellm_models
     from .models.meter import ModelMeter
-    from .models.resilience import Breakers
+    from .models.resilience import Breakers, TimeoutHint
     from .tracing.setup import trace_circuit_change
 
     breakers = Breakers(
@@ -145,7 +146,11 @@ def production_models(settings: Settings, watch: Watch | None = None) -> ModelFa
         cooldown_s=settings.circuit_cooldown_s,
         on_change=trace_circuit_change,
     )
-    guards: list[AttemptGuard] = [breakers]
+    hint = TimeoutHint(
+        lambda line: say(line, logging.WARNING, logger="order_tracking.models"),
+        model_timeout_s=settings.model_timeout_s,
+    )
+    guards: list[AttemptGuard] = [breakers, hint]
     if watch is not None:
         guards.append(ModelMeter(watch.metrics, watch.spend))  # innermost: calls made
         if watch.metrics is not None:

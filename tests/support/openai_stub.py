@@ -14,6 +14,10 @@ behaviour:
   and the ETA ``2024-01-21`` (January 21st) instead of the article order's
 - ``empty-choices``: HTTP 200 with no choices;  ``bad-args``: a tool call whose arguments are
   not JSON
+- ``made-up-id``: what a weak model does: calls its tools for order ``1001`` (an id it made
+  up), then answers nothing at all
+- ``cut-off``: answers normally, but its text answers stop halfway (``finish_reason: length``)
+- ``no-tools``: never calls a tool; answers ``NO_TOOLS_ANSWER`` (prose where a call was due)
 - anything else: answers normally
 
 Every request is kept in ``requests``; ``count(model)`` says how many a model received.
@@ -37,6 +41,10 @@ PLANTED = {
     "2024-01-18": "2024-01-21",
     "January 18th": "January 21st",
 }
+
+
+# What the ``no-tools`` model answers, whatever it is asked.
+NO_TOOLS_ANSWER = "Your order was delivered on January 20th."
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -142,6 +150,33 @@ class _Handler(BaseHTTPRequestHandler):
                     ],
                 )
                 answer["choices"][0]["finish_reason"] = "tool_calls"
+            self._send_json(200, answer)
+            return
+        if model == "made-up-id":
+            answer = completion(body)
+            message = answer["choices"][0]["message"]
+            if any(m.get("role") == "tool" for m in body.get("messages", [])):
+                message["content"], message["tool_calls"] = "", None  # then: nothing at all
+                answer["choices"][0]["finish_reason"] = "stop"
+            for call in message.get("tool_calls") or ():
+                call["function"]["arguments"] = json.dumps({"order_id": "1001"})
+            self._send_json(200, answer)
+            return
+        if model == "cut-off":
+            answer = completion(body)
+            message = answer["choices"][0]["message"]
+            if message.get("content"):
+                message["content"] = message["content"][: len(message["content"]) // 2]
+                answer["choices"][0]["finish_reason"] = "length"
+            self._send_json(200, answer)
+            return
+        if model == "no-tools":
+            answer = completion(body)
+            answer["choices"][0] = {
+                "index": 0,
+                "message": {"role": "assistant", "content": NO_TOOLS_ANSWER},
+                "finish_reason": "stop",
+            }
             self._send_json(200, answer)
             return
         if model == "planted":

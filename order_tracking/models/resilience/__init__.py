@@ -6,6 +6,7 @@ One private module per concern:
 - ``_classify``: which errors are worth another attempt, ``Retry-After``, one-line errors;
 - ``_breaker``: a circuit breaker per model (an attempt guard);
 - ``_budget``: each run's token/cost budget, model calls and deadline shares;
+- ``_hint``: one line for the operator when every call to a model times out;
 - ``_model``: ``ResilientModel``, the ADK model that composes them (retries, fallbacks, the
   guards, degradation).
 
@@ -24,9 +25,19 @@ from ._budget import (
     has_price,
 )
 from ._classify import describe_error, is_transient, retry_after_s
-from ._model import AttemptGuard, ModelChainError, OutOfTimeError, ResilientModel, RetryPolicy
+from ._hint import TimeoutHint
+from ._model import (
+    DEGRADED_CALL_ID,
+    AttemptGuard,
+    ModelChainError,
+    OutOfTimeError,
+    ResilientModel,
+    RetryPolicy,
+    can_degrade,
+)
 
 __all__ = [
+    "DEGRADED_CALL_ID",
     "AttemptGuard",
     "Breakers",
     "BudgetExceededError",
@@ -41,7 +52,9 @@ __all__ = [
     "RunBudget",
     "RunUsage",
     "Ticket",
+    "TimeoutHint",
     "bind_usage",
+    "can_degrade",
     "current_usage",
     "degraded_reserve_s",
     "describe_error",
