@@ -5,11 +5,12 @@ stays closed for a model that answers badly, timeouts recorded as failed calls, 
 when every call times out."""
 
 import dataclasses
+import json
 
 import pytest
 import stamina
-from helpers import ARTICLE_ANSWERS, load_trace
-from openai_stub import NO_TOOLS_ANSWER
+from helpers import ARTICLE_ANSWERS, load_trace, run_cli
+from openai_stub import ESCAPED_ANSWER, ESCAPED_ID, NO_TOOLS_ANSWER
 
 from order_tracking.agents.build import build_order_agents
 from order_tracking.async_runner import track_order
@@ -78,9 +79,7 @@ async def test_replace_looks_the_order_up_when_the_model_called_no_tool(stub):
     # Prose where a tool call was due ("delivered on January 20th"): nothing supports it.
     replace = settings("openai/no-tools", answer_check=CheckPolicy.REPLACE)
     (agent,) = build_order_agents(production_models(replace), names=["payment_agent"])
-    report = await track_order(
-        "ORD-1001", [agent], limits=RunLimits(), check=answer_check(replace)
-    )
+    report = await track_order("ORD-1001", [agent], limits=RunLimits(), check=answer_check(replace))
     (result,) = report.results
     assert result.status == Status.DEGRADED and result.verified is False
     # Not "I could not find anything to report.": the order was looked up.
@@ -210,3 +209,30 @@ async def test_litellms_own_timeout_counts_as_a_timeout():
         async with hint.attempt("m"):
             raise litellm.Timeout("Request timed out.", model="m", llm_provider="openai")
     assert len(said) == 1
+
+
+# --- HTML-escaped text: passed on as it came ------------------------------------------------
+
+
+def test_html_escaped_text_from_a_model_is_passed_on_as_it_came(capsys, cli_env, stub, monkeypatch):
+    # llama-cpp-python's chatml-function-calling template escapes its prompt (Jinja's
+    # autoescape), and the model copies "&#39;" into its arguments and answers. No layer of
+    # ours unescapes or escapes it: the tool gets the argument as sent, the reader the answer.
+    monkeypatch.setenv("PAYMENT_AGENT_MODEL", "openai/escaped")
+    _, out, _ = run_cli(capsys, "ORD-1001", "--json")
+    payment = next(a for a in json.loads(out)["agents"] if a["agent"] == "payment_agent")
+    assert payment["text"] == ESCAPED_ANSWER
+    assert payment["tool_calls"] == ["get_payment_status"]
+    tool_results = [
+        m["content"]
+        for r in stub.requests
+        if r["body"]["model"] == "escaped"
+        for m in r["body"]["messages"]
+        if m["role"] == "tool"
+    ]
+    assert tool_results and all(
+        f"invalid order id {ESCAPED_ID!r}" in content for content in tool_results
+    )
+    code, out, _ = run_cli(capsys, "ORD-1001")
+    assert code == 1  # an unverified answer: the run says so
+    assert "[payment_agent]\nUNVERIFIED: " in out and f"\n{ESCAPED_ANSWER}\n" in out

@@ -18,6 +18,9 @@ behaviour:
   up), then answers nothing at all
 - ``cut-off``: answers normally, but its text answers stop halfway (``finish_reason: length``)
 - ``no-tools``: never calls a tool; answers ``NO_TOOLS_ANSWER`` (prose where a call was due)
+- ``escaped``: HTML-escaped quotes, as a model copies them from a prompt a template escaped:
+  looks up ``ESCAPED_ID``, then answers ``ESCAPED_ANSWER``
+- ``replay``: a real model's recorded responses (``replay.Replay``, set with ``replaying``)
 - anything else: answers normally
 
 Every request is kept in ``requests``; ``count(model)`` says how many a model received.
@@ -30,8 +33,12 @@ import re
 import socket
 import threading
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from replay import Replay
 
 from benchmarks.provider import completion
 
@@ -45,6 +52,9 @@ PLANTED = {
 
 # What the ``no-tools`` model answers, whatever it is asked.
 NO_TOOLS_ANSWER = "Your order was delivered on January 20th."
+# What the ``escaped`` model sends (as SmolLM2 did behind llama-cpp-python's template).
+ESCAPED_ID = "1001&#39;,"
+ESCAPED_ANSWER = "The order&#39;s payment: &quot;captured&quot; &amp; that&#39;s all."
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -74,7 +84,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         self._send_json(status, {"error": {"message": message, "type": "error"}}, headers)
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+    def do_POST(self) -> None:
         length = int(self.headers.get("content-length", 0))
         body = json.loads(self.rfile.read(length) or b"{}")
         headers = {k.lower(): v for k, v in self.headers.items()}
@@ -170,6 +180,25 @@ class _Handler(BaseHTTPRequestHandler):
                 answer["choices"][0]["finish_reason"] = "length"
             self._send_json(200, answer)
             return
+        if model == "escaped":
+            answer = completion(body)
+            message = answer["choices"][0]["message"]
+            if message.get("tool_calls"):
+                for call in message["tool_calls"]:
+                    call["function"]["arguments"] = json.dumps({"order_id": ESCAPED_ID})
+            else:
+                message["content"] = ESCAPED_ANSWER
+            self._send_json(200, answer)
+            return
+        if model == "replay" and self.server.replay is not None:
+            exchange = self.server.replay.answer(body)
+            if exchange is None:
+                self._error(500, "not in the recording: record the model's responses again")
+            elif exchange.get("status", 200) != 200:
+                self._send_json(exchange["status"], exchange["response"])
+            else:
+                self._send_json(200, exchange["response"])
+            return
         if model == "no-tools":
             answer = completion(body)
             answer["choices"][0] = {
@@ -254,6 +283,7 @@ class _Server(ThreadingHTTPServer):
         self.max_in_flight: Counter[str] = Counter()
         self.lock = threading.Lock()
         self.stopping = threading.Event()
+        self.replay: Replay | None = None
 
 
 class OpenAIStub:
@@ -276,6 +306,15 @@ class OpenAIStub:
     def max_in_flight(self, model: str) -> int:
         """The most requests for ``model`` it was answering at once since the last reset."""
         return self._server.max_in_flight[model]
+
+    @contextmanager
+    def replaying(self, recording: dict[str, Any]) -> Iterator[Replay]:
+        """Serve ``recording`` (``replay.load``) to requests for the model ``replay``."""
+        self._server.replay = Replay(recording)
+        try:
+            yield self._server.replay
+        finally:
+            self._server.replay = None
 
     def reset(self) -> None:
         with self._server.lock:

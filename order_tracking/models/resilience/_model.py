@@ -329,8 +329,10 @@ def _is_degraded(content: types.Content) -> bool:
         for p in parts
         if p.function_call or p.function_response
     ]
-    return bool(ids) and len(ids) == len(parts) and all(
-        (i or "").startswith(DEGRADED_CALL_ID) for i in ids
+    return (
+        bool(ids)
+        and len(ids) == len(parts)
+        and all((i or "").startswith(DEGRADED_CALL_ID) for i in ids)
     )
 
 
