@@ -49,9 +49,10 @@ _KEPT = ("choices", "usage", "model", "object")
 class _Proxy(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, upstream: str, timeout_s: float) -> None:
+    def __init__(self, upstream: str, timeout_s: float, tool_choice: str | None) -> None:
         super().__init__(("127.0.0.1", 0), _Forward)
         self.client = httpx.Client(base_url=upstream.rstrip("/"), timeout=timeout_s)
+        self.tool_choice = tool_choice
         self.exchanges: list[dict[str, Any]] = []
         self.lock = threading.Lock()
 
@@ -66,6 +67,9 @@ class _Forward(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers.get("content-length", 0)))
         body = json.loads(raw or b"{}")
+        if self.server.tool_choice and body.get("tools"):
+            body["tool_choice"] = self.server.tool_choice
+            raw = json.dumps(body).encode()
         path = self.path.removeprefix("/v1")
         started = time.perf_counter()
         try:
@@ -131,9 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=1, help="times each order is run")
     parser.add_argument("--model-timeout", type=float, default=600.0)
     parser.add_argument("--retries", type=int, default=2)
+    parser.add_argument(
+        "--tool-choice",
+        help="sent upstream with every request that offers tools (the agents send none): "
+        "llama-cpp-python's chatml-function-calling ignores tools without it",
+    )
     args = parser.parse_args(argv)
 
-    proxy = _Proxy(args.upstream, timeout_s=args.model_timeout + 60)
+    proxy = _Proxy(args.upstream, args.model_timeout + 60, args.tool_choice)
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
     # LiteLLM's OpenAI provider reads these on each call; the key is never checked locally.
     os.environ["OPENAI_API_BASE"] = f"http://127.0.0.1:{proxy.server_address[1]}/v1"
@@ -160,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             "orders": args.orders,
             "rounds": args.rounds,
             "settings": env,
+            "tool_choice_sent_upstream": args.tool_choice,
             "wall_s": round(time.perf_counter() - started, 1),
             "outcomes": outcomes,
         },

@@ -57,6 +57,43 @@ ESCAPED_ID = "1001&#39;,"
 ESCAPED_ANSWER = "The order&#39;s payment: &quot;captured&quot; &amp; that&#39;s all."
 
 
+def _made_up_id(body: dict[str, Any], choice: dict[str, Any]) -> None:
+    message = choice["message"]
+    if any(m.get("role") == "tool" for m in body.get("messages", [])):
+        message["content"], message["tool_calls"] = "", None  # then: nothing at all
+        choice["finish_reason"] = "stop"
+    for call in message.get("tool_calls") or ():
+        call["function"]["arguments"] = json.dumps({"order_id": "1001"})
+
+
+def _cut_off(body: dict[str, Any], choice: dict[str, Any]) -> None:
+    text = choice["message"].get("content")
+    if text:
+        choice["message"]["content"], choice["finish_reason"] = text[: len(text) // 2], "length"
+
+
+def _escaped(body: dict[str, Any], choice: dict[str, Any]) -> None:
+    message = choice["message"]
+    for call in message.get("tool_calls") or ():
+        call["function"]["arguments"] = json.dumps({"order_id": ESCAPED_ID})
+    if not message.get("tool_calls"):
+        message["content"] = ESCAPED_ANSWER
+
+
+def _no_tools(body: dict[str, Any], choice: dict[str, Any]) -> None:
+    choice["message"] = {"role": "assistant", "content": NO_TOOLS_ANSWER}
+    choice["finish_reason"] = "stop"
+
+
+# Models whose answers are the offline policy's, changed (the request, the first choice).
+_ALTERED = {
+    "made-up-id": _made_up_id,
+    "cut-off": _cut_off,
+    "escaped": _escaped,
+    "no-tools": _no_tools,
+}
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
@@ -162,32 +199,9 @@ class _Handler(BaseHTTPRequestHandler):
                 answer["choices"][0]["finish_reason"] = "tool_calls"
             self._send_json(200, answer)
             return
-        if model == "made-up-id":
+        if model in _ALTERED:  # a normal answer, changed as a weak model would
             answer = completion(body)
-            message = answer["choices"][0]["message"]
-            if any(m.get("role") == "tool" for m in body.get("messages", [])):
-                message["content"], message["tool_calls"] = "", None  # then: nothing at all
-                answer["choices"][0]["finish_reason"] = "stop"
-            for call in message.get("tool_calls") or ():
-                call["function"]["arguments"] = json.dumps({"order_id": "1001"})
-            self._send_json(200, answer)
-            return
-        if model == "cut-off":
-            answer = completion(body)
-            message = answer["choices"][0]["message"]
-            if message.get("content"):
-                message["content"] = message["content"][: len(message["content"]) // 2]
-                answer["choices"][0]["finish_reason"] = "length"
-            self._send_json(200, answer)
-            return
-        if model == "escaped":
-            answer = completion(body)
-            message = answer["choices"][0]["message"]
-            if message.get("tool_calls"):
-                for call in message["tool_calls"]:
-                    call["function"]["arguments"] = json.dumps({"order_id": ESCAPED_ID})
-            else:
-                message["content"] = ESCAPED_ANSWER
+            _ALTERED[model](body, answer["choices"][0])
             self._send_json(200, answer)
             return
         if model == "replay" and self.server.replay is not None:
@@ -198,15 +212,6 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(exchange["status"], exchange["response"])
             else:
                 self._send_json(200, exchange["response"])
-            return
-        if model == "no-tools":
-            answer = completion(body)
-            answer["choices"][0] = {
-                "index": 0,
-                "message": {"role": "assistant", "content": NO_TOOLS_ANSWER},
-                "finish_reason": "stop",
-            }
-            self._send_json(200, answer)
             return
         if model == "planted":
             answer = completion(body)
