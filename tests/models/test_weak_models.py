@@ -184,20 +184,28 @@ async def test_one_hint_when_every_call_to_a_model_times_out(stub, no_backoff):
         assert result.status == Status.DEGRADED
     assert said == [hint.hint("openai/hang")]
     assert said[0].startswith(
-        "every call to openai/hang so far timed out (MODEL_TIMEOUT_S=0.3): a slow model"
+        "3 calls in a row to openai/hang timed out (MODEL_TIMEOUT_S=0.3): a slow model"
     )
 
 
-async def test_no_hint_once_a_model_has_answered():
+async def test_the_hint_waits_for_timeouts_in_a_row():
     said = []
-    hint = TimeoutHint(said.append, after=2)
+    hint = TimeoutHint(said.append, after=3)
+
+    async def timed_out(times):
+        for _ in range(times):
+            with pytest.raises(TimeoutError):
+                async with hint.attempt("m"):
+                    raise TimeoutError
+
+    await timed_out(2)
     async with hint.attempt("m"):
-        pass  # it answered once: not every call times out
-    for _ in range(3):
-        with pytest.raises(TimeoutError):
-            async with hint.attempt("m"):
-                raise TimeoutError
+        pass  # an answer in between: the count starts again
+    await timed_out(2)
     assert said == []
+    await timed_out(1)  # a local server's usual burst: the first answered, the rest late
+    await timed_out(5)
+    assert said == [hint.hint("m")]  # once
 
 
 async def test_litellms_own_timeout_counts_as_a_timeout():

@@ -6,7 +6,9 @@ One private module per concern:
 - ``_classify``: which errors are worth another attempt, ``Retry-After``, one-line errors;
 - ``_breaker``: a circuit breaker per model (an attempt guard);
 - ``_budget``: each run's token/cost budget, model calls and deadline shares;
-- ``_hint``: one line for the operator when every call to a model times out;
+- ``_hint``: one line for the operator when calls to a model keep timing out;
+- ``_call``: one attempt's call, addressed to its model and bounded by its timeout;
+- ``_turn``: which part of a conversation is this turn's, and which is the degraded model's;
 - ``_model``: ``ResilientModel``, the ADK model that composes them (retries, fallbacks, the
   guards, degradation).
 
@@ -27,7 +29,6 @@ from ._budget import (
 from ._classify import describe_error, is_transient, retry_after_s
 from ._hint import TimeoutHint
 from ._model import (
-    DEGRADED_CALL_ID,
     AttemptGuard,
     ModelChainError,
     OutOfTimeError,
@@ -35,6 +36,7 @@ from ._model import (
     RetryPolicy,
     can_degrade,
 )
+from ._turn import DEGRADED_CALL_ID
 
 __all__ = [
     "DEGRADED_CALL_ID",

@@ -1,6 +1,11 @@
-"""A hint for the operator when every call to a model times out: what a slow model (a local
-one on a few cores) does under the default timeouts and concurrency. Said once per model,
-not per call, and only while no call to it has ended any other way.
+"""A hint for the operator when calls to a model keep timing out: what a slow model (a local
+one on a few cores) does under the default timeouts and concurrency. Said once per model and
+process, not per call.
+
+The trigger is ``after`` calls in a row that timed out, none answered in between: every call
+of a run on a model too slow for its timeout, and also the usual case with a local server
+that answers one request at a time, where the first call of a burst is answered and the ones
+queued behind it time out.
 
 ``TimeoutHint`` is an attempt guard (see ``_model.py``): it refuses nothing, it only watches
 how each attempt ended.
@@ -28,21 +33,22 @@ def is_timeout(exc: BaseException) -> bool:
 
 @dataclass
 class TimeoutHint:
-    """After ``after`` attempts on a model that all timed out (and none that ended otherwise),
-    ``say`` one line: which settings make a slow model usable. ``model_timeout_s`` is the
-    configured ``MODEL_TIMEOUT_S``, quoted in the line."""
+    """After ``after`` attempts in a row on one model that all timed out, ``say`` one line:
+    which settings make a slow model usable. ``model_timeout_s`` is the configured
+    ``MODEL_TIMEOUT_S``, quoted in the line."""
 
     say: Callable[[str], None]
     model_timeout_s: float | None = None
     after: int = 3
-    _timeouts: dict[str, int] = field(default_factory=dict)  # -1: answered once, or told
+    _in_a_row: dict[str, int] = field(default_factory=dict)
+    _told: set[str] = field(default_factory=set)
 
     def hint(self, model: str) -> str:
         now = f" (MODEL_TIMEOUT_S={self.model_timeout_s:g})" if self.model_timeout_s else ""
         return (
-            f"every call to {model} so far timed out{now}: a slow model, such as a local one "
-            "on a few cores, needs longer timeouts and fewer agent runs at once, e.g. "
-            "MODEL_TIMEOUT_S=300 AGENT_TIMEOUT_S=900 and --concurrency 1 "
+            f"{self.after} calls in a row to {model} timed out{now}: a slow model, such as a "
+            "local one on a few cores, needs longer timeouts and fewer agent runs at once, "
+            "e.g. MODEL_TIMEOUT_S=300 AGENT_TIMEOUT_S=900 and --concurrency 1 "
             "(see docs/local-model.md)"
         )
 
@@ -59,15 +65,10 @@ class TimeoutHint:
             self._saw(model, timed_out=False)
 
     def _saw(self, model: str, *, timed_out: bool) -> None:
-        count = self._timeouts.get(model, 0)
-        if count < 0:
+        if model in self._told:
             return
-        if not timed_out:
-            self._timeouts[model] = -1  # it answered (or failed otherwise): not every call
-            return
-        count += 1
+        count = self._in_a_row.get(model, 0) + 1 if timed_out else 0
+        self._in_a_row[model] = count
         if count >= self.after:
-            self._timeouts[model] = -1
+            self._told.add(model)
             self.say(self.hint(model))
-        else:
-            self._timeouts[model] = count

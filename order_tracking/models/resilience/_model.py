@@ -10,9 +10,8 @@ first; then a response no model means (empty, arguments that are not JSON, cut o
 token limit) is refused like a provider fault.
 
 When every model has failed, the degraded model (the built-in offline model) answers the
-question that was asked from the tools alone: it is handed the question without what the
-failed models did in this turn (their tool calls may have asked for a made-up order), calls
-the tools itself, and answers the rest of the turn; the agent is *degraded*, not failed.
+question asked from the tools alone, and the rest of the turn (``_turn``): the agent is
+*degraded*, not failed.
 
 A new failure policy is a guard in a module of its own, added to the list the composition root
 (``composition.py``) hands in.
@@ -20,10 +19,8 @@ A new failure policy is a guard in a module of its own, added to the list the co
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-import uuid
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, aclosing
 from dataclasses import dataclass
@@ -33,31 +30,19 @@ import stamina
 from google.adk.models.base_llm import BaseLlm
 from google.adk.models.llm_request import LlmRequest
 from google.adk.models.llm_response import LlmResponse
-from google.genai import types
 from pydantic import ConfigDict
 
 from ...tracing.setup import trace_event
 from ._breaker import Refused
 from ._budget import BudgetExceededError, RunUsage, current_usage
-from ._classify import ModelCallTimeout, check_response, describe_error, is_transient, retry_after_s
-
-__all__ = [
-    "DEGRADED_CALL_ID",
-    "AttemptGuard",
-    "ModelChainError",
-    "OutOfTimeError",
-    "ResilientModel",
-    "RetryPolicy",
-    "can_degrade",
-]
+from ._call import bounded, prepared
+from ._classify import check_response, describe_error, is_transient, retry_after_s
+from ._turn import degraded_turn, mark_degraded, question_only
 
 log = logging.getLogger("order_tracking.resilience")
 
 # An attempt with less time than this left in its share is not started.
 _MIN_ATTEMPT_S = 0.5
-# The ids of the degraded model's tool calls start with this: a later call of the same turn
-# sees that the turn is the degraded model's, and which tool results are its own.
-DEGRADED_CALL_ID = "degraded-"
 
 
 class AttemptGuard(Protocol):
@@ -132,7 +117,7 @@ class ResilientModel(BaseLlm):
     ) -> AsyncGenerator[LlmResponse, None]:
         usage = current_usage()
         usage.budget.check()
-        if self.degrade_to is not None and (usage.degraded_only or _degraded_turn(llm_request)):
+        if self.degrade_to is not None and (usage.degraded_only or degraded_turn(llm_request)):
             # The turn is the degraded model's already (or the run asks for an answer from
             # the tools alone): the models that failed it are not asked again.
             degraded = self._degraded(llm_request, stream, usage)
@@ -182,16 +167,12 @@ class ResilientModel(BaseLlm):
         its calls are marked (``DEGRADED_CALL_ID``) so the rest of the turn stays its own."""
         assert self.degrade_to is not None
         usage.model_calls += 1
-        request = _prepared(_question_only(llm_request), self.degrade_to, None)
+        request = prepared(question_only(llm_request), self.degrade_to, None)
         responses = self.degrade_to.generate_content_async(request, stream)
         async with aclosing(responses):
             async for response in responses:
                 usage.add(self.degrade_to.model, response)
-                for part in (response.content.parts if response.content else None) or ():
-                    call = part.function_call
-                    if call is not None and not (call.id or "").startswith(DEGRADED_CALL_ID):
-                        call.id = DEGRADED_CALL_ID + (call.id or uuid.uuid4().hex[:24])
-                yield response
+                yield mark_degraded(response)
 
     async def _call_with_retries(
         self,
@@ -242,8 +223,8 @@ class ResilientModel(BaseLlm):
                             usage.budget.check()
                             usage.retries += attempt_no > 1
                             usage.model_calls += 1
-                            request = _prepared(llm_request, model, timeout_s)
-                            responses = _bounded(model, request, stream, timeout_s)
+                            request = prepared(llm_request, model, timeout_s)
+                            responses = bounded(model, request, stream, timeout_s)
                             async with aclosing(responses):
                                 async for response in responses:
                                     # Billed whether or not it is any use: counted first.
@@ -277,103 +258,7 @@ class ResilientModel(BaseLlm):
             raise _Final(exc, yielded=yielded) from exc
 
 
-async def _bounded(
-    model: BaseLlm, request: LlmRequest, stream: bool, timeout_s: float | None
-) -> AsyncGenerator[LlmResponse, None]:
-    """One call's responses, the provider's time all told within ``timeout_s``.
-
-    The provider's own timeout bounds each read, so a body trickled a byte at a time never
-    trips it: here the time spent waiting on the provider, every read of the call added up,
-    is bounded. The caller's time between responses (a streamed answer's consumer) does not
-    count. The caller counts each response, then checks it (``check_response``): a response
-    the model could not have meant is retried, then the fallbacks, then the degraded answer.
-    """
-    loop = asyncio.get_running_loop()
-    remaining = timeout_s
-    responses = model.generate_content_async(request, stream)
-    async with aclosing(responses):
-        while True:
-            started = loop.time()
-            deadline = asyncio.timeout(remaining)
-            try:
-                async with deadline:
-                    response = await anext(responses)
-            except StopAsyncIteration:
-                return
-            except TimeoutError:
-                if not deadline.expired():  # the provider's own timeout: its error stands
-                    raise
-                raise ModelCallTimeout(
-                    f"no complete answer from {model.model} within {timeout_s:g}s"
-                ) from None
-            if remaining is not None:
-                remaining -= loop.time() - started
-            yield response
-
-
 def can_degrade(model: object) -> bool:
     """Whether ``model`` can answer from the tools alone (a ``ResilientModel`` with a model to
     degrade to): what ``RunUsage.degraded_only`` asks of it."""
     return isinstance(model, ResilientModel) and model.degrade_to is not None
-
-
-def _is_question(content: types.Content) -> bool:
-    return content.role == "user" and any(p.text for p in content.parts or ())
-
-
-def _is_degraded(content: types.Content) -> bool:
-    """A content made only of the degraded model's tool calls, or of their results."""
-    parts = content.parts or ()
-    ids = [
-        (p.function_call.id if p.function_call else p.function_response.id)  # type: ignore[union-attr]
-        for p in parts
-        if p.function_call or p.function_response
-    ]
-    return (
-        bool(ids)
-        and len(ids) == len(parts)
-        and all((i or "").startswith(DEGRADED_CALL_ID) for i in ids)
-    )
-
-
-def _turn_start(contents: Sequence[types.Content]) -> int:
-    """Where this turn starts: just after the latest user text (the question, or what ADK
-    relays of other agents' turns)."""
-    for index in range(len(contents) - 1, -1, -1):
-        if _is_question(contents[index]):
-            return index + 1
-    return 0
-
-
-def _degraded_turn(llm_request: LlmRequest) -> bool:
-    contents = llm_request.contents
-    return any(_is_degraded(c) for c in contents[_turn_start(contents) :])
-
-
-def _question_only(llm_request: LlmRequest) -> LlmRequest:
-    """The request without what the failed models did in this turn: the conversation up to
-    the question, then the degraded model's own calls and results."""
-    contents = llm_request.contents
-    start = _turn_start(contents)
-    kept = [*contents[:start], *(c for c in contents[start:] if _is_degraded(c))]
-    if len(kept) == len(contents):
-        return llm_request
-    return llm_request.model_copy(update={"contents": kept})
-
-
-def _prepared(llm_request: LlmRequest, model: BaseLlm, timeout_s: float | None) -> LlmRequest:
-    """The request for one attempt: addressed to ``model``, with this attempt's timeout.
-
-    ADK sets llm_request.model to the agent's model name and LiteLlm prefers it to its own:
-    without this every fallback (and the degraded call) would go to the primary. ADK passes
-    ``http_options.timeout`` (milliseconds) on to LiteLLM as the call's timeout.
-    """
-    update: dict[str, Any] = {}
-    if llm_request.model != model.model:
-        update["model"] = model.model
-    if timeout_s is not None:
-        options = llm_request.config.http_options or types.HttpOptions()
-        update["config"] = llm_request.config.model_copy(
-            update={"http_options": options.model_copy(update={"timeout": int(timeout_s * 1000)})}
-        )
-    return llm_request.model_copy(update=update) if update else llm_request
