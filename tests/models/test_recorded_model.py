@@ -10,9 +10,12 @@ no answer for fails the test: the flow changed since it was recorded, record it 
 
 import json
 from collections import defaultdict
+from dataclasses import dataclass
 
 import pytest
+import pytest_asyncio
 import replay
+import stamina
 from replay import FIXTURES, shape
 
 from order_tracking import composition
@@ -37,9 +40,19 @@ async def _offline_answers(orders):
     return {o: {r.agent: r.text for r in (await app.track_order(o)).results} for o in orders}
 
 
-@pytest.fixture(params=RECORDINGS, ids=lambda path: path.stem)
-async def replayed(request, stub):
-    """(recording, replay, [(order id, result)]) once the recording has been replayed."""
+@dataclass(frozen=True)
+class Replayed:
+    recording: dict
+    served: replay.Replay
+    results: list  # (order id, AgentResult)
+    offline: dict  # order id -> agent -> the answer from the tools alone
+
+
+@pytest_asyncio.fixture(
+    scope="module", loop_scope="module", params=RECORDINGS, ids=lambda path: path.stem
+)
+async def replayed(request, openai_stub):
+    """A recording replayed through the agents, once per module (the checks below read it)."""
     recording = replay.load(request.param)
     recorded = recording["recorded"]
     env = {
@@ -49,28 +62,38 @@ async def replayed(request, stub):
         "MODEL_TIMEOUT_S": "30",
         "AGENT_TIMEOUT_S": "120",
     }
-    app = composition.build(Settings.from_env(env, agent_names=AGENT_NAMES), traced=False)
     results = []
-    with stub.replaying(recording) as served:
-        for _ in range(recorded["rounds"]):
-            await app.track_orders(
-                recorded["orders"], concurrency=1, on_result=lambda o, r: results.append((o, r))
-            )
+    with pytest.MonkeyPatch.context() as patch:  # (module-scoped: before _hermetic_env)
+        patch.delenv("OPENAI_BASE_URL", raising=False)
+        patch.setenv("OPENAI_API_BASE", openai_stub.base_url)
+        patch.setenv("OPENAI_API_KEY", "sk-test")
+        app = composition.build(Settings.from_env(env, agent_names=AGENT_NAMES), traced=False)
+        # Retries as recorded, without the waits between them.
+        with (
+            openai_stub.replaying(recording) as served,
+            stamina.set_testing(True, attempts=100, cap=True),
+        ):
+            for _ in range(recorded["rounds"]):
+                await app.track_orders(
+                    recorded["orders"],
+                    concurrency=1,
+                    on_result=lambda o, r: results.append((o, r)),
+                )
     assert not served.misses, (
         f"{len(served.misses)} requests are not in the recording (the first: "
         f"{served.misses[0]}): the flow changed, record again (scripts/record_model_responses.py)"
     )
-    return recording, served, results
+    return Replayed(recording, served, results, await _offline_answers(recorded["orders"]))
 
 
-async def test_every_recorded_shape_is_replayed(replayed):
-    recording, served, _ = replayed
+def test_every_recorded_shape_is_replayed(replayed):
+    recording, served = replayed.recording, replayed.served
     assert {shape(e) for _, e in served.served} == set(replay.shapes(recording))
     assert len(served.served) >= len(recording["exchanges"])
 
 
-async def test_whatever_the_model_did_every_agent_ends_cleanly(replayed):
-    _, _, results = replayed
+def test_whatever_the_model_did_every_agent_ends_cleanly(replayed):
+    results = replayed.results
     assert results
     assert {r.status for _, r in results} <= KEPT, [
         (o, r.agent, r.status, r.error) for o, r in results if r.status not in KEPT
@@ -79,16 +102,15 @@ async def test_whatever_the_model_did_every_agent_ends_cleanly(replayed):
     assert not any("circuit" in (r.error or "") for _, r in results)
 
 
-async def test_a_degraded_answer_answers_the_order_that_was_asked(replayed):
-    recording, _, results = replayed
-    offline = await _offline_answers(recording["recorded"]["orders"])
-    degraded = [(o, r) for o, r in results if r.status == Status.DEGRADED]
+def test_a_degraded_answer_answers_the_order_that_was_asked(replayed):
+    offline = replayed.offline
+    degraded = [(o, r) for o, r in replayed.results if r.status == Status.DEGRADED]
     for order_id, result in degraded:
         assert result.text == offline[order_id][result.agent], (order_id, result)
 
 
-async def test_every_billed_token_is_counted(replayed):
-    _, served, results = replayed
+def test_every_billed_token_is_counted(replayed):
+    served, results = replayed.served, replayed.results
     billed: dict[tuple, int] = defaultdict(int)
     for (tools, question, _), exchange in served.served:
         usage = exchange["response"].get("usage") or {}
@@ -101,8 +123,8 @@ async def test_every_billed_token_is_counted(replayed):
         assert counted[run] >= tokens, run
 
 
-async def test_an_answer_cut_off_is_never_taken_as_whole(replayed):
-    _, served, results = replayed
+def test_an_answer_cut_off_is_never_taken_as_whole(replayed):
+    served, results = replayed.served, replayed.results
     cut = {
         (e["response"]["choices"][0]["message"].get("content") or "").strip()
         for _, e in served.served
@@ -112,8 +134,8 @@ async def test_an_answer_cut_off_is_never_taken_as_whole(replayed):
     assert not (cut - {""}) & kept
 
 
-async def test_html_escaped_text_reaches_tools_and_readers_as_it_came(replayed):
-    _, served, results = replayed
+def test_html_escaped_text_reaches_tools_and_readers_as_it_came(replayed):
+    served, results = replayed.served, replayed.results
     sent = set()
     for _, exchange in served.served:
         message = (exchange["response"].get("choices") or [{}])[0].get("message") or {}
