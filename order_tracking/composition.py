@@ -21,8 +21,10 @@ import asyncio
 import gc
 import logging
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .agents.specialists import AGENT_NAMES
@@ -49,10 +51,10 @@ __all__ = [
     "answer_check",
     "build",
     "configure_libraries",
+    "configure_process",
     "eval_apps",
     "mcp_server",
     "open_backends",
-    "configure_process",
     "production_models",
     "warm_up",
 ]
@@ -70,6 +72,7 @@ def configure_process(*, logging_mode: LoggingMode = "quiet") -> Settings:
     register_secrets(os.environ)
     install_log_redaction()
     settings = Settings.from_env(agent_names=AGENT_NAMES)
+    answer_check(settings)  # an ORDER_ID_PATTERN the check cannot run is a ConfigError
     if settings.log_format != "text":
         configure_logging(logging_mode, settings.log_format)
     register_secret_values(settings.service_api_keys)
@@ -109,9 +112,8 @@ def configure_libraries() -> OfflineModel:
 
 
 async def warm_up() -> None:
-    """One offline turn, through the agents' model wiring, so LiteLLM's and ADK's lazy
-    first-call imports (~1 s here) happen before any clock starts. Before tracing is set up:
-    it leaves no trace."""
+    """One offline turn through the agents' model wiring, before tracing (it leaves no trace),
+    so LiteLLM's and ADK's lazy first-call imports (~1 s) happen before any clock starts."""
     from .agents.build import build_order_agents
     from .async_runner import prompt_for, run_agent_task
     from .models.gateway import litellm_models
@@ -123,19 +125,19 @@ async def warm_up() -> None:
     await run_agent_task(
         agent, prompt_for("ORD-1001"), "warm-up", limits=RunLimits.from_settings(settings)
     )
-    # What start-up made (hundreds of thousands of objects: ADK, LiteLLM, their schemas) lives
-    # as long as the process: out of the collector's sight, a full collection no longer walks
-    # it in the middle of the first order (ORD-1001 measured 0.40 s, then 0.13-0.16 s). Once
-    # per process: what is frozen is never collected.
+    # What start-up made (ADK's, LiteLLM's objects) lives as long as the process: frozen, a
+    # full collection no longer walks it mid-order (ORD-1001: 0.40 s, then 0.13-0.16 s).
     if not gc.get_freeze_count():
         gc.collect()
         gc.freeze()
 
 
-def production_models(settings: Settings, watch: Watch | None = None) -> ModelFactory:
-    """The models agents get in production: LiteLLM, with a circuit breaker per model shared
-    by every agent of the process, a hint when every call to a model times out, and (with a
-    ``watch``) every call metered and charged to the hourly limit. Guards join here."""
+def production_models(
+    settings: Settings, watch: Watch | None = None, *, clock: Callable[[], float] = time.monotonic
+) -> ModelFactory:
+    """The models agents get in production: LiteLLM, a circuit breaker per model shared by the
+    process's agents (``clock``: theirs), a hint when calls keep timing out, and (with a ``watch``)
+    every call metered and charged to the hourly limit. Failure policies join ``guards`` here."""
     from .models.gateway import litellm_models
     from .models.meter import ModelMeter
     from .models.resilience import Breakers, TimeoutHint
@@ -145,12 +147,10 @@ def production_models(settings: Settings, watch: Watch | None = None) -> ModelFa
         threshold=settings.circuit_threshold,
         cooldown_s=settings.circuit_cooldown_s,
         on_change=trace_circuit_change,
+        clock=clock,
     )
-    hint = TimeoutHint(
-        lambda line: say(line, logging.WARNING, logger="order_tracking.models"),
-        model_timeout_s=settings.model_timeout_s,
-    )
-    guards: list[AttemptGuard] = [breakers, hint]
+    warn = partial(say, level=logging.WARNING, logger="order_tracking.models")
+    guards: list[AttemptGuard] = [breakers, TimeoutHint(warn, settings.model_timeout_s)]
     if watch is not None:
         guards.append(ModelMeter(watch.metrics, watch.spend))  # innermost: calls made
         if watch.metrics is not None:
@@ -203,12 +203,11 @@ def build(
         asyncio.run(warm_up())
     tracing = setup_tracing(settings, part=trace_part) if traced else None
     if watch is None:
+        from .models.meter import warn_unpriced
         from .ops.watch import Watch
 
         watch = Watch.for_settings(settings)
         if settings.max_cost_usd_per_hour:
-            from .models.meter import warn_unpriced
-
             warn_unpriced(settings)
     models = models or production_models(settings, watch)
     if backends.breakers is not None and watch.metrics is not None:
@@ -229,18 +228,19 @@ def build(
 
 def answer_check(settings: Settings) -> AnswerCheck:
     """The check every answer goes through (``ANSWER_CHECK``), with the configured order ids
-    and, for ``replace``, the agents' answers from tool results alone."""
-    from .agents.specialists import ANSWER_FORMATS
+    (run by a linear-time engine: a pattern it cannot run is a ``ConfigError``) and, for
+    ``replace``, the agents' answers from tool results alone (built when first needed)."""
     from .answers.policy import AnswerCheck
-    from .models.offline import compose_answer
+
+    def rebuild(agent: str, results: Sequence[Any]) -> str:
+        from .agents.specialists import ANSWER_FORMATS
+        from .models.offline import compose_answer
+
+        return compose_answer(ANSWER_FORMATS.get(agent), results)
 
     ids = settings.order_ids
-    pattern = None if ids.is_default else rf"(?<![A-Za-z0-9])(?:{ids.regex})(?![A-Za-z0-9])"
-    return AnswerCheck(
-        policy=settings.answer_check,
-        order_id_pattern=pattern,
-        rebuild=lambda agent, results: compose_answer(ANSWER_FORMATS.get(agent), results),
-    )
+    pattern = None if ids.is_default else ids.regex
+    return AnswerCheck(policy=settings.answer_check, order_id_pattern=pattern, rebuild=rebuild)
 
 
 def eval_apps(

@@ -17,6 +17,7 @@ import click
 
 from ..agents.specialists import SPECIALIST_NAMES
 from ..core.order_ids import InvalidOrderId, OrderIds, source_name
+from ..core.report import render_summary
 from ..core.results import BatchSummary, OrderReport
 from ..ops import lifecycle
 from ..ops.lifecycle import EXIT_AGENT_FAILED, EXIT_OK
@@ -198,6 +199,8 @@ def submit_command(
             return summary
 
         summary, signum = run_temporal(main)
+    if wait and out.batch and mode == Mode.TEXT:  # the same summary table as track-order's
+        click.echo(render_summary(summary))
     if signum is not None:
         say(f"Interrupted by {signal.Signals(signum).name}.", logging.WARNING)
         sys.exit(128 + signum)

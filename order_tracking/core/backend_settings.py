@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .variables import default_of
+
 __all__ = ["SYSTEMS", "BackendConfig", "BackendConfigError", "parse_backend", "system_url_var"]
 
 # The four systems, by the names errors, settings, URLs and breakers use.
@@ -41,8 +43,8 @@ class BackendConfig:
     path: Path | None = None
     urls: Mapping[str, str] = field(default_factory=dict)
     api_key: str = ""
-    timeout_s: float = 5.0
-    retries: int = 2
+    timeout_s: float = default_of("BACKEND_TIMEOUT_S")
+    retries: int = default_of("BACKEND_RETRIES")
 
     def describe(self) -> str:
         if self.kind == "sqlite":

@@ -43,9 +43,11 @@ def settings(payment_model: str, **changes) -> Settings:
     return dataclasses.replace(base, **changes)
 
 
-async def payment(settings_: Settings, order_id="ORD-1001", tracing=None, models=None, **limits):
+async def payment(
+    settings_: Settings, order_id="ORD-1001", tracing=None, models=None, check=None, **limits
+):
     (agent,) = build_order_agents(models or production_models(settings_), names=["payment_agent"])
-    report = await track_order(order_id, [agent], tracing, limits=RunLimits(**limits))
+    report = await track_order(order_id, [agent], tracing, limits=RunLimits(**limits), check=check)
     return report.results[0], report
 
 
@@ -56,13 +58,16 @@ async def test_a_degraded_answer_is_about_the_order_asked_not_the_models_made_up
     stub, no_backoff
 ):
     # The model looks up "1001" (made up), then answers nothing: every model failed.
-    result, _ = await payment(settings("openai/made-up-id"))
+    weak = settings("openai/made-up-id")
+    result, _ = await payment(weak, check=answer_check(weak))
     assert result.status == Status.DEGRADED
     assert "MalformedResponseError: the provider sent an empty answer" in result.error
     # Not "That is not an order id (invalid order id '1001')": ORD-1001's payment, looked up
     # by the degraded model itself, the model's failed lookup left out.
     assert result.text == ARTICLE_ANSWERS["payment_agent"]
     assert result.tool_args == ('{"order_id": "1001"}', '{"order_id": "ORD-1001"}')
+    # The check holds it to ORD-1001's own lookup, which supports it (the failed one aside).
+    assert result.verified is True and result.unsupported_claims == ()
 
 
 async def test_every_agent_degraded_from_made_up_ids_answers_its_own_question(stub, no_backoff):
@@ -84,7 +89,9 @@ async def test_replace_looks_the_order_up_when_the_model_called_no_tool(stub):
     assert result.status == Status.DEGRADED and result.verified is False
     # Not "I could not find anything to report.": the order was looked up.
     assert result.text == ARTICLE_ANSWERS["payment_agent"]
-    assert result.error.startswith("the model's answer states what no tool returned: ")
+    assert result.error.startswith(
+        "the model's answer called no tool for ORD-1001; states what no tool returned: "
+    )
     assert "January 20th" in result.error
     assert result.error.endswith("; answered from tool results alone")
     assert NO_TOOLS_ANSWER not in result.text
