@@ -21,6 +21,7 @@ from order_tracking.core.workarounds import CANCELLED_CALL
 from order_tracking.models.gateway import litellm_models
 from order_tracking.models.meter import ModelMeter
 from order_tracking.models.resilience import CircuitState, TimeoutHint
+from order_tracking.ops import logs
 from order_tracking.tracing.view import load_trace as read_trace
 from order_tracking.tracing.view import render_text
 
@@ -193,6 +194,19 @@ async def test_one_hint_when_every_call_to_a_model_times_out(stub, no_backoff):
     assert said[0].startswith(
         "3 calls in a row to openai/hang timed out (MODEL_TIMEOUT_S=0.3): a slow model"
     )
+
+
+async def test_the_process_models_tell_the_operator_once_on_stderr(
+    stub, no_backoff, capsys, monkeypatch
+):
+    monkeypatch.setattr(logs, "_json_active", False)  # the human format, whatever ran before
+    slow = settings("openai/hang", model_timeout_s=0.3, model_retries=2)
+    models = production_models(slow)  # as the composition root builds them for a run
+    for order_id in ("ORD-1001", "ORD-1002"):
+        result, _ = await payment(slow, order_id, models=models)
+        assert result.status == Status.DEGRADED
+    err = capsys.readouterr().err
+    assert err.count("3 calls in a row to openai/hang timed out (MODEL_TIMEOUT_S=0.3)") == 1
 
 
 async def test_the_hint_waits_for_timeouts_in_a_row():
