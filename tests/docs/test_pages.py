@@ -60,6 +60,45 @@ def test_the_statuses_table_is_the_code_s():
     assert re.findall(r"^\| `(\w+)` \| ", page, re.MULTILINE)[-len(Status) :] == list(Status)
 
 
+SUFFIXES = {"counter": ("_total",), "histogram": ("", "_bucket", "_sum", "_count")}
+
+
+def _exported_metrics() -> set[str]:
+    """Every series name the processes export: the orders' and agent runs' (with the spend and
+    circuit families a scrape adds) and the stream consumer's."""
+    from order_tracking.ops.metrics import Metrics
+    from order_tracking.ops.spend_limit import SpendLimit
+    from order_tracking.stream import StreamMetrics
+
+    metrics = Metrics()
+    metrics.watch_spend(SpendLimit())
+    metrics.watch_circuits("model", _NoCircuits())
+    names: set[str] = set()
+    for registry in (metrics.registry, StreamMetrics().registry):
+        for family in registry.collect():
+            # A labelled family has no samples until used: its series names by its type.
+            suffixes = SUFFIXES.get(family.type, ("",))
+            names |= {family.name + suffix for suffix in suffixes}
+    return names
+
+
+class _NoCircuits:
+    def states(self) -> dict[str, str]:
+        return {}
+
+
+def test_the_metrics_the_pages_name_are_exported_and_the_promql_examples_are_queries():
+    exported = _exported_metrics()
+    for page in ("operations.md", "streaming.md", "failures.md", "temporal.md"):
+        text = (DOCS / page).read_text()
+        named = set(re.findall(r"\border_tracking_(?!asyncio)\w+", text))
+        assert named <= exported, (page, named - exported)
+        for block in re.findall(r"^```promql\n(.*?)^```$", text, re.MULTILINE | re.DOTALL):
+            for line in filter(str.strip, block.splitlines()):
+                # A line that is neither a comment nor names a metric is prose that lost its `#`.
+                assert line.startswith("#") or "order_tracking_" in line, (page, line)
+
+
 def test_every_page_is_in_the_navigation():
     config = yaml.load((REPO_ROOT / "mkdocs.yml").read_text(), Loader=yaml.BaseLoader)
     listed = set(re.findall(r"'([\w/.-]+\.md)'", str(config["nav"])))
