@@ -28,14 +28,21 @@ def test_a_bare_track_order_prints_the_help_and_exits_0(capsys):
 
 
 @pytest.mark.parametrize(
-    "typo, command",
-    [("tracc", "track"), ("srve", "serve"), ("sumbit", "submit"), ("Trace", "trace")],
+    "typo, commands",
+    [
+        ("tracc", "'track' or 'trace'"),  # as close to both: neither is picked for the reader
+        ("trak", "'track'"),
+        ("srve", "'serve'"),
+        ("sumbit", "'submit'"),
+        ("Trace", "'trace'"),
+        ("consme", "'consume'"),
+    ],
 )
-def test_a_misspelt_command_is_named_with_the_one_it_resembles(capsys, typo, command):
+def test_a_misspelt_command_is_named_with_the_ones_it_resembles(capsys, typo, commands):
     code, out, err = run_cli(capsys, typo)
     assert (code, out) == (2, "")
     assert err == (
-        f"track-order: error: no such command '{typo}'; did you mean '{command}'? "
+        f"track-order: error: no such command '{typo}'; did you mean {commands}? "
         "(track-order --help lists the commands)\n"
     )
 
