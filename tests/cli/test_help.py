@@ -93,6 +93,7 @@ def test_temporal_commands_say_they_need_a_server_and_how_to_start_one(capsys, p
     out = run_cli(capsys, path, "--help")[1]
     assert "Needs a Temporal server at TEMPORAL_ADDRESS" in out
     assert "uv run temporal server start-dev" in out
+    assert all(f"`{name}`" in out for name in ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE"))
 
 
 def test_the_command_list_shows_whole_sentences(capsys):
