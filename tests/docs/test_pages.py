@@ -99,6 +99,26 @@ def test_the_metrics_the_pages_name_are_exported_and_the_promql_examples_are_que
                 assert line.startswith("#") or "order_tracking_" in line, (page, line)
 
 
+def test_what_the_code_points_readers_at_exists():
+    """Comments, help and ``.env.example`` point at pages (``docs/<page>.md``) and at sections of
+    the README; the README was cut to a front page once and its sections went to pages."""
+    sources = [
+        p
+        for folder in ("order_tracking", "scripts", "benchmarks", "tests", ".ci")
+        for p in (REPO_ROOT / folder).rglob("*")
+        if p.is_file()
+        and p.suffix in {".py", ".example", ".md", ""}
+        and "__pycache__" not in p.parts
+    ]
+    sections = set(re.findall(r"^## (.+)$", README, re.MULTILINE))
+    for path in sources:
+        text = path.read_text(errors="replace")
+        for page in re.findall(r"\bdocs/[\w/-]+\.md\b", text):
+            assert (REPO_ROOT / page).is_file(), (path, page)
+        for section in re.findall(r"README's \"([^\"]+)\"", text):
+            assert section in sections, (path, f"the README has no section {section!r}")
+
+
 def test_every_page_is_in_the_navigation():
     config = yaml.load((REPO_ROOT / "mkdocs.yml").read_text(), Loader=yaml.BaseLoader)
     listed = set(re.findall(r"'([\w/.-]+\.md)'", str(config["nav"])))
