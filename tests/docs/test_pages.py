@@ -119,6 +119,14 @@ def test_what_the_code_points_readers_at_exists():
             assert section in sections, (path, f"the README has no section {section!r}")
 
 
+def test_the_architecture_page_s_file_tree_has_every_wing():
+    page = (DOCS / "architecture.md").read_text()
+    listed = set(re.findall(r"^├── (\w+)/", page, re.MULTILINE))
+    package = REPO_ROOT / "order_tracking"
+    wings = {p.parent.name for p in package.glob("*/__init__.py")}
+    assert wings <= listed, f"add {wings - listed} to the tree in docs/architecture.md"
+
+
 def test_every_page_is_in_the_navigation():
     config = yaml.load((REPO_ROOT / "mkdocs.yml").read_text(), Loader=yaml.BaseLoader)
     listed = set(re.findall(r"'([\w/.-]+\.md)'", str(config["nav"])))
