@@ -253,6 +253,9 @@ def main(argv: list[str] | None = None, prog_name: str = "track-order") -> None:
             lifecycle.exit_interrupted(signal.SIGINT)
         except lifecycle.Terminated:
             lifecycle.exit_interrupted(signal.SIGTERM)
+        except click.exceptions.NoArgsIsHelpError as exc:  # `track-order data`: as a bare one
+            click.echo(exc.ctx.get_help())
+            sys.exit(EXIT_OK)
         except click.ClickException as exc:
             click.echo(f"{prog_name}: error: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)

@@ -27,6 +27,11 @@ def test_a_bare_track_order_prints_the_help_and_exits_0(capsys):
     assert out == run_cli(capsys, "--help")[1]
 
 
+@pytest.mark.parametrize("group", ["data", "backends"])
+def test_a_bare_command_group_prints_its_help_and_exits_0(capsys, group):
+    assert run_cli(capsys, group) == (0, run_cli(capsys, group, "--help")[1], "")
+
+
 @pytest.mark.parametrize(
     "typo, commands",
     [
