@@ -29,6 +29,18 @@ def test_the_readme_is_a_front_page():
     assert len(README.splitlines()) <= 200
 
 
+def test_the_readme_names_what_the_tests_need_besides_uv():
+    """The Debian packages ``.ci/run`` installs for the tests are named where a newcomer reads
+    what to install before the test command."""
+    packages = re.findall(r'missing="\$missing (\S+)"', (REPO_ROOT / ".ci/run").read_text())
+    assert packages
+    two_commands = README.split("## Two commands", 1)[1].split("\n## ", 1)[0].lower()
+    for package in packages:
+        assert package in two_commands, (
+            f"say in the README's 'Two commands' that tests need {package}"
+        )
+
+
 def test_the_readme_names_every_way_in():
     table = README.split("## Ways to run it", 1)[1].split("\n## ", 1)[0]
     for name in cli.commands:
