@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .agents.specialists import AGENT_NAMES
@@ -112,9 +114,8 @@ def configure_libraries() -> OfflineModel:
 
 
 async def warm_up() -> None:
-    """One offline turn, through the agents' model wiring, so LiteLLM's and ADK's lazy
-    first-call imports (~1 s here) happen before any clock starts. Before tracing is set up:
-    it leaves no trace."""
+    """One offline turn through the agents' model wiring, before tracing (it leaves no trace),
+    so LiteLLM's and ADK's lazy first-call imports (~1 s) happen before any clock starts."""
     from .agents.build import build_order_agents
     from .async_runner import prompt_for, run_agent_task
     from .models.gateway import litellm_models
@@ -126,9 +127,8 @@ async def warm_up() -> None:
     await run_agent_task(
         agent, prompt_for("ORD-1001"), "warm-up", limits=RunLimits.from_settings(settings)
     )
-    # What start-up made lives as long as the process: frozen, out of the collector's sight
-    # (ORD-1001: 0.40 s, then 0.13-0.16 s); then collected less often (at Python's 700, 10, 10
-    # the collector took ~15% of a batch: short-lived objects die by reference counting).
+    # What start-up made lives as long as the process: frozen, out of full collections (ORD-1001:
+    # 0.40 s, then 0.13-0.16 s); then collect less often (700, 10, 10 took ~15% of a batch).
     if not gc.get_freeze_count():
         gc.collect()
         gc.freeze()
@@ -138,12 +138,12 @@ async def warm_up() -> None:
 def production_models(
     settings: Settings, watch: Watch | None = None, *, clock: Callable[[], float] = time.monotonic
 ) -> ModelFactory:
-    """LiteLLM with a circuit breaker per model shared by the process's agents and (with a
-    ``watch``) every call metered, checked against the spend limits and charged to them
-    (``clock``: the breakers'). Further failure policies join ``guards`` here."""
+    """The models agents get in production: LiteLLM, a circuit breaker per model shared by the
+    process's agents (``clock``: theirs), a hint when calls keep timing out, and (with a ``watch``)
+    every call metered and held against the spend limits. Failure policies join ``guards`` here."""
     from .models.gateway import litellm_models
     from .models.meter import ModelMeter
-    from .models.resilience import Breakers
+    from .models.resilience import Breakers, TimeoutHint
     from .tracing.setup import trace_circuit_change
 
     breakers = Breakers(
@@ -152,7 +152,8 @@ def production_models(
         on_change=trace_circuit_change,
         clock=clock,
     )
-    guards: list[AttemptGuard] = [breakers]
+    warn = partial(say, level=logging.WARNING, logger="order_tracking.models")
+    guards: list[AttemptGuard] = [breakers, TimeoutHint(warn, settings.model_timeout_s)]
     if watch is not None:
         guards.append(ModelMeter(watch.metrics, watch.spend))  # innermost: calls made
         if watch.metrics is not None:

@@ -59,6 +59,7 @@ COST_ENV = (
     "MAX_TOKENS_PER_DAY",
     "TRACE_SAMPLE_RATIO",
 )
+TEMPORAL_ENV = ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_TASK_QUEUE")
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ HELP: dict[str, Help] = {
     "worker": Help(
         "Run agents for orders submitted to Temporal.",
         ("track-order worker", "track-order worker --concurrency 20 --metrics-port 9464"),
-        ("TEMPORAL_ADDRESS", "TEMPORAL_TASK_QUEUE", *MODEL_ENV, *COST_ENV),
+        (*TEMPORAL_ENV, *MODEL_ENV, *COST_ENV),
         SERVER_EXITS,
         TEMPORAL,
     ),
@@ -146,13 +147,7 @@ HELP: dict[str, Help] = {
             "track-order submit ORD-1001 ORD-1002",
             "track-order submit ORD-1001 --no-wait --key req-42",
         ),
-        (
-            "TEMPORAL_ADDRESS",
-            "TEMPORAL_TASK_QUEUE",
-            "ORDER_ID_PATTERN",
-            "AGENT_TIMEOUT_S",
-            "ANSWER_CHECK",
-        ),
+        (*TEMPORAL_ENV, "ORDER_ID_PATTERN", "AGENT_TIMEOUT_S", "ANSWER_CHECK"),
         RUN_EXITS,
         TEMPORAL,
     ),

@@ -100,7 +100,7 @@ def render_summary(summary: BatchSummary) -> str:
 
 
 def agent_json(result: AgentResult) -> dict[str, Any]:
-    """One agent in the JSON schema (see the README's "JSON output")."""
+    """One agent in the JSON schema (docs/running.md, the `--json` schema)."""
     return {
         "agent": result.agent,
         "ok": result.ok,
@@ -118,7 +118,7 @@ def agent_json(result: AgentResult) -> dict[str, Any]:
 
 
 def order_json(report: OrderReport) -> dict[str, Any]:
-    """One order in the JSON schema (see the README's "JSON output")."""
+    """One order in the JSON schema (docs/running.md, the `--json` schema)."""
     return {
         "order_id": report.order_id,
         "wall_s": round(report.wall_s, 4),

@@ -26,6 +26,7 @@ __all__ = [
     "LITELLM_NO_MCP_GATEWAY",
     "DeclaredOnceTool",
     "mark_a2a_missing",
+    "marking_cancelled_calls",
     "preload_litellm_cache_hit",
     "server_without_signal_handlers",
     "with_caller_source_path",
@@ -119,6 +120,47 @@ def with_caller_source_path(entry: dict[str, Any]) -> dict[str, Any]:
             caller = sys._getframe(1)  # the code that called the instrumented method
             source = f"{caller.f_code.co_filename}:{caller.f_lineno}"
             return wrapper(wrapped, instance, args, kwargs, source_path=source)
+
+        return call
+
+    return {**entry, "wrapper_method": wrapper_method}
+
+
+CANCELLED_CALL = "cancelled before it returned (the call's timeout or the agent's deadline)"
+
+
+def marking_cancelled_calls(entry: dict[str, Any]) -> dict[str, Any]:
+    """The same Monocle wrapper entry (of a coroutine method: ``atask_wrapper``), a call
+    cancelled before it returned recorded as an error span: a model call given up at its
+    timeout is not a successful inference.
+
+    Monocle's wrappers catch ``Exception`` only: a ``CancelledError`` (how a timeout stops a
+    call) passes them unseen, and the span ends with status OK and no output. The method
+    itself is wrapped innermost, where the current Monocle span is the call's own: the error
+    status set there stands, since Monocle sets OK only on a span whose status is unset.
+    """
+    import functools
+
+    from monocle_apptrace.instrumentation.common.utils import get_current_monocle_span
+    from opentelemetry.trace import StatusCode
+
+    make_wrapper = entry["wrapper_method"]
+
+    def wrapper_method(tracer: Any, handler: Any, to_wrap: Any) -> Callable[..., Any]:
+        wrapper = make_wrapper(tracer, handler, to_wrap)
+
+        def call(wrapped: Any, instance: Any, args: Any, kwargs: Any, **extra: Any) -> Any:
+            @functools.wraps(wrapped)
+            async def marked(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return await wrapped(*args, **kwargs)
+                except asyncio.CancelledError:
+                    span = get_current_monocle_span()
+                    if span is not None and span.is_recording():
+                        span.set_status(StatusCode.ERROR, CANCELLED_CALL)
+                    raise
+
+            return wrapper(marked, instance, args, kwargs, **extra)
 
         return call
 

@@ -32,6 +32,7 @@ from monocle_apptrace.instrumentation.common.instrumentor import (
     stop_trace,
 )
 from monocle_apptrace.instrumentation.common.utils import get_current_monocle_span
+from monocle_apptrace.instrumentation.common.wrapper import atask_wrapper
 from monocle_apptrace.instrumentation.common.wrapper_method import MONOCLE_SPAN_HANDLERS
 from monocle_apptrace.instrumentation.metamodel.adk.methods import ADK_METHODS
 from monocle_apptrace.instrumentation.metamodel.litellm.methods import LITELLM_METHODS
@@ -41,7 +42,7 @@ from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.trace import set_span_in_context
 
 from ..core.settings import Settings
-from ..core.workarounds import with_caller_source_path
+from ..core.workarounds import marking_cancelled_calls, with_caller_source_path
 from .export import MonocleSpansOnly, redacted_record
 from .exporters import remote_processors
 from .instrumented import OUR_METHODS
@@ -181,12 +182,16 @@ def setup_tracing(
 
 
 def _install_monocle(processors: list[SpanProcessor], instrument: bool) -> None:
-    entries = [*ADK_METHODS, *LITELLM_METHODS, *OUR_METHODS]
+    # A call of a coroutine method cancelled (a model call at its timeout) is an error span.
+    entries = [
+        marking_cancelled_calls(e) if e["wrapper_method"] is atask_wrapper else e
+        for e in [*ADK_METHODS, *LITELLM_METHODS, *OUR_METHODS]
+    ]
     handlers = {e.get("span_handler", "default") for e in entries}
     setup_monocle_telemetry(
         workflow_name=WORKFLOW_NAME,
         span_processors=processors,
-        wrapper_methods=[with_caller_source_path(entry) for entry in entries] if instrument else [],
+        wrapper_methods=[with_caller_source_path(e) for e in entries] if instrument else [],
         union_with_default_methods=False,
         span_handlers={name: sampled_only(MONOCLE_SPAN_HANDLERS[name]) for name in handlers},
         # Monocle's own obfuscation (regexes over the input and output events of each span,
