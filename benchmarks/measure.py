@@ -67,9 +67,14 @@ class Subject:
     """One implementation, ready to run orders at a given model latency."""
 
     def __init__(
-        self, impl: str, mode: str, traced: bool, trace_dir: Path, extra: dict[str, Any]
+        self,
+        impl: str,
+        mode: str,
+        traced: bool,
+        trace_dir: Path,
+        extra: dict[str, Any] | None = None,  # Settings fields for ours
     ) -> None:
-        self.impl, self.mode, self.traced, self.extra = impl, mode, traced, extra
+        self.impl, self.mode, self.traced, self.extra = impl, mode, traced, extra or {}
         self.trace_dir = trace_dir
         self.tracing: Any = None
         self.plain_agents: list[Any] = []

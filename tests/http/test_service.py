@@ -249,6 +249,12 @@ def test_health_ready_and_openapi(base_url):
     assert httpx.get(f"{base_url}/health").json() == {"status": "ok"}
     ready = httpx.get(f"{base_url}/ready").json()
     last_hour = ready.pop("last_hour")
+    last_day = ready.pop("last_day")
+    assert (last_day["cost_usd"], last_day["max_cost_usd"], last_day["max_tokens"]) == (
+        0.0,
+        None,
+        None,
+    )
     assert ready == {"status": "ready", "agents": list(ARTICLE_ANSWERS), "orders_in_flight": 0}
     # The offline model costs nothing; no hourly limit is set.
     assert (last_hour["cost_usd"], last_hour["max_cost_usd"], last_hour["max_tokens"]) == (

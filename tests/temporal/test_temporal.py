@@ -247,7 +247,7 @@ async def test_a_worker_past_its_hourly_limit_ends_new_agent_runs_as_budget_at_o
     now = [0.0]
     settings = Settings(default_model=OFFLINE_MODEL, max_tokens_per_hour=100)
     watch = Watch.for_settings(settings, clock=lambda: now[0])
-    watch.spend.charge(100, 0.0)
+    watch.spend.charge_now(100, 0)
     app = build(settings, watch=watch)
     activities = AgentActivities(app)
     request = AgentRequest("ORD-1001", "payment_agent", 30)
@@ -257,7 +257,7 @@ async def test_a_worker_past_its_hourly_limit_ends_new_agent_runs_as_budget_at_o
     assert data.error.startswith("hourly token limit of 100 reached (100 in the last hour)")
     assert capsys.readouterr().err == (
         "hourly token limit of 100 reached (100 in the last hour); new orders are taken again "
-        "in 3601s; agent runs end as budget until then\n"
+        "in 3600s; agent runs end as budget until then\n"
     )
     # Agent runs that ended as budget; the order's refusal is the submitter's to count.
     registry = watch.metrics.registry
