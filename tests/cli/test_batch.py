@@ -169,7 +169,7 @@ class TracingFails:
     def trace(self, name, attributes):
         yield "0" * 32
 
-    def wait_for(self, trace_id):
+    async def written(self, trace_id):
         raise OSError("No space left on device")
 
     def file_for(self, trace_id):
