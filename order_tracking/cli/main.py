@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, BinaryIO, NoReturn
 import click
 
 from ..composition import announce_model_choice
+from ..core import outbound
 from ..core.order_ids import InvalidOrderId, OrderIds, source_name
 from ..core.settings import ConfigError
 from ..ops import lifecycle
@@ -232,7 +233,8 @@ def main(argv: list[str] | None = None, prog_name: str = "track-order") -> None:
         except lifecycle.Terminated:
             lifecycle.exit_interrupted(signal.SIGTERM)
         except click.ClickException as exc:
-            click.echo(f"{prog_name}: error: {exc.format_message()}", err=True)
+            # One line, whatever the message quotes (a value from a file, a peer's reason).
+            click.echo(f"{prog_name}: error: {outbound.line(exc.format_message())}", err=True)
             sys.exit(exc.exit_code)
     # standalone_mode=False returns instead of exiting after --help.
     sys.exit(EXIT_OK)
