@@ -162,7 +162,9 @@ def open_backends(settings: Settings) -> Backends:
     from .tracing.setup import trace_circuit_change
 
     try:
-        return backends.open_backends(settings.backend, on_circuit_change=trace_circuit_change)
+        return backends.open_backends(
+            settings.backend, settings.order_ids, on_circuit_change=trace_circuit_change
+        )
     except backends.BackendConfigError as exc:
         raise ConfigError(str(exc)) from None
 

@@ -120,7 +120,8 @@ def track_command(
         )
         from .batch import run_batch
 
-        announce_model_choice(settings)
+        if not quiet:  # --quiet prints nothing; the exit code tells
+            announce_model_choice(settings)
         try:
             code = run_batch(ids, settings, mode, concurrency=concurrency, workers=workers)
         except ConfigError as exc:  # a backend that cannot be opened

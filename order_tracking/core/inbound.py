@@ -81,6 +81,10 @@ def _where(where: str) -> str:
     return where or "the answer"
 
 
+def _said(where: str, what: str) -> str:
+    return f"{where}: {what}" if where else what
+
+
 def _card_number(value: str) -> bool:
     """Whether ``value`` holds something shaped like a card number that passes Luhn."""
     for found in _CARD.finditer(value):
@@ -201,7 +205,7 @@ def fields(
     allowed = set(allowed)
     prefix = f"{where}." if where else ""
     if strict:
-        unknown = sorted((str(k) for k in value if k not in allowed), key=len)
+        unknown = sorted(str(k) for k in value if k not in allowed)
         if unknown:
             raise Refused(f"{prefix}{shown_name(unknown[0])}: unknown field")
     missing = sorted(set(required) - set(value))
@@ -212,19 +216,19 @@ def fields(
 
 def shown_name(name: str) -> str:
     """A field name a peer chose, as quoted in a refusal: escaped and short."""
-    plain = name if name.isprintable() and len(name) <= 40 else repr(name)[:40]
-    return plain
+    return (name if name.isprintable() else repr(name))[:40]
 
 
-def bounded(value: Any, where: str = "", *, max_bytes: int = MAX_BYTES) -> Any:
+def bounded(value: Any, where: str = "", *, max_bytes: int | None = MAX_BYTES) -> Any:
     """``value`` (parsed JSON: dicts, lists, strings, numbers) if it is at most ``MAX_DEPTH``
-    deep and its strings and keys hold at most ``max_bytes`` characters together. Walked
-    without recursion: a deeply nested answer is refused, never a ``RecursionError``."""
+    deep and about ``max_bytes`` at most (its strings and keys, 8 a number, 1 a list entry;
+    ``None``: depth only). Walked without recursion: a deeply nested answer is refused, never
+    a ``RecursionError``."""
     size, stack = 0, [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if depth > MAX_DEPTH:
-            raise Refused(f"{_where(where)}: nested deeper than {MAX_DEPTH} levels")
+            raise Refused(_said(where, f"nested deeper than {MAX_DEPTH} levels"))
         if isinstance(item, str):
             size += len(item)
         elif isinstance(item, Mapping):
@@ -235,8 +239,8 @@ def bounded(value: Any, where: str = "", *, max_bytes: int = MAX_BYTES) -> Any:
             stack.extend((v, depth + 1) for v in item)
         else:
             size += 8
-        if size > max_bytes:
-            raise Refused(f"{_where(where)}: larger than {max_bytes:,} bytes")
+        if max_bytes is not None and size > max_bytes:
+            raise Refused(_said(where, f"larger than {max_bytes:,} bytes"))
     return value
 
 
@@ -249,26 +253,23 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
-def _no_constant(name: str) -> Any:
-    raise Refused(f"{name} is not a JSON number")
-
-
 def loads(raw: bytes | str, where: str = "", *, max_bytes: int = MAX_BYTES) -> Any:
     """JSON from a peer: at most ``max_bytes``, a field at most once per object (the JSON
-    standard leaves duplicates open; Python keeps the last, another reader the first), no
-    ``NaN`` or ``Infinity``, at most ``MAX_DEPTH`` deep."""
+    standard leaves duplicates open; Python keeps the last, another reader the first), at
+    most ``MAX_DEPTH`` deep. ``NaN`` and ``Infinity`` are left to the field checks, which
+    refuse them by name."""
     if len(raw) > max_bytes:
-        raise Refused(f"{_where(where)}: larger than {max_bytes:,} bytes")
+        raise Refused(_said(where, f"larger than {max_bytes:,} bytes"))
     try:
-        value = json.loads(raw, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        value = json.loads(raw, object_pairs_hook=_no_duplicates)
     except RecursionError:
-        raise Refused(f"{_where(where)}: nested deeper than {MAX_DEPTH} levels") from None
-    except Refused:
-        raise
+        raise Refused(_said(where, "not JSON (nested too deep)")) from None
+    except Refused as exc:
+        raise Refused(_said(where, str(exc))) from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
         reason = str(exc).split(":")[0]
-        raise Refused(f"{_where(where)}: not JSON ({reason})") from None
-    return bounded(value, where, max_bytes=max_bytes)
+        raise Refused(_said(where, f"not JSON ({reason})")) from None
+    return bounded(value, where, max_bytes=None)  # its size was the text's
 
 
 def tightened(own: Any, asked: Any, *, zero_is_unlimited: bool = False) -> Any:

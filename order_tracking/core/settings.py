@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from .backend_settings import BackendConfig, BackendConfigError, parse_backend
 from .order_ids import InvalidPattern, OrderIdPattern
-from .values import DAY_S, ConfigError, api_keys, number, operations, shown
+from .values import DAY_S, ConfigError, api_keys, http_url, number, operations, sent_key, shown
 
 OFFLINE_MODEL = "offline/rule-based"
 DEFAULT_OPENAI_MODEL = "gpt-4o"
@@ -66,6 +67,28 @@ def load_env_files(cwd: Path | None = None, env: Mapping[str, str] | None = None
             load_dotenv(candidate, override=False)
             loaded.append(candidate)
     return loaded
+
+
+# ``scheme://``: a URL, never a command line (``ftp://x/mcp`` is not a program to run).
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+
+
+def _tools_mcp(raw: str) -> str:
+    """``TOOLS_MCP_URL``: an ``http(s)://`` URL with a host, or a command line."""
+    if not raw:
+        return raw
+    if _SCHEME.match(raw):
+        if not http_url(raw):
+            raise ConfigError(
+                f"TOOLS_MCP_URL must be an http:// or https:// URL or a command line, "
+                f"got {shown(raw)}"
+            )
+        return raw
+    try:
+        shlex.split(raw)
+    except ValueError as exc:
+        raise ConfigError(f"TOOLS_MCP_URL is not a command line ({exc})") from None
+    return raw
 
 
 def model_env_var(agent_name: str) -> str:
@@ -167,19 +190,15 @@ class Settings:
             order_ids = OrderIdPattern(pattern) if pattern else OrderIdPattern()
         except InvalidPattern as exc:
             raise ConfigError(f"ORDER_ID_PATTERN {exc}: {shown(pattern)}") from None
-        tools_mcp = env.get("TOOLS_MCP_URL", "").strip() or None
-        if tools_mcp and not tools_mcp.lower().startswith(("http://", "https://")):
-            try:
-                shlex.split(tools_mcp)
-            except ValueError as exc:
-                raise ConfigError(f"TOOLS_MCP_URL is not a command line ({exc})") from None
+        tools_mcp = _tools_mcp(env.get("TOOLS_MCP_URL", "").strip()) or None
         raw_check = env.get("ANSWER_CHECK", "").strip().lower() or CheckPolicy.FLAG.value
         if raw_check not in set(CheckPolicy):
             choices = ", ".join(p.value for p in CheckPolicy)
             raise ConfigError(f"ANSWER_CHECK must be one of {choices}, got {shown(raw_check)}")
         return cls(
             tools_mcp=tools_mcp,
-            tools_mcp_api_key=env.get("TOOLS_MCP_API_KEY", "").strip() or None,
+            tools_mcp_api_key=sent_key(env.get("TOOLS_MCP_API_KEY", ""), "TOOLS_MCP_API_KEY")
+            or None,
             tools_mcp_timeout_s=number(
                 env, "TOOLS_MCP_TIMEOUT_S", 10.0, float, high=DAY_S, above_low=True
             ),

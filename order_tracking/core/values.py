@@ -7,7 +7,17 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["DAY_S", "MIN_API_KEY_CHARS", "ConfigError", "api_keys", "number", "shown"]
+__all__ = [
+    "DAY_S",
+    "MIN_API_KEY_CHARS",
+    "ConfigError",
+    "accepted_key",
+    "api_keys",
+    "http_url",
+    "number",
+    "sent_key",
+    "shown",
+]
 
 
 class ConfigError(ValueError):
@@ -60,16 +70,49 @@ def number(
 MIN_API_KEY_CHARS = 16
 
 
-def api_keys(raw: str) -> tuple[str, ...]:
-    """Comma-separated keys; a short one is refused (a guessable key is no key)."""
+def _printable(key: str) -> bool:
+    return not any(c.isspace() or not c.isprintable() for c in key)
+
+
+def accepted_key(key: str, what: str) -> str:
+    """A key a server of ours accepts (``SERVICE_API_KEYS``, ``BACKEND_API_KEY`` under
+    ``backends serve``): one rule for every one, at least ``MIN_API_KEY_CHARS`` printable
+    characters without spaces (a guessable key is no key). ``what`` names it in the error."""
+    if len(key) < MIN_API_KEY_CHARS or not _printable(key):
+        raise ConfigError(
+            f"{what} must be at least {MIN_API_KEY_CHARS} printable characters without spaces"
+        )
+    return key
+
+
+def api_keys(raw: str, name: str = "SERVICE_API_KEYS") -> tuple[str, ...]:
+    """Comma-separated keys a server accepts, each by :func:`accepted_key`."""
     keys = tuple(dict.fromkeys(k.strip() for k in raw.split(",") if k.strip()))
     for number, key in enumerate(keys, start=1):
-        if len(key) < MIN_API_KEY_CHARS or any(c.isspace() or not c.isprintable() for c in key):
-            raise ConfigError(
-                f"SERVICE_API_KEYS: key {number} must be at least {MIN_API_KEY_CHARS} "
-                "printable characters without spaces"
-            )
+        accepted_key(key, f"{name}: key {number}")
     return keys
+
+
+def sent_key(raw: str, name: str) -> str:
+    """A key we send to someone else's server (``BACKEND_API_KEY``, ``TOOLS_MCP_API_KEY``):
+    their server sets its length, but it travels in a header, so it is printable characters
+    without spaces (a line break in it would be a header of its own)."""
+    key = raw.strip()
+    if not _printable(key):
+        raise ConfigError(f"{name} must be printable characters without spaces")
+    return key
+
+
+def http_url(raw: str, schemes: tuple[str, ...] = ("http", "https")) -> bool:
+    """Whether ``raw`` is a URL of one of ``schemes`` (as written) with a host and a usable
+    port."""
+    from urllib.parse import urlsplit
+
+    try:
+        url = urlsplit(raw)
+        return url.scheme in schemes and bool(url.hostname) and url.port != 0
+    except ValueError:  # a port that is not a number
+        return False
 
 
 def _otlp_timeout(env: Mapping[str, str], name: str) -> float:
@@ -86,8 +129,6 @@ def _otlp_timeout(env: Mapping[str, str], name: str) -> float:
 def _otlp_checked(env: Mapping[str, str]) -> None:
     """The OTLP variables OpenTelemetry's exporter would fail on: at start-up (a traceback
     there; an endpoint without a scheme only at each upload, in a log nobody sees)."""
-    from urllib.parse import urlsplit
-
     for kind in ("TRACES_", ""):
         name = f"OTEL_EXPORTER_OTLP_{kind}COMPRESSION"
         raw = env.get(name)
@@ -96,12 +137,7 @@ def _otlp_checked(env: Mapping[str, str]) -> None:
         name = f"OTEL_EXPORTER_OTLP_{kind}ENDPOINT"
         raw = env.get(name)
         if raw is not None:
-            try:
-                url = urlsplit(raw)
-                ok = url.scheme in ("http", "https") and bool(url.hostname) and url.port != 0
-            except ValueError:  # a port that is not a number
-                ok = False
-            if not ok:
+            if not http_url(raw):
                 raise ConfigError(
                     f"{name} must be an http:// or https:// URL (OTLP over HTTP), got {shown(raw)}"
                 )

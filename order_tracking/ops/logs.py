@@ -46,6 +46,7 @@ LIBRARY_LOGGERS = (
     "monocle_apptrace",
     "mcp",
     "opentelemetry",
+    "temporalio",  # the SDK's own and its core's (forwarded: see temporal/_client.runtime)
 )
 OURS = "order_tracking"
 

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from order_tracking.backends import BackendConfig, BackendUnavailable, mock_backends
 from order_tracking.backends._http import HttpBackends
+from order_tracking.core.order_ids import OrderIdPattern
 from order_tracking.core.settings import ConfigError, Settings
 from order_tracking.http.backend_api import create_backends_app
 
@@ -511,8 +512,9 @@ async def test_ids_are_stored_spellings_and_may_hold_a_slash_over_http():
             "payment": {"status": "authorized", "amount": 1, "currency": "USD"},
         }
     ]
-    app = create_backends_app(mock_backends(records))
-    client = _client(None)
+    pattern = OrderIdPattern("[a-z]{2}/[0-9]")  # as written, case-sensitively
+    app = create_backends_app(mock_backends(records, order_ids=pattern))
+    client = _client(None, order_ids=pattern)
     client._transport = httpx.ASGITransport(app)
     order = await client.oms.get_order("AB/1")
     payment = await client.payments.get_payment("AB/1")
