@@ -29,6 +29,7 @@ from .async_runner.app import App
 from .core.redaction import install_log_redaction, register_secret_values, register_secrets
 from .core.results import RunLimits
 from .core.settings import OFFLINE_MODEL, Settings, load_env_files
+from .core.workarounds import quiet_foreign_context_detach
 from .ops.logs import LoggingMode, adopt_library_handlers, configure_logging, say
 
 if TYPE_CHECKING:
@@ -65,6 +66,7 @@ def configure_process(*, logging_mode: LoggingMode = "quiet") -> Settings:
     ``verbose`` shows them, ``host`` leaves logging to the program we run in (``adk web``).
     """
     configure_logging(logging_mode)  # the human format while the settings are read
+    quiet_foreign_context_detach()  # adk web's chat turns log cleanly (see workarounds)
     load_env_files()
     register_secrets(os.environ)
     install_log_redaction()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import logging
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ __all__ = [
     "LITELLM_NO_MCP_GATEWAY",
     "DeclaredOnceTool",
     "mark_a2a_missing",
+    "quiet_foreign_context_detach",
     "server_without_signal_handlers",
     "with_caller_source_path",
 ]
@@ -34,6 +36,7 @@ CHECKED_AGAINST = {
     "h11": "0.16.0",
     "litellm": "1.106.2",
     "monocle_apptrace": "0.8.15",
+    "opentelemetry-api": "1.44.0",
     "uvicorn": "0.54.0",
 }
 
@@ -108,6 +111,42 @@ def with_caller_source_path(entry: dict[str, Any]) -> dict[str, Any]:
         return call
 
     return {**entry, "wrapper_method": wrapper_method}
+
+
+class _ForeignContextDetach(logging.Filter):
+    """Drops OpenTelemetry's "Failed to detach context" record when it is Monocle closing a
+    generator's span from a copy of the context it was opened in (see below); every other
+    record passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if record.msg != "Failed to detach context" or not isinstance(error, ValueError):
+            return True
+        if "was created in a different Context" not in str(error):
+            return True
+        cause, frames = error.__context__, []
+        tb = cause.__traceback__ if isinstance(cause, GeneratorExit) else None
+        while tb is not None:
+            frames.append(tb.tb_frame.f_code.co_name)
+            tb = tb.tb_next
+        return "start_as_monocle_span" not in frames
+
+
+def quiet_foreign_context_detach() -> None:
+    """Keep a chat turn's log clean in ``adk web``: four ``ERROR … Failed to detach context``
+    tracebacks per turn, from Monocle's wrapper around ADK's async generators.
+
+    ADK leaves some of its agents' async generators unfinished (a transfer returns from inside
+    ``async for``); Python closes them later from the event loop's finaliser, in a task whose
+    context is a *copy* of the one the span was opened in. Monocle's ``start_as_monocle_span``
+    guards its ``detach`` calls with a marker in a context variable, which a copy still holds,
+    so it detaches tokens of the original context; OpenTelemetry logs the ``ValueError`` at
+    ERROR. Nothing is left attached (the original context has ended with its task), so only
+    that record is dropped, recognised by its message, its error and Monocle's frame.
+    Idempotent."""
+    logger = logging.getLogger("opentelemetry.context")
+    if not any(isinstance(f, _ForeignContextDetach) for f in logger.filters):
+        logger.addFilter(_ForeignContextDetach())
 
 
 # --- uvicorn (0.54.0) -------------------------------------------------------------------------
