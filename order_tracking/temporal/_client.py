@@ -58,13 +58,13 @@ class TemporalUnavailable(Exception):
 
 
 def reason(exc: BaseException) -> str:
-    """What went wrong, in a line: the operating system's words when the SDK's message wraps
-    them (``… Os { code: 111, kind: ConnectionRefused, message: "Connection refused" } …``),
+    """What went wrong, in a line: the innermost words when the SDK's message wraps them
+    (``… Os { code: 111, kind: ConnectionRefused, message: "Connection refused" } …``),
     else the message's first line, cut at a word with an ellipsis."""
     text = str(getattr(exc, "message", "") or exc).strip() or type(exc).__name__
-    said = re.search(r'message: "([^"]{1,200})"', text)
-    if said:
-        return said.group(1)
+    said = re.findall(r'message: "([^"]{1,200})"', text)
+    if said:  # the innermost cause's
+        return said[-1]
     first = text.splitlines()[0]
     if len(first) <= _REASON_CHARS:
         return first

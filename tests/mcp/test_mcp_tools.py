@@ -226,3 +226,14 @@ def test_any_answer_from_a_server_is_a_result_or_the_tools_error(answer):
     result = _from_mcp(answer, "get_order_status", {"order_id": "ORD-1"})
     assert isinstance(result, dict)
     assert result.get("status") != "error" or isinstance(result.get("error_message"), str)
+
+
+def test_a_get_on_the_endpoint_is_answered_405_at_once(mcp_url):
+    """`GET /mcp` opened the server-to-client stream of a stateless server, which never wrote
+    to it: the request never returned. (The timeout is the hang detector.)"""
+    import httpx
+
+    response = httpx.get(mcp_url, headers={"Accept": "text/event-stream"}, timeout=30)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.json()["error"]["message"].startswith("this server is stateless")
