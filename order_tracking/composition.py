@@ -29,7 +29,6 @@ from .async_runner.app import App
 from .core.redaction import install_log_redaction, register_secret_values, register_secrets
 from .core.results import RunLimits
 from .core.settings import OFFLINE_MODEL, Settings, load_env_files
-from .core.workarounds import quiet_foreign_context_detach
 from .ops.logs import LoggingMode, adopt_library_handlers, configure_logging, say
 
 if TYPE_CHECKING:
@@ -66,7 +65,6 @@ def configure_process(*, logging_mode: LoggingMode = "quiet") -> Settings:
     ``verbose`` shows them, ``host`` leaves logging to the program we run in (``adk web``).
     """
     configure_logging(logging_mode)  # the human format while the settings are read
-    quiet_foreign_context_detach()  # adk web's chat turns log cleanly (see workarounds)
     load_env_files()
     register_secrets(os.environ)
     install_log_redaction()
@@ -98,7 +96,10 @@ def configure_libraries() -> OfflineModel:
         import stamina
 
         from .agents.specialists import ANSWER_FORMATS
+        from .core.workarounds import quiet_foreign_context_detach
         from .models import offline as offline_model
+
+        quiet_foreign_context_detach()  # adk web's chat turns log cleanly (see workarounds)
 
         # Otherwise every failed call prints a "Give Feedback / Get Help" banner on stdout.
         litellm.suppress_debug_info = True

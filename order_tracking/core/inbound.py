@@ -284,6 +284,8 @@ def tightened(own: Any, asked: Any, *, zero_is_unlimited: bool = False) -> Any:
         or asked <= 0
     ):
         return own
+    if isinstance(own, int):  # 0.5 calls or tokens is a cap of 1, never 0 ("no cap")
+        asked = math.ceil(asked)
     if own is None or (zero_is_unlimited and own == 0):
         return asked if own is None else type(own)(asked)
     return type(own)(min(own, asked))

@@ -26,6 +26,7 @@ __all__ = [
     "LITELLM_NO_MCP_GATEWAY",
     "DeclaredOnceTool",
     "mark_a2a_missing",
+    "without_redirects",
     "quiet_foreign_context_detach",
     "server_without_signal_handlers",
     "with_caller_source_path",
@@ -37,6 +38,7 @@ CHECKED_AGAINST = {
     "litellm": "1.106.2",
     "monocle_apptrace": "0.8.15",
     "opentelemetry-api": "1.44.0",
+    "opentelemetry-exporter-otlp-proto-http": "1.44.0",
     "uvicorn": "0.54.0",
 }
 
@@ -147,6 +149,23 @@ def quiet_foreign_context_detach() -> None:
     logger = logging.getLogger("opentelemetry.context")
     if not any(isinstance(f, _ForeignContextDetach) for f in logger.filters):
         logger.addFilter(_ForeignContextDetach())
+
+
+# --- OpenTelemetry's OTLP/HTTP exporter (opentelemetry-exporter-otlp-proto-http 1.44.0) ------
+
+
+def without_redirects(exporter: Any) -> None:
+    """Make the OTLP exporter follow no redirect: a redirect is a failed export, logged by the
+    exporter, and the spans stay in the local files.
+
+    The exporter sends ``OTEL_EXPORTER_OTLP_HEADERS`` (a vendor's key) with every request from
+    its ``requests`` session (the private ``_session``: its own, or one from an
+    ``OTEL_PYTHON_EXPORTER_OTLP_HTTP_*CREDENTIAL_PROVIDER``), and ``requests`` would send them
+    on to wherever a collector redirects: it drops only ``Authorization``, and only for another
+    host. With ``max_redirects = 0`` the first redirect raises ``TooManyRedirects`` before it
+    is followed. The constructor's ``session`` argument would do it publicly, but would also
+    replace a credential provider's session."""
+    exporter._session.max_redirects = 0
 
 
 # --- uvicorn (0.54.0) -------------------------------------------------------------------------

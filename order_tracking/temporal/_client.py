@@ -204,5 +204,7 @@ async def report(
     except Refused as exc:
         raise TemporalUnavailable(f"{handle.id}: not an order's result ({exc})") from None
     trace_id = memo.get(TRACE_MEMO)
+    if not (isinstance(trace_id, str) and re.fullmatch(r"[0-9a-f]{32}", trace_id)):
+        trace_id = None  # a trace id is 32 hex digits; anything else names no trace here
     order = OrderReport(order_id=order_id, results=results, wall_s=wall_s)
-    return order, trace_id if isinstance(trace_id, str) else None
+    return order, trace_id

@@ -112,8 +112,8 @@ def checked_request(
     order_id = inbound.order_id(request.order_id, pattern)
     limits = RunLimits(
         deadline_s=inbound.tightened(own.deadline_s, request.deadline_s),
-        max_model_calls=int(inbound.tightened(own.max_model_calls, request.max_model_calls)),
-        max_tokens=int(inbound.tightened(own.max_tokens, request.max_tokens, zero_is_unlimited=True)),
+        max_model_calls=inbound.tightened(own.max_model_calls, request.max_model_calls),
+        max_tokens=inbound.tightened(own.max_tokens, request.max_tokens, zero_is_unlimited=True),
         max_cost_usd=inbound.tightened(
             own.max_cost_usd, request.max_cost_usd, zero_is_unlimited=True
         ),

@@ -14,13 +14,13 @@ import logging
 import threading
 from collections.abc import Callable
 from importlib import import_module
-from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from ..core.settings import Settings
+from ..core.workarounds import without_redirects
 from ..core.values import ConfigError
 from .export import MonocleSpansOnly, RedactingExporter
 
@@ -109,20 +109,7 @@ def _exporters(settings: Settings) -> list[tuple[str, SpanExporter, float]]:
         # Endpoint, headers, certificates, compression: OTEL_EXPORTER_OTLP_* as the exporter
         # reads them. Its default timeout (10 s, retried within it) is bounded too.
         timeout_s = settings.otlp_export_timeout_s
-        exporter = _monocle_exporter("otlp", timeout=timeout_s, session=_no_redirects())
+        exporter = _monocle_exporter("otlp", timeout=timeout_s)
+        without_redirects(exporter)
         chosen.append(("otlp", exporter, timeout_s))
     return chosen
-
-
-def _no_redirects() -> Any:
-    """The OTLP exporter's HTTP session, following no redirect. The exporter sends
-    ``OTEL_EXPORTER_OTLP_HEADERS`` (a vendor's key) with every request, and ``requests``
-    would send them on to wherever a collector redirects (it drops only ``Authorization``,
-    and only for another host). A redirect is a failed export instead, which the exporter
-    logs; the spans stay in the local files. (A session from an
-    ``OTEL_PYTHON_EXPORTER_OTLP_HTTP_*CREDENTIAL_PROVIDER`` is not used: this one is.)"""
-    import requests
-
-    session = requests.Session()
-    session.max_redirects = 0  # the first redirect raises TooManyRedirects, before it is sent
-    return session

@@ -18,6 +18,7 @@ from helpers import (
     REPO_ROOT,
     backend_setting,
     load_trace,
+    lookup,
     run_cli,
 )
 from hypothesis import HealthCheck, given, settings
@@ -313,14 +314,8 @@ async def test_any_answer_is_a_record_none_or_unavailable_never_a_crash(body, st
         return httpx.Response(status, content=json.dumps(body).encode())
 
     client = _client(handler, retries=0)
-    call = {
-        "oms": lambda: client.oms.get_order("ORD-1"),
-        "carrier": lambda: client.carrier.get_shipment("ORD-1"),
-        "warehouse": lambda: client.warehouse.get_stock(["SKU-1"]),
-        "payments": lambda: client.payments.get_payment("ORD-1"),
-    }[system]
     try:
-        await call()
+        await lookup(client, system, "ORD-1", "SKU-1")
     except BackendUnavailable as exc:
         assert "\n" not in str(exc)
 

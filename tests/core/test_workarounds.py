@@ -247,3 +247,19 @@ def test_monocle_still_detaches_a_generators_span_from_a_copied_context(caplog):
             logger.removeFilter(f)
         for f in kept:
             logger.addFilter(f)
+
+
+def test_the_otlp_exporter_still_keeps_its_requests_session_where_we_reach_it():
+    """``without_redirects`` sets ``max_redirects`` on the exporter's private ``_session``
+    (what it follows redirects with: ``tests/tracing/test_otlp.py`` shows the effect)."""
+    import requests
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    exporter = OTLPSpanExporter(endpoint="http://127.0.0.1:9/v1/traces")
+    try:
+        assert isinstance(exporter._session, requests.Session)
+        assert exporter._session.max_redirects > 0  # requests' default: redirects followed
+        workarounds.without_redirects(exporter)
+        assert exporter._session.max_redirects == 0
+    finally:
+        exporter.shutdown()

@@ -152,10 +152,10 @@ async def test_the_422_follows_the_configured_order_id_pattern():
             "items": [{"sku": "SKU-APL-01", "name": "Wireless earbuds", "quantity": 1}],
         }
     ]
-    settings = Settings(
-        default_model=OFFLINE_MODEL, order_ids=OrderIdPattern(r"[0-9]{3}-[0-9]{7}-[0-9]{7}")
-    )
-    app = create_app(build(settings, backends=mock_backends(records), traced=False))
+    pattern = OrderIdPattern(r"[0-9]{3}-[0-9]{7}-[0-9]{7}")
+    settings = Settings(default_model=OFFLINE_MODEL, order_ids=pattern)
+    backends = mock_backends(records, order_ids=pattern)
+    app = create_app(build(settings, backends=backends, traced=False))
     transport = httpx.ASGITransport(app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         refused = await client.post("/orders/ORD-1001/track")
