@@ -18,9 +18,9 @@ holds two spellings of one id is refused rather than merged.
 
 Ids come from arguments, from a file or stdin (one per line, comments and blank lines skipped,
 UTF-8 with or without a byte-order mark, lines of at most ``MAX_LINE_BYTES``), from URLs of
-the HTTP service, and from a model's tool calls. A comment starts with ``#`` at the start of a
-line or after a space; when the pattern itself has a ``#`` (ids such as ``#W2611340``), only a
-``#`` followed by a space or the end of the line starts one.
+the HTTP service, and from a model's tool calls. A ``#`` starts a comment (the rest of the
+line); when the pattern itself has a ``#`` (ids such as ``#W2611340``), only a ``#`` at the start
+of a line or after a space, followed by a space or the end of the line, starts one.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ MAX_REPEAT = 1000  # RE2's bound on a counted repetition ({n}, {m,n})
 _PLAIN = re.compile(r"[!-~]{1,%d}" % MAX_ID_CHARS)  # printable ASCII, no space
 # A count RE2 cannot parse as one (too many digits) it takes as literal text: refused instead.
 _COUNT = re.compile(r"(?<!\\)\{([0-9]+)(?:,([0-9]*))?\}")
-_COMMENT = re.compile(r"(?:^|(?<=\s))#")
+_COMMENT = re.compile("#")
 _COMMENT_SPACED = re.compile(r"(?:^|(?<=\s))#(?=\s|$)")
 
 

@@ -28,6 +28,7 @@ import json
 import re
 import socket
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -276,14 +277,29 @@ class OpenAIStub:
 
 
 class SilentServer:
-    """Accepts connections on 127.0.0.1, reads what it is sent, and never answers."""
+    """Accepts connections on 127.0.0.1, reads what it is sent, and never answers.
+    ``held_s``: how long each connection was held open by its client, once it has closed it
+    (given up, or exited)."""
 
     def __init__(self) -> None:
         self._sock = socket.create_server(("127.0.0.1", 0), backlog=64)
         self._stop = threading.Event()
         self._held: list[socket.socket] = []
         self.connections = 0
+        self.held_s: list[float] = []
         self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _drain(self, conn: socket.socket, accepted: float) -> None:
+        conn.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                if not conn.recv(65536):  # the client closed it
+                    self.held_s.append(time.monotonic() - accepted)
+                    return
+            except TimeoutError:
+                continue
+            except OSError:
+                return
 
     @property
     def url(self) -> str:
@@ -298,6 +314,15 @@ class SilentServer:
                 continue
             self.connections += 1
             self._held.append(conn)  # held open, never answered
+            threading.Thread(target=self._drain, args=(conn, time.monotonic()), daemon=True).start()
+
+    def all_closed(self, within_s: float = 30.0) -> bool:
+        """Whether every connection has been closed by its client (waiting up to
+        ``within_s`` for the last to be noticed)."""
+        deadline = time.monotonic() + within_s
+        while len(self.held_s) < self.connections and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return len(self.held_s) == self.connections
 
     def __enter__(self) -> SilentServer:
         self._thread.start()
