@@ -6,12 +6,15 @@ for a server). Every line here went through the way out (``core/outbound.py``)."
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from helpers import run_cli
 from openai_stub import HOSTILE_ANSWER
 
-from order_tracking.core.inbound import CONTROL
+# What a terminal acts on (the test's own list, not the code's): C0, DEL, C1, separators,
+# direction overrides.
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 KEY = "sk-live-hostile-echo-9f8e7d6c5b4a3210"  # an OPENAI_API_KEY: registered, redacted
 

@@ -81,7 +81,9 @@ async def test_a_killed_workers_agent_runs_move_to_another_worker(
         assert [trace_id for _, trace_id in fetched] == trace_ids
         for n, order in enumerate(reports):
             answers = {r.agent: r.text for r in order.results}
-            assert all(r.ok for r in order.results), order.results
+            assert all(r.ok for r in order.results), [
+                (r.agent, r.status, r.error) for r in order.results if not r.ok
+            ]
             if ids[n % 3] == "ORD-1001":
                 assert answers == ARTICLE_ANSWERS
         assert sum(len(r.results) for r in reports) == ORDERS * 5
