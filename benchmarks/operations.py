@@ -65,7 +65,7 @@ def _compare(first: Any, second: Any, ids: list[str]) -> tuple[float, float]:
 def _instruments_per_order_us(watch: Watch, report: Any) -> float:
     """The watch's own work for one order, timed alone: the admission check, ten metered
     model calls (two per agent), five agent results, the order's start and end."""
-    from order_tracking.ops.metrics import ModelMeter
+    from order_tracking.models.meter import ModelMeter
 
     meter = ModelMeter(watch.metrics, watch.spend)
 

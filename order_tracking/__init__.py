@@ -18,11 +18,15 @@ from .core.settings import set_library_environment as _set_library_environment
 _set_library_environment()
 
 # Wings, top first. A wing is a module path under ``order_tracking``; a module belongs to the
-# longest one it is under. Each line: what the wing is.
+# longest one it is under. Each line: what the wing is. Two wings sit apart from their folder:
+# ``async_runner.__main__`` is a way in (it runs the CLI) and ``answers.evaluation`` runs orders.
+# Not imports, so not checked: ``tracing/setup.py`` names functions of ``backends`` and
+# ``models`` as strings for Monocle to wrap (the tracer reaches up by name, never by import).
 LAYERS: tuple[tuple[str, str], ...] = (
     ("async_runner.__main__", "python -m order_tracking.async_runner: the CLI, the article's way"),
     ("cli", "track-order: the commands, several orders at once, the --workers processes"),
     ("temporal", "durable runs: Temporal workers, the workflow, submit and result"),
+    ("stream", "orders as they happen: a broker consumer (consume) and producer (publish)"),
     ("http", "track-order serve, the systems' reference API, the ASGI helpers they share"),
     ("composition", "the composition root: builds what a run needs from the settings"),
     ("mcp", "MCP both ways: the tools served to clients, the tools taken from a server"),

@@ -20,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -41,20 +42,9 @@ if TYPE_CHECKING:
     from .models.resilience import AttemptGuard
     from .ops.watch import Watch
 
-__all__ = [
-    "App",
-    "adk_web",
-    "announce_model_choice",
-    "answer_check",
-    "build",
-    "configure_libraries",
-    "eval_apps",
-    "mcp_server",
-    "open_backends",
-    "configure_process",
-    "production_models",
-    "warm_up",
-]
+__all__ = ["App", "adk_web", "announce_model_choice", "answer_check", "build"]
+__all__ += ["configure_libraries", "configure_process", "eval_apps", "mcp_server"]
+__all__ += ["open_backends", "production_models", "warm_up"]
 
 
 def configure_process(*, logging_mode: LoggingMode = "quiet") -> Settings:
@@ -69,6 +59,7 @@ def configure_process(*, logging_mode: LoggingMode = "quiet") -> Settings:
     register_secrets(os.environ)
     install_log_redaction()
     settings = Settings.from_env(agent_names=AGENT_NAMES)
+    answer_check(settings)  # an ORDER_ID_PATTERN the check cannot run is a ConfigError
     if settings.log_format != "text":
         configure_logging(logging_mode, settings.log_format)
     register_secret_values(settings.service_api_keys)
@@ -100,7 +91,6 @@ def configure_libraries() -> OfflineModel:
         from .models import offline as offline_model
 
         quiet_foreign_context_detach()  # adk web's chat turns log cleanly (see workarounds)
-
         # Otherwise every failed call prints a "Give Feedback / Get Help" banner on stdout.
         litellm.suppress_debug_info = True
         # Retries are traced and logged by ResilientModel; stamina's own hooks would print them.
@@ -134,10 +124,12 @@ async def warm_up() -> None:
         gc.freeze()
 
 
-def production_models(settings: Settings, watch: Watch | None = None) -> ModelFactory:
+def production_models(
+    settings: Settings, watch: Watch | None = None, *, clock: Callable[[], float] = time.monotonic
+) -> ModelFactory:
     """The models agents get in production: LiteLLM, with a circuit breaker per model shared
     by every agent of the process, and (with a ``watch``) every call metered and charged to
-    the hourly limit. Further failure policies join ``guards`` here."""
+    the hourly limit (``clock``: the breakers'). Further failure policies join ``guards`` here."""
     from .models.gateway import litellm_models
     from .models.meter import ModelMeter
     from .models.resilience import Breakers
@@ -147,6 +139,7 @@ def production_models(settings: Settings, watch: Watch | None = None) -> ModelFa
         threshold=settings.circuit_threshold,
         cooldown_s=settings.circuit_cooldown_s,
         on_change=trace_circuit_change,
+        clock=clock,
     )
     guards: list[AttemptGuard] = [breakers]
     if watch is not None:
@@ -203,12 +196,11 @@ def build(
         asyncio.run(warm_up())
     tracing = setup_tracing(settings, part=trace_part) if traced else None
     if watch is None:
+        from .models.meter import warn_unpriced
         from .ops.watch import Watch
 
         watch = Watch.for_settings(settings)
         if settings.max_cost_usd_per_hour:
-            from .models.meter import warn_unpriced
-
             warn_unpriced(settings)
     models = models or production_models(settings, watch)
     if backends.breakers is not None and watch.metrics is not None:
@@ -229,18 +221,19 @@ def build(
 
 def answer_check(settings: Settings) -> AnswerCheck:
     """The check every answer goes through (``ANSWER_CHECK``), with the configured order ids
-    and, for ``replace``, the agents' answers from tool results alone."""
-    from .agents.specialists import ANSWER_FORMATS
+    (run by a linear-time engine: a pattern it cannot run is a ``ConfigError``) and, for
+    ``replace``, the agents' answers from tool results alone (built when first needed)."""
     from .answers.policy import AnswerCheck
-    from .models.offline import compose_answer
+
+    def rebuild(agent: str, results: Sequence[Any]) -> str:
+        from .agents.specialists import ANSWER_FORMATS
+        from .models.offline import compose_answer
+
+        return compose_answer(ANSWER_FORMATS.get(agent), results)
 
     ids = settings.order_ids
-    pattern = None if ids.is_default else rf"(?<![A-Za-z0-9])(?:{ids.regex})(?![A-Za-z0-9])"
-    return AnswerCheck(
-        policy=settings.answer_check,
-        order_id_pattern=pattern,
-        rebuild=lambda agent, results: compose_answer(ANSWER_FORMATS.get(agent), results),
-    )
+    pattern = None if ids.is_default else ids.regex
+    return AnswerCheck(policy=settings.answer_check, order_id_pattern=pattern, rebuild=rebuild)
 
 
 def eval_apps(

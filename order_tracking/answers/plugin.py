@@ -1,6 +1,7 @@
 """The answer check in ``adk web`` and ``adk api_server`` chats: an ADK plugin that reviews each
-agent's final answer against every tool result of the conversation so far (a follow-up may
-restate an earlier turn's facts), before the answer is stored or shown. ``flag`` puts the
+agent's final answer against every tool result of the conversation so far about the order
+(or SKUs) last asked about (a follow-up may restate an earlier turn's facts; a specialist must
+have looked that order up in this turn), before the answer is stored or shown. ``flag`` puts the
 ``UNVERIFIED: …`` line above it, ``replace`` puts the answer from the tool results of the turn in
 its place under a ``DEGRADED: …`` line; each verdict is an ``answer.check`` trace event."""
 
@@ -13,7 +14,6 @@ from google.adk.plugins.base_plugin import BasePlugin
 from google.genai import types
 
 from ..tracing.setup import trace_event
-from .patterns import order_ids
 from .policy import AnswerCheck, CheckPolicy, ToolResult
 
 __all__ = ["AnswerCheckPlugin"]
@@ -39,20 +39,33 @@ class AnswerCheckPlugin(BasePlugin):
         ):
             return None
         results: list[ToolResult] = []
-        turn: list[ToolResult] = []  # this invocation's, for a replacement
-        order_id = None
-        ids = order_ids(self.check.order_id_pattern)
+        arguments: list[dict[str, Any]] = []
+        asked_with: dict[str, dict[str, Any]] = {}
+        turn_start = 0  # where this invocation's results begin (for a replacement)
+        subject: tuple[str | None, tuple[str, ...]] | None = None
         for earlier in invocation_context.session.events:
-            found = [(r.name or "", r.response) for r in earlier.get_function_responses()]
-            results += found
-            if earlier.invocation_id == invocation_context.invocation_id:
-                turn += found
+            if earlier.invocation_id != invocation_context.invocation_id:
+                turn_start = len(results) + len(earlier.get_function_responses())
+            for call in earlier.get_function_calls():
+                asked_with[call.id or ""] = dict(call.args or {})
+            for response in earlier.get_function_responses():
+                results.append((response.name or "", response.response))
+                arguments.append(asked_with.get(response.id or "", {}))
             if earlier.author == "user":
-                asked = [m.group() for m in ids.finditer(_text(earlier.content))]
-                order_id = asked[-1] if asked else order_id
+                subject = self.check.asked(_text(earlier.content)) or subject
+        order_id, skus = subject or (None, ())
         text = _text(event.content).strip()
-        review = self.check.review(
-            event.author, text, results, order_id=order_id, record=trace_event, rebuild_from=turn
+        review = await self.check.review_within(
+            None,
+            event.author,
+            text,
+            results,
+            order_id=order_id,
+            skus=skus,
+            arguments=arguments,
+            this_turn=turn_start,
+            record=trace_event,
+            rebuild_from=results[turn_start:],
         )
         if review.verified is not False:
             return None

@@ -9,7 +9,12 @@ importing ``App`` stays light (no agent library until an order runs).
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what a type checker sees; at run time these load on first use
+    from ._agent import APP_NAME, USER_ID, TurnLog, prompt_for, run_agent_task
+    from .app import App
+    from .fanout import DEFAULT_ORDERS_IN_FLIGHT, run_all_agents, track_order, track_orders
 
 _LAZY = {
     "APP_NAME": "._agent",

@@ -40,18 +40,29 @@ def prompt_for(order_id: str) -> str:
 
 @dataclass
 class TurnLog:
-    """What one turn's events show: the tool calls, what the tools returned, the answer."""
+    """What one turn's events show: the tool calls, what the tools returned (``arguments``:
+    the arguments of the call each result answers, in the same order), the answer and the
+    agent that gave it."""
 
     calls: list[ToolCall] = field(default_factory=list)
     results: list[ToolResult] = field(default_factory=list)
+    arguments: list[dict[str, Any]] = field(default_factory=list)
     text: str = ""
+    author: str | None = None
+    _asked: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def add(self, event: Event) -> None:
-        self.calls.extend(tool_call(c.name, c.args) for c in event.get_function_calls())
-        self.results.extend((r.name or "", r.response) for r in event.get_function_responses())
+        for call in event.get_function_calls():
+            self.calls.append(tool_call(call.name, call.args))
+            if call.id:
+                self._asked[call.id] = dict(call.args or {})
+        for response in event.get_function_responses():
+            self.results.append((response.name or "", response.response))
+            self.arguments.append(self._asked.get(response.id or "", {}))
         if event.is_final_response() and event.content and event.content.parts:
             parts = event.content.parts
             self.text = "".join(p.text for p in parts if p.text and not p.thought).strip()
+            self.author = event.author
 
 
 async def run_agent_task(
@@ -118,7 +129,17 @@ async def run_agent_task(
         error = f"every model failed ({usage.degraded_because}); answered from tool results alone"
     verified, unsupported = None, ()
     if check is not None and status.keeps_answer:
-        review = check.review(agent.name, text, log.results, order_id=order_id, record=trace_event)
+        # Off the event loop, within what is left of the deadline.
+        left = None if usage.deadline_at is None else usage.deadline_at - time.monotonic()
+        review = await check.review_within(
+            left,
+            agent.name,
+            text,
+            log.results,
+            order_id=order_id,
+            arguments=log.arguments,
+            record=trace_event,
+        )
         verified, unsupported, text = review.verified, review.unsupported, review.text
         if review.replaced:
             # The answer built from the tool results alone, as when every model fails.

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..composition import configure_process
+from ..core.order_ids import InvalidOrderId, OrderIdPattern, OrderIds, source_name
 from ..core.settings import DAY_S, ConfigError
 from ..ops.lifecycle import EXIT_BAD_INPUT
 
@@ -27,6 +28,7 @@ __all__ = [
     "id_file_option",
     "insecure_option",
     "port_option",
+    "read_order_ids",
     "settings",
     "timeout",
     "timeout_option",
@@ -50,6 +52,19 @@ def settings(verbose: bool = False, timeout_s: float | None = None) -> Settings:
     if timeout_s is not None:
         settings = dataclasses.replace(settings, agent_timeout_s=timeout_s)
     return settings
+
+
+def read_order_ids(order_ids: tuple[str, ...], id_file: Any, pattern: OrderIdPattern) -> OrderIds:
+    """The ids of the arguments and ``--file``, every one checked, at least one (else a
+    one-line error, exit 2). Close it (or use ``with``)."""
+    try:
+        ids = OrderIds(order_ids, id_file, source_name(id_file), pattern)
+    except InvalidOrderId as exc:
+        raise BadInput(str(exc)) from None
+    if not len(ids):
+        ids.close()
+        raise BadInput("give at least one order id (e.g. ORD-1001), or --file PATH")
+    return ids
 
 
 def timeout(ctx: Any, param: Any, value: float | None) -> float | None:

@@ -47,7 +47,7 @@ def import_command(source: BinaryIO, db_path: Path | None) -> None:
 
     One JSON object per line: an order (order_id, status, placed_date, items, and optionally
     shipment and payment) or a stock level (sku, name, on_hand); see
-    order_tracking/data/order-data.schema.json. Re-importing an order replaces it.
+    order_tracking/backends/data/order-data.schema.json. Re-importing an order replaces it.
     """
     from ..backends.data import ImportError_, import_lines
     from ..core.order_ids import source_name

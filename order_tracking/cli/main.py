@@ -1,32 +1,27 @@
 """``track-order``: ask the five specialists about orders, look at traces, serve over HTTP.
 
-    track-order ORD-1001 [ORD-1002 ...]   (shorthand for ``track-order track ...``)
-    track-order trace [FILE] [--html OUT]
-    track-order serve [--host H] [--port P]
-    track-order data import FILE.jsonl [--db PATH] | data generate N [--seed S] [-o FILE]
-    track-order backends serve [--data mock|sqlite:///PATH] [--host H] [--port P]
-    track-order worker | submit ORD-… [--wait|--no-wait] | result WORKFLOW_ID   (Temporal)
-
-Exit codes: 0 every agent answered, 1 some did not (their sections say why), 2 bad input,
-130/143 interrupted. Input is checked before the heavy imports, so a typo fails fast and
-never reaches a model. Commands only: start-up is ``composition.py``'s, printing ``output.py``'s,
-signals and exit ``ops/lifecycle.py``'s.
+The commands are here and in the modules beside this one; what their help says besides their
+own description (examples, environment, exit codes) is ``help.py``'s. Input is checked before
+the heavy imports, so a typo fails fast and never reaches a model. Commands only: start-up is
+``composition.py``'s, printing ``output.py``'s, signals and exit ``ops/lifecycle.py``'s.
 """
 
 from __future__ import annotations
 
+import difflib
 import logging
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, NoReturn
+from typing import BinaryIO, NoReturn
 
 import click
 
 from ..composition import announce_model_choice
 from ..core import outbound
-from ..core.order_ids import InvalidOrderId, OrderIds, source_name
+from ..core.order_ids import InvalidOrderId, parse_order_id
 from ..core.settings import ConfigError
+from ..core.values import shown
 from ..ops import lifecycle
 from ..ops.lifecycle import EXIT_OK
 from ..ops.logs import say
@@ -38,6 +33,7 @@ from .common import (
     id_file_option,
     insecure_option,
     port_option,
+    read_order_ids,
     timeout,
     timeout_option,
     verbose_option,
@@ -45,13 +41,12 @@ from .common import (
 from .common import settings as settings_
 from .data import backends_group, data_group
 from .evaluate import eval_command
+from .help import document
 from .mcp import mcp_command
 from .output import Mode
+from .stream import consume_command, publish_command
 from .temporal import result_command, submit_command
 from .worker import worker_command
-
-if TYPE_CHECKING:
-    pass
 
 MAX_WORKERS = 256  # processes: more than any machine this runs on has cores for
 
@@ -60,19 +55,46 @@ MAX_WORKERS = 256  # processes: more than any machine this runs on has cores for
 
 
 class _DefaultToTrack(click.Group):
-    """``track-order ORD-1001`` means ``track-order track ORD-1001``."""
+    """``track-order ORD-1001`` means ``track-order track ORD-1001``; a bare ``track-order``
+    prints the help; a word that resembles a command and is no order id is named as a typo."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or (args[0] not in self.commands and args[0] not in ("-h", "--help")):
+        if not args and not ctx.resilient_parsing:
+            click.echo(ctx.get_help())
+            ctx.exit(EXIT_OK)
+        own_options = {opt for param in self.get_params(ctx) for opt in param.opts}
+        if args and args[0] not in self.commands and args[0] not in own_options:
+            if not args[0].startswith("-"):
+                _refuse_typo(args[0], list(self.commands))
             args = ["track", *args]
         return super().parse_args(ctx, args)
 
 
-@click.group(cls=_DefaultToTrack, context_settings={"help_option_names": ["-h", "--help"]})
-def cli() -> None:
-    """Track orders with five concurrent ADK agents; inspect traces; serve over HTTP.
+def _refuse_typo(word: str, commands: list[str]) -> None:
+    """``track-order tracc``: a command misspelt, not an order id (unless the configured
+    pattern says it is one)."""
+    close = difflib.get_close_matches(word.lower(), commands, n=1, cutoff=0.6)
+    if not close:
+        return
+    try:
+        parse_order_id(word, pattern=settings_().order_ids)
+    except InvalidOrderId:
+        raise BadInput(
+            f"no such command {shown(word)}; did you mean {close[0]!r}? "
+            "(track-order --help lists the commands)"
+        ) from None
 
-    `track-order ORD-1001` is short for `track-order track ORD-1001`.
+
+@click.group(cls=_DefaultToTrack, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(
+    package_name="order-tracking", prog_name="track-order", message="%(prog)s %(version)s"
+)
+def cli() -> None:
+    """Ask five specialist agents about orders at once (order status, shipping, inventory,
+    payment, support), look at their traces, and serve them over HTTP, MCP or Temporal.
+
+    `track-order ORD-1001` is short for `track-order track ORD-1001`. With no model
+    configured, the built-in offline model answers: no key, no network.
     """
 
 
@@ -108,13 +130,7 @@ def track_command(
     if sum((stream, as_json, quiet)) > 1:
         raise BadInput("choose one of --stream, --json and --quiet")
     settings = settings_(verbose, timeout_s)  # cheap: no agent library yet; it has the id pattern
-    try:
-        ids = OrderIds(order_ids, id_file, source_name(id_file), settings.order_ids)
-    except InvalidOrderId as exc:
-        raise BadInput(str(exc)) from None
-    with ids:
-        if not len(ids):
-            raise BadInput("give at least one order id (e.g. ORD-1001), or --file PATH")
+    with read_order_ids(order_ids, id_file, settings.order_ids) as ids:
         mode = (
             Mode.STREAM if stream else Mode.JSON if as_json else Mode.QUIET if quiet else Mode.TEXT
         )
@@ -218,6 +234,9 @@ cli.add_command(submit_command)
 cli.add_command(result_command)
 cli.add_command(eval_command)
 cli.add_command(mcp_command)
+cli.add_command(consume_command)
+cli.add_command(publish_command)
+document(cli)  # every command's examples, environment and exit codes (help.py)
 
 
 # --- Entry point ------------------------------------------------------------------------------

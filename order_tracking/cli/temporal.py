@@ -17,6 +17,7 @@ import click
 from ..agents.specialists import SPECIALIST_NAMES
 from ..core import outbound
 from ..core.order_ids import InvalidOrderId, OrderIds, source_name
+from ..core.report import render_summary
 from ..core.results import BatchSummary, OrderReport
 from ..core.values import shown
 from ..ops import lifecycle
@@ -205,6 +206,8 @@ def submit_command(
             return summary
 
         summary, signum = run_temporal(main)
+    if wait and out.batch and mode == Mode.TEXT:  # the same summary table as track-order's
+        click.echo(render_summary(summary))
     if signum is not None:
         say(f"Interrupted by {signal.Signals(signum).name}.", logging.WARNING)
         sys.exit(128 + signum)

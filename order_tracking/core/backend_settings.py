@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .values import ConfigError, sent_key
+from .variables import default_of
 
 __all__ = ["SYSTEMS", "BackendConfig", "BackendConfigError", "parse_backend", "system_url_var"]
 
@@ -43,8 +44,8 @@ class BackendConfig:
     path: Path | None = None
     urls: Mapping[str, str] = field(default_factory=dict)
     api_key: str = ""
-    timeout_s: float = 5.0
-    retries: int = 2
+    timeout_s: float = default_of("BACKEND_TIMEOUT_S")
+    retries: int = default_of("BACKEND_RETRIES")
 
     def describe(self) -> str:
         if self.kind == "sqlite":

@@ -31,30 +31,10 @@ from typing import Any
 
 from .order_ids import InvalidOrderId, OrderIdPattern
 
-__all__ = [
-    "CONTROL",
-    "MAX_BYTES",
-    "MAX_CODE",
-    "MAX_DEPTH",
-    "MAX_ITEMS",
-    "MAX_MESSAGE",
-    "MAX_TEXT",
-    "Refused",
-    "bounded",
-    "code",
-    "date",
-    "fields",
-    "integer",
-    "loads",
-    "message",
-    "money",
-    "optional_code",
-    "order_id",
-    "record_id",
-    "shown_name",
-    "text",
-    "tightened",
-]
+__all__ = ["CONTROL", "MAX_BYTES", "MAX_CODE", "MAX_DEPTH", "MAX_ITEMS", "MAX_MESSAGE"]
+__all__ += ["MAX_TEXT", "Refused", "bounded", "code", "date", "fields", "integer", "loads"]
+__all__ += ["message", "money", "optional_code", "order_id", "record_id", "shown_name"]
+__all__ += ["text", "tightened"]
 
 MAX_TEXT = 200  # a name
 MAX_CODE = 64  # an id, a SKU, a status, a carrier, a tracking number
@@ -253,20 +233,31 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
-def loads(raw: bytes | str, where: str = "", *, max_bytes: int = MAX_BYTES) -> Any:
-    """JSON from a peer: at most ``max_bytes``, a field at most once per object (the JSON
-    standard leaves duplicates open; Python keeps the last, another reader the first), at
-    most ``MAX_DEPTH`` deep. ``NaN`` and ``Infinity`` are left to the field checks, which
-    refuse them by name."""
+def _nan(name: str) -> Any:
+    raise Refused(f"not JSON ({name} is not a JSON number)")
+
+
+def loads(
+    raw: bytes | str, where: str = "", *, max_bytes: int = MAX_BYTES, constants: bool = True
+) -> Any:
+    """JSON from a peer: at most ``max_bytes`` of UTF-8 (RFC 8259), a field at most once per
+    object (readers differ on which of two counts), at most ``MAX_DEPTH`` deep. ``NaN`` and
+    ``Infinity`` are left to the field checks, or refused here with ``constants=False``."""
     if len(raw) > max_bytes:
         raise Refused(_said(where, f"larger than {max_bytes:,} bytes"))
     try:
-        value = json.loads(raw, object_pairs_hook=_no_duplicates)
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8")
+        value = json.loads(
+            raw, object_pairs_hook=_no_duplicates, parse_constant=None if constants else _nan
+        )
+    except UnicodeDecodeError:
+        raise Refused(_said(where, "not JSON (not UTF-8 text)")) from None
     except RecursionError:
         raise Refused(_said(where, "not JSON (nested too deep)")) from None
     except Refused as exc:
         raise Refused(_said(where, str(exc))) from None
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+    except ValueError as exc:  # JSONDecodeError, an integer of over 4,300 digits
         reason = str(exc).split(":")[0]
         raise Refused(_said(where, f"not JSON ({reason})")) from None
     return bounded(value, where, max_bytes=None)  # its size was the text's

@@ -82,8 +82,9 @@ def public(value: Any) -> Any:
     return value
 
 
-def json_text(value: Any) -> str:
+def json_text(value: Any, *, ascii_only: bool = False) -> str:
     """``value`` as one line of JSON for a person or a client: :func:`public`, then what a
-    terminal would act on escaped (still valid JSON, the same document)."""
-    text = json.dumps(public(value), ensure_ascii=False, default=str)
+    terminal would act on escaped (still valid JSON, the same document); ``ascii_only``:
+    every non-ASCII character escaped too."""
+    text = json.dumps(public(value), ensure_ascii=ascii_only, default=str)
     return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

@@ -44,9 +44,9 @@ STOPPED = "stopped before it finished"
 class Status(StrEnum):
     """How an agent's run ended. Only ``OK`` counts as answered; ``DEGRADED`` has an answer
     built from the tool results alone (every model failed, or ``ANSWER_CHECK=replace`` put
-    it in place of an answer that stated what no tool returned); ``UNVERIFIED`` has an
-    answer that states what no tool returned; ``UNAVAILABLE`` has an answer that says which
-    system it needed could not be reached."""
+    it in place of an unverified answer); ``UNVERIFIED`` has an answer that states what no
+    tool returned, or stands on no lookup for the asked order; ``UNAVAILABLE`` has an answer
+    that says which system it needed could not be reached."""
 
     OK = "ok"
     UNVERIFIED = "unverified"

@@ -7,17 +7,28 @@ import re
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from .backend_settings import BackendConfig, BackendConfigError, parse_backend
 from .order_ids import InvalidPattern, OrderIdPattern
-from .values import DAY_S, ConfigError, api_keys, http_url, number, operations, sent_key, shown
+from .values import DAY_S, ConfigError, broker_url, http_url, shown
+from .variables import EXPORTERS, CheckPolicy, default_of, read_fields, variable
+
+__all__ = [
+    "DAY_S",
+    "LIBRARY_ENVIRONMENT",
+    "OFFLINE_MODEL",
+    "CheckPolicy",
+    "ConfigError",
+    "Settings",
+    "load_env_files",
+    "model_env_var",
+    "set_library_environment",
+]
 
 OFFLINE_MODEL = "offline/rule-based"
 DEFAULT_OPENAI_MODEL = "gpt-4o"
-DEFAULT_MODEL_TIMEOUT_S = 20.0
-DEFAULT_TRACE_DIR = Path(".monocle")
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent  # order_tracking/.env, as in the article
 
@@ -31,15 +42,6 @@ LIBRARY_ENVIRONMENT = {
     "LITELLM_MODE": "PRODUCTION",
     "ADK_CAPTURE_MESSAGE_CONTENT_IN_SPANS": "false",
 }
-
-
-class CheckPolicy(StrEnum):
-    """``ANSWER_CHECK``: what happens to an answer that states what no tool returned (see
-    ``answers.policy``)."""
-
-    FLAG = "flag"
-    REPLACE = "replace"
-    OFF = "off"
 
 
 def set_library_environment() -> None:
@@ -57,7 +59,10 @@ def load_env_files(cwd: Path | None = None, env: Mapping[str, str] | None = None
     Returns the files that were read.
     """
     env = os.environ if env is None else env
-    if env.get("ADK_DISABLE_LOAD_DOTENV", "").strip().lower() in {"1", "true", "yes"}:
+    if (
+        env.get("ADK_DISABLE_LOAD_DOTENV", "").strip().lower()
+        in variable("ADK_DISABLE_LOAD_DOTENV").choices
+    ):
         return []
     from dotenv import load_dotenv
 
@@ -104,49 +109,52 @@ def _normalise_model(name: str) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the app reads from the environment, in one place."""
+    """Everything the app reads from the environment, in one place. The defaults, ranges and
+    meanings are ``variables.VARIABLES``'s."""
 
     default_model: str
     model_overrides: Mapping[str, str] = field(default_factory=dict)
     # True when no model was configured and no OpenAI key exists: the offline fallback.
     offline_fallback: bool = False
-    offline_latency_s: float = 0.0
-    model_timeout_s: float = DEFAULT_MODEL_TIMEOUT_S
+    offline_latency_s: float = default_of("OFFLINE_MODEL_LATENCY_S")
+    model_timeout_s: float = default_of("MODEL_TIMEOUT_S")
     okahu_enabled: bool = False
-    trace_dir: Path = DEFAULT_TRACE_DIR
-    # Resilience (see resilience.py and the README's "Failure behaviour").
-    agent_timeout_s: float = 60.0
+    trace_dir: Path = default_of("MONOCLE_TRACE_OUTPUT_PATH")
+    # Resilience (see models/resilience/ and the docs' "Failure behaviour").
+    agent_timeout_s: float = default_of("AGENT_TIMEOUT_S")
     fallback_models: tuple[str, ...] = ()
-    model_retries: int = 2
-    circuit_threshold: int = 5
-    circuit_cooldown_s: float = 30.0
-    max_model_calls_per_agent: int = 10
-    max_tokens_per_run: int = 100_000
-    max_cost_usd_per_run: float = 1.0
-    max_input_chars: int = 2_000
-    okahu_export_timeout_s: float = 3.0
+    model_retries: int = default_of("MODEL_RETRIES")
+    circuit_threshold: int = default_of("CIRCUIT_FAILURE_THRESHOLD")
+    circuit_cooldown_s: float = default_of("CIRCUIT_COOLDOWN_S")
+    max_model_calls_per_agent: int = default_of("MAX_MODEL_CALLS_PER_AGENT")
+    max_tokens_per_run: int = default_of("MAX_TOKENS_PER_RUN")
+    max_cost_usd_per_run: float = default_of("MAX_COST_USD_PER_RUN")
+    max_input_chars: int = default_of("MAX_INPUT_CHARS")
+    okahu_export_timeout_s: float = default_of("OKAHU_EXPORT_TIMEOUT_S")
     # Where traces go besides the local files (MONOCLE_EXPORTERS: okahu, otlp), how long an
     # OTLP upload may take, the process's rolling hourly spend limits, the log format.
     otlp_enabled: bool = False
-    otlp_export_timeout_s: float = 3.0
-    max_cost_usd_per_hour: float = 0.0
-    max_tokens_per_hour: int = 0
-    log_format: str = "text"
+    otlp_export_timeout_s: float = default_of("OTEL_EXPORTER_OTLP_TIMEOUT")
+    max_cost_usd_per_hour: float = default_of("MAX_COST_USD_PER_HOUR")
+    max_tokens_per_hour: int = default_of("MAX_TOKENS_PER_HOUR")
+    log_format: str = default_of("LOG_FORMAT")
     # Keys a client of `track-order serve` must send (Authorization: Bearer KEY or X-API-Key).
-    service_api_keys: tuple[str, ...] = ()
+    service_api_keys: tuple[str, ...] = default_of("SERVICE_API_KEYS")
     # Where order data comes from (ORDER_BACKEND, see backends/) and what an order id is.
     backend: BackendConfig = field(default_factory=BackendConfig)
     order_ids: OrderIdPattern = field(default_factory=OrderIdPattern)
-    # What happens to an answer stating what no tool returned (see answer_policy.py).
-    answer_check: CheckPolicy = CheckPolicy.FLAG
-    # The tools from an MCP server instead of in process (TOOLS_MCP_URL, see mcp_tools.py).
+    # What happens to an answer stating what no tool returned (see answers/policy.py).
+    answer_check: CheckPolicy = CheckPolicy(default_of("ANSWER_CHECK"))
+    # The tools from an MCP server instead of in process (TOOLS_MCP_URL, see mcp/client.py).
     tools_mcp: str | None = None
-    tools_mcp_api_key: str | None = None
-    tools_mcp_timeout_s: float = 10.0
+    tools_mcp_api_key: str | None = default_of("TOOLS_MCP_API_KEY")
+    tools_mcp_timeout_s: float = default_of("TOOLS_MCP_TIMEOUT_S")
     # Temporal (track-order worker / submit / result).
-    temporal_address: str = "localhost:7233"
-    temporal_namespace: str = "default"
-    temporal_task_queue: str = "order-tracking"
+    temporal_address: str = default_of("TEMPORAL_ADDRESS")
+    temporal_namespace: str = default_of("TEMPORAL_NAMESPACE")
+    temporal_task_queue: str = default_of("TEMPORAL_TASK_QUEUE")
+    # The broker of `track-order consume` / `publish` (BROKER_URL; --broker wins).
+    broker_url: str | None = None
 
     @classmethod
     def from_env(
@@ -180,8 +188,8 @@ class Settings:
         try:
             backend = parse_backend(
                 env,
-                timeout_s=number(env, "BACKEND_TIMEOUT_S", 5.0, float, high=DAY_S, above_low=True),
-                retries=number(env, "BACKEND_RETRIES", 2, int, high=100),
+                timeout_s=variable("BACKEND_TIMEOUT_S").read(env),
+                retries=variable("BACKEND_RETRIES").read(env),
             )
         except BackendConfigError as exc:
             raise ConfigError(str(exc)) from None
@@ -191,49 +199,17 @@ class Settings:
         except InvalidPattern as exc:
             raise ConfigError(f"ORDER_ID_PATTERN {exc}: {shown(pattern)}") from None
         tools_mcp = _tools_mcp(env.get("TOOLS_MCP_URL", "").strip()) or None
-        raw_check = env.get("ANSWER_CHECK", "").strip().lower() or CheckPolicy.FLAG.value
-        if raw_check not in set(CheckPolicy):
-            choices = ", ".join(p.value for p in CheckPolicy)
-            raise ConfigError(f"ANSWER_CHECK must be one of {choices}, got {shown(raw_check)}")
         return cls(
-            tools_mcp=tools_mcp,
-            tools_mcp_api_key=sent_key(env.get("TOOLS_MCP_API_KEY", ""), "TOOLS_MCP_API_KEY")
-            or None,
-            tools_mcp_timeout_s=number(
-                env, "TOOLS_MCP_TIMEOUT_S", 10.0, float, high=DAY_S, above_low=True
-            ),
-            answer_check=CheckPolicy(raw_check),
-            temporal_address=env.get("TEMPORAL_ADDRESS", "").strip() or "localhost:7233",
-            temporal_namespace=env.get("TEMPORAL_NAMESPACE", "").strip() or "default",
-            temporal_task_queue=env.get("TEMPORAL_TASK_QUEUE", "").strip() or "order-tracking",
-            backend=backend,
-            order_ids=order_ids,
-            agent_timeout_s=number(env, "AGENT_TIMEOUT_S", 60.0, float, high=DAY_S, above_low=True),
-            fallback_models=fallbacks,
-            model_retries=number(env, "MODEL_RETRIES", 2, int, high=100),
-            circuit_threshold=number(
-                env, "CIRCUIT_FAILURE_THRESHOLD", 5, int, low=1, high=1_000_000
-            ),
-            circuit_cooldown_s=number(env, "CIRCUIT_COOLDOWN_S", 30.0, float, high=DAY_S),
-            max_model_calls_per_agent=number(
-                env, "MAX_MODEL_CALLS_PER_AGENT", 10, int, low=1, high=10_000
-            ),
-            max_tokens_per_run=number(env, "MAX_TOKENS_PER_RUN", 100_000, int, high=10**12),
-            max_cost_usd_per_run=number(env, "MAX_COST_USD_PER_RUN", 1.0, float, high=1e9),
-            max_input_chars=number(env, "MAX_INPUT_CHARS", 2_000, int, low=1, high=10_000_000),
-            okahu_export_timeout_s=number(
-                env, "OKAHU_EXPORT_TIMEOUT_S", 3.0, float, high=600, above_low=True
-            ),
             default_model=default_model,
             model_overrides=overrides,
             offline_fallback=fallback,
-            offline_latency_s=number(env, "OFFLINE_MODEL_LATENCY_S", 0.0, float, high=3600),
-            model_timeout_s=number(
-                env, "MODEL_TIMEOUT_S", DEFAULT_MODEL_TIMEOUT_S, float, high=DAY_S, above_low=True
-            ),
-            **operations(env),
-            service_api_keys=api_keys(env.get("SERVICE_API_KEYS", "")),
-            trace_dir=Path(env.get("MONOCLE_TRACE_OUTPUT_PATH", "").strip() or DEFAULT_TRACE_DIR),
+            fallback_models=fallbacks,
+            backend=backend,
+            order_ids=order_ids,
+            tools_mcp=tools_mcp,
+            broker_url=broker_url(env["BROKER_URL"]) if env.get("BROKER_URL", "").strip() else None,
+            **read_fields(env),  # every variable of the table with a field and a kind
+            **_exporters(env),
         )
 
     def with_model(self, name: str) -> Settings:
@@ -267,3 +243,57 @@ class Settings:
     @property
     def uses_offline_model(self) -> bool:
         return OFFLINE_MODEL in {self.default_model, *self.model_overrides.values()}
+
+
+def _exporters(env: Mapping[str, str]) -> dict[str, Any]:
+    """Trace exporters (``MONOCLE_EXPORTERS``, or Monocle's own ``MONOCLE_EXPORTER``; without
+    either, Okahu when ``OKAHU_API_KEY`` is set) and the OTLP upload bound
+    (``OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`` / ``OTEL_EXPORTER_OTLP_TIMEOUT``), read only when
+    OTLP is chosen: a shared environment may carry them for other programs."""
+    okahu_key = bool(env.get("OKAHU_API_KEY", "").strip())
+    name = "MONOCLE_EXPORTERS" if env.get("MONOCLE_EXPORTERS", "").strip() else "MONOCLE_EXPORTER"
+    chosen = [e.strip().lower() for e in env.get(name, "").split(",") if e.strip()]
+    for exporter in chosen:
+        if exporter not in EXPORTERS:
+            raise ConfigError(
+                f"{name}: {shown(exporter)} is not an exporter here; "
+                f"choose from {', '.join(EXPORTERS)}"
+            )
+    if "okahu" in chosen and not okahu_key:
+        raise ConfigError(f"{name} names okahu but OKAHU_API_KEY is not set")
+    timeout = variable("OTEL_EXPORTER_OTLP_TIMEOUT")
+    if "otlp" in chosen:
+        _check_otlp(env)
+        traces_only = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"
+        if env.get(traces_only, "").strip():
+            timeout = replace(timeout, name=traces_only)
+        try:
+            otlp_timeout_s = timeout.read(env)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"{exc} (seconds, as OpenTelemetry's Python exporter reads it, not milliseconds)"
+            ) from None
+    return {
+        "okahu_enabled": "okahu" in chosen if chosen else okahu_key,
+        "otlp_enabled": "otlp" in chosen,
+        "otlp_export_timeout_s": otlp_timeout_s if "otlp" in chosen else timeout.default,
+    }
+
+
+def _check_otlp(env: Mapping[str, str]) -> None:
+    """The OTLP variables OpenTelemetry's exporter would fail on: at start-up (a traceback
+    there; an endpoint without a scheme only at each upload, in a log nobody sees)."""
+    compressions = variable("OTEL_EXPORTER_OTLP_COMPRESSION").choices
+    for kind in ("TRACES_", ""):
+        name = f"OTEL_EXPORTER_OTLP_{kind}COMPRESSION"
+        raw = env.get(name)
+        if raw is not None and raw.strip().lower() not in compressions:
+            allowed = f"{', '.join(compressions[:-1])} or {compressions[-1]}"
+            raise ConfigError(f"{name} must be {allowed}, got {shown(raw)}")
+        name = f"OTEL_EXPORTER_OTLP_{kind}ENDPOINT"
+        raw = env.get(name)
+        if raw is not None:
+            if not http_url(raw):
+                raise ConfigError(
+                    f"{name} must be an http:// or https:// URL (OTLP over HTTP), got {shown(raw)}"
+                )

@@ -8,11 +8,13 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "BROKER_SCHEMES",
     "DAY_S",
     "MIN_API_KEY_CHARS",
     "ConfigError",
     "accepted_key",
     "api_keys",
+    "broker_url",
     "http_url",
     "number",
     "sent_key",
@@ -104,90 +106,27 @@ def sent_key(raw: str, name: str) -> str:
 
 
 def http_url(raw: str, schemes: tuple[str, ...] = ("http", "https")) -> bool:
-    """Whether ``raw`` is a URL of one of ``schemes`` (as written) with a host and a usable
+    """Whether ``raw`` is a URL of one of ``schemes`` (lower case) with a host and a usable
     port."""
     from urllib.parse import urlsplit
 
     try:
         url = urlsplit(raw)
-        return url.scheme in schemes and bool(url.hostname) and url.port != 0
-    except ValueError:  # a port that is not a number
+        return url.scheme.lower() in schemes and bool(url.hostname) and url.port != 0
+    except ValueError:  # a port that is not a number, a bracket left open
         return False
 
 
-def _otlp_timeout(env: Mapping[str, str], name: str) -> float:
-    """Seconds, as OpenTelemetry's Python exporter reads the variable (the specification says
-    milliseconds: 10000 there would be almost three hours here, so it is refused)."""
-    try:
-        return number(env, name, 3.0, float, high=600, above_low=True)
-    except ConfigError as exc:
-        raise ConfigError(
-            f"{exc} (seconds, as OpenTelemetry's Python exporter reads it, not milliseconds)"
-        ) from None
+# The brokers `track-order consume` / `publish` speak (FastStream's NATS, Redis, Kafka).
+BROKER_SCHEMES = ("nats", "tls", "redis", "rediss", "kafka")
 
 
-def _otlp_checked(env: Mapping[str, str]) -> None:
-    """The OTLP variables OpenTelemetry's exporter would fail on: at start-up (a traceback
-    there; an endpoint without a scheme only at each upload, in a log nobody sees)."""
-    for kind in ("TRACES_", ""):
-        name = f"OTEL_EXPORTER_OTLP_{kind}COMPRESSION"
-        raw = env.get(name)
-        if raw is not None and raw.strip().lower() not in ("gzip", "deflate", "none"):
-            raise ConfigError(f"{name} must be gzip, deflate or none, got {shown(raw)}")
-        name = f"OTEL_EXPORTER_OTLP_{kind}ENDPOINT"
-        raw = env.get(name)
-        if raw is not None:
-            if not http_url(raw):
-                raise ConfigError(
-                    f"{name} must be an http:// or https:// URL (OTLP over HTTP), got {shown(raw)}"
-                )
-
-
-# Where traces may go besides the local files, which are always written (they are what
-# `track-order trace` reads and what every run prints).
-EXPORTERS = ("file", "okahu", "otlp")
-LOG_FORMATS = ("text", "json")
-
-
-def operations(env: Mapping[str, str]) -> dict[str, Any]:
-    """The operator's settings: trace exporters (``MONOCLE_EXPORTERS``, or Monocle's own
-    ``MONOCLE_EXPORTER``; without either, Okahu when ``OKAHU_API_KEY`` is set), the OTLP
-    upload bound (``OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`` / ``OTEL_EXPORTER_OTLP_TIMEOUT``,
-    seconds as OpenTelemetry's Python exporter reads them; 3 s unless set), the hourly
-    spend limits and ``LOG_FORMAT``."""
-    okahu_key = bool(env.get("OKAHU_API_KEY", "").strip())
-    name = "MONOCLE_EXPORTERS" if env.get("MONOCLE_EXPORTERS", "").strip() else "MONOCLE_EXPORTER"
-    raw = env.get(name, "").strip()
-    chosen = [e.strip().lower() for e in raw.split(",") if e.strip()]
-    for exporter in chosen:
-        if exporter not in EXPORTERS:
-            raise ConfigError(
-                f"{name}: {shown(exporter)} is not an exporter here; "
-                f"choose from {', '.join(EXPORTERS)}"
-            )
-    if "okahu" in chosen and not okahu_key:
-        raise ConfigError(f"{name} names okahu but OKAHU_API_KEY is not set")
-    timeout_name = next(
-        (
-            n
-            for n in ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT")
-            if env.get(n, "").strip()
-        ),
-        "OTEL_EXPORTER_OTLP_TIMEOUT",
-    )
-    if "otlp" in chosen:  # read only then, like the timeout
-        _otlp_checked(env)
-    log_format = env.get("LOG_FORMAT", "").strip().lower() or "text"
-    if log_format not in LOG_FORMATS:
-        raise ConfigError(
-            f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {shown(log_format)}"
-        )
-    return {
-        "okahu_enabled": "okahu" in chosen if chosen else okahu_key,
-        "otlp_enabled": "otlp" in chosen,
-        # Read only when OTLP is on: a shared environment may carry it for other programs.
-        "otlp_export_timeout_s": _otlp_timeout(env, timeout_name) if "otlp" in chosen else 3.0,
-        "max_cost_usd_per_hour": number(env, "MAX_COST_USD_PER_HOUR", 0.0, float, high=1e12),
-        "max_tokens_per_hour": number(env, "MAX_TOKENS_PER_HOUR", 0, int, high=10**15),
-        "log_format": log_format,
-    }
+def broker_url(raw: str, name: str = "BROKER_URL") -> str:
+    """A broker's URL (``nats://host:4222``, ``redis://host:6379/0``, ``kafka://host:9092``),
+    checked: a known scheme, a host, a port that is a number (a typo fails at start-up, not at
+    the first reconnect). Returned as given, stripped."""
+    raw = raw.strip()
+    if not http_url(raw, BROKER_SCHEMES) or not _printable(raw):
+        schemes = ", ".join(f"{s}://" for s in BROKER_SCHEMES)
+        raise ConfigError(f"{name} must be a broker URL ({schemes}HOST[:PORT]), got {shown(raw)}")
+    return raw

@@ -29,6 +29,7 @@ __all__ = [
     "run",
     "serve_docs",
     "serve_until",
+    "swagger_assets",
 ]
 
 REQUEST_TIMEOUT_S = 10.0  # a whole request (headers, body) must arrive within this (slowloris)
@@ -128,7 +129,7 @@ async def serve_until(
         watcher.cancel()
 
 
-def _swagger_assets() -> FilePath | None:
+def swagger_assets() -> FilePath | None:
     """Swagger UI's files as LiteLLM (a dependency) ships them for its own proxy, if present."""
     spec = importlib.util.find_spec("litellm")
     for root in (spec.submodule_search_locations or []) if spec else []:
@@ -139,7 +140,7 @@ def _swagger_assets() -> FilePath | None:
 
 
 def serve_docs(app: FastAPI, title: str = "order_tracking API") -> None:
-    assets = _swagger_assets()
+    assets = swagger_assets()
     if assets is not None:
         app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
         urls = {

@@ -46,7 +46,7 @@ class OrderRequest:
     max_tokens: int = 0
     max_cost_usd: float = 0.0
     max_model_calls: int = 10
-    answer_check: str = "flag"  # ANSWER_CHECK of the submitter (see answer_policy.py)
+    answer_check: str = "flag"  # ANSWER_CHECK of the submitter (see answers/policy.py)
 
     def for_agent(self, agent: str) -> AgentRequest:
         share = max(1, len(self.agents))

@@ -20,8 +20,8 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from ..core.settings import Settings
-from ..core.workarounds import without_redirects
 from ..core.values import ConfigError
+from ..core.workarounds import without_redirects
 from .export import MonocleSpansOnly, RedactingExporter
 
 __all__ = ["Bounded", "check_exporters", "remote_processors"]

@@ -118,6 +118,8 @@ _OFFLINE_METHODS = [
         "package": "order_tracking.models.offline",
         "object": "OfflineModel",
         "method": "respond",
+        # The span's name from before the package had wings: what dashboards filter on.
+        "span_name": "order_tracking.offline_model.OfflineModel.respond",
         "wrapper_method": atask_wrapper,
         "output_processor": OFFLINE_INFERENCE,
     }

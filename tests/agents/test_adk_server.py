@@ -27,6 +27,8 @@ def server(tmp_path_factory):
     traces = tmp_path_factory.mktemp("adk-traces")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"SHIPPING_MODEL", "OPENAI_API_KEY"}}
+    # Built before the per-test _hermetic_env runs: no developer's order_tracking/.env either.
+    env["ADK_DISABLE_LOAD_DOTENV"] = "1"
     env["MONOCLE_TRACE_OUTPUT_PATH"] = str(traces)
     adk = Path(sys.executable).parent / "adk"
     log = (traces / "server.log").open("w")

@@ -9,103 +9,29 @@ import asyncio
 from datetime import date
 from decimal import Decimal
 
+import labelled_answers
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from order_tracking.agents.tools import build_tools
-from order_tracking.answers.check import check_answer, extract_claims
+from order_tracking.answers.check import MAX_CHECKED_CHARS, check_answer, extract_claims
+from order_tracking.answers.claims import MAX_CLAIMS
 from order_tracking.backends import mock_backends
 
-SHIPPED = [
-    {"order_id": "ORD-1001", "order_status": "shipped", "placed_date": "2024-01-15",
-     "item_count": 2, "items": [{"sku": "SKU-APL-01", "quantity": 1},
-                                {"sku": "SKU-KBD-07", "quantity": 1}]},
-    {"order_id": "ORD-1001", "shipment_status": "in_transit", "carrier": "UPS",
-     "tracking_number": "1Z999AA1012345678", "shipped_date": "2024-01-16", "eta": "2024-01-18"},
-    {"order_id": "ORD-1001", "payment_status": "captured", "amount": 299.99, "currency": "USD"},
-    {"items": [{"sku": "SKU-APL-01", "on_hand": 150, "stock_state": "in_stock",
-                "reorder_recommended": False},
-               {"sku": "SKU-KBD-07", "on_hand": 8, "stock_state": "low_stock",
-                "reorder_recommended": True}]},
-]  # fmt: skip
-
-# Correct answers, in the formats and in other words.
-CORRECT = [
-    "Status: shipped | Items: 2 | Placed: 2024-01-15",
-    "Your order shipped; it has 2 items and was placed on January 15th, 2024.",
-    "Order ORD-1001 was placed 15 Jan 2024 and is in transit.",
-    "Carrier: UPS | Tracking: 1Z999AA1012345678 | ETA: 2024-01-18",
-    "It's with UPS (tracking 1z999aa1012345678), arriving Jan 18.",
-    "Expected delivery: 01/18/2024 via UPS.",
-    "The parcel left on the 16th of January and should arrive on the 18th of January.",
-    "Status: captured | Amount: $299.99 USD",
-    "Payment captured: USD 299.99.",
-    "You were charged $299.99.",
-    "SKU-APL-01: 150 units in stock\nSKU-KBD-07: 8 units — reorder recommended",
-    "We have 150 units of SKU-APL-01 in stock.",
-    "Your order ORD-1001 has shipped via UPS (tracking: 1Z999AA1012345678) and is expected "
-    "to arrive by January 18th. Payment of $299.99 confirmed.",
-    "Good news: ORD-1001 is on its way with UPS and should be there by 18 January 2024.",
-    "Thanks for your patience! Your order is in transit.",
-    # Denied with a contraction, or not yet a fact: no status is claimed.
-    "It hasn't been delivered yet; it should be delivered by January 18th.",
-    "It isn’t delivered yet, and it can't be cancelled now that it has shipped.",
-    "Once it's delivered, you can return it; if it's returned, you will be refunded.",
-    "The parcel is expected to be out for delivery on the 18th.",
-    "Let me know if you have any follow-ups!",
-]
-
-# Wrong answers: each plants exactly one error of the kinds the issue lists.
-WRONG = [
-    ("reference", "Carrier: UPS | Tracking: 1Z999AA1012345679 | ETA: 2024-01-18"),
-    ("reference", "Tracking number 9400111899223817462987, arriving January 18th."),
-    ("date", "Carrier: UPS | Tracking: 1Z999AA1012345678 | ETA: 2024-01-19"),
-    ("date", "It should arrive on January 20th."),
-    ("date", "Placed on 2024-01-14."),
-    ("amount", "Status: captured | Amount: $299.90 USD"),
-    ("amount", "Status: captured | Amount: $299.99 EUR"),
-    ("amount", "You paid €299.99."),
-    ("amount", "Payment of $199.99 confirmed."),
-    ("status", "Status: delivered | Items: 2 | Placed: 2024-01-15"),
-    ("status", "Your payment was refunded."),
-    ("status", "The order was cancelled."),
-    ("quantity", "SKU-APL-01: 15 units in stock"),
-    ("quantity", "Status: shipped | Items: 3 | Placed: 2024-01-15"),
-    ("quantity", "SKU-KBD-07: 150 units — reorder recommended"),
-    ("quantity", "SKU-APL-01: 0 units in stock"),  # the reorder flag's False is not a count
-    ("status", "It hasn't shipped yet, but it was delivered yesterday."),
-    ("order_id", "Your order ORD-1002 has shipped via UPS."),
-    ("carrier", "Your order is on its way with FedEx."),
-    ("sku", "SKU-MON-27: 150 units in stock"),
-]
-
-
-def _labelled() -> list[tuple[str, str | None]]:
-    """(answer, the kind of the planted error or None): the sets above, each also embedded
-    in a friendly sentence, at least 100 answers."""
-    frames = ["{}", "Hello! {}", "{} Anything else I can help with?", "Update — {}", "{} Thanks."]
-    answers = [(frame.format(text), None) for text in CORRECT for frame in frames]
-    answers += [(frame.format(text), kind) for kind, text in WRONG for frame in frames]
-    return answers
+SHIPPED = labelled_answers.SHIPPED
 
 
 def test_the_labelled_set_no_false_alarm_and_every_planted_error_caught():
-    answers = _labelled()
-    assert len(answers) >= 100
-    false_alarms = [a for a, kind in answers if kind is None and not _verdict(a).verified]
-    missed = [a for a, kind in answers if kind is not None and _verdict(a).verified]
-    wrong_kind = [
-        (a, kind)
-        for a, kind in answers
-        if kind is not None and kind not in {c.kind for c in _verdict(a).unsupported}
-    ]
-    correct, planted = sum(k is None for _, k in answers), sum(k is not None for _, k in answers)
-    print(
-        f"\nanswer check: {len(false_alarms)} false alarms in {correct} correct answers, "
-        f"{planted - len(missed)} of {planted} planted errors caught"
-    )
-    assert false_alarms == [] and missed == [] and wrong_kind == []
+    """Answers as models write them (the original set; stock counts without "units"; item
+    counts against their own field; money-movement words; JSON, tables and key: value
+    lines; look-alike letters), each in five frames. The table per claim kind is printed in
+    the suite's summary and recorded in docs/answer-check.md."""
+    score = labelled_answers.score()
+    print("\n" + score.table())
+    assert score.correct >= 250 and score.planted >= 300
+    assert score.false_alarms == [] and score.missed == [] and score.wrong_kind == []
+    assert all(row.recall == 1.0 for row in score.rows if row.planted)
 
 
 def _verdict(text: str):
@@ -148,19 +74,39 @@ def test_a_custom_order_id_pattern_is_matched_as_written_and_never_inside_a_sku(
             "items": [{"sku": "SKU-APL-01", "on_hand": 150, "stock_state": "in_stock"}],
         }
     ]
-    pattern = r"(?<![A-Za-z0-9])(?:#W[0-9]{7})(?![A-Za-z0-9])"
-    wrong = check_answer("Order #W9999999 was paid.", results, order_id_pattern=pattern)
+    wrong = check_answer("Order #W9999999 was paid.", results, order_id_pattern="#W[0-9]{7}")
     assert [c.text for c in wrong.unsupported] == ["#W9999999"]
-    letters = r"(?<![A-Za-z0-9])(?:[A-Z]{3}-[0-9]{2,8})(?![A-Za-z0-9])"
+    # Matched between characters that are not letters or digits, as written.
+    assert [c.text for c in extract_claims("x#W1234567 #W7654321", "#W[0-9]{7}")] == ["#W7654321"]
+    adjacent = extract_claims("#W1234567,#W7654321;#W1111111", "#W[0-9]{7}")
+    assert [c.text for c in adjacent] == ["#W1234567", "#W7654321", "#W1111111"]
+    letters = "[A-Z]{3}-[0-9]{2,8}"
     sku = check_answer("SKU-APL-01: 150 units in stock", results, order_id_pattern=letters)
-    assert sku.verified and [c.kind for c in sku.claims] == ["sku", "quantity", "status"]
+    assert sku.verified and [c.kind for c in sku.claims] == ["sku", "stock", "status"]
 
 
-def test_huge_numbers_and_long_answers_are_checked_without_error():
+def test_a_pattern_the_linear_engine_cannot_run_is_refused_with_one_line():
+    from order_tracking.answers.ids import OrderIdFinder, UnusablePattern
+
+    for pattern in [r"(?<![A-Z])ORD-\d+", r"(a)\1"]:
+        with pytest.raises(UnusablePattern, match="cannot be run in linear time"):
+            OrderIdFinder(pattern)
+
+
+def test_huge_numbers_are_checked_without_error():
     assert check_answer("9" * 5000 + " units", SHIPPED).verified
-    long = "ORD-1001 shipped with UPS on 2024-01-16, 2 items, $299.99 USD. " * 3000
-    verdict = check_answer(long, SHIPPED, order_id="ORD-1001")
-    assert verdict.verified and len(verdict.claims) == 6 * 3000
+    assert not check_answer("$" + "9" * 5000, SHIPPED).verified
+
+
+def test_a_long_answer_is_checked_up_to_the_bound_and_the_verdict_says_it_was_cut():
+    line = "ORD-1001 shipped with UPS on 2024-01-16, 2 items, $299.99 USD. "
+    short = check_answer(line * 100, SHIPPED, order_id="ORD-1001")
+    assert short.verified and not short.cut and len(short.claims) == 6 * 100
+    long = check_answer(line * 3000 + "Delivered by FedEx.", SHIPPED, order_id="ORD-1001")
+    assert long.cut and not long.verified and long.unsupported == ()
+    assert all(c.start < MAX_CHECKED_CHARS for c in long.claims)
+    many = check_answer("UPS " * 5000, SHIPPED, order_id="ORD-1001")  # 20 KB, 5,000 claims
+    assert many.cut and len(many.claims) == MAX_CLAIMS
 
 
 async def _offline_answers(order_id: str) -> dict[str, tuple[str, list]]:

@@ -303,3 +303,98 @@ async def test_a_correct_chat_is_left_as_it_is():
         "SKU-KBD-07: 3 units — reorder recommended",
     ]
     assert answers[3].startswith("I can help with order status")
+
+
+# An answer stands only on lookups for the order that was asked (issue 23, items 8 and 9).
+ANOTHER_ORDER = {
+    "args": {
+        tool: {"order_id": "ORD-1003"}
+        for tool in ("get_order_status", "get_shipping_details", "get_payment_status",
+                     "check_inventory")
+    }
+}  # fmt: skip
+
+
+async def test_an_answer_from_another_orders_lookups_is_not_verified():
+    # Every agent asked about ORD-1001 looks up ORD-1003 and answers about it, faithfully.
+    scripts = {agent: ANOTHER_ORDER for agent in PARAPHRASES}
+    report = await _app(scripts).track_order("ORD-1001")
+    for result in report.results:
+        assert (result.status, result.verified) == (Status.UNVERIFIED, False), result
+        assert result.error.startswith("called no tool for ORD-1001"), result.error
+    support = report.results[-1]
+    assert "FedEx" in support.text and "ORD-1003" in support.unsupported_claims
+    assert "states what no tool returned: " in support.error
+
+
+async def test_an_answer_with_no_lookup_is_not_verified_and_replace_replaces_it():
+    said = "Your order is completed."
+    scripts = {"order_status_agent": {"hide": ("get_order_status",), "rewrite": lambda _t: said}}
+    flagged = (await _app(scripts).track_order("ORD-1001")).results[0]
+    assert (flagged.status, flagged.verified, flagged.text) == (Status.UNVERIFIED, False, said)
+    assert (flagged.error, flagged.unsupported_claims) == ("called no tool for ORD-1001", ())
+    replaced = (await _app(scripts, CheckPolicy.REPLACE).track_order("ORD-1001")).results[0]
+    assert (replaced.status, replaced.verified) == (Status.DEGRADED, False)
+    assert replaced.text != said
+    assert replaced.error == (
+        "the model's answer called no tool for ORD-1001; answered from tool results alone"
+    )
+
+
+async def test_the_support_agent_needs_one_lookup_for_the_order_not_all_three():
+    one_skipped = {"support_agent": {"hide": ("get_payment_status",)}}
+    support = (await _app(one_skipped).track_order("ORD-1001")).results[-1]
+    assert (support.status, support.verified) == (Status.OK, True)
+    tools = ("get_order_status", "get_shipping_details", "get_payment_status")
+    none = {"support_agent": {"hide": tools, "rewrite": lambda _t: "All good with your order!"}}
+    support = (await _app(none).track_order("ORD-1001")).results[-1]
+    assert (support.status, support.error) == (Status.UNVERIFIED, "called no tool for ORD-1001")
+
+
+def test_lookups_are_matched_to_the_question_by_their_arguments_and_results():
+    check = AnswerCheck()
+    order = {"status": "success", "order_id": "ORD-1001", "order_status": "shipped",
+             "items": [{"sku": "SKU-APL-01", "quantity": 1}]}  # fmt: skip
+    stock = {
+        "status": "success",
+        "items": [{"sku": "SKU-APL-01", "on_hand": 150, "stock_state": "in_stock"}],
+    }
+    other = {
+        "status": "success",
+        "items": [{"sku": "SKU-MON-22", "on_hand": 0, "stock_state": "out_of_stock"}],
+    }
+    down = {"status": "error", "error_message": "The warehouse system is unavailable."}
+    results = [("get_order_status", order), ("check_inventory", stock),
+               ("check_inventory", other), ("check_inventory", down)]  # fmt: skip
+    args = [{"order_id": "ord-1001"}, {"sku": "SKU-APL-01"}, {"sku": "SKU-MON-22"},
+            {"order_id": "ORD-1001"}]  # fmt: skip
+    # The stock of the asked order's SKU stands; another SKU's does not.
+    ok = check.review("inventory_agent", "SKU-APL-01: 150 in stock", results,
+                      order_id="ORD-1001", arguments=args)  # fmt: skip
+    wrong = check.review("inventory_agent", "SKU-MON-22: 0 in stock", results,
+                         order_id="ORD-1001", arguments=args)  # fmt: skip
+    assert (ok.verified, wrong.unsupported) == (True, ("SKU-MON-22", "0 in stock"))
+    # A SKU asked about by name: its own lookup grounds the answer.
+    sku = check.review("inventory_agent", "SKU-MON-22: 0 left, out of stock", results[2:3],
+                       skus=["SKU-MON-22"], arguments=args[2:3])  # fmt: skip
+    assert sku.verified
+    # A system that was down, asked for the order: a lookup for it (the answer relays it).
+    relayed = check.review("inventory_agent", "The warehouse system is unavailable.",
+                           results[3:], order_id="ORD-1001", arguments=args[3:])  # fmt: skip
+    assert relayed.verified
+    # A made-up id in the call: no lookup for the order asked.
+    refused = {"status": "error", "error_message": "That is not an order id (invalid '1001')."}
+    made_up = check.review("order_status_agent", "That is not an order id.",
+                           [("get_order_status", refused)], order_id="ORD-1001",
+                           arguments=[{"order_id": "1001"}])  # fmt: skip
+    assert (made_up.verified, made_up.no_lookup) == (False, "ORD-1001")
+    # Agents that are not specialists (the coordinator's refusals) need no lookup.
+    assert check.review("coordinator_agent", "I can help with orders.", [],
+                        order_id="ORD-1001").verified  # fmt: skip
+
+
+async def test_a_chat_answer_about_another_order_is_marked():
+    app = _app({"shipping_agent": ANOTHER_ORDER})
+    (shipping,) = await _chat(app, ["Where is my package for ORD-1001?"])
+    assert shipping.startswith("UNVERIFIED: called no tool for ORD-1001; states what no tool "
+                               "returned: ")  # fmt: skip

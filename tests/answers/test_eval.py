@@ -151,10 +151,22 @@ async def test_a_call_with_the_wrong_arguments_lowers_the_trajectory():
     wrong_order = {"args": {"get_shipping_details": {"order_id": "ORD-1002"}}}
     rows, results = await _scores({"shipping_agent": wrong_order}, "shipping_agent")
     shipping = rows["shipping_agent"]
-    # Only the case about ORD-1002 made its expected call; every answer states only what
-    # the (wrong) call returned, so the check has nothing to flag.
-    assert (shipping.trajectory, shipping.checked) == (0.25, 1.0)
+    # Only the case about ORD-1002 made its expected call; the other three answers are
+    # about ORD-1002 too, looked up for no order that was asked: none is verified.
+    assert (shipping.trajectory, shipping.checked) == (0.25, 0.25)
     assert shipping.response < 1.0
+    unverified = [t for r in results for t in r.turns if not t.verified]
+    assert len(unverified) == 3 and all("ORD-1002" not in t.question for t in unverified)
+
+
+async def test_an_answer_with_no_lookup_for_the_asked_order_is_counted_unchecked():
+    # A payment agent that never calls its tool and answers anyway ("Your order is
+    # completed."): no claim to check, but nothing to stand on either.
+    scripts = {"payment_agent": {"hide": ("get_payment_status",),
+                                 "rewrite": lambda _t: "Your order is completed."}}  # fmt: skip
+    rows, results = await _scores(scripts, "payment_agent")
+    assert rows["payment_agent"].checked == 0.0
+    assert {t.verified for r in results for t in r.turns} == {False}
 
 
 async def test_a_coordinator_that_cannot_route_lowers_its_trajectory_and_response():

@@ -111,11 +111,27 @@ def test_a_line_a_reader_could_take_two_ways_is_one_line_refused(capsys, tmp_pat
     assert err == f"track-order: error: {data}, {message}\n"
 
 
-def test_a_database_path_that_is_not_a_file_is_refused_and_left_alone(capsys, tmp_path):
+def _left(path: str) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_ino, found.st_mtime_ns
+
+
+@pytest.mark.parametrize("kind", ["/dev/null", "fifo"])  # a folder: click's own refusal
+def test_a_database_path_that_is_not_a_file_is_refused_and_left_alone(capsys, tmp_path, kind):
     data = _write(tmp_path / "in.jsonl", _order("ORD-1"))
-    code, _, err = run_cli(capsys, "data", "import", str(data), "--db", "/dev/null")
-    assert (code, err) == (2, "track-order: error: /dev/null: not a regular file\n")
-    assert not Path("/dev/null-journal").exists() and not Path("/dev/null-wal").exists()
+    db = kind if kind.startswith("/") else str(tmp_path / kind)
+    if kind == "fifo":
+        os.mkfifo(db)
+    # /dev is shared with everything on the machine: what this import did is what changed.
+    before = [_left(db + suffix) for suffix in ("-journal", "-wal")]
+    code, _, err = run_cli(capsys, "data", "import", str(data), "--db", db)
+    assert (code, err) == (2, f"track-order: error: {db}: not a regular file\n")
+    assert [_left(db + suffix) for suffix in ("-journal", "-wal")] == before
+    if kind != "/dev/null":
+        assert before == [None, None]
 
 
 # --- data generate -o on a full disk ---------------------------------------------------------

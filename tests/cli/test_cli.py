@@ -63,7 +63,7 @@ def test_bad_ids_get_one_line_on_stderr_and_exit_2(capsys, bad):
 
 
 def test_missing_argument_is_a_one_line_error(capsys):
-    code, out, err = run_cli(capsys)
+    code, out, err = run_cli(capsys, "track")
     assert (code, out) == (2, "")
     assert err == "track-order: error: give at least one order id (e.g. ORD-1001), or --file PATH\n"
 

@@ -185,9 +185,11 @@ async def test_the_circuit_opens_fails_fast_then_a_trial_call_closes_it(stub, no
     # A provider that fails its first 2 requests, then recovers. One agent, runs in sequence,
     # one breaker shared across runs (as across agents and orders in one process).
     flaky = Settings(
-        default_model="openai/flaky-500-2", circuit_threshold=2, circuit_cooldown_s=0.5
+        default_model="openai/flaky-500-2", circuit_threshold=2, circuit_cooldown_s=30
     )
-    (agent,) = build_order_agents(production_models(flaky), names=["payment_agent"])
+    now = [0.0]  # the breakers' clock: the cool-down passes when the test says, not under load
+    models = production_models(flaky, clock=lambda: now[0])
+    (agent,) = build_order_agents(models, names=["payment_agent"])
 
     async def payment():
         report = await track_order("ORD-1001", [agent], tracing, limits=RunLimits())
@@ -209,7 +211,7 @@ async def test_the_circuit_opens_fails_fast_then_a_trial_call_closes_it(stub, no
     assert stub.count("flaky-500-2") == 2
     assert len(events(second_trace, "model.skipped")) == 2
 
-    await asyncio.sleep(0.6)  # the cool-down passes
+    now[0] += 30  # the cool-down passes
     third, third_trace = await payment()  # the trial call succeeds: closed again
     assert (third.status, third.text) == (Status.OK, ARTICLE_ANSWERS["payment_agent"])
     assert stub.count("flaky-500-2") == 4

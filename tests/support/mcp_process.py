@@ -28,7 +28,7 @@ class McpServer:
             [TRACK_ORDER, "mcp", "--transport", "http", "--port", str(self.port), *self.args],
             stdout=subprocess.DEVNULL,
             stderr=log.open("w"),
-            env={**os.environ, "ORDER_BACKEND": "mock", **self.env},
+            env={**os.environ, "ORDER_BACKEND": "mock", "ADK_DISABLE_LOAD_DOTENV": "1", **self.env},
             cwd=self.folder,
         )
         deadline = time.monotonic() + 60

@@ -162,6 +162,7 @@ def _turn_json(turn: TurnResult) -> dict[str, Any]:
         "response_match": turn.response,
         "verified": turn.verified,
         "unsupported_claims": list(turn.unsupported),
+        "check_reason": turn.check_reason,
         "tokens": turn.tokens,
         "cost_usd": round(turn.cost_usd, 6),
         "latency_s": round(turn.latency_s, 4),

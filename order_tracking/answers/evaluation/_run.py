@@ -16,7 +16,6 @@ from uuid import uuid4
 from ...async_runner import TurnLog
 from ...models.resilience import RunBudget, RunUsage, bind_usage, describe_error
 from ...tracing.setup import trace_event
-from ..patterns import order_ids
 from ..policy import AnswerCheck, CheckPolicy, ToolResult
 from ._cases import COORDINATOR, Case, ToolCall, Turn
 from ._score import response_match, trajectory_score
@@ -50,6 +49,7 @@ class TurnResult:
     cost_usd: float
     latency_s: float
     error: str | None = None
+    check_reason: str | None = None  # why the answer is not verified
 
 
 @dataclass(frozen=True)
@@ -79,20 +79,19 @@ async def _run_case(model: str, case: Case, agent: BaseAgent, app: App) -> CaseR
     check = app.answer_check or AnswerCheck()
     if check.policy == CheckPolicy.OFF:  # the eval scores the check whatever the policy
         check = AnswerCheck(CheckPolicy.FLAG, check.order_id_pattern, check.rebuild)
-    ids = order_ids(check.order_id_pattern)
     limits = app.limits
     run_config = RunConfig(max_llm_calls=limits.max_model_calls)
     service = InMemorySessionService()
     runner = Runner(agent=agent, app_name=_APP_NAME, session_service=service)
     session_id = f"eval-{uuid4()}"
     earlier: list[ToolResult] = []  # the conversation's: a follow-up may restate them
-    order_id: str | None = None
+    earlier_args: list[dict[str, Any]] = []
+    subject: tuple[str | None, tuple[str, ...]] = (None, ())
     turns: list[TurnResult] = []
     try:
         await service.create_session(app_name=_APP_NAME, user_id=_USER_ID, session_id=session_id)
         for turn in case.turns:
-            asked = [m.group() for m in ids.finditer(turn.question)]
-            order_id = asked[-1] if asked else order_id
+            subject = check.asked(turn.question) or subject
             usage = RunUsage(budget=RunBudget(limits.max_tokens, limits.max_cost_usd))
             usage.start_deadline(limits.deadline_s)
             log = TurnLog()
@@ -119,11 +118,24 @@ async def _run_case(model: str, case: Case, agent: BaseAgent, app: App) -> CaseR
             if error is None and usage.degraded_because:
                 error = f"every model failed ({usage.degraded_because})"
             answer, calls = log.text, tuple(log.calls)
+            turn_start = len(earlier)
             earlier.extend(log.results)
+            earlier_args.extend(log.arguments)
             if error is None and not answer:
                 error = "the agent gave no answer"
-            review = check.review(
-                case.agent, answer, earlier, order_id=order_id, record=trace_event
+            # Held to the agent that answered (the coordinator hands questions on), off the
+            # event loop, within what is left of the turn's deadline.
+            left = None if usage.deadline_at is None else usage.deadline_at - time.monotonic()
+            review = await check.review_within(
+                left,
+                log.author or case.agent,
+                answer,
+                earlier,
+                order_id=subject[0],
+                skus=subject[1],
+                arguments=earlier_args,
+                this_turn=turn_start,
+                record=trace_event,
             )
             trajectory, response = _scored(turn, answer, calls, error is not None)
             turns.append(
@@ -141,6 +153,7 @@ async def _run_case(model: str, case: Case, agent: BaseAgent, app: App) -> CaseR
                     cost_usd=usage.cost_usd,
                     latency_s=latency,
                     error=error,
+                    check_reason=review.reason if review.verified is False else None,
                 )
             )
     finally:

@@ -113,6 +113,7 @@ class Breakers:
     threshold: int = 5
     cooldown_s: float = 30.0
     on_change: Callable[[str, str, str], None] | None = None
+    clock: Callable[[], float] = time.monotonic  # what the cool-down is measured on
     _by_model: dict[str, CircuitBreaker] = field(default_factory=dict)
 
     def states(self) -> dict[str, CircuitState]:
@@ -122,7 +123,7 @@ class Breakers:
     def for_model(self, model: str) -> CircuitBreaker:
         if model not in self._by_model:
             self._by_model[model] = CircuitBreaker(
-                model, self.threshold, self.cooldown_s, self.on_change
+                model, self.threshold, self.cooldown_s, self.on_change, self.clock
             )
         return self._by_model[model]
 

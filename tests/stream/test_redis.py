@@ -1,0 +1,55 @@
+"""The consumer on a real Redis (Debian's redis-server, started for the session): events
+shared by a group, what a dead member held claimed by another, a poison message
+dead-lettered after its redeliveries, answered ids kept as keys with a TTL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from brokers import redis_add, redis_messages
+from stream_consumers import RecordingAnswer, names, options, run_consumer
+
+from order_tracking.stream import StreamMetrics
+
+
+def event(event_id: str, order_id: str = "ORD-1001") -> bytes:
+    return json.dumps({"id": event_id, "order_id": order_id}).encode()
+
+
+async def test_redis_streams_with_a_consumer_group(redis_url):
+    where = names("redis")
+    group = where["group"]
+    # Two events a member took and died with (never acknowledged): claimed once idle.
+    await redis_add(
+        redis_url, where["topic"], [event("held-1"), event("held-2")], take_as=f"{group}/ghost"
+    )
+    ids = [f"r{i}" for i in range(40)]
+    await redis_add(
+        redis_url,
+        where["topic"],
+        [*map(event, ids), b"not json", event("poison-1", "ORD-6666"), event("r0")],
+    )
+    answer = RecordingAnswer(poison=frozenset({"ORD-6666"}))
+    metrics = StreamMetrics()
+    one, two = await asyncio.gather(
+        run_consumer(
+            redis_url,
+            answer,
+            options(where, consumer="a", max_deliveries=2, idle_s=2.5),
+            metrics=metrics,
+        ),
+        run_consumer(redis_url, answer, options(where, consumer="b", max_deliveries=2, idle_s=2.5)),
+    )
+    assert set(answer.calls) == {*ids, "held-1", "held-2", "poison-1"}
+    assert {k: v for k, v in answer.calls.items() if k != "poison-1"} == dict.fromkeys(
+        [*ids, "held-1", "held-2"], 1
+    )
+    results = [json.loads(b) for b in await redis_messages(redis_url, where["results"])]
+    assert sorted(r["event_id"] for r in results) == sorted([*ids, "held-1", "held-2"])
+    letters = [json.loads(b) for b in await redis_messages(redis_url, where["dead_letter"])]
+    reasons = sorted(x["reason"] for x in letters)
+    assert reasons[0].startswith("delivered 3 times without an answer (last failure: RuntimeError")
+    assert reasons[1].startswith("not JSON")
+    assert metrics.lag._value.get() >= 0  # the group's lag, as Redis reports it
+    assert one.answered + two.answered == 42 and one.already_answered + two.already_answered == 1
