@@ -15,7 +15,13 @@ from order_tracking.async_runner import track_order
 from order_tracking.composition import production_models, warm_up
 from order_tracking.core.results import RunLimits, Status
 from order_tracking.core.settings import OFFLINE_MODEL, Settings
-from order_tracking.models.resilience import CircuitBreaker, CircuitOpenError, CircuitState
+from order_tracking.models.resilience import (
+    Breakers,
+    CircuitBreaker,
+    CircuitOpenError,
+    CircuitState,
+)
+from order_tracking.models.resilience._classify import MalformedResponseError
 
 HEALTHY = "openai/healthy"
 
@@ -156,6 +162,45 @@ async def test_dropped_connections_and_malformed_answers_degrade(
     assert_others_intact(report)
 
 
+async def test_the_tokens_of_answers_refused_as_malformed_are_counted(stub, no_backoff):
+    """The provider billed them, accepted or not: the run's budgets, the hourly limit and the
+    result count them (they were dropped: 12 retried bad answers showed 0 tokens)."""
+    refused = by_agent(await run(settings("openai/bad-args"), deadline_s=30))["payment_agent"]
+    failed = by_agent(await run(settings("openai/http-500"), deadline_s=30))["payment_agent"]
+    assert refused.status == failed.status == Status.DEGRADED
+    assert refused.retries == failed.retries == 4
+    # Both end in the same degraded answer; the six bad answers' usage comes on top.
+    assert refused.tokens > failed.tokens
+    budget = by_agent(
+        await run(settings("openai/bad-args"), deadline_s=30, max_tokens=refused.tokens // 4)
+    )["payment_agent"]
+    assert budget.status == Status.BUDGET and budget.model_calls < refused.model_calls
+
+
+async def test_malformed_answers_never_open_the_circuit_and_outages_do(stub, no_backoff):
+    """A circuit is for provider outages: one prompt's bad answers are retried, then degraded,
+    but the next agent and the next order still call the model (a weak model's bad answers
+    degraded every later order of a batch in 0.1 s without a call)."""
+    weak = settings("openai/bad-args", circuit_threshold=2)
+    models = production_models(weak)
+    (agent,) = build_order_agents(models, names=["payment_agent"])
+    for runs in (1, 2, 3):
+        (payment,) = (await track_order("ORD-1001", [agent], None, limits=RunLimits())).results
+        assert payment.status == Status.DEGRADED and "MalformedResponseError" in payment.error
+        assert stub.count("bad-args") == 6 * runs  # every attempt reached the provider
+    breakers = Breakers(threshold=2)
+    for _ in range(5):
+        with pytest.raises(MalformedResponseError):
+            async with breakers.attempt("m"):
+                raise MalformedResponseError("the provider sent an empty answer")
+    assert breakers.for_model("m").state == CircuitState.CLOSED
+    for _ in range(2):
+        with pytest.raises(ConnectionError):
+            async with breakers.attempt("m"):
+                raise ConnectionError("dropped")
+    assert breakers.for_model("m").state == CircuitState.OPEN
+
+
 async def test_slow_answers_are_fine_within_the_deadline_and_time_out_beyond_it(stub):
     fine = by_agent(await run(settings("openai/slow-0.3"), deadline_s=10))["payment_agent"]
     assert fine.status == Status.OK and fine.elapsed_s >= 0.6
@@ -184,9 +229,7 @@ async def test_a_fallback_model_answers_when_the_primary_fails(stub, no_backoff)
 async def test_the_circuit_opens_fails_fast_then_a_trial_call_closes_it(stub, no_backoff, tracing):
     # A provider that fails its first 2 requests, then recovers. One agent, runs in sequence,
     # one breaker shared across runs (as across agents and orders in one process).
-    flaky = Settings(
-        default_model="openai/flaky-500-2", circuit_threshold=2, circuit_cooldown_s=30
-    )
+    flaky = Settings(default_model="openai/flaky-500-2", circuit_threshold=2, circuit_cooldown_s=30)
     now = [0.0]  # the breakers' clock: the cool-down passes when the test says, not under load
     models = production_models(flaky, clock=lambda: now[0])
     (agent,) = build_order_agents(models, names=["payment_agent"])

@@ -1,5 +1,7 @@
 """A circuit breaker per model, shared by every agent and order in the process: a model that
 keeps failing is not called again until a cooldown has passed and one trial call succeeded.
+A circuit is for provider outages (errors, timeouts, dropped connections, 429/5xx), not for
+one prompt's malformed answer: that is retried by the call, never counted here.
 
 ``Breakers`` is an attempt guard (see ``_model.py``): it admits or refuses each attempt and
 learns from how the attempt ended.
@@ -13,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from ._classify import is_transient
+from ._classify import MalformedResponseError, is_transient
 
 
 class Refused(Exception):
@@ -139,6 +141,11 @@ class Breakers:
             yield
             breaker.record_success(ticket)
             verdict = True
+        except MalformedResponseError:
+            # The provider answered: it is up. One prompt's bad answer is retried (and then
+            # the fallbacks, the degraded answer) but says nothing about the provider, so it
+            # never opens the circuit for every other agent and order (no verdict either way).
+            raise
         except Exception as exc:
             if is_transient(exc):  # a bad request says nothing about the provider
                 breaker.record_failure(ticket)

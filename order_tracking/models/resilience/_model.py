@@ -200,10 +200,9 @@ class ResilientModel(BaseLlm):
                             usage.retries += attempt_no > 1
                             usage.model_calls += 1
                             request = _prepared(llm_request, model, timeout_s)
-                            responses = _bounded(model, request, stream, timeout_s)
+                            responses = _bounded(model, request, stream, timeout_s, usage)
                             async with aclosing(responses):
                                 async for response in responses:
-                                    usage.add(model.model, response)
                                     yielded = True
                                     yield response
                     except Refused:
@@ -233,7 +232,7 @@ class ResilientModel(BaseLlm):
 
 
 async def _bounded(
-    model: BaseLlm, request: LlmRequest, stream: bool, timeout_s: float | None
+    model: BaseLlm, request: LlmRequest, stream: bool, timeout_s: float | None, usage: RunUsage
 ) -> AsyncGenerator[LlmResponse, None]:
     """One call's responses, each checked, the provider's time all told within ``timeout_s``.
 
@@ -242,7 +241,8 @@ async def _bounded(
     is bounded. The caller's time between responses (a streamed answer's consumer) does not
     count. A response the provider could not have meant (empty, or a tool call whose
     arguments are not JSON) is a provider fault like a 500: retried, then the fallbacks,
-    then the degraded answer.
+    then the degraded answer. What it used is added to ``usage`` first: the provider billed
+    it, accepted or not, so the run's budgets and the hourly limit count it.
     """
     loop = asyncio.get_running_loop()
     remaining = timeout_s
@@ -264,6 +264,7 @@ async def _bounded(
                 ) from None
             if remaining is not None:
                 remaining -= loop.time() - started
+            usage.add(model.model, response)
             check_response(response)
             yield response
 
