@@ -32,6 +32,8 @@ from order_tracking.core.report import order_json, render_report
 from order_tracking.core.results import AgentResult, OrderReport, RunLimits, Status
 from order_tracking.core.settings import CheckPolicy
 from order_tracking.mcp.client import _from_mcp
+from order_tracking.stream import Rejected, check_event
+from order_tracking.stream._event import dead_letter
 from order_tracking.temporal._messages import (
     AgentData,
     AgentRequest,
@@ -381,6 +383,28 @@ def test_an_imported_line(record):
     trusted(list(row), cards=False)  # names are checked; rows carry no field names
     if kind == "order":
         assert DEFAULT.matches(row[0])
+
+
+EVENT = {"id": "evt-1", "order_id": "ORD-1001", "question": "Where is my order?"}
+
+
+@PROPERTY
+@given(event=mutated(EVENT), traceparent=st.one_of(st.none(), HOSTILE_TEXT))
+def test_a_message_on_the_order_stream(event, traceparent):
+    register_secret_values([SECRET])
+    body = json.dumps(event).encode() if not isinstance(event, bytes) else event
+    headers = {} if traceparent is None else {"traceparent": traceparent}
+    try:
+        checked = check_event(body, headers, DEFAULT, 65_536)
+    except Rejected as exc:
+        assert exc.reason and "\n" not in exc.reason
+        letter = dead_letter(exc.reason, body, event_id=exc.event_id, delivered=1, consumer="c")
+        assert letter.isascii() and SECRET.encode() not in letter  # the way out, too
+        return
+    trusted(dataclasses.replace(checked, question=None))
+    question = checked.question or ""  # longer than a name: up to 1,000 characters
+    assert len(question) <= 1000 and not CONTROL.search(question) and CARD not in question
+    assert DEFAULT.matches(checked.order_id) and checked.traceparent is None
 
 
 @PROPERTY
