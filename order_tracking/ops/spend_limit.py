@@ -114,9 +114,7 @@ class SpendLimit:
 
     def settle(self, hold: Hold, tokens: int, cost_usd: float) -> None:
         """After an admitted call: its hold released, what it used charged."""
-        if not self.enabled:
-            return
-        with self._lock:
+        with self._lock:  # charged with no limit too: the metrics show the spend
             self._held_tokens -= hold.tokens
             self._held_cost -= hold.cost
             self._calls += 1

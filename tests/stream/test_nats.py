@@ -65,7 +65,7 @@ HOSTILE = [
     (b"x" * (10 * 1024 * 1024), "more than 65536"),  # 10 MB
     (b'{"id": 7, "order_id": "ORD-1001"}', "id must be a string, got a number"),
     (b'{"id": "h1", "order_id": ["ORD-1001"]}', "order_id must be a string, got an array"),
-    (b'{"id": "h2", "order_id": "DROP TABLE"}', "invalid order id"),
+    (b'{"id": "h2", "order_id": "DROP TABLE"}', "printable ASCII without spaces"),
     (b'{"id": "h3", "order_id": "ORD-1001\\u0000"}', "control characters"),
     (b'{"order_id": "ORD-1001"}', "no id"),
     (b'{"id": "h4"}', "no order_id"),
