@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .agents.specialists import AGENT_NAMES
@@ -101,9 +103,8 @@ def configure_libraries() -> OfflineModel:
 
 
 async def warm_up() -> None:
-    """One offline turn, through the agents' model wiring, so LiteLLM's and ADK's lazy
-    first-call imports (~1 s here) happen before any clock starts. Before tracing is set up:
-    it leaves no trace."""
+    """One offline turn through the agents' model wiring, before tracing (it leaves no trace),
+    so LiteLLM's and ADK's lazy first-call imports (~1 s) happen before any clock starts."""
     from .agents.build import build_order_agents
     from .async_runner import prompt_for, run_agent_task
     from .models.gateway import litellm_models
@@ -115,10 +116,8 @@ async def warm_up() -> None:
     await run_agent_task(
         agent, prompt_for("ORD-1001"), "warm-up", limits=RunLimits.from_settings(settings)
     )
-    # What start-up made (hundreds of thousands of objects: ADK, LiteLLM, their schemas) lives
-    # as long as the process: out of the collector's sight, a full collection no longer walks
-    # it in the middle of the first order (ORD-1001 measured 0.40 s, then 0.13-0.16 s). Once
-    # per process: what is frozen is never collected.
+    # What start-up made (ADK's, LiteLLM's objects) lives as long as the process: frozen, a
+    # full collection no longer walks it mid-order (ORD-1001: 0.40 s, then 0.13-0.16 s).
     if not gc.get_freeze_count():
         gc.collect()
         gc.freeze()
@@ -127,12 +126,12 @@ async def warm_up() -> None:
 def production_models(
     settings: Settings, watch: Watch | None = None, *, clock: Callable[[], float] = time.monotonic
 ) -> ModelFactory:
-    """The models agents get in production: LiteLLM, with a circuit breaker per model shared
-    by every agent of the process, and (with a ``watch``) every call metered and charged to
-    the hourly limit (``clock``: the breakers'). Further failure policies join ``guards`` here."""
+    """The models agents get in production: LiteLLM, a circuit breaker per model shared by the
+    process's agents (``clock``: theirs), a hint when calls keep timing out, and (with a ``watch``)
+    every call metered and charged to the hourly limit. Failure policies join ``guards`` here."""
     from .models.gateway import litellm_models
     from .models.meter import ModelMeter
-    from .models.resilience import Breakers
+    from .models.resilience import Breakers, TimeoutHint
     from .tracing.setup import trace_circuit_change
 
     breakers = Breakers(
@@ -141,7 +140,8 @@ def production_models(
         on_change=trace_circuit_change,
         clock=clock,
     )
-    guards: list[AttemptGuard] = [breakers]
+    warn = partial(say, level=logging.WARNING, logger="order_tracking.models")
+    guards: list[AttemptGuard] = [breakers, TimeoutHint(warn, settings.model_timeout_s)]
     if watch is not None:
         guards.append(ModelMeter(watch.metrics, watch.spend))  # innermost: calls made
         if watch.metrics is not None:

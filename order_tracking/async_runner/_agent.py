@@ -18,7 +18,14 @@ from google.genai import types
 
 from ..answers.policy import AnswerCheck, ToolResult
 from ..core.results import AgentResult, RunLimits, Status, ToolCall, tool_call
-from ..models.resilience import BudgetExceededError, RunBudget, RunUsage, bind_usage, describe_error
+from ..models.resilience import (
+    BudgetExceededError,
+    RunBudget,
+    RunUsage,
+    bind_usage,
+    can_degrade,
+    describe_error,
+)
 from ..tracing.setup import trace_event
 
 __all__ = [
@@ -85,26 +92,14 @@ async def run_agent_task(
     start = time.perf_counter()
     usage = usage or RunUsage(budget=RunBudget(limits.max_tokens, limits.max_cost_usd))
     usage.start_deadline(limits.deadline_s)
-    session_service = InMemorySessionService()
-    runner = Runner(agent=agent, app_name=APP_NAME, session_service=session_service)
-    run_config = RunConfig(max_llm_calls=limits.max_model_calls)
+    runner = Runner(agent=agent, app_name=APP_NAME, session_service=InMemorySessionService())
     log = TurnLog()
     status, error = Status.OK, None
     deadline = asyncio.timeout(limits.deadline_s)
     try:
         with bind_usage(usage):
             async with deadline:
-                await session_service.create_session(
-                    app_name=APP_NAME, user_id=USER_ID, session_id=session_id
-                )
-                message = types.Content(role="user", parts=[types.Part(text=prompt)])
-                async for event in runner.run_async(
-                    user_id=USER_ID,
-                    session_id=session_id,
-                    new_message=message,
-                    run_config=run_config,
-                ):
-                    log.add(event)
+                await _turn(runner, session_id, prompt, limits, log)
     except TimeoutError as exc:
         if deadline.expired():
             status, error = Status.TIMEOUT, f"no answer within {limits.deadline_s:g}s"
@@ -142,9 +137,15 @@ async def run_agent_task(
         )
         verified, unsupported, text = review.verified, review.unsupported, review.text
         if review.replaced:
-            # The answer built from the tool results alone, as when every model fails.
+            # The answer from the tools alone, as when every model fails: the order asked
+            # about looked up anew (the model's lookups may have been of another order, or
+            # none), else built from the results the model fetched.
             status = Status.DEGRADED
             error = f"the model's answer {review.reason}; answered from tool results alone"
+            rebuilt = await _answer_from_tools(agent, prompt, session_id, limits, usage)
+            if rebuilt is not None:
+                text = rebuilt.text
+                log.calls += rebuilt.calls
         elif review.verified is False and status == Status.OK:
             status, error = Status.UNVERIFIED, review.reason
     return agent_result(
@@ -160,6 +161,53 @@ async def run_agent_task(
         verified=verified,
         unsupported_claims=unsupported,
     )
+
+
+async def _turn(
+    runner: Runner, session_id: str, prompt: str, limits: RunLimits, log: TurnLog
+) -> None:
+    """One question to the runner's agent in a new session, its events into ``log``."""
+    await runner.session_service.create_session(
+        app_name=APP_NAME, user_id=USER_ID, session_id=session_id
+    )
+    message = types.Content(role="user", parts=[types.Part(text=prompt)])
+    async for event in runner.run_async(
+        user_id=USER_ID,
+        session_id=session_id,
+        new_message=message,
+        run_config=RunConfig(max_llm_calls=limits.max_model_calls),
+    ):
+        log.add(event)
+
+
+async def _answer_from_tools(
+    agent: BaseAgent, prompt: str, session_id: str, limits: RunLimits, usage: RunUsage
+) -> TurnLog | None:
+    """The agent's answer to ``prompt`` from its tools alone: the question asked again in a
+    session of its own, every model call going to the degraded model, within what is left
+    of the agent's deadline and budget. None when there is no such answer (no model to
+    degrade to, no time left, a failure): the caller keeps the one built from the model's
+    results."""
+    if not can_degrade(getattr(agent, "model", None)):
+        return None
+    left = None if usage.deadline_at is None else usage.deadline_at - time.monotonic()
+    if left is not None and left <= 0:
+        return None
+    log = TurnLog()
+    runner = Runner(agent=agent, app_name=APP_NAME, session_service=InMemorySessionService())
+    usage.degraded_only = True
+    try:
+        with bind_usage(usage):
+            async with asyncio.timeout(left):
+                await _turn(runner, f"{session_id}-from-tools", prompt, limits, log)
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # noqa: BLE001 - the answer built from the model's results stands
+        return None
+    finally:
+        usage.degraded_only = False
+        await runner.close()
+    return log if log.text else None
 
 
 def agent_result(

@@ -26,8 +26,9 @@ __all__ = [
     "LITELLM_NO_MCP_GATEWAY",
     "DeclaredOnceTool",
     "mark_a2a_missing",
-    "without_redirects",
+    "marking_cancelled_calls",
     "quiet_foreign_context_detach",
+    "without_redirects",
     "server_without_signal_handlers",
     "with_caller_source_path",
 ]
@@ -166,6 +167,47 @@ def without_redirects(exporter: Any) -> None:
     is followed. The constructor's ``session`` argument would do it publicly, but would also
     replace a credential provider's session."""
     exporter._session.max_redirects = 0
+
+
+CANCELLED_CALL = "cancelled before it returned (the call's timeout or the agent's deadline)"
+
+
+def marking_cancelled_calls(entry: dict[str, Any]) -> dict[str, Any]:
+    """The same Monocle wrapper entry (of a coroutine method: ``atask_wrapper``), a call
+    cancelled before it returned recorded as an error span: a model call given up at its
+    timeout is not a successful inference.
+
+    Monocle's wrappers catch ``Exception`` only: a ``CancelledError`` (how a timeout stops a
+    call) passes them unseen, and the span ends with status OK and no output. The method
+    itself is wrapped innermost, where the current Monocle span is the call's own: the error
+    status set there stands, since Monocle sets OK only on a span whose status is unset.
+    """
+    import functools
+
+    from monocle_apptrace.instrumentation.common.utils import get_current_monocle_span
+    from opentelemetry.trace import StatusCode
+
+    make_wrapper = entry["wrapper_method"]
+
+    def wrapper_method(tracer: Any, handler: Any, to_wrap: Any) -> Callable[..., Any]:
+        wrapper = make_wrapper(tracer, handler, to_wrap)
+
+        def call(wrapped: Any, instance: Any, args: Any, kwargs: Any, **extra: Any) -> Any:
+            @functools.wraps(wrapped)
+            async def marked(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return await wrapped(*args, **kwargs)
+                except asyncio.CancelledError:
+                    span = get_current_monocle_span()
+                    if span is not None and span.is_recording():
+                        span.set_status(StatusCode.ERROR, CANCELLED_CALL)
+                    raise
+
+            return wrapper(marked, instance, args, kwargs, **extra)
+
+        return call
+
+    return {**entry, "wrapper_method": wrapper_method}
 
 
 # --- uvicorn (0.54.0) -------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.trace import set_span_in_context
 
 from ..core.settings import Settings
-from ..core.workarounds import with_caller_source_path
+from ..core.workarounds import marking_cancelled_calls, with_caller_source_path
 from .export import MonocleSpansOnly, redacted
 from .exporters import remote_processors
 from .writer import TraceFiles
@@ -238,11 +238,14 @@ def setup_tracing(
 
 def _install_monocle(processors: list[SpanProcessor], instrument: bool) -> None:
     methods = [*ADK_METHODS, *LITELLM_METHODS, _OPENAI_STREAMING, *_OFFLINE_METHODS, *_MCP_METHODS]
+    # A call of a coroutine method cancelled (a model call at its timeout) is an error span.
+    entries = [
+        marking_cancelled_calls(e) if e["wrapper_method"] is atask_wrapper else e
+        for e in [*methods, *_BACKEND_METHODS]
+    ]
     setup_monocle_telemetry(
         workflow_name=WORKFLOW_NAME,
         span_processors=processors,
-        wrapper_methods=[with_caller_source_path(entry) for entry in [*methods, *_BACKEND_METHODS]]
-        if instrument
-        else [],
+        wrapper_methods=[with_caller_source_path(e) for e in entries] if instrument else [],
         union_with_default_methods=False,
     )

@@ -112,6 +112,19 @@ def test_monocles_wrapper_takes_the_callers_source_path(tracing):
     assert "source_path" in inspect.signature(wrapper).parameters
 
 
+def test_monocle_still_ends_a_cancelled_calls_span_unmarked():
+    # What marking_cancelled_calls works around: only Exception is caught, so a cancelled
+    # call's span ends as if it had succeeded...
+    from monocle_apptrace.instrumentation.common import span_handler, wrapper
+
+    source = inspect.getsource(wrapper.amonocle_wrapper_span_processor)
+    assert "except Exception" in source
+    assert "CancelledError" not in source and "BaseException" not in source
+    # ...and what it relies on: a status set before post-processing stands.
+    hydrate = inspect.getsource(span_handler.SpanHandler.hydrate_span)
+    assert "span.status.status_code == StatusCode.UNSET" in hydrate
+
+
 async def test_spans_record_the_caller_as_their_source(tracing, models):
     from order_tracking.agents.build import build_order_agents
     from order_tracking.async_runner import track_order

@@ -17,6 +17,13 @@ behaviour:
 - ``hostile``: answers normally, but each answer echoes the caller's API key, sets the
   terminal's title, clears the screen, returns the carriage, rings the bell and prints a forged
   ``[payment_agent]`` section (``HOSTILE_ANSWER``)
+- ``made-up-id``: what a weak model does: calls its tools for order ``1001`` (an id it made
+  up), then answers nothing at all
+- ``cut-off``: answers normally, but its text answers stop halfway (``finish_reason: length``)
+- ``no-tools``: never calls a tool; answers ``NO_TOOLS_ANSWER`` (prose where a call was due)
+- ``escaped``: HTML-escaped quotes, as a model copies them from a prompt a template escaped:
+  looks up ``ESCAPED_ID``, then answers ``ESCAPED_ANSWER``
+- ``replay``: a real model's recorded responses (``replay.Replay``, set with ``replaying``)
 - anything else: answers normally
 
 Every request is kept in ``requests``; ``count(model)`` says how many a model received.
@@ -30,8 +37,12 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from replay import Replay
 
 from benchmarks.provider import completion
 
@@ -46,6 +57,50 @@ PLANTED = {
     "1Z999AA1012345678": "1Z999AA1099999999",
     "2024-01-18": "2024-01-21",
     "January 18th": "January 21st",
+}
+
+
+# What the ``no-tools`` model answers, whatever it is asked.
+NO_TOOLS_ANSWER = "Your order was delivered on January 20th."
+# What the ``escaped`` model sends (as SmolLM2 did behind llama-cpp-python's template).
+ESCAPED_ID = "1001&#39;,"
+ESCAPED_ANSWER = "The order&#39;s payment: &quot;captured&quot; &amp; that&#39;s all."
+
+
+def _made_up_id(body: dict[str, Any], choice: dict[str, Any]) -> None:
+    message = choice["message"]
+    if any(m.get("role") == "tool" for m in body.get("messages", [])):
+        message["content"], message["tool_calls"] = "", None  # then: nothing at all
+        choice["finish_reason"] = "stop"
+    for call in message.get("tool_calls") or ():
+        call["function"]["arguments"] = json.dumps({"order_id": "1001"})
+
+
+def _cut_off(body: dict[str, Any], choice: dict[str, Any]) -> None:
+    text = choice["message"].get("content")
+    if text:
+        choice["message"]["content"], choice["finish_reason"] = text[: len(text) // 2], "length"
+
+
+def _escaped(body: dict[str, Any], choice: dict[str, Any]) -> None:
+    message = choice["message"]
+    for call in message.get("tool_calls") or ():
+        call["function"]["arguments"] = json.dumps({"order_id": ESCAPED_ID})
+    if not message.get("tool_calls"):
+        message["content"] = ESCAPED_ANSWER
+
+
+def _no_tools(body: dict[str, Any], choice: dict[str, Any]) -> None:
+    choice["message"] = {"role": "assistant", "content": NO_TOOLS_ANSWER}
+    choice["finish_reason"] = "stop"
+
+
+# Models whose answers are the offline policy's, changed (the request, the first choice).
+_ALTERED = {
+    "made-up-id": _made_up_id,
+    "cut-off": _cut_off,
+    "escaped": _escaped,
+    "no-tools": _no_tools,
 }
 
 
@@ -76,7 +131,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         self._send_json(status, {"error": {"message": message, "type": "error"}}, headers)
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+    def do_POST(self) -> None:
         length = int(self.headers.get("content-length", 0))
         body = json.loads(self.rfile.read(length) or b"{}")
         headers = {k.lower(): v for k, v in self.headers.items()}
@@ -162,6 +217,20 @@ class _Handler(BaseHTTPRequestHandler):
                 message["content"] = HOSTILE_ANSWER.format(key=key)
             self._send_json(200, answer)
             return
+        if model in _ALTERED:  # a normal answer, changed as a weak model would
+            answer = completion(body)
+            _ALTERED[model](body, answer["choices"][0])
+            self._send_json(200, answer)
+            return
+        if model == "replay" and self.server.replay is not None:
+            exchange = self.server.replay.answer(body)
+            if exchange is None:
+                self._error(500, "not in the recording: record the model's responses again")
+            elif exchange.get("status", 200) != 200:
+                self._send_json(exchange["status"], exchange["response"])
+            else:
+                self._send_json(200, exchange["response"])
+            return
         if model == "planted":
             answer = completion(body)
             message = answer["choices"][0]["message"]
@@ -237,6 +306,7 @@ class _Server(ThreadingHTTPServer):
         self.max_in_flight: Counter[str] = Counter()
         self.lock = threading.Lock()
         self.stopping = threading.Event()
+        self.replay: Replay | None = None
 
 
 class OpenAIStub:
@@ -259,6 +329,15 @@ class OpenAIStub:
     def max_in_flight(self, model: str) -> int:
         """The most requests for ``model`` it was answering at once since the last reset."""
         return self._server.max_in_flight[model]
+
+    @contextmanager
+    def replaying(self, recording: dict[str, Any]) -> Iterator[Replay]:
+        """Serve ``recording`` (``replay.load``) to requests for the model ``replay``."""
+        self._server.replay = Replay(recording)
+        try:
+            yield self._server.replay
+        finally:
+            self._server.replay = None
 
     def reset(self) -> None:
         with self._server.lock:

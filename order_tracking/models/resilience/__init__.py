@@ -6,6 +6,9 @@ One private module per concern:
 - ``_classify``: which errors are worth another attempt, ``Retry-After``, one-line errors;
 - ``_breaker``: a circuit breaker per model (an attempt guard);
 - ``_budget``: each run's token/cost budget, model calls and deadline shares;
+- ``_hint``: one line for the operator when calls to a model keep timing out;
+- ``_call``: one attempt's call, addressed to its model and bounded by its timeout;
+- ``_turn``: which part of a conversation is this turn's, and which is the degraded model's;
 - ``_model``: ``ResilientModel``, the ADK model that composes them (retries, fallbacks, the
   guards, degradation).
 
@@ -24,9 +27,19 @@ from ._budget import (
     has_price,
 )
 from ._classify import describe_error, is_transient, retry_after_s
-from ._model import AttemptGuard, ModelChainError, OutOfTimeError, ResilientModel, RetryPolicy
+from ._hint import TimeoutHint
+from ._model import (
+    AttemptGuard,
+    ModelChainError,
+    OutOfTimeError,
+    ResilientModel,
+    RetryPolicy,
+    can_degrade,
+)
+from ._turn import DEGRADED_CALL_ID
 
 __all__ = [
+    "DEGRADED_CALL_ID",
     "AttemptGuard",
     "Breakers",
     "BudgetExceededError",
@@ -41,7 +54,9 @@ __all__ = [
     "RunBudget",
     "RunUsage",
     "Ticket",
+    "TimeoutHint",
     "bind_usage",
+    "can_degrade",
     "current_usage",
     "degraded_reserve_s",
     "describe_error",

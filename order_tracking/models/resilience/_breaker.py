@@ -1,7 +1,12 @@
-"""A circuit breaker per model, shared by every agent and order in the process: a model that
-keeps failing is not called again until a cooldown has passed and one trial call succeeded.
-A circuit is for provider outages (errors, timeouts, dropped connections, 429/5xx), not for
-one prompt's malformed answer: that is retried by the call, never counted here.
+"""A circuit breaker per model, shared by every agent and order in the process: a provider
+that keeps failing is not called again until a cooldown has passed and one trial call
+succeeded.
+
+A circuit is for provider outages (connection errors, timeouts, 5xx, 429): what makes every
+call fail, whoever makes it. A malformed answer (empty, arguments that are not JSON, cut off)
+is one prompt's bad answer from a provider that is up: it is retried and degraded per agent,
+and counts as the provider answering, so a weak model never shuts out the agents and orders
+it would answer well.
 
 ``Breakers`` is an attempt guard (see ``_model.py``): it admits or refuses each attempt and
 learns from how the attempt ended.
@@ -15,7 +20,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from ._classify import MalformedResponseError, is_transient
+from ._classify import MalformedResponseError, is_outage
 
 
 class Refused(Exception):
@@ -131,9 +136,9 @@ class Breakers:
 
     @asynccontextmanager
     async def attempt(self, model: str) -> AsyncIterator[None]:
-        """Guard one attempt on ``model``: refused while its circuit is open; a transient
-        failure counts against it, a success closes it. Checked on every attempt, so once the
-        circuit opens, retries stop too."""
+        """Guard one attempt on ``model``: refused while its circuit is open; an outage
+        counts against it, an answer (a malformed one included: the provider is up) closes
+        it. Checked on every attempt, so once the circuit opens, retries stop too."""
         breaker = self.for_model(model)
         ticket = breaker.before_call()
         verdict = False
@@ -142,12 +147,11 @@ class Breakers:
             breaker.record_success(ticket)
             verdict = True
         except MalformedResponseError:
-            # The provider answered: it is up. One prompt's bad answer is retried (and then
-            # the fallbacks, the degraded answer) but says nothing about the provider, so it
-            # never opens the circuit for every other agent and order (no verdict either way).
+            breaker.record_success(ticket)  # the provider answered, if badly
+            verdict = True
             raise
         except Exception as exc:
-            if is_transient(exc):  # a bad request says nothing about the provider
+            if is_outage(exc):  # a bad request says nothing about the provider
                 breaker.record_failure(ticket)
                 verdict = True
             raise

@@ -61,6 +61,9 @@ class RunUsage:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     degraded_because: str | None = None
+    # Every model call of the run goes to the degraded model: the answer from the tools
+    # alone, asked for when the model's own answer is not kept (ANSWER_CHECK=replace).
+    degraded_only: bool = False
     unavailable: set[str] = field(default_factory=set)
     # When the agent's deadline falls (time.monotonic), and the time kept back from the
     # model chain so a degraded answer can still be given.
@@ -87,6 +90,9 @@ class RunUsage:
         return self.prompt_tokens + self.completion_tokens
 
     def add(self, model: str, response: LlmResponse) -> None:
+        """What the provider billed for ``response``, counted whether or not the response is
+        then accepted (a malformed one is paid for too): the run's tokens and cost, and its
+        budget's."""
         meta = response.usage_metadata
         if meta is None or response.partial:
             return

@@ -35,17 +35,24 @@ class ModelCallTimeout(TimeoutError):
 
 
 class MalformedResponseError(Exception):
-    """The provider answered with something no model means: nothing at all, or a tool call
-    whose arguments are not JSON. A provider fault, worth another attempt."""
+    """The model answered with something it cannot have meant: nothing at all, a tool call
+    whose arguments are not JSON, or an answer cut off at its token limit. Worth another
+    attempt (models sample), but it says nothing about the provider being down: it never
+    counts against a circuit (see ``is_outage``)."""
 
 
 def check_response(response: LlmResponse) -> None:
-    """Raise ``MalformedResponseError`` for a complete response that is empty or carries a
-    tool call ADK had to discard (it reports those as ``MALFORMED_FUNCTION_CALL``)."""
+    """Raise ``MalformedResponseError`` for a complete response that is empty, carries a
+    tool call ADK had to discard (it reports those as ``MALFORMED_FUNCTION_CALL``), or was
+    cut off at the token limit (``finish_reason: length``, which ADK reports as
+    ``MAX_TOKENS``): half an answer may have lost the very fact that was asked for, or cut a
+    number short, so it is not passed on as if it were whole."""
     if response.partial:
         return
     if response.error_code == types.FinishReason.MALFORMED_FUNCTION_CALL:
         raise MalformedResponseError("the provider sent a tool call whose arguments are not JSON")
+    if types.FinishReason.MAX_TOKENS in (response.error_code, response.finish_reason):
+        raise MalformedResponseError("the answer was cut off at the model's token limit")
     if response.error_code is None and not (
         response.content and any(p.text or p.function_call for p in response.content.parts or ())
     ):
@@ -72,6 +79,15 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, (ConnectionError, TimeoutError, MalformedResponseError)):
         return True
     return any(cls.__name__ in _TRANSIENT_NAMES for cls in type(exc).__mro__)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether a failed attempt says the provider is down or overloaded (what a circuit
+    breaker is for): a transient error that is not one malformed answer. A model that
+    answers badly is up; its bad answer to one prompt must not refuse every other agent's
+    and every later order's calls."""
+    malformed = any(isinstance(c, MalformedResponseError) for c in _causes(exc))
+    return is_transient(exc) and not malformed
 
 
 def retry_after_s(exc: BaseException) -> float | None:

@@ -5,8 +5,13 @@ For each model call it tries the chain in order (the agent's model, then its fal
 model is retried on transient errors with exponential backoff and jitter (stamina), honouring
 ``Retry-After``, within its share of the agent's deadline. Every attempt passes through the
 *guards* (``AttemptGuard``: the circuit breakers today), which may refuse it (the chain moves
-on) and see how it ended. When every model has failed, the degraded model (the built-in
-offline model) answers from the tool results alone: the agent is *degraded*, not failed.
+on) and see how it ended. Whatever a response is, what the provider billed for it is counted
+first; then a response no model means (empty, arguments that are not JSON, cut off at the
+token limit) is refused like a provider fault.
+
+When every model has failed, the degraded model (the built-in offline model) answers the
+question asked from the tools alone, and the rest of the turn (``_turn``): the agent is
+*degraded*, not failed.
 
 A new failure policy is a guard in a module of its own, added to the list the composition root
 (``composition.py``) hands in.
@@ -14,7 +19,6 @@ A new failure policy is a guard in a module of its own, added to the list the co
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator, Sequence
@@ -26,13 +30,14 @@ import stamina
 from google.adk.models.base_llm import BaseLlm
 from google.adk.models.llm_request import LlmRequest
 from google.adk.models.llm_response import LlmResponse
-from google.genai import types
 from pydantic import ConfigDict
 
 from ...tracing.setup import trace_event
 from ._breaker import Refused
 from ._budget import BudgetExceededError, RunUsage, current_usage
-from ._classify import ModelCallTimeout, check_response, describe_error, is_transient, retry_after_s
+from ._call import bounded, prepared
+from ._classify import check_response, describe_error, is_transient, retry_after_s
+from ._turn import degraded_turn, mark_degraded, question_only
 
 log = logging.getLogger("order_tracking.resilience")
 
@@ -112,6 +117,14 @@ class ResilientModel(BaseLlm):
     ) -> AsyncGenerator[LlmResponse, None]:
         usage = current_usage()
         usage.budget.check()
+        if self.degrade_to is not None and (usage.degraded_only or degraded_turn(llm_request)):
+            # The turn is the degraded model's already (or the run asks for an answer from
+            # the tools alone): the models that failed it are not asked again.
+            degraded = self._degraded(llm_request, stream, usage)
+            async with aclosing(degraded):
+                async for response in degraded:
+                    yield response
+            return
         failures: list[str] = []
         for index, model in enumerate(self.chain):
             # Each model gets an equal share of the time left, so a hung primary cannot
@@ -142,13 +155,24 @@ class ResilientModel(BaseLlm):
             dict.fromkeys([*filter(None, [usage.degraded_because]), *failures])
         )
         trace_event("model.degraded", {"reason": usage.degraded_because})
-        usage.model_calls += 1
-        request = _prepared(llm_request, self.degrade_to, None)
-        degraded = self.degrade_to.generate_content_async(request, stream)
+        degraded = self._degraded(llm_request, stream, usage)
         async with aclosing(degraded):
             async for response in degraded:
-                usage.add(self.degrade_to.model, response)
                 yield response
+
+    async def _degraded(
+        self, llm_request: LlmRequest, stream: bool, usage: RunUsage
+    ) -> AsyncGenerator[LlmResponse, None]:
+        """The degraded model's answer to the question asked, from its own tool calls only;
+        its calls are marked (``DEGRADED_CALL_ID``) so the rest of the turn stays its own."""
+        assert self.degrade_to is not None
+        usage.model_calls += 1
+        request = prepared(question_only(llm_request), self.degrade_to, None)
+        responses = self.degrade_to.generate_content_async(request, stream)
+        async with aclosing(responses):
+            async for response in responses:
+                usage.add(self.degrade_to.model, response)
+                yield mark_degraded(response)
 
     async def _call_with_retries(
         self,
@@ -199,10 +223,13 @@ class ResilientModel(BaseLlm):
                             usage.budget.check()
                             usage.retries += attempt_no > 1
                             usage.model_calls += 1
-                            request = _prepared(llm_request, model, timeout_s)
-                            responses = _bounded(model, request, stream, timeout_s, usage)
+                            request = prepared(llm_request, model, timeout_s)
+                            responses = bounded(model, request, stream, timeout_s)
                             async with aclosing(responses):
                                 async for response in responses:
+                                    # Billed whether or not it is any use: counted first.
+                                    usage.add(model.model, response)
+                                    check_response(response)
                                     yielded = True
                                     yield response
                     except Refused:
@@ -231,57 +258,7 @@ class ResilientModel(BaseLlm):
             raise _Final(exc, yielded=yielded) from exc
 
 
-async def _bounded(
-    model: BaseLlm, request: LlmRequest, stream: bool, timeout_s: float | None, usage: RunUsage
-) -> AsyncGenerator[LlmResponse, None]:
-    """One call's responses, each checked, the provider's time all told within ``timeout_s``.
-
-    The provider's own timeout bounds each read, so a body trickled a byte at a time never
-    trips it: here the time spent waiting on the provider, every read of the call added up,
-    is bounded. The caller's time between responses (a streamed answer's consumer) does not
-    count. A response the provider could not have meant (empty, or a tool call whose
-    arguments are not JSON) is a provider fault like a 500: retried, then the fallbacks,
-    then the degraded answer. What it used is added to ``usage`` first: the provider billed
-    it, accepted or not, so the run's budgets and the hourly limit count it.
-    """
-    loop = asyncio.get_running_loop()
-    remaining = timeout_s
-    responses = model.generate_content_async(request, stream)
-    async with aclosing(responses):
-        while True:
-            started = loop.time()
-            deadline = asyncio.timeout(remaining)
-            try:
-                async with deadline:
-                    response = await anext(responses)
-            except StopAsyncIteration:
-                return
-            except TimeoutError:
-                if not deadline.expired():  # the provider's own timeout: its error stands
-                    raise
-                raise ModelCallTimeout(
-                    f"no complete answer from {model.model} within {timeout_s:g}s"
-                ) from None
-            if remaining is not None:
-                remaining -= loop.time() - started
-            usage.add(model.model, response)
-            check_response(response)
-            yield response
-
-
-def _prepared(llm_request: LlmRequest, model: BaseLlm, timeout_s: float | None) -> LlmRequest:
-    """The request for one attempt: addressed to ``model``, with this attempt's timeout.
-
-    ADK sets llm_request.model to the agent's model name and LiteLlm prefers it to its own:
-    without this every fallback (and the degraded call) would go to the primary. ADK passes
-    ``http_options.timeout`` (milliseconds) on to LiteLLM as the call's timeout.
-    """
-    update: dict[str, Any] = {}
-    if llm_request.model != model.model:
-        update["model"] = model.model
-    if timeout_s is not None:
-        options = llm_request.config.http_options or types.HttpOptions()
-        update["config"] = llm_request.config.model_copy(
-            update={"http_options": options.model_copy(update={"timeout": int(timeout_s * 1000)})}
-        )
-    return llm_request.model_copy(update=update) if update else llm_request
+def can_degrade(model: object) -> bool:
+    """Whether ``model`` can answer from the tools alone (a ``ResilientModel`` with a model to
+    degrade to): what ``RunUsage.degraded_only`` asks of it."""
+    return isinstance(model, ResilientModel) and model.degrade_to is not None
