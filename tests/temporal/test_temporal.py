@@ -257,7 +257,7 @@ async def test_a_worker_past_its_hourly_limit_ends_new_agent_runs_as_budget_at_o
     assert data.error.startswith("hourly token limit of 100 reached (100 in the last hour)")
     assert capsys.readouterr().err == (
         "hourly token limit of 100 reached (100 in the last hour); new orders are taken again "
-        "in 3601s; agent runs end as budget until then\n"
+        "in 3600s; agent runs end as budget until then\n"
     )
     # Agent runs that ended as budget; the order's refusal is the submitter's to count.
     registry = watch.metrics.registry
@@ -269,7 +269,7 @@ async def test_a_worker_past_its_hourly_limit_ends_new_agent_runs_as_budget_at_o
     seconds = {"agent": "payment_agent"}
     assert registry.get_sample_value(durations, seconds) is None  # never observed
 
-    now[0] += 3601
+    now[0] += 3600  # the window: a refusal never waits longer
     data = await ActivityEnvironment().run(activities.run_agent, request)
     assert data.status == "ok"
     assert capsys.readouterr().err == "hourly limit: agent runs are taken again\n"
