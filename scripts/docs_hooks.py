@@ -4,7 +4,6 @@ so they cannot drift from it. A page asks for one with a marker line:
 - ``<!-- generated: settings -->``: every environment variable (``core/variables.py``);
 - ``<!-- generated: wings -->``: the package's wings, top first (``order_tracking.LAYERS``),
   as a diagram and a table;
-- ``<!-- generated: trace FILE -->``: ``track-order trace FILE``'s text (a recorded trace);
 - ``<!-- generated: benchmarks -->``: BENCHMARKS.md, as it is;
 - ``<!-- generated: readme TITLE -->``: the README's section TITLE (its text once, in both).
 
@@ -52,13 +51,6 @@ def wings() -> str:
     return "\n".join(lines) + "\n"
 
 
-def trace_text(path: str) -> str:
-    from order_tracking.tracing.view import load_trace, render_text
-
-    text = render_text(load_trace(ROOT / path)).replace(f"{ROOT}/", "")
-    return f"```text\n$ track-order trace {path}\n{text}\n```"
-
-
 def benchmarks() -> str:
     text = re.sub(r"\A# .*\n", "", (ROOT / "BENCHMARKS.md").read_text())  # the page's title
     lines, fenced = [], False
@@ -85,8 +77,6 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
             return settings_table()
         if kind == "wings":
             return wings()
-        if kind == "trace":
-            return trace_text(argument)
         if kind == "benchmarks":
             return benchmarks()
         if kind == "readme":

@@ -4,7 +4,7 @@ gets a polite refusal and never reaches a model, whichever model it is.
 
 The instruction check is a cheap first filter, not a security boundary: a blocklist cannot
 be one (another language or a paraphrase gets past any list). What protects the system is
-structural (see the README's "Threat model"): the tools are read-only, card data never enters
+structural (docs/failures.md, "Threat model"): the tools are read-only, card data never enters
 a tool result, order ids are checked before any prompt, and each agent has only its own tools.
 Text is normalised before it is checked (NFKC, invisible format characters removed, common
 look-alike letters mapped to Latin), so the cheap tricks do not get past the filter either.

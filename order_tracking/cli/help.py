@@ -47,6 +47,7 @@ STREAM = (
 )
 MODEL_ENV = ("SHIPPING_MODEL", "<AGENT_NAME>_MODEL", "FALLBACK_MODELS")
 RUN_ENV = (*MODEL_ENV, "AGENT_TIMEOUT_S", "ORDER_BACKEND", "ORDER_ID_PATTERN", "ANSWER_CHECK")
+TEMPORAL_ENV = ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_TASK_QUEUE")
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ HELP: dict[str, Help] = {
     "worker": Help(
         "Run agents for orders submitted to Temporal.",
         ("track-order worker", "track-order worker --concurrency 20 --metrics-port 9464"),
-        ("TEMPORAL_ADDRESS", "TEMPORAL_TASK_QUEUE", *MODEL_ENV, "MAX_COST_USD_PER_HOUR"),
+        (*TEMPORAL_ENV, *MODEL_ENV, "MAX_COST_USD_PER_HOUR"),
         SERVER_EXITS,
         TEMPORAL,
     ),
@@ -134,13 +135,7 @@ HELP: dict[str, Help] = {
             "track-order submit ORD-1001 ORD-1002",
             "track-order submit ORD-1001 --no-wait --key req-42",
         ),
-        (
-            "TEMPORAL_ADDRESS",
-            "TEMPORAL_TASK_QUEUE",
-            "ORDER_ID_PATTERN",
-            "AGENT_TIMEOUT_S",
-            "ANSWER_CHECK",
-        ),
+        (*TEMPORAL_ENV, "ORDER_ID_PATTERN", "AGENT_TIMEOUT_S", "ANSWER_CHECK"),
         RUN_EXITS,
         TEMPORAL,
     ),

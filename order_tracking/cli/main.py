@@ -73,14 +73,17 @@ class _DefaultToTrack(click.Group):
 def _refuse_typo(word: str, commands: list[str]) -> None:
     """``track-order tracc``: a command misspelt, not an order id (unless the configured
     pattern says it is one)."""
-    close = difflib.get_close_matches(word.lower(), commands, n=1, cutoff=0.6)
-    if not close:
+    scores = {c: difflib.SequenceMatcher(None, word.lower(), c).ratio() for c in commands}
+    best = max(scores.values(), default=0.0)
+    if best < 0.6:
         return
+    # Every command as close as the closest: `tracc` is one letter from `track` and `trace`.
+    close = " or ".join(repr(c) for c in commands if scores[c] == best)
     try:
         parse_order_id(word, pattern=settings_().order_ids)
     except InvalidOrderId:
         raise BadInput(
-            f"no such command {shown(word)}; did you mean {close[0]!r}? "
+            f"no such command {shown(word)}; did you mean {close}? "
             "(track-order --help lists the commands)"
         ) from None
 
@@ -252,6 +255,9 @@ def main(argv: list[str] | None = None, prog_name: str = "track-order") -> None:
             lifecycle.exit_interrupted(signal.SIGINT)
         except lifecycle.Terminated:
             lifecycle.exit_interrupted(signal.SIGTERM)
+        except click.exceptions.NoArgsIsHelpError as exc:  # `track-order data`: as a bare one
+            click.echo(exc.ctx.get_help())
+            sys.exit(EXIT_OK)
         except click.ClickException as exc:
             # One line, whatever the message quotes (a value from a file, a peer's reason).
             click.echo(f"{prog_name}: error: {outbound.line(exc.format_message())}", err=True)

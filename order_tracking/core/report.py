@@ -101,8 +101,8 @@ def render_summary(summary: BatchSummary) -> str:
 
 
 def agent_json(result: AgentResult) -> dict[str, Any]:
-    """One agent in the JSON schema (see the README's "JSON output"), its strings redacted
-    (``outbound.json_text`` writes it)."""
+    """One agent in the JSON schema (docs/running.md, the `--json` schema), its strings
+    redacted (``outbound.json_text`` writes it)."""
     return outbound.public(
         {
             "agent": result.agent,
@@ -121,8 +121,8 @@ def agent_json(result: AgentResult) -> dict[str, Any]:
 
 
 def order_json(report: OrderReport) -> dict[str, Any]:
-    """One order in the JSON schema (see the README's "JSON output"), its strings redacted
-    (``outbound.json_text`` writes it)."""
+    """One order in the JSON schema (docs/running.md, the `--json` schema), its strings
+    redacted (``outbound.json_text`` writes it)."""
     return {
         **outbound.public(
             {

@@ -245,7 +245,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "SERVICE_API_KEYS", _SERVING,
         "Comma-separated keys (at least 16 characters each) that `track-order serve`, `mcp "
-        "--transport http` and a worker's metrics port want; needed to listen beyond loopback.",
+        "--transport http` and the metrics ports of `worker` and `consume` want; needed to listen "
+        "beyond loopback.",
         (), "keys", "service_api_keys",
     ),
     Variable(

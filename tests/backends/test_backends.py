@@ -339,7 +339,8 @@ async def test_the_reference_server_wants_the_key_when_it_has_one():
 def test_the_published_openapi_document_is_the_servers():
     published = json.loads((REPO_ROOT / "docs" / "backends.openapi.json").read_text())
     assert published == create_backends_app(mock_backends()).openapi(), (
-        "regenerate docs/backends.openapi.json (see the README's Backends section)"
+        "regenerate docs/backends.openapi.json: "
+        "uv run python -m order_tracking.http.backend_api > docs/backends.openapi.json"
     )
 
 

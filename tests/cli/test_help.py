@@ -27,15 +27,27 @@ def test_a_bare_track_order_prints_the_help_and_exits_0(capsys):
     assert out == run_cli(capsys, "--help")[1]
 
 
+@pytest.mark.parametrize("group", ["data", "backends"])
+def test_a_bare_command_group_prints_its_help_and_exits_0(capsys, group):
+    assert run_cli(capsys, group) == (0, run_cli(capsys, group, "--help")[1], "")
+
+
 @pytest.mark.parametrize(
-    "typo, command",
-    [("tracc", "track"), ("srve", "serve"), ("sumbit", "submit"), ("Trace", "trace")],
+    "typo, commands",
+    [
+        ("tracc", "'track' or 'trace'"),  # as close to both: neither is picked for the reader
+        ("trak", "'track'"),
+        ("srve", "'serve'"),
+        ("sumbit", "'submit'"),
+        ("Trace", "'trace'"),
+        ("consme", "'consume'"),
+    ],
 )
-def test_a_misspelt_command_is_named_with_the_one_it_resembles(capsys, typo, command):
+def test_a_misspelt_command_is_named_with_the_ones_it_resembles(capsys, typo, commands):
     code, out, err = run_cli(capsys, typo)
     assert (code, out) == (2, "")
     assert err == (
-        f"track-order: error: no such command '{typo}'; did you mean '{command}'? "
+        f"track-order: error: no such command '{typo}'; did you mean {commands}? "
         "(track-order --help lists the commands)\n"
     )
 
@@ -86,6 +98,7 @@ def test_temporal_commands_say_they_need_a_server_and_how_to_start_one(capsys, p
     out = run_cli(capsys, path, "--help")[1]
     assert "Needs a Temporal server at TEMPORAL_ADDRESS" in out
     assert "uv run temporal server start-dev" in out
+    assert all(f"`{name}`" in out for name in ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE"))
 
 
 def test_the_command_list_shows_whole_sentences(capsys):

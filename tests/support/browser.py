@@ -9,6 +9,7 @@ import json
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -157,23 +158,37 @@ def open_browser(executable: str) -> Iterator[Browser]:
         high = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
         os.close(fd)
         to_read, from_write = (high, from_write) if fd == to_read else (to_read, high)
-    with tempfile.TemporaryDirectory() as profile:
-        command = [executable, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-pipe"]
-        process = subprocess.Popen(
-            ["bash", "-c", f'exec "$@" 3<&{to_read} 4>&{from_write}', "-", *command],
-            pass_fds=(to_read, from_write),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        os.close(to_read)
-        os.close(from_write)
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    command = [executable, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-pipe"]
+    process = subprocess.Popen(
+        ["bash", "-c", f'exec "$@" 3<&{to_read} 4>&{from_write}', "-", *command],
+        pass_fds=(to_read, from_write),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its helper processes in a group of their own, ended with it
+    )
+    os.close(to_read)
+    os.close(from_write)
+    try:
+        yield Browser(process, to_write, from_read)
+    finally:
+        os.close(to_write)
+        # The whole group: Chromium's helpers (renderer, utility processes) outlived the browser
+        # process and still wrote into the profile, so removing it failed ("Directory not
+        # empty") one run in three under load. Not yet reaped, the group id is still ours.
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        _remove(profile)
+
+
+def _remove(profile: str) -> None:
+    """Remove the profile, retrying briefly while the killed helpers' files settle."""
+    for _ in range(50):
         try:
-            yield Browser(process, to_write, from_read)
-        finally:
-            os.close(to_write)
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            shutil.rmtree(profile)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    shutil.rmtree(profile, ignore_errors=True)
