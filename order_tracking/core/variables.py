@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .order_ids import DEFAULT_PATTERN
-from .values import DAY_S, sent_key
+from .values import DAY_S
 from .variable import CheckPolicy, Variable
 
 __all__ = ["EXPORTERS", "GROUPS", "VARIABLES", "CheckPolicy", "Variable"]
@@ -234,8 +234,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "TOOLS_MCP_API_KEY", _DATA,
         "Sent to that server as `Authorization: Bearer …` (redacted everywhere).",
-        kind="text", field="tools_mcp_api_key",
-        convert=lambda raw: sent_key(raw, "TOOLS_MCP_API_KEY"),
+        kind="key", field="tools_mcp_api_key",
     ),
     Variable(
         "TOOLS_MCP_TIMEOUT_S", _DATA,
