@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..core.settings import OFFLINE_MODEL
 from ..ops.logs import say
+from ..ops.spend_limit import Refusal
 from .resilience import BudgetExceededError, current_usage, has_price
 
 if TYPE_CHECKING:
@@ -21,8 +22,9 @@ __all__ = ["ModelMeter", "warn_unpriced"]
 
 
 class ModelMeter:
-    """An attempt guard, innermost: every call to a configured model counted (a retry, a
-    failure), its tokens and cost added up by model and charged to the hourly ``spend``.
+    """An attempt guard, innermost: every call to a configured model checked against the
+    hourly ``spend`` before it is made (an estimate held while it runs, ``SpendLimit.admit``)
+    and settled after, counted (a retry, a failure), its tokens and cost added up by model.
 
     What the call spent is read off the run's own accounting (``RunUsage``), which the model
     wrapper fills in inside the attempt: the meter adds no bookkeeping of its own to the call.
@@ -35,6 +37,9 @@ class ModelMeter:
     async def attempt(self, model: str) -> AsyncIterator[None]:
         usage = current_usage()
         before = (usage.retries, usage.prompt_tokens, usage.completion_tokens, usage.cost_usd)
+        hold = self.spend.admit() if self.spend is not None else None
+        if isinstance(hold, Refusal):  # no call made: the agent's answer says why (BUDGET)
+            raise BudgetExceededError(hold.reason)
         called, failed = True, False
         try:
             yield
@@ -48,8 +53,8 @@ class ModelMeter:
             prompt = usage.prompt_tokens - before[1]
             completion = usage.completion_tokens - before[2]
             cost = usage.cost_usd - before[3]
-            if self.spend is not None:
-                self.spend.charge(prompt + completion, cost)
+            if self.spend is not None and hold is not None:
+                self.spend.settle(hold, prompt + completion, cost)
             if self.metrics is not None and called:
                 self.metrics.model_call(
                     model, usage.retries - before[0], failed, prompt, completion, cost

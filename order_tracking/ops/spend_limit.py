@@ -1,11 +1,14 @@
 """What the whole process may spend in any hour: ``MAX_COST_USD_PER_HOUR`` and
 ``MAX_TOKENS_PER_HOUR``, over a rolling window.
 
-Every model call's tokens and cost are charged as they happen (by ``metrics.ModelMeter``,
-an attempt guard). An order is admitted only while the last hour's spend is under both
-limits: once one is reached, new orders are refused at once, with when the window will have
-freed up enough to take one; the orders in flight finish (they may take the spend a little
-past the limit, which a per-run budget, ``MAX_COST_USD_PER_RUN``, bounds).
+Every model call is checked before it is made and settled after (by ``models.meter``'s
+``ModelMeter``, an attempt guard): :meth:`SpendLimit.admit` holds an estimate (the average
+call so far) while the call is in flight and refuses the call once the hour's spend plus what
+the calls in flight hold reaches a limit; :meth:`SpendLimit.settle` charges what the call
+really used (what the provider billed, accepted or not). So the spend passes a limit by at
+most the calls already in flight when it was reached. An order is admitted only while the
+last hour's spend is under both limits; once one is reached, new orders are refused at once,
+with when the window will have freed up enough to take one (never more than the window).
 
 The limit is per process: N workers or replicas may spend N times it together.
 """
@@ -20,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
-__all__ = ["Refusal", "SpendLimit"]
+__all__ = ["Hold", "Refusal", "SpendLimit"]
 
 WINDOW_S = 3600.0
 
@@ -36,6 +39,14 @@ class Refusal:
     def retry_after_header(self) -> str:
         """``Retry-After``: whole seconds, at least 1."""
         return str(max(1, math.ceil(self.retry_after_s)))
+
+
+@dataclass(frozen=True)
+class Hold:
+    """What an admitted call's estimate holds of the limits until it is settled."""
+
+    tokens: int = 0
+    cost: Fraction = Fraction(0)
 
 
 class SpendLimit:
@@ -64,11 +75,52 @@ class SpendLimit:
         # buckets) and kept until the next charge: the refusals that follow, which come when
         # clients retry, cost what an admitted check does.
         self._free_at: float | None = None
+        # What the calls in flight hold (their estimates), and the settled calls' totals the
+        # estimate is their average of.
+        self._held_tokens, self._held_cost = 0, Fraction(0)
+        self._calls, self._call_tokens, self._call_cost = 0, 0, Fraction(0)
         self._lock = threading.Lock()
 
     @property
     def enabled(self) -> bool:
         return bool(self.max_cost_usd or self.max_tokens)
+
+    def admit(self) -> Hold | Refusal:
+        """Before a model call: a :class:`Hold` of the average call's spend while the hour's
+        spend plus what the calls in flight hold is under both limits (settle it after the
+        call, whatever happened); else the :class:`Refusal` (nothing held)."""
+        if not self.enabled:
+            return Hold()
+        with self._lock:
+            now = self.clock()
+            self._expire(now)
+            tokens, cost = self._tokens + self._held_tokens, self._cost + self._held_cost
+            if self._over(tokens, cost):
+                # Under the limits but for what the calls in flight hold: they settle soon.
+                held = (
+                    f"hourly spend limit of ${self.max_cost_usd:.2f}"
+                    if self.max_cost_usd and cost >= self._max_cost
+                    else f"hourly token limit of {self.max_tokens}"
+                )
+                return self._refusal(now) or Refusal(
+                    f"{held}: the calls in flight may use the rest; new calls wait for them",
+                    1.0,
+                )
+            calls = max(1, self._calls)
+            hold = Hold(math.ceil(self._call_tokens / calls), self._call_cost / calls)
+            self._held_tokens += hold.tokens
+            self._held_cost += hold.cost
+            return hold
+
+    def settle(self, hold: Hold, tokens: int, cost_usd: float) -> None:
+        """After an admitted call: its hold released, what it used charged."""
+        with self._lock:  # charged with no limit too: the metrics show the spend
+            self._held_tokens -= hold.tokens
+            self._held_cost -= hold.cost
+            self._calls += 1
+            self._call_tokens += tokens
+            self._call_cost += Fraction(cost_usd)
+        self.charge(tokens, cost_usd)
 
     def charge(self, tokens: int, cost_usd: float) -> None:
         """Count one call's spend now."""
@@ -101,22 +153,22 @@ class SpendLimit:
         with self._lock:
             now = self.clock()
             self._expire(now)
-            tokens, cost = self._tokens, self._cost
-            if not self._over(tokens, cost):
-                return None
-            if self.max_cost_usd and cost >= self._max_cost:
-                reason = (
-                    f"hourly spend limit of ${self.max_cost_usd:.2f} reached "
-                    f"(${float(cost):.2f} in the last hour)"
-                )
-            else:
-                reason = (
-                    f"hourly token limit of {self.max_tokens} reached ({tokens} in the last hour)"
-                )
-            if self._free_at is None:  # expiring buckets before then does not move it
-                self._free_at = self._frees_at(tokens, cost)
-            free_at = self._free_at
-        wait_s = max(0.0, free_at - now)
+            return self._refusal(now)
+
+    def _refusal(self, now: float) -> Refusal | None:
+        tokens, cost = self._tokens, self._cost
+        if not self._over(tokens, cost):
+            return None
+        if self.max_cost_usd and cost >= self._max_cost:
+            reason = (
+                f"hourly spend limit of ${self.max_cost_usd:.2f} reached "
+                f"(${float(cost):.2f} in the last hour)"
+            )
+        else:
+            reason = f"hourly token limit of {self.max_tokens} reached ({tokens} in the last hour)"
+        if self._free_at is None:  # expiring buckets before then does not move it
+            self._free_at = self._frees_at(tokens, cost)
+        wait_s = max(0.0, self._free_at - now)
         return Refusal(f"{reason}; new orders are taken again in {math.ceil(wait_s)}s", wait_s)
 
     def _frees_at(self, tokens: int, cost: Fraction) -> float:
@@ -125,7 +177,7 @@ class SpendLimit:
             tokens -= bucket_tokens
             cost -= bucket_cost
             if not self._over(tokens, cost):
-                return second + 1 + self.window_s
+                return second + self.window_s
         raise AssertionError("an empty window is under any limit")  # pragma: no cover
 
     def _over(self, tokens: int, cost: Fraction) -> bool:
@@ -135,7 +187,9 @@ class SpendLimit:
         )
 
     def _expire(self, now: float) -> None:
-        while self._buckets and self._buckets[0][0] + 1 <= now - self.window_s:
+        # A one-second bucket leaves the window an hour after its second began: its spend is
+        # forgotten up to a second early, so a refusal's wait is never more than the window.
+        while self._buckets and self._buckets[0][0] <= now - self.window_s:
             _, tokens, cost = self._buckets.popleft()
             self._tokens -= tokens
             self._cost -= cost

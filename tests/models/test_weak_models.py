@@ -22,6 +22,7 @@ from order_tracking.models.gateway import litellm_models
 from order_tracking.models.meter import ModelMeter
 from order_tracking.models.resilience import CircuitState, TimeoutHint
 from order_tracking.ops import logs
+from order_tracking.ops.spend_limit import Hold
 from order_tracking.tracing.view import load_trace as read_trace
 from order_tracking.tracing.view import render_text
 
@@ -106,8 +107,11 @@ async def test_replace_looks_the_order_up_when_the_model_called_no_tool(stub):
 async def test_the_tokens_of_rejected_answers_are_counted_and_charged(stub, no_backoff):
     charged = []
 
-    class Spend:  # the hourly limit's side of the meter
-        def charge(self, tokens, cost_usd):
+    class Spend:  # the hourly limit's side of the meter: each call admitted, then settled
+        def admit(self):
+            return Hold()
+
+        def settle(self, hold, tokens, cost_usd):
             charged.append(tokens)
 
     weak = Settings(default_model="openai/empty-choices")

@@ -245,19 +245,20 @@ async def test_a_worker_past_its_hourly_limit_ends_new_agent_runs_as_budget_at_o
 
     configure_logging("quiet")  # the worker's default
     now = [0.0]
-    settings = Settings(default_model=OFFLINE_MODEL, max_tokens_per_hour=100)
+    # Room for a whole agent run once the hour has passed: each model call is checked too.
+    settings = Settings(default_model=OFFLINE_MODEL, max_tokens_per_hour=10_000)
     watch = Watch.for_settings(settings, clock=lambda: now[0])
-    watch.spend.charge(100, 0.0)
+    watch.spend.charge(10_000, 0.0)
     app = build(settings, watch=watch)
     activities = AgentActivities(app)
     request = AgentRequest("ORD-1001", "payment_agent", 30)
     for _ in range(3):
         data = await activities.run_agent(request)  # no activity context needed: none runs
         assert (data.status, data.model_calls) == ("budget", 0)
-    assert data.error.startswith("hourly token limit of 100 reached (100 in the last hour)")
+    assert data.error.startswith("hourly token limit of 10000 reached (10000 in the last hour)")
     assert capsys.readouterr().err == (
-        "hourly token limit of 100 reached (100 in the last hour); new orders are taken again "
-        "in 3601s; agent runs end as budget until then\n"
+        "hourly token limit of 10000 reached (10000 in the last hour); new orders are taken again "
+        "in 3600s; agent runs end as budget until then\n"
     )
     # Agent runs that ended as budget; the order's refusal is the submitter's to count.
     registry = watch.metrics.registry
@@ -269,7 +270,7 @@ async def test_a_worker_past_its_hourly_limit_ends_new_agent_runs_as_budget_at_o
     seconds = {"agent": "payment_agent"}
     assert registry.get_sample_value(durations, seconds) is None  # never observed
 
-    now[0] += 3601
+    now[0] += 3600  # the window: a refusal never waits longer
     data = await ActivityEnvironment().run(activities.run_agent, request)
     assert data.status == "ok"
     assert capsys.readouterr().err == "hourly limit: agent runs are taken again\n"
