@@ -56,6 +56,29 @@ def test_a_bad_broker_url_setting_is_one_line(capsys, monkeypatch):
     assert code == 2 and "BROKER_URL must be a broker URL" in err
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "nats://user:s3cretpw@127.0.0.1:notaport",
+        "redis://:s3cretpw@[::1",
+        "http://user:s3cretpw@h:1",
+        "kafka://s3cretpw@h:1 x",
+        "redis://h:99999/0?password=s3cretpw",
+        "nats://u:s3c/ret://pw@h:x",  # not a URL a password can be in, yet typed
+    ],
+)
+@pytest.mark.parametrize("where", ["--broker", "BROKER_URL"])
+def test_a_bad_broker_url_never_echoes_its_password(capsys, monkeypatch, url, where):
+    if where == "BROKER_URL":
+        monkeypatch.setenv("BROKER_URL", url)
+        code, out, err = run_cli(capsys, "publish", "ORD-1001")
+    else:
+        code, out, err = run_cli(capsys, "consume", "--broker", url)
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert "must be a broker URL" in err, err
+    assert "s3c" not in err, err
+
+
 def test_publish_to_a_broker_nobody_answers(capsys):
     url = f"nats://127.0.0.1:{free_port()}"
     code, out, err = run_cli(
