@@ -87,6 +87,7 @@ class NatsTransport(FastStreamTransport):
             pull_sub=PullSub(batch_size=1, timeout=FETCH_TIMEOUT_S),
             ack_policy=AckPolicy.MANUAL,
             max_workers=where.concurrency,
+            no_reply=True,  # a reply_to header is a stranger's subject: never publish there
             decoder=raw_body,
         )
         self._subscribed(subscriber, handler)

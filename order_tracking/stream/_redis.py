@@ -43,6 +43,8 @@ class RedisTransport(FastStreamTransport):
                 ),
                 ack_policy=AckPolicy.MANUAL,
                 max_workers=max(1, where.concurrency // 2) if claim else where.concurrency,
+                message_format=_checked_format(),
+                no_reply=True,  # a reply_to header is a stranger's subject: never publish there
                 decoder=brokers.raw_body,
             )
             self._subscribed(subscriber, handler)
@@ -90,6 +92,24 @@ class RedisTransport(FastStreamTransport):
             ack=message.ack,
             abandon=message.nack,  # stays pending: claimed again once idle
         )
+
+
+def _checked_format() -> Any:
+    """FastStream's message format, except that an envelope whose headers are not a mapping
+    is none: FastStream's parser would fail on it before the consumer saw the message (left
+    pending, claimed again forever, never dead-lettered). Its bytes reach the consumer as
+    they came, and are dead-lettered with the reason. Headers that are not text are dropped."""
+    from faststream.redis.parser import BinaryMessageFormatV1
+
+    class CheckedFormat(BinaryMessageFormatV1):
+        @classmethod
+        def parse(cls, data: bytes) -> tuple[bytes, dict[str, Any]]:
+            body, headers = super().parse(data)
+            if not isinstance(headers, dict):
+                return data, {}
+            return body, {k: v for k, v in headers.items() if isinstance(v, str)}
+
+    return CheckedFormat
 
 
 class RedisAnswered:

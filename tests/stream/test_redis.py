@@ -53,3 +53,50 @@ async def test_redis_streams_with_a_consumer_group(redis_url):
     assert reasons[1].startswith("not JSON")
     assert metrics.lag._value.get() >= 0  # the group's lag, as Redis reports it
     assert one.answered + two.answered == 42 and one.already_answered + two.already_answered == 1
+
+
+def envelope(body: bytes, headers: object) -> bytes:
+    """FastStream's JSON envelope, as any producer may write it, with ``headers`` as given."""
+    return json.dumps({"data": body.decode(), "headers": headers}).encode()
+
+
+async def test_envelopes_from_strangers_are_answered_or_dead_lettered_never_left_pending(
+    redis_url,
+):
+    """Headers that are not text → text made FastStream's parser fail before the consumer
+    saw the message: it stayed pending, was claimed again forever and never dead-lettered.
+    A ``reply_to`` header made FastStream publish to that channel with the consumer's
+    credentials."""
+    from redis.asyncio import Redis
+
+    where = names("envelope")
+    spy_channel = f"{where['topic']}-spy"
+    client = Redis.from_url(redis_url)
+    spy = client.pubsub()
+    await spy.subscribe(spy_channel)
+    try:
+        await redis_add(
+            redis_url,
+            where["topic"],
+            [
+                envelope(event("env-1"), "not a mapping"),
+                envelope(event("env-2"), [1, 2]),
+                envelope(event("env-3"), {"traceparent": 5}),
+                envelope(event("env-4"), {"reply_to": spy_channel}),
+                event("plain-1"),
+            ],
+        )
+        summary = await run_consumer(redis_url, RecordingAnswer(), options(where, idle_s=1.5))
+        assert (summary.answered, summary.dead_lettered) == (3, 2)
+        answered = [
+            json.loads(b)["event_id"] for b in await redis_messages(redis_url, where["results"])
+        ]
+        assert sorted(answered) == ["env-3", "env-4", "plain-1"]
+        letters = [json.loads(b) for b in await redis_messages(redis_url, where["dead_letter"])]
+        assert all('unknown field "data"' in x["reason"] for x in letters), letters
+        assert (await client.xpending(where["topic"], where["group"]))["pending"] == 0
+        heard = [await spy.get_message(timeout=0.2) for _ in range(5)]
+        assert [m["type"] for m in heard if m is not None] == ["subscribe"], heard
+    finally:
+        await spy.aclose()
+        await client.aclose()
