@@ -130,6 +130,7 @@ def consume_command(
     config = settings(verbose)
     url = _broker(broker, config.broker_url)
     stream = _stream_module()
+    _distinct(topic=topic, results=results, dead_letter=dead_letter)
     sock = _metrics_socket(metrics_host, metrics_port, config.service_api_keys, insecure)
     from .. import composition
     from ..tracing.writer import trace_part
@@ -197,6 +198,20 @@ def consume_command(
     )
     if signum is not None:
         say(f"Stopped by {signal.Signals(signum).name}.")
+
+
+def _distinct(**topics: str) -> None:
+    """Each topic its own: a dead letter (or a result) put back on the topic it came from is
+    read again, dead-lettered again, for ever. Compared as NATS stream names (no dots)."""
+    seen: dict[str, str] = {}
+    for option, name in topics.items():
+        if name == "-":
+            continue
+        key = name.replace(".", "_")
+        if key in seen:
+            first = seen[key].replace("_", "-")
+            raise BadInput(f"--{option.replace('_', '-')} and --{first} must differ, got {name!r}")
+        seen[key] = option
 
 
 def _metrics_socket(host: str, port: int | None, keys: tuple[str, ...], insecure: bool) -> Any:

@@ -38,6 +38,10 @@ def test_publish_gives_each_event_its_own_id_and_keeps_the_question(nats_url, ca
         (["consume", "--broker", "nats://x:1", "--exit-when-idle", "0"], "greater than 0"),
         (["consume", "--broker", "nats://x:1", "--metrics-host", "0.0.0.0", "--metrics-port", "0"],
          "without authentication"),
+        (["consume", "--broker", "nats://x:1", "--dead-letter", "orders"], "must differ"),
+        (["consume", "--broker", "nats://x:1", "--results", "in", "--topic", "in"], "must differ"),
+        # One JetStream stream would hold both (stream names take no dots).
+        (["consume", "--broker", "nats://x:1", "--dead-letter", "orders_results"], "must differ"),
         (["publish", "--broker", "nats://x:1"], "give at least one order id"),
         (["publish", "ORD-1", "X-1", "--broker", "nats://x:1"], "invalid order id 'X-1'"),
         (["publish", "ORD-1", "--broker", "nats://x:1", "--question", "a\nb"], "--question must"),
