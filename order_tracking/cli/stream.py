@@ -205,13 +205,8 @@ def _distinct(**topics: str) -> None:
     read again, dead-lettered again, for ever. Compared as NATS stream names (no dots)."""
     seen: dict[str, str] = {}
     for option, name in topics.items():
-        if name == "-":
-            continue
-        key = name.replace(".", "_")
-        if key in seen:
-            first = seen[key].replace("_", "-")
+        if (first := seen.setdefault(name.replace(".", "_"), option)) != option and name != "-":
             raise BadInput(f"--{option.replace('_', '-')} and --{first} must differ, got {name!r}")
-        seen[key] = option
 
 
 def _metrics_socket(host: str, port: int | None, keys: tuple[str, ...], insecure: bool) -> Any:
