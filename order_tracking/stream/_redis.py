@@ -1,6 +1,7 @@
 """Redis streams: each topic is a stream read by a consumer group (XREADGROUP); what a
 member took and never acknowledged (it died) is claimed by another once it has been idle for
-the redelivery time (XAUTOCLAIM, a second subscription on the same group); answered event ids
+the redelivery time (XAUTOCLAIM, a second subscription on the same group; a member working on
+an entry keeps it fresh by claiming it again itself); answered event ids
 are keys with a TTL (one per event, so each expires on its own)."""
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class RedisTransport(FastStreamTransport):
         from faststream.redis import StreamSub
 
         self._groups.add((where.topic, where.group))
+        self._consumer = where.consumer
         idle_ms = max(1, int(where.redeliver_after_s * 1000))
         for claim in (None, idle_ms):  # new entries, then those abandoned by a member
             subscriber = self.broker.subscriber(
@@ -85,12 +87,22 @@ class RedisTransport(FastStreamTransport):
 
     def delivery(self, message: Any) -> Delivery:
         counts = message.raw_message.get("delivery_counts") or [0]
+        raw = message.raw_message
+
+        async def progress() -> None:
+            # Redis has no "in progress": claiming the entry again (to this consumer, JUSTID:
+            # its delivery count unchanged) makes it fresh, so no member claims it as idle.
+            await self.broker._connection.xclaim(
+                raw["channel"], message.group, self._consumer, 0, raw["message_ids"], justid=True
+            )
+
         return Delivery(
             body=message.body,
             headers=dict(message.headers or {}),
             delivered=int(counts[0] or 0) + 1,  # earlier deliveries (XPENDING's) + this one
             ack=message.ack,
             abandon=message.nack,  # stays pending: claimed again once idle
+            progress=progress,
         )
 
 

@@ -100,3 +100,22 @@ async def test_envelopes_from_strangers_are_answered_or_dead_lettered_never_left
     finally:
         await spy.aclose()
         await client.aclose()
+
+
+async def test_an_answer_slower_than_the_redelivery_time_is_not_answered_twice(redis_url):
+    """Redis has no "in progress": an entry pending longer than the redelivery time was
+    claimed by the other member and answered again, every slow order twice. The consumer
+    keeps its entries fresh (XCLAIM to itself, JUSTID) while it works on them."""
+    where = names("slow")
+    await redis_add(redis_url, where["topic"], [event(f"s{i}") for i in range(4)])
+    answer = RecordingAnswer(delay_s=4.0)
+    slow = options(where, consumer="a", redeliver_after_s=1.5, idle_s=2)
+    first = asyncio.create_task(run_consumer(redis_url, answer, slow))
+    while len(answer.calls) < 4:  # "a" holds every entry: "b" comes while they are answered
+        await asyncio.sleep(0.05)
+    two = await run_consumer(redis_url, answer, options(where, consumer="b", idle_s=2))
+    one = await first
+    assert dict(answer.calls) == {"s0": 1, "s1": 1, "s2": 1, "s3": 1}
+    assert one.answered + two.answered == 4
+    results = [json.loads(b)["event_id"] for b in await redis_messages(redis_url, where["results"])]
+    assert sorted(results) == ["s0", "s1", "s2", "s3"]
