@@ -117,20 +117,21 @@ class Handling:
 
     async def _answer(self, delivery: Delivery, event: Event) -> None:
         opts = self.options
+        assert self.answered_ids is not None
+        answered = self.answered_ids
+        # Asked first: an event answered already is acknowledged however often it came.
+        if await self.retrying("answered ids", lambda: answered.seen(event.id)):
+            log.info("event already answered: acknowledged, not answered again")
+            self.metrics.duplicates.inc()
+            self._count("already_answered")
+            await delivery.ack()
+            return
         failures, last_error = self._failures.get(event.id, (0, ""))
         attempts = max(delivery.delivered, failures + 1)
         if attempts > opts.max_deliveries:
             why = f" (last failure: {last_error})" if last_error else ""
             reason = f"delivered {attempts} times without an answer{why}"
             await self._dead_letter(delivery, reason, event.id, "poison")
-            return
-        assert self.answered_ids is not None
-        answered = self.answered_ids
-        if await self.retrying("answered ids", lambda: answered.seen(event.id)):
-            log.info("event already answered: acknowledged, not answered again")
-            self.metrics.duplicates.inc()
-            self._count("already_answered")
-            await delivery.ack()
             return
         await self._room(delivery)
         try:
