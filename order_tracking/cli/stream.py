@@ -156,11 +156,15 @@ def consume_command(
     )
     metrics = stream.StreamMetrics(app.watch.metrics.registry if app.watch.metrics else None)
 
-    def write_line(body: bytes) -> None:
-        sys.stdout.buffer.write(body + b"\n")
-        sys.stdout.buffer.flush()
-
     async def main(stop: asyncio.Event) -> Any:
+        def write_line(body: bytes) -> None:
+            try:
+                sys.stdout.buffer.write(body + b"\n")
+                sys.stdout.buffer.flush()
+            except OSError:  # stdout closed (`| head`): nobody reads the reports now
+                stop.set()
+                raise
+
         lines = stream.ConnectionLines(url)
         exporter = None
         if sock is not None:
@@ -201,8 +205,7 @@ def consume_command(
 
 
 def _distinct(**topics: str) -> None:
-    """Each topic its own: a dead letter (or a result) put back on the topic it came from is
-    read again, dead-lettered again, for ever. Compared as NATS stream names (no dots)."""
+    """Each its own (as NATS stream names): a dead letter put back where it came from loops."""
     seen: dict[str, str] = {}
     for option, name in topics.items():
         if (first := seen.setdefault(name.replace(".", "_"), option)) != option and name != "-":
@@ -258,10 +261,8 @@ def publish_command(
     with read_order_ids(order_ids, id_file, config.order_ids) as ids:
 
         def published(event_id: str, order_id: str) -> None:
-            if as_json:
-                click.echo(json.dumps({"event_id": event_id, "order_id": order_id}))
-            else:
-                click.echo(f"{event_id} {order_id}")
+            pair = {"event_id": event_id, "order_id": order_id}
+            click.echo(json.dumps(pair) if as_json else f"{event_id} {order_id}")
 
         trouble = _LastTrouble()
 

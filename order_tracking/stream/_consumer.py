@@ -145,20 +145,21 @@ class Handling:
             await self._give_back(delivery)
             return
         body = result_message(event, report)
-        await self.retrying("result", lambda: self._publish_result(body, event.id))
+        if self.options.results is None:  # a closed stdout is no outage: not retried
+            assert self.write_line is not None
+            self.write_line(body)
+        else:
+            topic = self.options.results
+            await self.retrying(
+                "result",
+                lambda: self.transport.publish(body, topic, key=event.id, headers={}),
+            )
         await self.retrying("answered ids", lambda: answered.remember(event.id))
         await delivery.ack()
         self._failures.pop(event.id, None)
         self._count("answered")
         self.metrics.answered.inc()
         log.info("event answered")
-
-    async def _publish_result(self, body: bytes, event_id: str) -> None:
-        if self.options.results is None:
-            assert self.write_line is not None
-            self.write_line(body)
-        else:
-            await self.transport.publish(body, self.options.results, key=event_id, headers={})
 
     async def _dead_letter(
         self, delivery: Delivery, reason: str, event_id: str | None, kind: str
