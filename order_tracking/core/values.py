@@ -128,5 +128,18 @@ def broker_url(raw: str, name: str = "BROKER_URL") -> str:
     raw = raw.strip()
     if not http_url(raw, BROKER_SCHEMES) or not _printable(raw):
         schemes = ", ".join(f"{s}://" for s in BROKER_SCHEMES)
-        raise ConfigError(f"{name} must be a broker URL ({schemes}HOST[:PORT]), got {shown(raw)}")
+        raise ConfigError(
+            f"{name} must be a broker URL ({schemes}HOST[:PORT]), got {shown(_no_password(raw))}"
+        )
     return raw
+
+
+def _no_password(url: str) -> str:
+    """``url`` as quoted in an error: whatever comes before its last ``@`` (a user and a
+    password, even one a URL cannot hold unescaped) and secret query values hidden."""
+    from .redaction import REDACTED, redact
+
+    scheme, sep, rest = url.partition("://") if "://" in url else ("", "", url)
+    if "@" in rest:
+        rest = f"{REDACTED}@{rest.rpartition('@')[2]}"
+    return redact(f"{scheme}{sep}{rest}")

@@ -202,3 +202,35 @@ async def test_results_to_a_line_writer(nats_url, results):
         "Where is it?",
     )
     assert await nats_messages(nats_url, where["results"]) == []
+
+
+async def test_a_reply_to_header_makes_the_consumer_publish_nothing(nats_url):
+    """FastStream answers a message whose ``reply_to`` header names a subject by publishing
+    the handler's return there, with the consumer's credentials: a producer could have made it
+    call the JetStream API (here: delete a stream). The consumer replies to nobody."""
+    import nats
+
+    where = names("reply")
+    victim = f"victim_{where['group'].replace('-', '_')}"
+    client = await nats.connect(nats_url)
+    try:
+        js = client.jetstream()
+        await js.add_stream(name=victim, subjects=[f"{victim}.in"])
+        spy = await client.subscribe(f"{where['topic']}-spy")
+        await nats_publish(
+            nats_url,
+            where["topic"],
+            [event("rt-1"), event("rt-2"), b"not json"],
+            headers={"reply_to": f"$JS.API.STREAM.DELETE.{victim}"},
+        )
+        await nats_publish(
+            nats_url, where["topic"], [event("rt-3")], headers={"reply_to": f"{where['topic']}-spy"}
+        )
+        summary = await run_consumer(nats_url, RecordingAnswer(), options(where, idle_s=0.5))
+        assert (summary.answered, summary.dead_lettered) == (3, 1)
+        await client.flush()
+        assert (await js.stream_info(victim)).config.name == victim  # still there
+        with pytest.raises(nats.errors.TimeoutError):
+            await spy.next_msg(timeout=0.5)
+    finally:
+        await client.close()
