@@ -45,20 +45,9 @@ if TYPE_CHECKING:
     from .models.resilience import AttemptGuard
     from .ops.watch import Watch
 
-__all__ = [
-    "App",
-    "adk_web",
-    "announce_model_choice",
-    "answer_check",
-    "build",
-    "configure_libraries",
-    "configure_process",
-    "eval_apps",
-    "mcp_server",
-    "open_backends",
-    "production_models",
-    "warm_up",
-]
+__all__ = ["App", "adk_web", "announce_model_choice", "answer_check", "build"]
+__all__ += ["configure_libraries", "configure_process", "eval_apps", "mcp_server"]
+__all__ += ["open_backends", "production_models", "warm_up"]
 
 
 def configure_process(*, logging_mode: LoggingMode = "quiet") -> Settings:
@@ -102,8 +91,10 @@ def configure_libraries() -> OfflineModel:
         import stamina
 
         from .agents.specialists import ANSWER_FORMATS
+        from .core.workarounds import quiet_foreign_context_detach
         from .models import offline as offline_model
 
+        quiet_foreign_context_detach()  # adk web's chat turns log cleanly (see workarounds)
         # Otherwise every failed call prints a "Give Feedback / Get Help" banner on stdout.
         litellm.suppress_debug_info = True
         # Retries are traced and logged by ResilientModel; stamina's own hooks would print them.
@@ -170,7 +161,9 @@ def open_backends(settings: Settings) -> Backends:
     from .tracing.setup import trace_circuit_change
 
     try:
-        return backends.open_backends(settings.backend, on_circuit_change=trace_circuit_change)
+        return backends.open_backends(
+            settings.backend, settings.order_ids, on_circuit_change=trace_circuit_change
+        )
     except backends.BackendConfigError as exc:
         raise ConfigError(str(exc)) from None
 

@@ -15,11 +15,23 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..backends import SYSTEMS, Backends, BackendUnavailable, Order, StockLevel
+from ..backends import SYSTEMS, Backends, BackendUnavailable, Order, Payment, Shipment, StockLevel
+from ..core.inbound import CONTROL
 from ..core.order_ids import DEFAULT, MAX_ID_CHARS, InvalidOrderId, OrderIdPattern
 from ..models.resilience import current_usage
 
-__all__ = ["REORDER_THRESHOLD", "TOOL_NAMES", "Tool", "build_tools"]
+__all__ = [
+    "REORDER_THRESHOLD",
+    "TOOL_NAMES",
+    "Tool",
+    "build_tools",
+    "not_shipped",
+    "order_result",
+    "payment_result",
+    "shipment_result",
+    "stock_entry",
+    "unknown_stock",
+]
 
 log = logging.getLogger("order_tracking.tools")
 
@@ -37,13 +49,16 @@ class _Refused(Exception):
 
 
 def _text(value: Any, kind: str) -> str:
+    """A model's argument, as given: only spaces around it are let go. A line break or any
+    other control character is refused, never stripped away (``"ORD-1001\\n"`` is not an id)."""
     if not isinstance(value, str) or not value.strip():
         raise _Refused(f"Give {'an' if kind[0] in 'aeiou' else 'a'} {kind} as a non-empty string.")
-    if len(value.strip()) > MAX_ID_CHARS:
+    value = value.strip(" ")
+    if len(value) > MAX_ID_CHARS:
         raise _Refused(f"That {kind} is too long to be valid.")
-    if not value.strip().isprintable():  # a line break or a control character: never an id,
-        raise _Refused(f"That {kind} has characters no {kind} has.")  # nor in a message
-    return value.strip()
+    if CONTROL.search(value) or not value.isprintable():  # never an id, nor in a message
+        raise _Refused(f"That {kind} has characters no {kind} has.")
+    return value
 
 
 def _order_id(value: Any, pattern: OrderIdPattern) -> str:
@@ -57,7 +72,54 @@ def _not_found(order_id: str) -> dict[str, Any]:
     return _error(f"Order {order_id} not found.")
 
 
-def _stock_entry(level: StockLevel) -> dict[str, Any]:
+def order_result(order: Order) -> dict[str, Any]:
+    return {
+        "status": "success",
+        "order_id": order.order_id,
+        "order_status": order.status,
+        "placed_date": order.placed_date,
+        "item_count": len(order.items),
+        "items": [{"sku": i.sku, "name": i.name, "quantity": i.quantity} for i in order.items],
+    }
+
+
+def not_shipped(order_id: str) -> dict[str, Any]:
+    return {
+        "status": "success",
+        "order_id": order_id,
+        "shipment_status": "not_shipped",
+        "carrier": None,
+        "tracking_number": None,
+        "eta": None,
+    }
+
+
+def shipment_result(shipment: Shipment) -> dict[str, Any]:
+    result = {
+        "status": "success",
+        "order_id": shipment.order_id,
+        "shipment_status": shipment.status,
+        "carrier": shipment.carrier,
+        "tracking_number": shipment.tracking_number,
+    }
+    for key in ("shipped_date", "eta", "delivered_date"):
+        if getattr(shipment, key) is not None:
+            result[key] = getattr(shipment, key)
+    return result
+
+
+def payment_result(payment: Payment) -> dict[str, Any]:
+    # The adapter hands over only these: card data never reaches a model or a trace.
+    return {
+        "status": "success",
+        "order_id": payment.order_id,
+        "payment_status": payment.status,
+        "amount": payment.amount,
+        "currency": payment.currency,
+    }
+
+
+def stock_entry(level: StockLevel) -> dict[str, Any]:
     if level.on_hand <= 0:
         state = "out_of_stock"
     elif level.on_hand < REORDER_THRESHOLD:
@@ -73,7 +135,7 @@ def _stock_entry(level: StockLevel) -> dict[str, Any]:
     }
 
 
-def _unknown_stock(sku: str, name: str) -> dict[str, Any]:
+def unknown_stock(sku: str, name: str) -> dict[str, Any]:
     # An order's SKU the warehouse does not list: said as it is, never dropped.
     return {
         "sku": sku,
@@ -107,16 +169,6 @@ def _guarded(tool: Tool) -> Tool:
 def build_tools(backends: Backends, order_ids: OrderIdPattern = DEFAULT) -> dict[str, Tool]:
     """The four tools over ``backends``, by name; ids are checked against ``order_ids``."""
 
-    def order_result(order: Order) -> dict[str, Any]:
-        return {
-            "status": "success",
-            "order_id": order.order_id,
-            "order_status": order.status,
-            "placed_date": order.placed_date,
-            "item_count": len(order.items),
-            "items": [{"sku": i.sku, "name": i.name, "quantity": i.quantity} for i in order.items],
-        }
-
     async def get_order_status(order_id: str) -> dict[str, Any]:
         """Look up an order's fulfilment status, the date it was placed and its items."""
         order_id = _order_id(order_id, order_ids)
@@ -131,25 +183,8 @@ def build_tools(backends: Backends, order_ids: OrderIdPattern = DEFAULT) -> dict
             order = await backends.oms.get_order(order_id)
             if order is None:
                 return _not_found(order_id)
-            return {
-                "status": "success",
-                "order_id": order.order_id,
-                "shipment_status": "not_shipped",
-                "carrier": None,
-                "tracking_number": None,
-                "eta": None,
-            }
-        result = {
-            "status": "success",
-            "order_id": shipment.order_id,
-            "shipment_status": shipment.status,
-            "carrier": shipment.carrier,
-            "tracking_number": shipment.tracking_number,
-        }
-        for key in ("shipped_date", "eta", "delivered_date"):
-            if getattr(shipment, key) is not None:
-                result[key] = getattr(shipment, key)
-        return result
+            return not_shipped(order.order_id)
+        return shipment_result(shipment)
 
     async def check_inventory(sku: str = "", order_id: str = "") -> dict[str, Any]:
         """Check on-hand stock and the reorder flag for one SKU, or for every SKU in an order."""
@@ -158,7 +193,7 @@ def build_tools(backends: Backends, order_ids: OrderIdPattern = DEFAULT) -> dict
             levels = await backends.warehouse.get_stock([sku])
             if not levels:
                 return _error(f"SKU {sku.upper()} not found.")
-            return {"status": "success", "items": [_stock_entry(levels[0])]}
+            return {"status": "success", "items": [stock_entry(levels[0])]}
         if not order_id:
             return _error("Give a SKU or an order id.")
         order_id = _order_id(order_id, order_ids)
@@ -171,9 +206,9 @@ def build_tools(backends: Backends, order_ids: OrderIdPattern = DEFAULT) -> dict
             "status": "success",
             "order_id": order.order_id,
             "items": [
-                _stock_entry(found[i.sku.upper()])
+                stock_entry(found[i.sku.upper()])
                 if i.sku.upper() in found
-                else _unknown_stock(i.sku, i.name)
+                else unknown_stock(i.sku, i.name)
                 for i in order.items
             ],
         }
@@ -186,14 +221,7 @@ def build_tools(backends: Backends, order_ids: OrderIdPattern = DEFAULT) -> dict
             if await backends.oms.get_order(order_id) is None:
                 return _not_found(order_id)
             return _error(f"No payment recorded for order {order_id}.")
-        # The adapter hands over only these: card data never reaches a model or a trace.
-        return {
-            "status": "success",
-            "order_id": payment.order_id,
-            "payment_status": payment.status,
-            "amount": payment.amount,
-            "currency": payment.currency,
-        }
+        return payment_result(payment)
 
     tools = (get_order_status, get_shipping_details, check_inventory, get_payment_status)
     return {tool.__name__: _guarded(tool) for tool in tools}

@@ -1,6 +1,7 @@
 """Order ids in an answer or a question: ``ORD-`` and digits in any case by default, or the
 configured ``ORDER_ID_PATTERN`` as written, compiled by RE2 (linear time, whatever the
-pattern) and matched between characters that are not letters or digits."""
+pattern) and matched between characters that are not letters or digits. What a pattern may
+be is ``core/order_ids.py``'s one rule (``OrderIdPattern``); this only searches with it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Iterator
 
 import re2
 
+from ..core.order_ids import InvalidPattern, OrderIdPattern
 from ..core.values import ConfigError
 from .fold import fold
 from .patterns import ORDER_ID, compile_bytes
@@ -30,10 +32,11 @@ class OrderIdFinder:
             return
         # RE2 has no lookarounds: the boundaries are consumed characters around group 1.
         try:
+            OrderIdPattern(pattern)  # the one rule: RE2's syntax, bounded counts, no empty id
             self._regex = compile_bytes(
                 rf"(?:^|[^A-Za-z0-9])({pattern})(?:[^A-Za-z0-9]|$)".encode("latin-1")
             )
-        except (re2.error, UnicodeEncodeError) as exc:
+        except (InvalidPattern, re2.error, UnicodeEncodeError) as exc:
             detail = exc.args[0] if exc.args else exc
             if isinstance(detail, bytes):
                 detail = detail.decode("latin-1")

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ..models.resilience import Breakers
 
 from ..core.backend_settings import BackendConfig, BackendConfigError, parse_backend, system_url_var
+from ..core.order_ids import DEFAULT, OrderIdPattern
 from ._types import (
     SYSTEMS,
     BackendUnavailable,
@@ -73,29 +74,34 @@ class Backends:
             await close()
 
 
-def mock_backends(orders: Any = None, stock: Any = None) -> Backends:
-    """The article's data (or the records given, in the import format) in memory."""
+def mock_backends(
+    orders: Any = None, stock: Any = None, order_ids: OrderIdPattern = DEFAULT
+) -> Backends:
+    """The article's data (or the records given, in the import format, their ids by
+    ``order_ids``) in memory."""
     from ._mock import ARTICLE_ORDERS, ARTICLE_STOCK, MockBackend
 
-    backend = MockBackend(orders or ARTICLE_ORDERS, stock or ARTICLE_STOCK)
+    backend = MockBackend(orders or ARTICLE_ORDERS, stock or ARTICLE_STOCK, order_ids)
     return Backends(backend, backend, backend, backend)
 
 
-def open_backends(config: BackendConfig, **http_options: Any) -> Backends:
-    """The adapters ``config`` names. An SQLite database that does not exist or is not ours
-    raises ``BackendConfigError``; remote APIs are not contacted until the first lookup.
-    ``http_options`` go to :class:`~._http.HttpBackends` (a transport for tests, the circuit
-    listener)."""
+def open_backends(
+    config: BackendConfig, order_ids: OrderIdPattern = DEFAULT, **http_options: Any
+) -> Backends:
+    """The adapters ``config`` names, their records' ids re-checked against ``order_ids``. An
+    SQLite database that does not exist or is not ours raises ``BackendConfigError``; remote
+    APIs are not contacted until the first lookup. ``http_options`` go to
+    :class:`~._http.HttpBackends` (a transport for tests, the circuit listener)."""
     if config.kind == "sqlite":
         from ._sqlite import SqliteBackend
 
         assert config.path is not None
-        db = SqliteBackend.open(config.path)
+        db = SqliteBackend.open(config.path, order_ids)
         return Backends(db, db, db, db, config.describe(), (db.aclose,))
     if config.kind == "http":
         from ._http import HttpBackends
 
-        remote = HttpBackends(config, **http_options)
+        remote = HttpBackends(config, order_ids=order_ids, **http_options)
         return Backends(
             remote.oms,
             remote.carrier,
@@ -105,4 +111,4 @@ def open_backends(config: BackendConfig, **http_options: Any) -> Backends:
             (remote.aclose,),
             remote.breakers,
         )
-    return mock_backends()
+    return mock_backends()  # the article's ids are ids by the default pattern, whatever is set

@@ -11,7 +11,6 @@ failing, never "not found": a wrong base URL must not pass for an empty database
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -19,7 +18,9 @@ from typing import Any
 
 import httpx
 
+from ..core import inbound
 from ..core.backend_settings import BackendConfig
+from ..core.order_ids import DEFAULT, OrderIdPattern
 from ..models.resilience import Breakers, CircuitOpenError, current_usage
 from ._remote import MAX_SKUS_PER_CALL, RemoteCarrier, RemoteOms, RemotePayments, RemoteWarehouse
 from ._spans import span_attributes
@@ -28,7 +29,7 @@ from ._types import BackendUnavailable
 __all__ = ["HttpBackends", "MAX_SKUS_PER_CALL", "NOT_FOUND"]
 
 NOT_FOUND = {"code": "not_found"}
-MAX_BODY_BYTES = 1 << 20
+MAX_BODY_BYTES = inbound.MAX_BYTES  # every peer's answer has this bound (core/inbound.py)
 MAX_RETRY_AFTER_S = 30.0
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
@@ -57,13 +58,15 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 class HttpBackends:
-    """The four remote systems. ``transport`` replaces the network (tests); ``sleep`` and
-    ``rng`` make the backoff deterministic (tests)."""
+    """The four remote systems; ``order_ids``, the pattern their records' ids are re-checked
+    against. ``transport`` replaces the network (tests); ``sleep`` and ``rng`` make the backoff
+    deterministic (tests)."""
 
     def __init__(
         self,
         config: BackendConfig,
         *,
+        order_ids: OrderIdPattern = DEFAULT,
         transport: httpx.AsyncBaseTransport | None = None,
         on_circuit_change: Callable[[str, str, str], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -85,8 +88,9 @@ class HttpBackends:
         self.breakers = Breakers(circuit_threshold, circuit_cooldown_s, on_circuit_change)
         # A client's connections belong to the event loop that opened them.
         self._clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
-        self.oms, self.carrier = RemoteOms(self), RemoteCarrier(self)
-        self.warehouse, self.payments = RemoteWarehouse(self), RemotePayments(self)
+        self.oms, self.carrier = RemoteOms(self, order_ids), RemoteCarrier(self, order_ids)
+        self.warehouse = RemoteWarehouse(self, order_ids)
+        self.payments = RemotePayments(self, order_ids)
 
     def _client(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
@@ -165,11 +169,12 @@ class HttpBackends:
         if code >= 500:
             raise _Failed(f"HTTP {code}", status=code)
         try:
-            parsed = json.loads(body) if body else None
-        except (ValueError, RecursionError):
+            parsed = inbound.loads(body) if body else None
+        except inbound.Refused as exc:
             parsed = None
             if code == 200:
-                raise _Failed("the answer is not JSON", retry=False, status=code) from None
+                reason = "the answer is not JSON" if "not JSON" in str(exc) else str(exc)
+                raise _Failed(reason, retry=False, status=code) from None
         if code == 404 and isinstance(parsed, dict) and parsed.get("code") == NOT_FOUND["code"]:
             return code, None
         if code in (401, 403):

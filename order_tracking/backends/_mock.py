@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ._types import Item, Order, Payment, Shipment, StockLevel
+from ..core.order_ids import DEFAULT, OrderIdPattern
+from . import _checked as checked
+from ._types import Order, Payment, Shipment, StockLevel
 
 __all__ = ["ARTICLE_ORDERS", "ARTICLE_STOCK", "MockBackend"]
 
@@ -67,56 +69,45 @@ _CARDS = {
 }
 
 
-def order_from_record(record: dict[str, Any]) -> Order:
-    return Order(
-        order_id=record["order_id"],
-        status=record["status"],
-        placed_date=record["placed_date"],
-        items=tuple(Item(i["sku"], i["name"], i["quantity"]) for i in record["items"]),
-    )
-
-
 class MockBackend:
-    """All four systems over in-memory records (the article's by default). Ids are matched
-    case-insensitively, as the database does."""
+    """All four systems over in-memory records (the article's by default), built through the
+    checks every source shares (``_checked.py``): records given in the import format are held
+    to the same rules as a database's. Ids are matched by ``order_ids.key`` (whatever their
+    case), as the database does."""
 
     def __init__(
         self,
         orders: Sequence[dict[str, Any]] = ARTICLE_ORDERS,
         stock: Sequence[dict[str, Any]] = ARTICLE_STOCK,
+        order_ids: OrderIdPattern = DEFAULT,
     ) -> None:
-        self._orders = {r["order_id"].upper(): order_from_record(r) for r in orders}
-        self._shipments = {
-            r["order_id"].upper(): Shipment(order_id=r["order_id"], **r["shipment"])
-            for r in orders
-            if r.get("shipment")
-        }
-        # The gateway's own records, card data included (see _CARDS).
-        self._payments = {
-            r["order_id"].upper(): {
-                "order_id": r["order_id"],
-                **r["payment"],
-                **_CARDS.get(r["order_id"], {}),
-            }
-            for r in orders
-            if r.get("payment")
-        }
-        self._stock = {
-            s["sku"].upper(): StockLevel(s["sku"], s["name"], s["on_hand"]) for s in stock
-        }
+        key = self._key = order_ids.key
+        self._orders: dict[str, Order] = {}
+        self._shipments: dict[str, Shipment] = {}
+        self._payments: dict[str, Payment] = {}
+        for record in orders:
+            order = checked.order(record, order_ids)
+            self._orders[key(order.order_id)] = order
+            if record.get("shipment"):
+                shipment = checked.shipment(record["shipment"], order.order_id, "shipment")
+                self._shipments[key(order.order_id)] = shipment
+            if record.get("payment"):
+                # The gateway's own record has card data (see _CARDS); only status, amount
+                # and currency leave the adapter.
+                raw = {**record["payment"], **_CARDS.get(order.order_id, {})}
+                self._payments[key(order.order_id)] = checked.payment(
+                    raw, order.order_id, "payment"
+                )
+        self._stock = {s["sku"].upper(): checked.stock(s) for s in stock}
 
     async def get_order(self, order_id: str) -> Order | None:
-        return self._orders.get(order_id.upper())
+        return self._orders.get(self._key(order_id))
 
     async def get_shipment(self, order_id: str) -> Shipment | None:
-        return self._shipments.get(order_id.upper())
+        return self._shipments.get(self._key(order_id))
 
     async def get_stock(self, skus: Sequence[str]) -> list[StockLevel]:
         return [self._stock[s.upper()] for s in skus if s.upper() in self._stock]
 
     async def get_payment(self, order_id: str) -> Payment | None:
-        record = self._payments.get(order_id.upper())
-        if record is None:
-            return None
-        # Only these fields leave the gateway adapter.
-        return Payment(record["order_id"], record["status"], record["amount"], record["currency"])
+        return self._payments.get(self._key(order_id))

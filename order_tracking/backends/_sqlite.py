@@ -3,7 +3,10 @@ adapter the agents use.
 
 Lookups run on a small pool of threads, each with its own read-only connection, so the
 event loop never waits on the disk; every lookup is by primary key (an index). Ids and SKUs
-compare case-insensitively (``COLLATE NOCASE``) and come back as stored.
+compare case-insensitively (``COLLATE NOCASE``: the one rule for ids, ``OrderIdPattern.key``)
+and come back as stored. A database file is a peer like any other (it may not be one our
+import wrote): every row is built into a record through the same checks as an HTTP answer
+(``_checked.py``), and one that does not fit is the system failing.
 """
 
 from __future__ import annotations
@@ -17,9 +20,12 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
 
+from ..core import inbound
 from ..core.backend_settings import BackendConfigError
+from ..core.order_ids import DEFAULT, OrderIdPattern
+from . import _checked as checked
 from ._spans import span_attributes
-from ._types import BackendUnavailable, Item, Order, Payment, Shipment, StockLevel
+from ._types import BackendUnavailable, Order, Payment, Shipment, StockLevel
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "SqliteBackend", "connect_read_only"]
 
@@ -107,18 +113,20 @@ def connect_read_only(path: Path) -> sqlite3.Connection:
 class SqliteBackend:
     """All four systems over one database file, read-only."""
 
-    def __init__(self, path: Path, threads: int = THREADS) -> None:
-        self.path = path
+    def __init__(
+        self, path: Path, threads: int = THREADS, order_ids: OrderIdPattern = DEFAULT
+    ) -> None:
+        self.path, self.order_ids = path, order_ids
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="sqlite-lookup")
 
     @classmethod
-    def open(cls, path: Path) -> SqliteBackend:
+    def open(cls, path: Path, order_ids: OrderIdPattern = DEFAULT) -> SqliteBackend:
         """Checked now (exists, is ours, schema version), so a wrong path fails at start."""
         connect_read_only(path).close()
-        return cls(path)
+        return cls(path, order_ids=order_ids)
 
     def _connection(self) -> sqlite3.Connection:
         connection = getattr(self._local, "connection", None)
@@ -137,6 +145,8 @@ class SqliteBackend:
             return await asyncio.get_running_loop().run_in_executor(self._executor, run)
         except (sqlite3.Error, BackendConfigError) as exc:
             raise BackendUnavailable(system, f"database error: {exc}") from exc
+        except inbound.Refused as exc:
+            raise BackendUnavailable(system, f"a record that does not fit: {exc}") from None
 
     async def get_order(self, order_id: str) -> Order | None:
         def work(db: sqlite3.Connection) -> Order | None:
@@ -144,28 +154,41 @@ class SqliteBackend:
             if row is None:
                 return None
             items = db.execute(QUERIES["items"], (row[0],)).fetchall()
-            return Order(row[0], row[1], row[2], tuple(Item(*item) for item in items))
+            record = dict(zip(checked.ORDER_FIELDS, row, strict=False))
+            record["items"] = [dict(zip(checked.ITEM_FIELDS, i, strict=True)) for i in items]
+            return checked.order(record, self.order_ids, order_id)
 
         return await self._lookup("oms", work)
 
     async def get_shipment(self, order_id: str) -> Shipment | None:
         def work(db: sqlite3.Connection) -> Shipment | None:
             row = db.execute(QUERIES["shipment"], (order_id,)).fetchone()
-            return None if row is None else Shipment(*row)
+            if row is None:
+                return None
+            record = dict(zip(("order_id", *checked.SHIPMENT_FIELDS), row, strict=True))
+            found = inbound.record_id(record["order_id"], self.order_ids, order_id)
+            return checked.shipment({k: v for k, v in record.items() if v is not None}, found)
 
         return await self._lookup("carrier", work)
 
     async def get_stock(self, skus: Sequence[str]) -> list[StockLevel]:
         def work(db: sqlite3.Connection) -> list[StockLevel]:
             rows = (db.execute(QUERIES["stock"], (sku,)).fetchone() for sku in skus)
-            return [StockLevel(*row) for row in rows if row is not None]
+            return [
+                checked.stock(dict(zip(checked.STOCK_FIELDS, row, strict=True)))
+                for row in rows
+                if row is not None
+            ]
 
         return await self._lookup("warehouse", work)
 
     async def get_payment(self, order_id: str) -> Payment | None:
         def work(db: sqlite3.Connection) -> Payment | None:
             row = db.execute(QUERIES["payment"], (order_id,)).fetchone()
-            return None if row is None else Payment(*row)
+            if row is None:
+                return None
+            found = inbound.record_id(row[0], self.order_ids, order_id)
+            return checked.payment(dict(zip(checked.PAYMENT_FIELDS, row[1:], strict=True)), found)
 
         return await self._lookup("payments", work)
 

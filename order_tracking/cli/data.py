@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
+import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import BinaryIO
 
 import click
 
@@ -69,16 +72,53 @@ def import_command(source: BinaryIO, db_path: Path | None) -> None:
 @click.option(
     "-o",
     "--output",
-    type=click.File("w", encoding="utf-8", atomic=True),
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
     default="-",
-    help="Write to this file instead of stdout.",
+    help="Write to this file instead of stdout (whole or not at all).",
 )
-def generate_command(count: int, seed: int, output: TextIO) -> None:
+def generate_command(count: int, seed: int, output: Path) -> None:
     """Write N synthetic orders (and the stock of their SKUs) as JSON Lines."""
     from ..backends.data import generate
 
-    for line in generate(count, seed):
-        output.write(line + "\n")
+    lines = (line + "\n" for line in generate(count, seed))
+    if str(output) == "-":
+        sys.stdout.writelines(lines)
+        return
+    try:
+        _write_whole(output, lines)
+    except OSError as exc:  # a full disk, a folder that is not there or not ours
+        raise BadInput(
+            f"cannot write {output}: {exc.strerror or exc}; nothing was changed there"
+        ) from None
+
+
+def _write_whole(path: Path, lines: Iterable[str]) -> None:
+    """``lines`` into ``path`` whole or not at all: written beside it under a temporary name,
+    synced, then renamed over it. On any failure the temporary file is removed and ``path``
+    is as it was (click's atomic file renames even after a failed write)."""
+    try:
+        mode = path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
+    partial = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, removed on failure
+        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
+    )
+    try:
+        with partial:
+            partial.writelines(lines)
+            partial.flush()
+            os.fsync(partial.fileno())
+        os.chmod(partial.name, mode)
+        os.replace(partial.name, path)
+    except BaseException:
+        Path(partial.name).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 @click.group("backends")
@@ -109,14 +149,20 @@ def serve_backends_command(
     """Serve order data over the backends' REST contract (OpenAPI at /docs)."""
     from ..backends import BackendConfigError, open_backends, parse_backend
     from ..core.listen import ListenError, bind, exposure_warning, url
+    from ..core.values import ConfigError, accepted_key
 
     config = settings(verbose)
+    try:
+        key = config.backend.api_key
+        # The same rule as SERVICE_API_KEYS: this server checks the key.
+        keys = (accepted_key(key, "BACKEND_API_KEY"),) if key else ()
+    except ConfigError as exc:
+        raise BadInput(str(exc)) from None
     try:
         source = parse_backend({"ORDER_BACKEND": data_source}, timeout_s=5, retries=0)
         if source.kind == "http":
             raise BackendConfigError("--data must be mock or sqlite:///PATH")
-        backends = open_backends(source)
-        keys = (config.backend.api_key,) if config.backend.api_key else ()
+        backends = open_backends(source, config.order_ids)
         warning = exposure_warning(host, port, keys, insecure, key_name="BACKEND_API_KEY")
         sock = bind(host, port)
     except (BackendConfigError, ListenError) as exc:

@@ -4,7 +4,6 @@ files of your own) and exit 1 below the thresholds, so a CI job can gate on it."
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import sys
 from dataclasses import replace
@@ -13,6 +12,7 @@ from typing import Any
 
 import click
 
+from ..core import outbound
 from ..core.settings import ConfigError
 from ..ops.lifecycle import EXIT_AGENT_FAILED, EXIT_OK
 from .common import BadInput, concurrency_option, settings, timeout_option, verbose_option
@@ -116,9 +116,9 @@ def eval_command(
 
     results = asyncio.run(main())
     rows = rows_of(results)
-    if as_json:
-        click.echo(json.dumps(report_json(results, rows, limits), ensure_ascii=False))
+    if as_json:  # the answers are models' text: through the way out, like a report
+        click.echo(outbound.json_text(report_json(results, rows, limits)))
     else:
-        click.echo(render_table(rows, limits))
+        click.echo("\n".join(map(outbound.line, render_table(rows, limits).splitlines())))
     passed = not any(row.shortfalls(limits) for row in rows)
     sys.exit(EXIT_OK if passed else EXIT_AGENT_FAILED)

@@ -18,6 +18,7 @@ from typing import BinaryIO, NoReturn
 import click
 
 from ..composition import announce_model_choice
+from ..core import outbound
 from ..core.order_ids import InvalidOrderId, parse_order_id
 from ..core.settings import ConfigError
 from ..core.values import shown
@@ -138,7 +139,8 @@ def track_command(
         )
         from .batch import run_batch
 
-        announce_model_choice(settings)
+        if not quiet:  # --quiet prints nothing; the exit code tells
+            announce_model_choice(settings)
         try:
             code = run_batch(ids, settings, mode, concurrency=concurrency, workers=workers)
         except ConfigError as exc:  # a backend that cannot be opened
@@ -260,7 +262,8 @@ def main(argv: list[str] | None = None, prog_name: str = "track-order") -> None:
             click.echo(exc.ctx.get_help())
             sys.exit(EXIT_OK)
         except click.ClickException as exc:
-            click.echo(f"{prog_name}: error: {exc.format_message()}", err=True)
+            # One line, whatever the message quotes (a value from a file, a peer's reason).
+            click.echo(f"{prog_name}: error: {outbound.line(exc.format_message())}", err=True)
             sys.exit(exc.exit_code)
     # standalone_mode=False returns instead of exiting after --help.
     sys.exit(EXIT_OK)

@@ -1,16 +1,17 @@
 """What ``track-order`` prints while a batch runs, in the mode the user chose: the article's
 report per order, each agent's section as it arrives (``--stream``), JSON Lines (``--json``),
-nothing (``--quiet``), and a progress bar on a terminal. The text itself is ``core/report.py``'s."""
+nothing (``--quiet``), and a progress bar on a terminal. The text itself is ``core/report.py``'s,
+made safe for a person on the way out (``core/outbound.py``), JSON included."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TextIO
 
 import click
 
+from ..core import outbound
 from ..core.report import order_json, render_footer, render_report, render_section
 from ..core.results import AgentResult, OrderReport
 
@@ -71,12 +72,12 @@ class Output:
         if self.progress:
             self.progress.order_done()
         if self.mode == Mode.JSON:
-            self._echo(json.dumps(order_json(report), ensure_ascii=False))
+            self._echo(outbound.json_text(order_json(report)))
         elif self.mode == Mode.TEXT:
             self._echo(render_report(report) + ("\n" if self.batch else ""))
         elif self.mode == Mode.STREAM:
             if self.batch:  # orders interleave: label the footer, and leave a gap after it
-                prefix = f"[{report.order_id}] "
+                prefix = f"[{outbound.line(report.order_id)}] "
                 self._echo(prefix + render_footer(report).replace("\n", f"\n{prefix}") + "\n")
             else:
                 self._echo(render_footer(report))

@@ -130,6 +130,7 @@ def consume_command(
     config = settings(verbose)
     url = _broker(broker, config.broker_url)
     stream = _stream_module()
+    _distinct(topic=topic, results=results, dead_letter=dead_letter)
     sock = _metrics_socket(metrics_host, metrics_port, config.service_api_keys, insecure)
     from .. import composition
     from ..tracing.writer import trace_part
@@ -155,11 +156,15 @@ def consume_command(
     )
     metrics = stream.StreamMetrics(app.watch.metrics.registry if app.watch.metrics else None)
 
-    def write_line(body: bytes) -> None:
-        sys.stdout.buffer.write(body + b"\n")
-        sys.stdout.buffer.flush()
-
     async def main(stop: asyncio.Event) -> Any:
+        def write_line(body: bytes) -> None:
+            try:
+                sys.stdout.buffer.write(body + b"\n")
+                sys.stdout.buffer.flush()
+            except OSError:  # stdout closed (`| head`): nobody reads the reports now
+                stop.set()
+                raise
+
         lines = stream.ConnectionLines(url)
         exporter = None
         if sock is not None:
@@ -197,6 +202,14 @@ def consume_command(
     )
     if signum is not None:
         say(f"Stopped by {signal.Signals(signum).name}.")
+
+
+def _distinct(**topics: str) -> None:
+    """Each its own (as NATS stream names): a dead letter put back where it came from loops."""
+    seen: dict[str, str] = {}
+    for option, name in topics.items():
+        if (first := seen.setdefault(name.replace(".", "_"), option)) != option and name != "-":
+            raise BadInput(f"--{option.replace('_', '-')} and --{first} must differ, got {name!r}")
 
 
 def _metrics_socket(host: str, port: int | None, keys: tuple[str, ...], insecure: bool) -> Any:
@@ -248,10 +261,8 @@ def publish_command(
     with read_order_ids(order_ids, id_file, config.order_ids) as ids:
 
         def published(event_id: str, order_id: str) -> None:
-            if as_json:
-                click.echo(json.dumps({"event_id": event_id, "order_id": order_id}))
-            else:
-                click.echo(f"{event_id} {order_id}")
+            pair = {"event_id": event_id, "order_id": order_id}
+            click.echo(json.dumps(pair) if as_json else f"{event_id} {order_id}")
 
         trouble = _LastTrouble()
 

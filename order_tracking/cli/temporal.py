@@ -5,7 +5,6 @@ unreachable server is one line, exit 2."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import signal
 import sys
@@ -16,9 +15,11 @@ from typing import Any, BinaryIO
 import click
 
 from ..agents.specialists import SPECIALIST_NAMES
+from ..core import outbound
 from ..core.order_ids import InvalidOrderId, OrderIds, source_name
 from ..core.report import render_summary
 from ..core.results import BatchSummary, OrderReport
+from ..core.values import shown
 from ..ops import lifecycle
 from ..ops.lifecycle import EXIT_AGENT_FAILED, EXIT_OK
 from ..ops.logs import say
@@ -95,9 +96,12 @@ def submit_command(
         ids = OrderIds(order_ids, id_file, source_name(id_file), config.order_ids)
     except InvalidOrderId as exc:
         raise BadInput(str(exc)) from None
-    if key is not None and not (0 < len(key) <= 64 and key.isprintable() and " " not in key):
-        raise BadInput("--key must be 1 to 64 printable characters without spaces")
     temporal = temporal_module()
+    if key is not None and not temporal.KEY.fullmatch(key):  # a step of the workflow id
+        raise BadInput(
+            "--key must be 1 to 64 letters, digits, '.', '_', ':' or '-', "
+            "starting with a letter or digit"
+        )
     with ids:
         if not len(ids):
             raise BadInput("give at least one order id (e.g. ORD-1001), or --file PATH")
@@ -128,7 +132,7 @@ def submit_command(
                 )
                 with tracing.trace(TRACE_NAME, {"order_id": order_id}) as trace_id:
                     # Known before the submit: an interrupted submit may have started it.
-                    wid = temporal.workflow_id(order_id, request_key)
+                    wid = temporal.workflow_id(order_id, request_key, config.order_ids)
                     started.append((order_id, wid))
                     try:
                         handle = await temporal.submit(
@@ -138,15 +142,18 @@ def submit_command(
                             task_queue=task_queue or config.temporal_task_queue,
                             priority=priority,
                             trace_id=trace_id,
+                            pattern=config.order_ids,
                         )
                     finally:
                         submitted.set()
                     if not wait:
                         line = {"order_id": order_id, "workflow_id": handle.id}
-                        click.echo(json.dumps(line) if as_json else handle.id)
+                        click.echo(outbound.json_text(line) if as_json else outbound.line(handle.id))
                         answered.add(wid)
                         return None
-                    order, first_trace_id = await temporal.report(handle, order_id)
+                    order, first_trace_id = await temporal.report(
+                        handle, order_id, config.order_ids
+                    )
                     answered.add(wid)
                 if first_trace_id not in (None, trace_id or temporal.NOT_SAMPLED):
                     # a repeated submit: the first's
@@ -218,18 +225,24 @@ def result_command(workflow_id: str, as_json: bool, verbose: bool) -> None:
     """Print the report of a submitted order (waiting for it if it is still running)."""
     config = settings(verbose)
     temporal = temporal_module()
-    parts = workflow_id.split("/")
-    order_id = parts[1] if len(parts) == 3 and parts[0] == "track-order" else workflow_id
+    # A workflow id as `submit` prints it, track-order/ORDER_ID/KEY: checked before it is
+    # sent anywhere or echoed (a line break, an escape or 5,000 characters are no id).
+    prefix, _, rest = workflow_id.partition("/")
+    order_part, _, key = rest.partition("/")
+    try:
+        if prefix != "track-order" or not temporal.KEY.fullmatch(key):
+            raise InvalidOrderId("")
+        order_id = config.order_ids.parse(order_part, strip=False)
+    except InvalidOrderId:
+        raise BadInput(
+            f"{shown(workflow_id)} is not a workflow id of `track-order submit` "
+            "(track-order/ORDER_ID/KEY)"
+        ) from None
 
     async def main(stop: asyncio.Event) -> Any:
-        from temporalio.service import RPCError
-
         client = await temporal.connect(config.temporal_address, config.temporal_namespace)
         handle = client.get_workflow_handle(workflow_id, result_type=list[temporal.AgentData])
-        try:
-            return await temporal.report(handle, order_id)
-        except RPCError as exc:
-            raise temporal.TemporalUnavailable(f"{workflow_id}: {exc.message}") from None
+        return await temporal.report(handle, order_id, config.order_ids)
 
     (report, trace_id), _ = run_temporal(main)
     report = replace(report, **_trace_of(trace_id, config.trace_dir))

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .values import ConfigError, sent_key
 from .variables import default_of
 
 __all__ = ["SYSTEMS", "BackendConfig", "BackendConfigError", "parse_backend", "system_url_var"]
@@ -79,7 +80,10 @@ def parse_backend(env: Mapping[str, str], *, timeout_s: float, retries: int) -> 
         for system in SYSTEMS
         if env.get(system_url_var(system), "").strip()
     }
-    api_key = env.get("BACKEND_API_KEY", "").strip()
+    try:
+        api_key = sent_key(env.get("BACKEND_API_KEY", ""), "BACKEND_API_KEY")
+    except ConfigError as exc:
+        raise BackendConfigError(str(exc)) from None
     if raw.startswith(("http://", "https://")) or (not raw and overrides):
         base = _check_url("ORDER_BACKEND", raw) if raw else ""
         urls = {

@@ -7,9 +7,20 @@ ids kept as written. Whatever the pattern, an id is at most ``MAX_ID_CHARS`` pri
 characters without spaces, checked before the pattern runs: nothing long, invisible or
 multi-line reaches a regular expression or a prompt.
 
-Ids come from arguments, from a file or stdin (one per line, ``#`` comments and blank lines
-skipped, UTF-8 with or without a byte-order mark, lines of at most ``MAX_LINE_BYTES``), from
-URLs of the HTTP service, and from a model's tool calls.
+The pattern is someone's input, so it runs on RE2 (``google-re2``), whose matching takes time
+linear in the id whatever the pattern: ``(a+)+$`` cannot hang a process. RE2 has no
+backreferences or lookarounds; a pattern that needs them is refused at start-up, one line.
+
+One rule for what an id means, everywhere (the import, SQLite, the mock, HTTP, MCP, Temporal's
+workflow ids): two ids name the same order when they differ only in the case of their letters
+(:meth:`OrderIdPattern.key`). The pattern decides which spellings are accepted; an import that
+holds two spellings of one id is refused rather than merged.
+
+Ids come from arguments, from a file or stdin (one per line, comments and blank lines skipped,
+UTF-8 with or without a byte-order mark, lines of at most ``MAX_LINE_BYTES``), from URLs of
+the HTTP service, and from a model's tool calls. A ``#`` starts a comment (the rest of the
+line); when the pattern itself has a ``#`` (ids such as ``#W2611340``), only a ``#`` at the start
+of a line or after a space, followed by a space or the end of the line, starts one.
 """
 
 from __future__ import annotations
@@ -20,7 +31,9 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
+
+import re2
 
 from .values import shown
 
@@ -38,7 +51,35 @@ __all__ = [
 DEFAULT_PATTERN = r"ORD-[0-9]{1,12}"
 MAX_ID_CHARS = 64
 MAX_PATTERN_CHARS = 200
+MAX_REPEAT = 1000  # RE2's bound on a counted repetition ({n}, {m,n})
 _PLAIN = re.compile(r"[!-~]{1,%d}" % MAX_ID_CHARS)  # printable ASCII, no space
+# A count RE2 cannot parse as one (too many digits) it takes as literal text: refused instead.
+_COUNT = re.compile(r"(?<!\\)\{([0-9]+)(?:,([0-9]*))?\}")
+_COMMENT = re.compile("#")
+_COMMENT_SPACED = re.compile(r"(?:^|(?<=\s))#(?=\s|$)")
+
+
+def _re2_options(case_sensitive: bool) -> Any:
+    options = re2.Options()
+    options.log_errors = False  # RE2 would print its own line on stderr for every refusal
+    options.case_sensitive = case_sensitive
+    return options
+
+
+def _compile(regex: str, case_sensitive: bool) -> Any:
+    for found in _COUNT.finditer(regex):
+        if any(int(n) > MAX_REPEAT for n in found.groups() if n):
+            raise InvalidPattern(f"repeats more than {MAX_REPEAT} times ({found.group()[:20]})")
+    try:
+        return re2.compile(regex, _re2_options(case_sensitive))
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else exc
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise InvalidPattern(
+            f"is not a regular expression RE2 accepts ({str(reason)[:100]}); "
+            "RE2 has no backreferences or lookarounds"
+        ) from None
 
 
 class InvalidOrderId(ValueError):
@@ -55,16 +96,13 @@ class OrderIdPattern:
     a configured pattern is matched as written."""
 
     regex: str = DEFAULT_PATTERN
-    _compiled: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _compiled: Any = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         default = self.regex == DEFAULT_PATTERN
         if not self.regex or len(self.regex) > MAX_PATTERN_CHARS:
             raise InvalidPattern(f"must be 1 to {MAX_PATTERN_CHARS} characters")
-        try:
-            compiled = re.compile(self.regex, re.IGNORECASE if default else 0)
-        except re.error as exc:
-            raise InvalidPattern(f"is not a regular expression ({exc})") from None
+        compiled = _compile(self.regex, case_sensitive=not default)
         if compiled.fullmatch(""):
             raise InvalidPattern("matches an empty id")
         object.__setattr__(self, "_compiled", compiled)
@@ -78,11 +116,20 @@ class OrderIdPattern:
             return "expected ORD- followed by digits, e.g. ORD-1001"
         return f"expected an id matching ORDER_ID_PATTERN {self.regex!r}"
 
+    def key(self, order_id: str) -> str:
+        """What an id is compared by: two ids name one order when their keys are equal
+        (ASCII letters of either case; ids are ASCII)."""
+        return order_id.upper()
+
+    def matches(self, candidate: str) -> bool:
+        """Whether ``candidate`` is an id as written (no stripping, no length check)."""
+        return self._compiled.fullmatch(candidate) is not None
+
     def parse(self, raw: str, *, strip: bool = True) -> str:
         """The id as the systems know it, or ``InvalidOrderId``. ``strip=False``:
         surrounding whitespace is refused too (in a URL it is a client's mistake)."""
         candidate = raw.strip() if strip else raw
-        if not (_PLAIN.fullmatch(candidate) and self._compiled.fullmatch(candidate)):
+        if not (_PLAIN.fullmatch(candidate) and self._compiled.fullmatch(candidate) is not None):
             # Cut after escaping: a control character is up to 10 characters escaped.
             raise InvalidOrderId(f"invalid order id {shown(raw)}: {self.describe()}")
         return candidate.upper() if self.is_default else candidate
@@ -141,7 +188,7 @@ class OrderIds:
         source: str = "",
         pattern: OrderIdPattern = DEFAULT,
     ) -> None:
-        """The ids in ``ids``, then one per line of ``stream`` (blank lines and ``#`` comments
+        """The ids in ``ids``, then one per line of ``stream`` (blank lines and comments
         skipped). Everything is checked before this returns: the first bad one raises
         ``InvalidOrderId`` naming its line (``orders.txt, line 2: invalid order id …``)."""
         self._first = [pattern.parse(raw) for raw in ids]
@@ -150,9 +197,10 @@ class OrderIds:
         if stream is None:
             return
         self._spool = tempfile.TemporaryFile("w+", encoding="ascii")  # ids are ASCII
+        comment = _COMMENT_SPACED if "#" in pattern.regex else _COMMENT
         try:
             for number, line in _lines(stream, source):
-                text = line.split("#", 1)[0].strip()
+                text = comment.split(line, maxsplit=1)[0].strip()
                 if not text:
                     continue
                 try:

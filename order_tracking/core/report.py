@@ -1,11 +1,14 @@
 """How results are shown: the article's text report, streamed sections, the batch summary
-table, and the JSON schema shared by ``--json`` and the HTTP service."""
+table, and the JSON schema shared by ``--json`` and the HTTP service. What a peer said (an
+answer, an error) passes the way out (``outbound``) here: redacted, control characters
+escaped, and unable to forge a section, a status or the footer."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from . import outbound
 from .results import AgentResult, BatchSummary, OrderReport
 
 
@@ -26,21 +29,21 @@ def render_section(result: AgentResult, order_id: str | None = None) -> str:
     reason; an unverified, degraded or unavailable section still shows its answer.
     ``order_id`` labels it when several orders interleave."""
     label = f"{order_id} · {result.agent}" if order_id else result.agent
-    lines = [f"[{label}]"]
+    lines = [f"[{outbound.line(label)}]"]
     if not result.ok:
-        lines.append(f"{result.status.upper()}: {result.error}")
+        lines.append(f"{result.status.upper()}: {outbound.line(str(result.error))}")
     if result.text:
-        lines.append(result.text)
+        lines.append(outbound.block(result.text))
     return "\n".join(lines)
 
 
 def render_footer(report: OrderReport) -> str:
     if report.trace_file is not None:
-        trace = display_path(report.trace_file)
+        trace = outbound.line(str(display_path(report.trace_file)))
     elif not report.trace_sampled:
         trace = "(not sampled: TRACE_SAMPLE_RATIO keeps a share of orders' traces)"
     elif report.trace_error:
-        trace = f"(not written: {report.trace_error})"
+        trace = f"(not written: {outbound.line(report.trace_error)})"
     else:
         trace = "(no trace file was written)"
     return (
@@ -51,7 +54,7 @@ def render_footer(report: OrderReport) -> str:
 
 
 def render_header(order_id: str) -> str:
-    return f"=== Order Tracking Results for {order_id} ==="
+    return f"=== Order Tracking Results for {outbound.line(order_id)} ==="
 
 
 def render_report(report: OrderReport) -> str:
@@ -100,30 +103,38 @@ def render_summary(summary: BatchSummary) -> str:
 
 
 def agent_json(result: AgentResult) -> dict[str, Any]:
-    """One agent in the JSON schema (docs/running.md, the `--json` schema)."""
-    return {
-        "agent": result.agent,
-        "ok": result.ok,
-        "status": result.status,
-        "text": result.text,
-        "error": result.error,
-        "elapsed_s": round(result.elapsed_s, 4),
-        "tokens": result.tokens,
-        "cost_usd": round(result.cost_usd, 6),
-        "tool_calls": list(result.tool_calls),
-        "verified": result.verified,
-        "unsupported_claims": list(result.unsupported_claims),
-        "cached": result.cached,
-    }
+    """One agent in the JSON schema (docs/running.md, the `--json` schema), its strings
+    redacted (``outbound.json_text`` writes it)."""
+    return outbound.public(
+        {
+            "agent": result.agent,
+            "ok": result.ok,
+            "status": result.status,
+            "text": result.text,
+            "error": result.error,
+            "elapsed_s": round(result.elapsed_s, 4),
+            "tokens": result.tokens,
+            "cost_usd": round(result.cost_usd, 6),
+            "tool_calls": list(result.tool_calls),
+            "verified": result.verified,
+            "unsupported_claims": list(result.unsupported_claims),
+            "cached": result.cached,
+        }
+    )
 
 
 def order_json(report: OrderReport) -> dict[str, Any]:
-    """One order in the JSON schema (docs/running.md, the `--json` schema)."""
+    """One order in the JSON schema (docs/running.md, the `--json` schema), its strings
+    redacted (``outbound.json_text`` writes it)."""
     return {
-        "order_id": report.order_id,
-        "wall_s": round(report.wall_s, 4),
-        "trace_file": display_path(report.trace_file),
-        "trace_error": report.trace_error,
-        "trace_sampled": report.trace_sampled,
+        **outbound.public(
+            {
+                "order_id": report.order_id,
+                "wall_s": round(report.wall_s, 4),
+                "trace_file": display_path(report.trace_file),
+                "trace_error": report.trace_error,
+                "trace_sampled": report.trace_sampled,
+            }
+        ),
         "agents": [agent_json(r) for r in report.results],
     }

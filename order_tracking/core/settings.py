@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from .backend_settings import BackendConfig, BackendConfigError, parse_backend
 from .order_ids import InvalidPattern, OrderIdPattern
-from .values import DAY_S, ConfigError, broker_url, shown
+from .values import DAY_S, ConfigError, broker_url, http_url, shown
 from .variables import EXPORTERS, CheckPolicy, default_of, read_fields, variable
 
 __all__ = [
@@ -76,6 +76,28 @@ def load_env_files(cwd: Path | None = None, env: Mapping[str, str] | None = None
             load_dotenv(candidate, override=False)
             loaded.append(candidate)
     return loaded
+
+
+# ``scheme://``: a URL, never a command line (``ftp://x/mcp`` is not a program to run).
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+
+
+def _tools_mcp(raw: str) -> str:
+    """``TOOLS_MCP_URL``: an ``http(s)://`` URL with a host, or a command line."""
+    if not raw:
+        return raw
+    if _SCHEME.match(raw):
+        if not http_url(raw):
+            raise ConfigError(
+                f"TOOLS_MCP_URL must be an http:// or https:// URL or a command line, "
+                f"got {shown(raw)}"
+            )
+        return raw
+    try:
+        shlex.split(raw)
+    except ValueError as exc:
+        raise ConfigError(f"TOOLS_MCP_URL is not a command line ({exc})") from None
+    return raw
 
 
 def model_env_var(agent_name: str) -> str:
@@ -189,12 +211,7 @@ class Settings:
             order_ids = OrderIdPattern(pattern) if pattern else OrderIdPattern()
         except InvalidPattern as exc:
             raise ConfigError(f"ORDER_ID_PATTERN {exc}: {shown(pattern)}") from None
-        tools_mcp = env.get("TOOLS_MCP_URL", "").strip() or None
-        if tools_mcp and not tools_mcp.lower().startswith(("http://", "https://")):
-            try:
-                shlex.split(tools_mcp)
-            except ValueError as exc:
-                raise ConfigError(f"TOOLS_MCP_URL is not a command line ({exc})") from None
+        tools_mcp = _tools_mcp(env.get("TOOLS_MCP_URL", "").strip()) or None
         return cls(
             default_model=default_model,
             model_overrides=overrides,
@@ -289,12 +306,7 @@ def _check_otlp(env: Mapping[str, str]) -> None:
         name = f"OTEL_EXPORTER_OTLP_{kind}ENDPOINT"
         raw = env.get(name)
         if raw is not None:
-            try:
-                url = urlsplit(raw)
-                ok = url.scheme in ("http", "https") and bool(url.hostname) and url.port != 0
-            except ValueError:  # a port that is not a number
-                ok = False
-            if not ok:
+            if not http_url(raw):
                 raise ConfigError(
                     f"{name} must be an http:// or https:// URL (OTLP over HTTP), got {shown(raw)}"
                 )

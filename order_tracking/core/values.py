@@ -12,11 +12,14 @@ __all__ = [
     "DAY_S",
     "MIN_API_KEY_CHARS",
     "ConfigError",
+    "accepted_key",
     "api_keys",
     "broker_url",
+    "http_url",
     "model_cache",
     "number",
     "redis_url",
+    "sent_key",
     "shown",
     "spend_limit_store",
     "url_passwords",
@@ -73,16 +76,49 @@ def number(
 MIN_API_KEY_CHARS = 16
 
 
-def api_keys(raw: str) -> tuple[str, ...]:
-    """Comma-separated keys; a short one is refused (a guessable key is no key)."""
+def _printable(key: str) -> bool:
+    return not any(c.isspace() or not c.isprintable() for c in key)
+
+
+def accepted_key(key: str, what: str) -> str:
+    """A key a server of ours accepts (``SERVICE_API_KEYS``, ``BACKEND_API_KEY`` under
+    ``backends serve``): one rule for every one, at least ``MIN_API_KEY_CHARS`` printable
+    characters without spaces (a guessable key is no key). ``what`` names it in the error."""
+    if len(key) < MIN_API_KEY_CHARS or not _printable(key):
+        raise ConfigError(
+            f"{what} must be at least {MIN_API_KEY_CHARS} printable characters without spaces"
+        )
+    return key
+
+
+def api_keys(raw: str, name: str = "SERVICE_API_KEYS") -> tuple[str, ...]:
+    """Comma-separated keys a server accepts, each by :func:`accepted_key`."""
     keys = tuple(dict.fromkeys(k.strip() for k in raw.split(",") if k.strip()))
     for number, key in enumerate(keys, start=1):
-        if len(key) < MIN_API_KEY_CHARS or any(c.isspace() or not c.isprintable() for c in key):
-            raise ConfigError(
-                f"SERVICE_API_KEYS: key {number} must be at least {MIN_API_KEY_CHARS} "
-                "printable characters without spaces"
-            )
+        accepted_key(key, f"{name}: key {number}")
     return keys
+
+
+def sent_key(raw: str, name: str) -> str:
+    """A key we send to someone else's server (``BACKEND_API_KEY``, ``TOOLS_MCP_API_KEY``):
+    their server sets its length, but it travels in a header, so it is printable characters
+    without spaces (a line break in it would be a header of its own)."""
+    key = raw.strip()
+    if not _printable(key):
+        raise ConfigError(f"{name} must be printable characters without spaces")
+    return key
+
+
+def http_url(raw: str, schemes: tuple[str, ...] = ("http", "https")) -> bool:
+    """Whether ``raw`` is a URL of one of ``schemes`` (lower case) with a host and a usable
+    port."""
+    from urllib.parse import urlsplit
+
+    try:
+        url = urlsplit(raw)
+        return url.scheme.lower() in schemes and bool(url.hostname) and url.port != 0
+    except ValueError:  # a port that is not a number, a bracket left open
+        return False
 
 
 # The brokers `track-order consume` / `publish` speak (FastStream's NATS, Redis, Kafka).
@@ -93,17 +129,12 @@ def broker_url(raw: str, name: str = "BROKER_URL") -> str:
     """A broker's URL (``nats://host:4222``, ``redis://host:6379/0``, ``kafka://host:9092``),
     checked: a known scheme, a host, a port that is a number (a typo fails at start-up, not at
     the first reconnect). Returned as given, stripped."""
-    from urllib.parse import urlsplit
-
     raw = raw.strip()
-    try:
-        url = urlsplit(raw)
-        ok = url.scheme.lower() in BROKER_SCHEMES and bool(url.hostname) and url.port != 0
-    except ValueError:  # a port that is not a number, a bracket left open
-        ok = False
-    if not ok or any(c.isspace() or not c.isprintable() for c in raw):
+    if not http_url(raw, BROKER_SCHEMES) or not _printable(raw):
         schemes = ", ".join(f"{s}://" for s in BROKER_SCHEMES)
-        raise ConfigError(f"{name} must be a broker URL ({schemes}HOST[:PORT]), got {shown(raw)}")
+        raise ConfigError(
+            f"{name} must be a broker URL ({schemes}HOST[:PORT]), got {shown(_no_password(raw))}"
+        )
     return raw
 
 
@@ -163,3 +194,14 @@ def spend_limit_store(raw: str) -> str:
         "SPEND_LIMIT_STORE must be memory, sqlite:///PATH or redis://HOST:PORT/DB, "
         f"got {shown(raw)}"
     )
+
+
+def _no_password(url: str) -> str:
+    """``url`` as quoted in an error: whatever comes before its last ``@`` (a user and a
+    password, even one a URL cannot hold unescaped) and secret query values hidden."""
+    from .redaction import REDACTED, redact
+
+    scheme, sep, rest = url.partition("://") if "://" in url else ("", "", url)
+    if "@" in rest:
+        rest = f"{REDACTED}@{rest.rpartition('@')[2]}"
+    return redact(f"{scheme}{sep}{rest}")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
-from .values import ConfigError, api_keys, number, shown
+from .values import ConfigError, api_keys, number, sent_key, shown
 
 __all__ = ["CheckPolicy", "Kind", "Variable"]
 
@@ -22,7 +22,8 @@ class CheckPolicy(StrEnum):
     OFF = "off"
 
 
-Kind = Literal["int", "float", "text", "choice", "keys"]
+# "keys": keys a server of ours accepts; "key": a key we send (printable, no spaces).
+Kind = Literal["int", "float", "text", "choice", "keys", "key"]
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,9 @@ class Variable:
                 above_low=self.above_low,
             )
         if self.kind == "keys":
-            return api_keys(env.get(self.name, ""))
+            return api_keys(env.get(self.name, ""), self.name)
+        if self.kind == "key":
+            return sent_key(env.get(self.name, ""), self.name) or self.default
         raw = env.get(self.name, "").strip()
         if self.kind == "choice":
             raw = raw.lower() or self.default

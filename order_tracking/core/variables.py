@@ -281,7 +281,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "TOOLS_MCP_API_KEY", _DATA,
         "Sent to that server as `Authorization: Bearer …` (redacted everywhere).",
-        kind="text", field="tools_mcp_api_key",
+        kind="key", field="tools_mcp_api_key",
     ),
     Variable(
         "TOOLS_MCP_TIMEOUT_S", _DATA,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
+import logging
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,8 @@ __all__ = [
     "mark_a2a_missing",
     "marking_cancelled_calls",
     "preload_litellm_cache_hit",
+    "quiet_foreign_context_detach",
+    "without_redirects",
     "server_without_signal_handlers",
     "with_caller_source_path",
 ]
@@ -37,6 +40,8 @@ CHECKED_AGAINST = {
     "h11": "0.16.0",
     "litellm": "1.106.2",
     "monocle_apptrace": "0.8.15",
+    "opentelemetry-api": "1.44.0",
+    "opentelemetry-exporter-otlp-proto-http": "1.44.0",
     "uvicorn": "0.54.0",
 }
 
@@ -124,6 +129,59 @@ def with_caller_source_path(entry: dict[str, Any]) -> dict[str, Any]:
         return call
 
     return {**entry, "wrapper_method": wrapper_method}
+
+
+class _ForeignContextDetach(logging.Filter):
+    """Drops OpenTelemetry's "Failed to detach context" record when it is Monocle closing a
+    generator's span from a copy of the context it was opened in (see below); every other
+    record passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if record.msg != "Failed to detach context" or not isinstance(error, ValueError):
+            return True
+        if "was created in a different Context" not in str(error):
+            return True
+        cause, frames = error.__context__, []
+        tb = cause.__traceback__ if isinstance(cause, GeneratorExit) else None
+        while tb is not None:
+            frames.append(tb.tb_frame.f_code.co_name)
+            tb = tb.tb_next
+        return "start_as_monocle_span" not in frames
+
+
+def quiet_foreign_context_detach() -> None:
+    """Keep a chat turn's log clean in ``adk web``: four ``ERROR … Failed to detach context``
+    tracebacks per turn, from Monocle's wrapper around ADK's async generators.
+
+    ADK leaves some of its agents' async generators unfinished (a transfer returns from inside
+    ``async for``); Python closes them later from the event loop's finaliser, in a task whose
+    context is a *copy* of the one the span was opened in. Monocle's ``start_as_monocle_span``
+    guards its ``detach`` calls with a marker in a context variable, which a copy still holds,
+    so it detaches tokens of the original context; OpenTelemetry logs the ``ValueError`` at
+    ERROR. Nothing is left attached (the original context has ended with its task), so only
+    that record is dropped, recognised by its message, its error and Monocle's frame.
+    Idempotent."""
+    logger = logging.getLogger("opentelemetry.context")
+    if not any(isinstance(f, _ForeignContextDetach) for f in logger.filters):
+        logger.addFilter(_ForeignContextDetach())
+
+
+# --- OpenTelemetry's OTLP/HTTP exporter (opentelemetry-exporter-otlp-proto-http 1.44.0) ------
+
+
+def without_redirects(exporter: Any) -> None:
+    """Make the OTLP exporter follow no redirect: a redirect is a failed export, logged by the
+    exporter, and the spans stay in the local files.
+
+    The exporter sends ``OTEL_EXPORTER_OTLP_HEADERS`` (a vendor's key) with every request from
+    its ``requests`` session (the private ``_session``: its own, or one from an
+    ``OTEL_PYTHON_EXPORTER_OTLP_HTTP_*CREDENTIAL_PROVIDER``), and ``requests`` would send them
+    on to wherever a collector redirects: it drops only ``Authorization``, and only for another
+    host. With ``max_redirects = 0`` the first redirect raises ``TooManyRedirects`` before it
+    is followed. The constructor's ``session`` argument would do it publicly, but would also
+    replace a credential provider's session."""
+    exporter._session.max_redirects = 0
 
 
 CANCELLED_CALL = "cancelled before it returned (the call's timeout or the agent's deadline)"

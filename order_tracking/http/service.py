@@ -6,7 +6,8 @@ GET  /orders/{order_id}/track/stream   server-sent events: one ``agent`` event p
 GET  /health, /ready                   for orchestrators;  /docs, /openapi.json: the API
 GET  /metrics                          Prometheus metrics (see ``ops/metrics.py``)
 
-Agent failures are data in the JSON, never 500s. Each request is one trace. Agent runs in
+Agent failures are data in the JSON, never 500s; every body is written by the way out
+(``core/outbound.py``: secrets redacted, terminal controls escaped). Each request is one trace. Agent runs in
 flight are bounded across requests, and so are orders in flight (503 beyond that); once the
 hourly spend limit is reached, new orders get 503 with ``Retry-After`` until the window frees.
 :func:`serve` runs it under uvicorn on a socket the CLI has bound.
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import socket
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Depends, FastAPI, HTTPException, Path
 from fastapi.responses import Response, StreamingResponse
 
+from ..core import outbound
 from ..core.order_ids import InvalidOrderId
 from ..core.report import agent_json, order_json
 from ..core.results import AgentResult, OrderReport
@@ -151,14 +152,14 @@ def create_app(
     @app.post(
         "/orders/{order_id}/track", summary="Ask every agent about one order", dependencies=guarded
     )
-    async def track(order_id: str = Path(description=ORDER_ID_DOC)) -> dict[str, Any]:
+    async def track(order_id: str = Path(description=ORDER_ID_DOC)) -> Response:
         order_id = order_id_or_422(order_id)
         await admission.enter()
         try:
             report = await tracker.track_order(order_id, gate=gate)
         finally:
             admission.leave()
-        return order_json(report)
+        return Response(outbound.json_text(order_json(report)), media_type="application/json")
 
     @app.get(
         "/orders/{order_id}/track/stream",
@@ -251,4 +252,4 @@ def _unavailable(detail: str, retry_after: str = "1") -> HTTPException:
 
 
 def _sse(event: str, data: dict[str, Any]) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+    return f"event: {event}\ndata: {outbound.json_text(data)}\n\n"

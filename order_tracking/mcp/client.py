@@ -3,19 +3,23 @@
 One toolset per process, shared by every agent, with its tool list cached. Each agent still
 gets only its own tools, declared from the in-process functions (what the model reads is the
 same either way, and nothing has to be listed before the first model call); a call goes to
-the server through the toolset's tool of that name, within ``TOOLS_MCP_TIMEOUT_S``. Its
-result is turned back into the tools' own shape (the structured content; an MCP tool error
-becomes ``{"status": "error", "error_message": ...}`` with the server's message). A server
-that is down, slow or fails a call becomes that tool's error result and the run's
-``unavailable`` system ("order tools"): the agent says so and the others answer. The toolset
-is closed with the app (``Backends`` closers).
+the server through the toolset's tool of that name, within ``TOOLS_MCP_TIMEOUT_S``.
+
+The server is a peer: its result enters through the way in (``agents/tool_results.py`` on
+``core/inbound.py``), bounded like an HTTP backend's answer (``inbound.MAX_BYTES``, nested at
+most ``inbound.MAX_DEPTH`` deep), every field checked, the id re-checked against this
+process's ``ORDER_ID_PATTERN``, and rebuilt in the tools' own shape by the tools' own code:
+card data or any other field a tool does not return never passes. An MCP tool error becomes
+``{"status": "error", "error_message": ...}`` with the server's message (checked as text). A
+server that is down, slow, fails a call or answers what does not fit becomes that tool's
+error result and the run's ``unavailable`` system ("order tools"): the agent says so and the
+others answer. The toolset is closed with the app (``Backends`` closers).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import re
 import shlex
@@ -32,8 +36,11 @@ from google.adk.tools.mcp_tool.mcp_session_manager import (
 from google.adk.tools.mcp_tool.mcp_toolset import McpToolset
 from mcp import StdioServerParameters
 
+from ..agents.tool_results import FAILED, Refused, checked_result
 from ..agents.tools import Tool, build_tools
 from ..backends import Backends, mock_backends
+from ..core import inbound
+from ..core.order_ids import DEFAULT, OrderIdPattern
 from ..core.workarounds import DeclaredOnceTool
 from ..models.resilience import current_usage, describe_error
 
@@ -84,7 +91,9 @@ def remote_tools(
     )
     stand_in = mock_backends()
     local = build_tools(stand_in, settings.order_ids)  # declarations only: never called
-    remote = McpTools(params, timeout_s=settings.tools_mcp_timeout_s, local=local)
+    remote = McpTools(
+        params, timeout_s=settings.tools_mcp_timeout_s, local=local, order_ids=settings.order_ids
+    )
     backends = Backends(
         stand_in.oms,
         stand_in.carrier,
@@ -99,7 +108,14 @@ def remote_tools(
 class McpTools:
     """The shared toolset, and a tool for each of ``local``'s names that calls it."""
 
-    def __init__(self, connection: Any, *, timeout_s: float, local: Mapping[str, Tool]) -> None:
+    def __init__(
+        self,
+        connection: Any,
+        *,
+        timeout_s: float,
+        local: Mapping[str, Tool],
+        order_ids: OrderIdPattern = DEFAULT,
+    ) -> None:
         # A stdio server's stderr (its start-up lines, its own errors) is not ours to print.
         self._errlog = open(os.devnull, "w")  # noqa: SIM115 - closed in aclose
         self.toolset = McpToolset(
@@ -107,7 +123,7 @@ class McpTools:
             tool_list_cache_ttl_seconds=_LIST_CACHE_S,
             errlog=self._errlog,
         )
-        self.timeout_s = timeout_s
+        self.timeout_s, self.order_ids = timeout_s, order_ids
         server = getattr(connection, "server_params", None)
         self._argv = [server.command, *server.args] if server is not None else []
         self._calls: set[asyncio.Task[Any]] = set()
@@ -131,7 +147,7 @@ class McpTools:
             raise
         except Exception as exc:  # noqa: BLE001 - a server's failure is this tool's error result
             return _unavailable(_reason(exc))
-        return _from_mcp(result)
+        return _from_mcp(result, name, args, self.order_ids)
 
     async def _call(self, name: str, args: dict[str, Any], tool_context: Any) -> Any:
         for tool in await self.toolset.get_tools():
@@ -223,26 +239,33 @@ def _unavailable(why: str) -> dict[str, Any]:
     }
 
 
-def _from_mcp(result: Any) -> dict[str, Any]:
-    """An MCP tool result (as ADK hands it over) in the tools' own shape."""
+def _from_mcp(
+    result: Any, name: str, args: Mapping[str, Any], order_ids: OrderIdPattern = DEFAULT
+) -> dict[str, Any]:
+    """An MCP tool result (as ADK hands it over) for the tool ``name`` called with ``args``,
+    through the way in: in the tools' own shape, or the tool's ``unavailable`` error."""
+    try:
+        inbound.bounded(result, "the answer")
+    except Refused as exc:
+        return _unavailable(f"{exc}")
     if not isinstance(result, Mapping):
         return _unavailable("an answer that is not a tool result")
     if "error" in result and "content" not in result:  # ADK's own account of a failed call
-        return _unavailable(str(result["error"])[:300])
+        return _unavailable(inbound.message(str(result["error"])[:300], "the call failed"))
     content = result.get("content")
     parts = content if isinstance(content, list) else []
     text = "".join(str(p.get("text", "")) for p in parts if isinstance(p, Mapping))
     if result.get("isError"):
-        return {"status": "error", "error_message": text or "The lookup failed."}
+        return {"status": "error", "error_message": inbound.message(text, FAILED)}
     structured = result.get("structuredContent")
     if not isinstance(structured, Mapping):
         try:
-            structured = json.loads(text)
-        except ValueError:
+            structured = inbound.loads(text)
+        except Refused:
             structured = None
     if not isinstance(structured, Mapping):
         return _unavailable("an answer without data")
-    answer = dict(structured)
-    if answer.get("status") == "error" and not isinstance(answer.get("error_message"), str):
-        answer["error_message"] = "The lookup failed."
-    return answer
+    try:
+        return checked_result(name, structured, order_ids, args)
+    except Refused as exc:
+        return _unavailable(f"an answer that does not fit: {exc}")

@@ -6,7 +6,8 @@ same checks before any backend is asked (an id that fails ``ORDER_ID_PATTERN`` n
 one). A result is structured content; an error result is an MCP tool error with the tool's
 own message. Card data never leaves: the payment adapter does not hand it over. Calls in
 flight are bounded. Over HTTP (streamable, stateless) the server wants a key beyond loopback,
-like every server we ship.
+like every server we ship; a ``GET`` (the stream a stateless server never writes to) is
+answered 405 at once instead of hanging.
 """
 
 from __future__ import annotations
@@ -149,6 +150,18 @@ def http_app(
             )
             await send({"type": "http.response.body", "body": _UNAUTHORIZED})
             return
+        elif scope["type"] == "http" and scope.get("method") == "GET":
+            # A GET opens the server-to-client stream, which a stateless server never writes
+            # to: the SDK would hold it open for good. The transport lets a server say 405.
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 405,
+                    "headers": [(b"allow", b"POST"), (b"content-type", b"application/json")],
+                }
+            )
+            await send({"type": "http.response.body", "body": _NO_STREAM})
+            return
         await app(scope, receive, send)
 
     return guarded
@@ -173,6 +186,12 @@ def _loopback_only(host: str) -> TransportSecuritySettings | None:
 # returned an error response").
 _UNAUTHORIZED = (
     b'{"jsonrpc":"2.0","id":null,"error":{"code":-32001,"message":"missing or invalid API key"}}'
+)
+
+
+_NO_STREAM = (
+    b'{"jsonrpc":"2.0","id":null,"error":{"code":-32000,'
+    b'"message":"this server is stateless: no stream to GET; POST requests"}}'
 )
 
 

@@ -29,6 +29,7 @@ Token usage is estimated (about four characters a token) so budgets and traces h
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 import time
@@ -40,14 +41,16 @@ from datetime import date
 from typing import Any, Protocol
 
 import litellm
+import re2
 from litellm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk, ModelResponse
 
 PROVIDER = "offline"
 LATENCY_PARAM = "offline_latency_s"  # a model's LiteLLM parameter: seconds to wait per call
 ORDER_ID_PARAM = "offline_order_id_pattern"  # ORDER_ID_PATTERN, when one is configured
-# The configured order-id pattern for the decision being made (set by ``decide``).
-_ORDER_IDS: ContextVar[re.Pattern[str] | None] = ContextVar("offline_order_ids", default=None)
+# The configured order-id pattern for the decision being made (set by ``decide``), on RE2 as
+# everywhere (linear time: someone's pattern must not hang a model call).
+_ORDER_IDS: ContextVar[Any] = ContextVar("offline_order_ids", default=None)
 _TRIM = ".,;:!?()[]\"'"
 # The longest an order id may be (``order_ids.MAX_ID_CHARS``; not imported: this model knows
 # nothing of the package, only what a real model is told).
@@ -406,6 +409,13 @@ class Reply:
     tool_calls: tuple[tuple[str, dict[str, Any]], ...] = ()
 
 
+@functools.lru_cache(maxsize=8)
+def _re2(pattern: str) -> Any:
+    options = re2.Options()
+    options.log_errors = False
+    return re2.compile(pattern, options)
+
+
 def decide(
     messages: Sequence[Mapping[str, Any]],
     tools: Iterable[Mapping[str, Any]] | None,
@@ -415,7 +425,7 @@ def decide(
     """The offline model's whole policy: pure, deterministic, no I/O. ``answer_formats``
     holds each agent's answer format by agent name; ``order_id_pattern`` the configured
     ``ORDER_ID_PATTERN``, if any."""
-    token = _ORDER_IDS.set(re.compile(order_id_pattern) if order_id_pattern else None)
+    token = _ORDER_IDS.set(_re2(order_id_pattern) if order_id_pattern else None)
     try:
         return _decide(messages, tools, answer_formats)
     finally:

@@ -5,13 +5,14 @@ the order, agent and trace the record was written for.
 The order and agent come from :func:`log_context`, which the runner enters around an order
 and an agent's run; the trace id is OpenTelemetry's current span's (the order's trace: the
 runner makes its root span current). Records are redacted before any formatter sees them
-(``redaction.install_log_redaction``).
+(``redaction.install_log_redaction``), and written by the way out (``core/outbound.py``): a
+message that carries a peer's text cannot move the cursor, clear the screen or start a line
+that looks like another record (its control characters, line breaks included, are escaped).
 """
 
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import sys
 from collections.abc import Iterator
@@ -19,9 +20,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from ..core import outbound
+
 __all__ = [
     "LIBRARY_LOGGERS",
     "JsonFormatter",
+    "TextFormatter",
     "adopt_library_handlers",
     "configure_logging",
     "json_active",
@@ -42,6 +46,7 @@ LIBRARY_LOGGERS = (
     "monocle_apptrace",
     "mcp",
     "opentelemetry",
+    "temporalio",  # the SDK's own and its core's (forwarded: see temporal/_client.runtime)
 )
 OURS = "order_tracking"
 
@@ -95,7 +100,32 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             line["exception"] = record.exc_text or self.formatException(record.exc_info)
-        return json.dumps(line, ensure_ascii=False, default=str)
+        return outbound.json_text(line)
+
+
+class TextFormatter(logging.Formatter):
+    """The human format, one line per record: the message's control characters escaped
+    (a traceback after it keeps its lines, its other control characters escaped too)."""
+
+    def __init__(self) -> None:
+        super().__init__(_TEXT_FORMAT)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        return outbound.escaped(super().formatMessage(record))
+
+    def format(self, record: logging.LogRecord) -> str:
+        # The traceback, made by the redacting record factory, is the record's: escaped for
+        # this handler only.
+        kept = record.exc_text
+        if kept:
+            record.exc_text = outbound.escaped(kept, keep_lines=True)
+        try:
+            return super().format(record)
+        finally:
+            record.exc_text = kept
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
+        return outbound.escaped(super().formatException(ei), keep_lines=True)
 
 
 _MARK = "_order_tracking_handler"  # handlers this module added (and may take away again)
@@ -126,7 +156,7 @@ def configure_logging(mode: LoggingMode, log_format: str = "text") -> None:
         adopt_library_handlers()
     elif mode == "verbose":
         if not root.handlers:  # what logging.basicConfig does, with a handler we can remove
-            root.addHandler(_marked(logging.Formatter(_TEXT_FORMAT)))
+            root.addHandler(_marked(TextFormatter()))
             root.setLevel(logging.WARNING)
         ours.setLevel(logging.NOTSET)
     if mode == "quiet":
@@ -165,4 +195,4 @@ def say(message: str, level: int = logging.INFO, logger: str = "order_tracking.c
     if _json_active:
         logging.getLogger(logger).log(level, "%s", message)
     else:
-        print(message, file=sys.stderr)
+        print(outbound.line(message), file=sys.stderr)

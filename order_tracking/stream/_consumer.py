@@ -117,20 +117,21 @@ class Handling:
 
     async def _answer(self, delivery: Delivery, event: Event) -> None:
         opts = self.options
+        assert self.answered_ids is not None
+        answered = self.answered_ids
+        # Asked first: an event answered already is acknowledged however often it came.
+        if await self.retrying("answered ids", lambda: answered.seen(event.id)):
+            log.info("event already answered: acknowledged, not answered again")
+            self.metrics.duplicates.inc()
+            self._count("already_answered")
+            await delivery.ack()
+            return
         failures, last_error = self._failures.get(event.id, (0, ""))
         attempts = max(delivery.delivered, failures + 1)
         if attempts > opts.max_deliveries:
             why = f" (last failure: {last_error})" if last_error else ""
             reason = f"delivered {attempts} times without an answer{why}"
             await self._dead_letter(delivery, reason, event.id, "poison")
-            return
-        assert self.answered_ids is not None
-        answered = self.answered_ids
-        if await self.retrying("answered ids", lambda: answered.seen(event.id)):
-            log.info("event already answered: acknowledged, not answered again")
-            self.metrics.duplicates.inc()
-            self._count("already_answered")
-            await delivery.ack()
             return
         await self._room(delivery)
         try:
@@ -144,20 +145,21 @@ class Handling:
             await self._give_back(delivery)
             return
         body = result_message(event, report)
-        await self.retrying("result", lambda: self._publish_result(body, event.id))
+        if self.options.results is None:  # a closed stdout is no outage: not retried
+            assert self.write_line is not None
+            self.write_line(body)
+        else:
+            topic = self.options.results
+            await self.retrying(
+                "result",
+                lambda: self.transport.publish(body, topic, key=event.id, headers={}),
+            )
         await self.retrying("answered ids", lambda: answered.remember(event.id))
         await delivery.ack()
         self._failures.pop(event.id, None)
         self._count("answered")
         self.metrics.answered.inc()
         log.info("event answered")
-
-    async def _publish_result(self, body: bytes, event_id: str) -> None:
-        if self.options.results is None:
-            assert self.write_line is not None
-            self.write_line(body)
-        else:
-            await self.transport.publish(body, self.options.results, key=event_id, headers={})
 
     async def _dead_letter(
         self, delivery: Delivery, reason: str, event_id: str | None, kind: str

@@ -1,6 +1,12 @@
 """The messages on the stream: an order question coming in (checked here, once, as it enters:
 every message is from a stranger), the report going out, and a dead letter saying why a
 message was not answered. The shapes are published in ``event.schema.json`` (``SCHEMA_PATH``).
+
+The stream is one more surface on the one way in and the one way out: an event's JSON and
+its fields are checked by ``core/inbound.py`` (the same JSON rules, printable text, card data
+refused, the order id by this process's pattern), and what goes back on the stream (the
+report, a dead letter quoting a message) by ``core/outbound.py`` (secrets redacted, what a
+terminal acts on escaped).
 """
 
 from __future__ import annotations
@@ -11,9 +17,9 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from ..core.order_ids import InvalidOrderId, OrderIdPattern
+from ..core import inbound, outbound
+from ..core.order_ids import OrderIdPattern
 from ..core.report import order_json
 from ..core.results import OrderReport
 
@@ -38,7 +44,6 @@ MAX_EVENT_BYTES = 64 * 1024
 MAX_EVENT_ID_CHARS = 128
 MAX_QUESTION_CHARS = 1_000
 QUOTED_BYTES = 2_048
-_EVENT_ID = re.compile(rf"[!-~]{{1,{MAX_EVENT_ID_CHARS}}}")  # printable ASCII, no space
 # W3C Trace Context, version 00: trace id and parent span id in lower-case hex, not all zero.
 _TRACEPARENT = re.compile(r"00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
 _FIELDS = {"id", "order_id", "question"}
@@ -65,17 +70,6 @@ class Event:
     traceparent: str | None = None
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [k for k, _ in pairs]
-    if len(set(keys)) != len(keys):  # which one counts would depend on the parser
-        raise Rejected("a field appears twice")
-    return dict(pairs)
-
-
-def _no_constant(name: str) -> Any:
-    raise Rejected(f"not JSON ({name} is not a JSON number)")
-
-
 def _text(value: object, field: str, limit: int) -> str:
     if not isinstance(value, str):
         raise Rejected(f"{field} must be a string, got {_json_type(value)}")
@@ -95,17 +89,9 @@ def check_event(
     if len(body) > max_bytes:
         raise Rejected(f"message is {len(body)} bytes, more than {max_bytes}")
     try:
-        data = json.loads(
-            body.decode("utf-8"),
-            object_pairs_hook=_no_duplicates,
-            parse_constant=_no_constant,
-        )
-    except UnicodeDecodeError:
-        raise Rejected("not JSON (not UTF-8 text)") from None
-    except json.JSONDecodeError as exc:
-        raise Rejected(f"not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
-    except RecursionError:
-        raise Rejected("not JSON we read (nested too deep)") from None
+        data = inbound.loads(body, max_bytes=max_bytes, constants=False)
+    except inbound.Refused as exc:
+        raise Rejected(str(exc)) from None
     if not isinstance(data, dict):
         raise Rejected(f"an event is a JSON object, got {_json_type(data)}")
     unknown = sorted(set(data) - _FIELDS)
@@ -113,22 +99,26 @@ def check_event(
         raise Rejected(f"unknown field {_quoted(unknown[0])} (fields: id, order_id, question)")
     if "id" not in data:
         raise Rejected("no id")
-    event_id = _text(data["id"], "id", MAX_EVENT_ID_CHARS)
-    if not _EVENT_ID.fullmatch(event_id):
-        raise Rejected("id must be printable ASCII without spaces")
+    try:
+        event_id = inbound.code(
+            _text(data["id"], "id", MAX_EVENT_ID_CHARS), "id", limit=MAX_EVENT_ID_CHARS
+        )
+    except inbound.Refused as exc:
+        raise Rejected(str(exc)) from None
     try:
         if "order_id" not in data:
             raise Rejected("no order_id")
-        raw_order = _text(data["order_id"], "order_id", 1_000)
-        try:
-            order_id = pattern.parse(raw_order, strip=False)
-        except InvalidOrderId as exc:
-            raise Rejected(str(exc)) from None
+        order_id = inbound.order_id(_text(data["order_id"], "order_id", 1_000), pattern)
         question = data.get("question")
         if question is not None:
             question = _text(question, "question", MAX_QUESTION_CHARS)
-            if not question.isprintable():  # no control, format or line-break characters
-                raise Rejected("question must be printable text (no control characters)")
+            # Card data refused, control characters, and (stricter for a question that reaches
+            # a prompt) format and separator characters too.
+            inbound.text(question, "question", limit=MAX_QUESTION_CHARS)
+            if not question.isprintable():
+                raise Rejected("question: must be printable text")
+    except inbound.Refused as exc:
+        raise Rejected(str(exc), event_id) from None
     except Rejected as exc:
         raise Rejected(exc.reason, event_id) from None
     traceparent = headers.get("traceparent")
@@ -164,15 +154,15 @@ def result_message(event: Event, report: OrderReport) -> bytes:
     data = {"event_id": event.id, **order_json(report)}
     if event.question is not None:
         data["question"] = event.question
-    return json.dumps(data, ensure_ascii=False).encode()
+    return outbound.json_text(data).encode()
 
 
 def dead_letter(
     reason: str, body: bytes, *, event_id: str | None, delivered: int, consumer: str
 ) -> bytes:
     """Why a message was not answered, with as much of it as is safe to quote: its first
-    ``QUOTED_BYTES`` as text (undecodable bytes replaced; the JSON is ASCII, so no control
-    character reaches whoever reads it raw)."""
+    ``QUOTED_BYTES`` as text (undecodable bytes replaced), through the way out: secrets it
+    echoes redacted, and ASCII JSON, so no control character reaches whoever reads it raw."""
     quoted = body[:QUOTED_BYTES].decode("utf-8", errors="replace")
     data = {
         "reason": reason,
@@ -183,4 +173,4 @@ def dead_letter(
         "payload": quoted,
         "truncated": len(body) > QUOTED_BYTES,
     }
-    return json.dumps(data, ensure_ascii=True).encode()
+    return outbound.json_text(data, ascii_only=True).encode()

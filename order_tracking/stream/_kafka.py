@@ -43,6 +43,7 @@ class KafkaTransport(FastStreamTransport):
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.MANUAL,
             max_workers=where.concurrency,
+            no_reply=True,  # a reply_to header is a stranger's subject: never publish there
             decoder=raw_body,
         )
         self._subscribed(subscriber, handler)

@@ -83,10 +83,11 @@ class NatsTransport(FastStreamTransport):
             stream=self._stream(where.topic),
             durable=where.group,
             config=config,
-            # One at a time: a fetched event waits in no buffer, unwatched, for a free slot.
+            # One at a time: at most one fetched event waits, unwatched, for a free slot.
             pull_sub=PullSub(batch_size=1, timeout=FETCH_TIMEOUT_S),
             ack_policy=AckPolicy.MANUAL,
             max_workers=where.concurrency,
+            no_reply=True,  # a reply_to header is a stranger's subject: never publish there
             decoder=raw_body,
         )
         self._subscribed(subscriber, handler)

@@ -1,6 +1,7 @@
 """Redis streams: each topic is a stream read by a consumer group (XREADGROUP); what a
 member took and never acknowledged (it died) is claimed by another once it has been idle for
-the redelivery time (XAUTOCLAIM, a second subscription on the same group); answered event ids
+the redelivery time (XAUTOCLAIM, a second subscription on the same group; a member working on
+an entry keeps it fresh by claiming it again itself); answered event ids
 are keys with a TTL (one per event, so each expires on its own)."""
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class RedisTransport(FastStreamTransport):
         from faststream.redis import StreamSub
 
         self._groups.add((where.topic, where.group))
+        self._consumer = where.consumer
         idle_ms = max(1, int(where.redeliver_after_s * 1000))
         for claim in (None, idle_ms):  # new entries, then those abandoned by a member
             subscriber = self.broker.subscriber(
@@ -43,6 +45,8 @@ class RedisTransport(FastStreamTransport):
                 ),
                 ack_policy=AckPolicy.MANUAL,
                 max_workers=max(1, where.concurrency // 2) if claim else where.concurrency,
+                message_format=_checked_format(),
+                no_reply=True,  # a reply_to header is a stranger's subject: never publish there
                 decoder=brokers.raw_body,
             )
             self._subscribed(subscriber, handler)
@@ -83,13 +87,41 @@ class RedisTransport(FastStreamTransport):
 
     def delivery(self, message: Any) -> Delivery:
         counts = message.raw_message.get("delivery_counts") or [0]
+        raw = message.raw_message
+
+        async def progress() -> None:
+            # Redis has no "in progress": claiming the entry again (to this consumer, JUSTID:
+            # its delivery count unchanged) makes it fresh, so no member claims it as idle.
+            await self.broker._connection.xclaim(
+                raw["channel"], message.group, self._consumer, 0, raw["message_ids"], justid=True
+            )
+
         return Delivery(
             body=message.body,
             headers=dict(message.headers or {}),
             delivered=int(counts[0] or 0) + 1,  # earlier deliveries (XPENDING's) + this one
             ack=message.ack,
             abandon=message.nack,  # stays pending: claimed again once idle
+            progress=progress,
         )
+
+
+def _checked_format() -> Any:
+    """FastStream's message format, except that an envelope whose headers are not a mapping
+    is none: FastStream's parser would fail on it before the consumer saw the message (left
+    pending, claimed again forever, never dead-lettered). Its bytes reach the consumer as
+    they came, and are dead-lettered with the reason. Headers that are not text are dropped."""
+    from faststream.redis.parser import BinaryMessageFormatV1
+
+    class CheckedFormat(BinaryMessageFormatV1):
+        @classmethod
+        def parse(cls, data: bytes) -> tuple[bytes, dict[str, Any]]:
+            body, headers = super().parse(data)
+            if not isinstance(headers, dict):
+                return data, {}
+            return body, {k: v for k, v in headers.items() if isinstance(v, str)}
+
+    return CheckedFormat
 
 
 class RedisAnswered:

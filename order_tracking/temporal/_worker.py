@@ -12,7 +12,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from ..async_runner.app import App
 from ._activities import AgentActivities
-from ._client import connect
+from ._client import TemporalUnavailable, connect, reason
 from ._tracing import trace_interceptors
 from ._workflow import TrackOrderWorkflow
 
@@ -54,7 +54,12 @@ async def run_worker(
         max_task_queue_activities_per_second=runs_per_second,
         graceful_shutdown_timeout=timedelta(seconds=app.limits.deadline_s or 60),
     )
-    async with worker:
-        if started is not None:
-            started.set()
-        await stop.wait()
+    try:
+        async with worker:
+            if started is not None:
+                started.set()
+            await stop.wait()
+    except RuntimeError as exc:  # the SDK's fatal worker error (an unknown namespace, say)
+        raise TemporalUnavailable(
+            f"the worker stopped on {address}, namespace {namespace}: {reason(exc)}"
+        ) from None

@@ -26,6 +26,8 @@ HEARTBEAT_S = 2.0
 # worker whose event loop is saturated by CPU-bound agent runs (100 at once on two cores in the
 # benchmark) missed 6 s and had its live runs retried elsewhere.
 HEARTBEAT_TIMEOUT_S = 15.0
+MAX_AGENTS = 32  # agents one order asks; the worker runs only those it has
+BACKSTOP_MAX_S = 86_400.0  # the longest any deadline may be (settings' DAY_S)
 # Another worker may retry an agent whose worker died; an answer (any status) is final.
 RETRIES = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -38,17 +40,22 @@ RETRIES = RetryPolicy(
 class TrackOrderWorkflow:
     @workflow.run
     async def run(self, request: OrderRequest) -> list[AgentData]:
+        # The input is anyone's who can reach the server: each agent once, a bounded number of
+        # them, a backstop that is a real duration. The worker checks the rest (the id, its
+        # own limits) before anything runs.
+        agents = list(dict.fromkeys(request.agents))[:MAX_AGENTS]
+        backstop = min(max(float(request.deadline_s), 1.0), BACKSTOP_MAX_S) + 30
         calls = [
             workflow.execute_activity(
                 ACTIVITY,
                 request.for_agent(agent),
                 result_type=AgentData,
                 # The agent's own deadline ends its run; this is the backstop past it.
-                start_to_close_timeout=timedelta(seconds=request.deadline_s + 30),
+                start_to_close_timeout=timedelta(seconds=backstop),
                 heartbeat_timeout=timedelta(seconds=HEARTBEAT_TIMEOUT_S),
                 retry_policy=RETRIES,
             )
-            for agent in request.agents
+            for agent in agents
         ]
         results = await asyncio.gather(*calls, return_exceptions=True)
         # An agent whose every attempt failed is that agent's error, never the order's: the
@@ -63,7 +70,7 @@ class TrackOrderWorkflow:
                 error=f"the agent run failed on every attempt ({_cause(result)})",
                 elapsed_s=0.0,
             )
-            for agent, result in zip(request.agents, results, strict=True)
+            for agent, result in zip(agents, results, strict=True)
         ]
 
 

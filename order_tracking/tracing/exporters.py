@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from ..core.settings import Settings
 from ..core.values import ConfigError
+from ..core.workarounds import without_redirects
 from .export import MonocleSpansOnly, RedactingExporter
 
 __all__ = ["Bounded", "check_exporters", "remote_processors"]
@@ -108,5 +109,7 @@ def _exporters(settings: Settings) -> list[tuple[str, SpanExporter, float]]:
         # Endpoint, headers, certificates, compression: OTEL_EXPORTER_OTLP_* as the exporter
         # reads them. Its default timeout (10 s, retried within it) is bounded too.
         timeout_s = settings.otlp_export_timeout_s
-        chosen.append(("otlp", _monocle_exporter("otlp", timeout=timeout_s), timeout_s))
+        exporter = _monocle_exporter("otlp", timeout=timeout_s)
+        without_redirects(exporter)
+        chosen.append(("otlp", exporter, timeout_s))
     return chosen

@@ -128,6 +128,10 @@ def test_coordinator_routes_an_order_question_over_http(server):
         "agentic.tool.invocation",
         "inference",
     }
+    # A newcomer's first chat is clean: the turn logged four "ERROR … Failed to detach
+    # context" tracebacks from Monocle's wrapper around ADK's async generators.
+    log = (traces / "server.log").read_text()
+    assert "Failed to detach context" not in log and "Traceback" not in log, log[-3000:]
 
 
 def test_streaming_follow_up_keeps_the_order_id(server):

@@ -159,7 +159,8 @@ async def test_a_configured_pattern_decides_what_an_order_id_is():
             "items": [{"sku": "sku-x", "name": "X", "quantity": 3}],
         }
     ]
-    tools = build_tools(mock_backends(records), OrderIdPattern(r"#W[0-9]{7}"))
+    pattern = OrderIdPattern(r"#W[0-9]{7}")
+    tools = build_tools(mock_backends(records, order_ids=pattern), pattern)
     result = await tools["get_order_status"]("#W2611340")
     assert (result["order_status"], result["item_count"]) == ("pending", 1)
     refused = await tools["get_order_status"]("ORD-1001")

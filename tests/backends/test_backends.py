@@ -18,6 +18,7 @@ from helpers import (
     REPO_ROOT,
     backend_setting,
     load_trace,
+    lookup,
     run_cli,
 )
 from hypothesis import HealthCheck, given, settings
@@ -25,6 +26,7 @@ from hypothesis import strategies as st
 
 from order_tracking.backends import BackendConfig, BackendUnavailable, mock_backends
 from order_tracking.backends._http import HttpBackends
+from order_tracking.core.order_ids import OrderIdPattern
 from order_tracking.core.settings import ConfigError, Settings
 from order_tracking.http.backend_api import create_backends_app
 
@@ -314,14 +316,8 @@ async def test_any_answer_is_a_record_none_or_unavailable_never_a_crash(body, st
         return httpx.Response(status, content=json.dumps(body).encode())
 
     client = _client(handler, retries=0)
-    call = {
-        "oms": lambda: client.oms.get_order("ORD-1"),
-        "carrier": lambda: client.carrier.get_shipment("ORD-1"),
-        "warehouse": lambda: client.warehouse.get_stock(["SKU-1"]),
-        "payments": lambda: client.payments.get_payment("ORD-1"),
-    }[system]
     try:
-        await call()
+        await lookup(client, system, "ORD-1", "SKU-1")
     except BackendUnavailable as exc:
         assert "\n" not in str(exc)
 
@@ -514,9 +510,77 @@ async def test_ids_are_stored_spellings_and_may_hold_a_slash_over_http():
             "payment": {"status": "authorized", "amount": 1, "currency": "USD"},
         }
     ]
-    app = create_backends_app(mock_backends(records))
-    client = _client(None)
+    pattern = OrderIdPattern("[a-z]{2}/[0-9]")  # as written, case-sensitively
+    app = create_backends_app(mock_backends(records, order_ids=pattern))
+    client = _client(None, order_ids=pattern)
     client._transport = httpx.ASGITransport(app)
     order = await client.oms.get_order("AB/1")
     payment = await client.payments.get_payment("AB/1")
     assert (order.order_id, payment.order_id) == ("ab/1", "ab/1")
+
+
+# --- Records from a stranger's system or file (issue 22) ------------------------------------
+
+_ORDER_BODY = {
+    "order_id": "ORD-1",
+    "status": "shipped",
+    "placed_date": "2024-01-01",
+    "items": [{"sku": "SKU-1", "name": "Thing", "quantity": 1}],
+}
+
+
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ({"status": "in\u001b[2Jtransit"}, "status: has control characters"),
+        ({"items": [{"sku": "S", "name": "Ear\u001b]0;x\u0007buds", "quantity": 1}]}, "has control"),
+        ({"items": [{"sku": "S", "name": "4111 1111 1111 1111", "quantity": 1}]}, "card number"),
+        ({"order_id": "ORD-2"}, "order_id: the answer is for another order"),
+        ({"order_id": "ORD-1\n"}, "order_id: has control characters"),
+        ({"placed_date": "yesterday"}, "placed_date: must be a date"),
+        ({"status": "s" * 65}, "status: longer than 64 characters"),
+    ],
+)
+async def test_a_record_that_does_not_fit_is_the_system_failing(change, reason):
+    client = _client(lambda r: httpx.Response(200, json={**_ORDER_BODY, **change}), retries=0)
+    with pytest.raises(BackendUnavailable, match=reason):
+        await client.oms.get_order("ORD-1")
+
+
+async def test_a_duplicate_field_in_an_answer_is_refused():
+    body = b'{"order_id":"ORD-1","status":"captured","amount":1,"amount":999,"currency":"USD"}'
+    client = _client(lambda r: httpx.Response(200, content=body), retries=0)
+    with pytest.raises(BackendUnavailable, match="amount: the field appears twice"):
+        await client.payments.get_payment("ORD-1")
+
+
+async def test_stock_for_a_sku_not_asked_for_is_refused():
+    body = {"items": [{"sku": "SKU-9", "name": "Other", "on_hand": 1}]}
+    client = _client(lambda r: httpx.Response(200, json=body), retries=0)
+    with pytest.raises(BackendUnavailable, match="a SKU that was not asked for"):
+        await client.warehouse.get_stock(["SKU-1"])
+
+
+async def test_a_database_row_that_does_not_fit_is_the_system_failing(article_db, tmp_path):
+    """A database file is a peer too: one written by hand (or by another program) with a
+    control sequence in a status, a card number in a name, is refused like an HTTP answer."""
+    import shutil
+    import sqlite3
+
+    from order_tracking.backends._sqlite import SqliteBackend
+
+    db = tmp_path / "edited.db"
+    shutil.copy(article_db, db)
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE orders SET status = 'shipped\x1b[2J' WHERE order_id = 'ORD-1001'")
+        connection.execute(
+            "UPDATE order_items SET name = 'card 4111111111111111' WHERE order_id = 'ORD-1002'"
+        )
+    backend = SqliteBackend.open(db)
+    try:
+        for order_id, reason in [("ORD-1001", "status: has control"), ("ORD-1002", "card number")]:
+            with pytest.raises(BackendUnavailable, match=reason):
+                await backend.get_order(order_id)
+        assert (await backend.get_order("ord-1003")).order_id == "ORD-1003"
+    finally:
+        await backend.aclose()

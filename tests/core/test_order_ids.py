@@ -11,7 +11,13 @@ from helpers import run_cli
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from order_tracking.core.order_ids import MAX_LINE_BYTES, InvalidOrderId, OrderIds, parse_order_id
+from order_tracking.core.order_ids import (
+    MAX_LINE_BYTES,
+    InvalidOrderId,
+    OrderIdPattern,
+    OrderIds,
+    parse_order_id,
+)
 
 ID = re.compile(r"ORD-[0-9]{1,12}")
 
@@ -101,3 +107,81 @@ def test_the_offline_models_copy_of_the_id_length_is_the_same():
     from order_tracking.models import offline as offline_model
 
     assert offline_model._MAX_ID_CHARS == MAX_ID_CHARS
+
+
+# --- ORDER_ID_PATTERN is someone's input (issue 22, items 1, 9 and 12) ----------------------
+
+
+def test_a_pattern_with_hash_takes_hash_ids_from_a_file():
+    """The README's own pattern: ``#W2611340`` lines are ids, not comments; ``# note`` still
+    is one, and a mistyped ``#W`` id is named, never dropped."""
+    pattern = OrderIdPattern("#W[0-9]{7}")
+    data = b"#W2611340\n# a note\n#W1000001  # vip\n\n#"
+    with OrderIds([], io.BytesIO(data), "ids.txt", pattern) as ids:
+        assert list(ids) == ["#W2611340", "#W1000001"]
+    with pytest.raises(InvalidOrderId, match=r"^ids\.txt, line 2: invalid order id '#W26'"):
+        OrderIds([], io.BytesIO(b"#W2611340\n#W26\n"), "ids.txt", pattern)
+
+
+def test_hash_ids_on_the_command_line_from_a_file(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("ORDER_ID_PATTERN", "#W[0-9]{7}")
+    path = tmp_path / "ids.txt"
+    path.write_text("#W2611340\nORD-1001\n")
+    code, out, err = run_cli(capsys, "--file", str(path), "--json")
+    # Read as ids: the second is refused by name (before, both were comments: "no order id").
+    assert (code, out) == (2, "")
+    assert err.startswith(f"track-order: error: {path}, line 2: invalid order id 'ORD-1001'")
+
+
+@pytest.mark.parametrize(
+    "pattern, message",
+    [
+        ("a{99999999999}", "ORDER_ID_PATTERN repeats more than 1000 times"),
+        ("a{2,5000}", "ORDER_ID_PATTERN repeats more than 1000 times"),
+        (r"(\w)\1", "ORDER_ID_PATTERN is not a regular expression RE2 accepts"),
+        (r"(?<=#)W[0-9]+", "ORDER_ID_PATTERN is not a regular expression RE2 accepts"),
+        ("[a-", "ORDER_ID_PATTERN is not a regular expression RE2 accepts"),
+    ],
+)
+def test_an_unusable_pattern_is_one_line_at_start_up(capsys, monkeypatch, pattern, message):
+    monkeypatch.setenv("ORDER_ID_PATTERN", pattern)
+    code, out, err = run_cli(capsys, "ORD-1001")
+    assert (code, out) == (2, "")
+    assert err.startswith(f"track-order: error: {message}") and err.count("\n") == 1
+    assert "Traceback" not in err and "Error parsing" not in err  # nor RE2's own log line
+
+
+def test_a_posix_class_pattern_says_nothing_of_its_own():
+    import warnings
+
+    from order_tracking.core.settings import Settings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Python's re printed "FutureWarning: Possible nested set"
+        ids = Settings.from_env({"ORDER_ID_PATTERN": "[[:digit:]]+"}).order_ids
+        assert ids.parse("1001") == "1001" and not ids.matches("10a1")
+
+
+def test_a_catastrophic_pattern_cannot_hang_the_process(tmp_path):
+    """``(a+)+$`` against 40 a's and a '!' backtracks 2**40 steps in Python's re (only kill -9
+    stopped it); RE2 answers at once. The timeout is the hang detector, not a measurement."""
+    import os
+    import subprocess
+
+    from helpers import TRACK_ORDER
+
+    env = {**os.environ, "ORDER_ID_PATTERN": "(a+)+$"}
+    done = subprocess.run(
+        [TRACK_ORDER, "a" * 40 + "!", "a" * 40],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"track-order: error: invalid order id '{'a' * 40}!': "
+        "expected an id matching ORDER_ID_PATTERN '(a+)+$'\n"
+    )
+    assert OrderIdPattern("(a+)+$").matches("a" * 5000 + "!") is False

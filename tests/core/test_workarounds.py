@@ -214,3 +214,65 @@ async def test_uvicorns_h11_protocol_has_no_request_timeout_and_ours_adds_one(se
     assert not await closed("h11")
     assert await closed(workarounds.bounded_h11_protocol(0.5, 100))
     assert await closed(workarounds.bounded_h11_protocol(30, 0))  # over the limit: at once
+
+
+def test_monocle_still_detaches_a_generators_span_from_a_copied_context(caplog):
+    """What ``quiet_foreign_context_detach`` works around, reproduced: a span opened inside an
+    async generator, the generator closed from a task whose context is a copy of the one the
+    span was opened in (as the event loop's finaliser does with the generators ADK leaves
+    unfinished). Monocle's guard lets the detach through and OpenTelemetry logs an ERROR; the
+    filter drops exactly that record, and lets any other through."""
+    import logging
+
+    from monocle_apptrace.instrumentation.common.wrapper import start_as_monocle_span
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tracer = TracerProvider().get_tracer("test")
+
+    async def generator():
+        with start_as_monocle_span(tracer, "s", True):
+            yield 1
+            yield 2
+
+    async def left_unfinished() -> None:
+        started = generator()
+        await started.__anext__()
+        await asyncio.create_task(started.aclose())
+
+    logger = logging.getLogger("opentelemetry.context")
+    kept = list(logger.filters)
+    for f in kept:
+        logger.removeFilter(f)
+    try:
+        with caplog.at_level(logging.ERROR, "opentelemetry.context"):
+            asyncio.run(left_unfinished())
+        assert [r.getMessage() for r in caplog.records] == ["Failed to detach context"] * 4
+        caplog.clear()
+        workarounds.quiet_foreign_context_detach()
+        workarounds.quiet_foreign_context_detach()  # idempotent
+        with caplog.at_level(logging.ERROR, "opentelemetry.context"):
+            asyncio.run(left_unfinished())
+            logger.error("Failed to detach context")  # not Monocle's: kept
+        assert [r.getMessage() for r in caplog.records] == ["Failed to detach context"]
+        assert len([f for f in logger.filters if f not in kept]) == 1
+    finally:
+        for f in list(logger.filters):
+            logger.removeFilter(f)
+        for f in kept:
+            logger.addFilter(f)
+
+
+def test_the_otlp_exporter_still_keeps_its_requests_session_where_we_reach_it():
+    """``without_redirects`` sets ``max_redirects`` on the exporter's private ``_session``
+    (what it follows redirects with: ``tests/tracing/test_otlp.py`` shows the effect)."""
+    import requests
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    exporter = OTLPSpanExporter(endpoint="http://127.0.0.1:9/v1/traces")
+    try:
+        assert isinstance(exporter._session, requests.Session)
+        assert exporter._session.max_redirects > 0  # requests' default: redirects followed
+        workarounds.without_redirects(exporter)
+        assert exporter._session.max_redirects == 0
+    finally:
+        exporter.shutdown()

@@ -160,10 +160,10 @@ async def test_the_422_follows_the_configured_order_id_pattern():
             "items": [{"sku": "SKU-APL-01", "name": "Wireless earbuds", "quantity": 1}],
         }
     ]
-    settings = Settings(
-        default_model=OFFLINE_MODEL, order_ids=OrderIdPattern(r"[0-9]{3}-[0-9]{7}-[0-9]{7}")
-    )
-    app = create_app(build(settings, backends=mock_backends(records), traced=False))
+    pattern = OrderIdPattern(r"[0-9]{3}-[0-9]{7}-[0-9]{7}")
+    settings = Settings(default_model=OFFLINE_MODEL, order_ids=pattern)
+    backends = mock_backends(records, order_ids=pattern)
+    app = create_app(build(settings, backends=backends, traced=False))
     transport = httpx.ASGITransport(app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         refused = await client.post("/orders/ORD-1001/track")
@@ -478,3 +478,27 @@ async def test_the_servers_sockets_answer_without_nagle_delays():
             await asyncio.sleep(0.01)
         writer.close()
     assert accepted and accepted[0] != 0
+
+
+def test_bodies_and_events_leave_through_the_way_out(tracing, stub, monkeypatch):
+    """A model that echoes the provider's key and prints terminal controls: the key is
+    redacted in the JSON body and in every server-sent event, and what a terminal would act
+    on is escaped (C1 controls and direction overrides too, which JSON allows raw)."""
+    from helpers import scripted_models
+
+    from order_tracking.core.redaction import register_secret_values
+
+    key = "sk-live-served-echo-00ff11ee22dd33cc"
+    register_secret_values([key])
+    said = f"Status: shipped {key}\x1b]0;x\x07\x9b2J\u202e"
+    models = scripted_models({"order_status_agent": {"rewrite": lambda _text: said}})
+    settings = Settings(default_model=OFFLINE_MODEL, answer_check="off")
+    with serving(create_app(build(settings, models=models))) as url:
+        response = httpx.post(f"{url}/orders/ORD-1001/track", timeout=60)
+        with httpx.stream("GET", f"{url}/orders/ORD-1001/track/stream", timeout=60) as streamed:
+            raw = "".join(streamed.iter_text())
+    for body in (response.text, raw):
+        assert key not in body and "[REDACTED]" in body
+        assert not any(c in body for c in "\x1b\x07\x9b\u202e")
+    texts = {a["agent"]: a["text"] for a in response.json()["agents"]}
+    assert texts["order_status_agent"] == said.replace(key, "[REDACTED]")

@@ -125,6 +125,10 @@ async def test_no_card_data_leaves():
         ({"order_id": "ORD-" + "1" * 100_000}, "That order id is too long to be valid."),
         ({"order_id": "ORD-99x"}, "That is not an order id (invalid order id 'ORD-99x'"),
         ({"order_id": "ORD-1\n001"}, "That order id has characters no order id has."),
+        # Stripped to ORD-1001 and answered; the README says an id with a line break is refused.
+        ({"order_id": "ORD-1001\n"}, "That order id has characters no order id has."),
+        ({"order_id": "\tORD-1001"}, "That order id has characters no order id has."),
+        ({"order_id": "ORD-1001\x1b[2J"}, "That order id has characters no order id has."),
         ({"order_id": "  "}, "Give an order id as a non-empty string."),
     ],
 )

@@ -166,24 +166,39 @@ def test_the_setting_is_a_url_or_a_command():
         Settings.from_env({"TOOLS_MCP_URL": "'unclosed"})
 
 
+PAYMENT = {
+    "status": "success",
+    "order_id": "ORD-1",
+    "payment_status": "captured",
+    "amount": 1.5,
+    "currency": "USD",
+}
+
+
 def test_mcp_results_become_the_tools_shape():
-    ok = {
-        "content": [],
-        "structuredContent": {"status": "success", "order_id": "ORD-1"},
-        "isError": False,
-    }
-    assert _from_mcp(ok) == {"status": "success", "order_id": "ORD-1"}
+    asked = {"order_id": "ORD-1"}
+    ok = {"content": [], "structuredContent": PAYMENT, "isError": False}
+    assert _from_mcp(ok, "get_payment_status", asked) == PAYMENT
     error = {"content": [{"type": "text", "text": "Order ORD-9 not found."}], "isError": True}
-    assert _from_mcp(error) == {"status": "error", "error_message": "Order ORD-9 not found."}
-    text_only = {"content": [{"type": "text", "text": json.dumps({"status": "success"})}]}
-    assert _from_mcp(text_only) == {"status": "success"}
+    assert _from_mcp(error, "get_payment_status", asked) == {
+        "status": "error",
+        "error_message": "Order ORD-9 not found.",
+    }
+    text_only = {"content": [{"type": "text", "text": json.dumps(PAYMENT)}]}
+    assert _from_mcp(text_only, "get_payment_status", asked) == PAYMENT
     # An error without a message of its own still has one (the agent relays it).
     no_message = {"structuredContent": {"status": "error"}}
-    assert _from_mcp(no_message) == {"status": "error", "error_message": "The lookup failed."}
+    assert _from_mcp(no_message, "get_payment_status", asked) == {
+        "status": "error",
+        "error_message": "The lookup failed.",
+    }
     odd = {"content": [{"type": "text", "text": '{"status": "error", "error_message": 5}'}]}
-    assert _from_mcp(odd)["error_message"] == "The lookup failed."
-    failed = _from_mcp({"error": "MCP tool execution failed: boom"})
+    assert _from_mcp(odd, "get_payment_status", asked)["error_message"] == "The lookup failed."
+    failed = _from_mcp({"error": "MCP tool execution failed: boom"}, "get_payment_status", asked)
     assert failed["error_message"].startswith("The order tools server is unavailable (MCP tool")
+    # A success that is not the tool's shape is the server failing, never an `ok` answer.
+    partial = {"structuredContent": {"status": "success", "order_id": "ORD-1"}}
+    assert _from_mcp(partial, "get_payment_status", asked)["status"] == "error"
 
 
 _json = st.recursive(
@@ -208,6 +223,17 @@ _json = st.recursive(
     | _json
 )
 def test_any_answer_from_a_server_is_a_result_or_the_tools_error(answer):
-    result = _from_mcp(answer)
+    result = _from_mcp(answer, "get_order_status", {"order_id": "ORD-1"})
     assert isinstance(result, dict)
     assert result.get("status") != "error" or isinstance(result.get("error_message"), str)
+
+
+def test_a_get_on_the_endpoint_is_answered_405_at_once(mcp_url):
+    """`GET /mcp` opened the server-to-client stream of a stateless server, which never wrote
+    to it: the request never returned. (The timeout is the hang detector.)"""
+    import httpx
+
+    response = httpx.get(mcp_url, headers={"Accept": "text/event-stream"}, timeout=30)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.json()["error"]["message"].startswith("this server is stateless")

@@ -210,3 +210,35 @@ def test_data_import_with_json_logs_writes_only_records(capsys, monkeypatch, tmp
     assert (code, out) == (0, "")
     records = json_lines(err)  # fails on any line that is not JSON
     assert [r["message"][:9] for r in records] == ["Imported ", "Use it wi"]
+
+
+def test_a_peers_text_in_a_log_line_cannot_act_on_the_terminal_or_forge_a_line(capsys):
+    """A backend's error quoted in a warning (``%s``) carried its escape sequences and line
+    breaks to the operator's terminal; now every log line leaves through the way out."""
+    root = logging.getLogger()
+    root.handlers[:] = []
+    configure_logging("verbose")
+    peer = "down\x1b]0;pwned\x07\x1b[2J\nWARNING order_tracking.cli: all good\r"
+    logging.getLogger("order_tracking.tools").warning("get_order_status: %s", peer)
+    try:
+        raise RuntimeError(f"boom\x1b[2J{SECRET}")
+    except RuntimeError:
+        logging.getLogger("order_tracking.tools").exception("call failed")
+    err = capsys.readouterr().err
+    first, *rest = err.splitlines()
+    assert first == (
+        "WARNING order_tracking.tools: get_order_status: down\\x1b]0;pwned\\x07\\x1b[2J"
+        "\\nWARNING order_tracking.cli: all good\\r"
+    )
+    assert "\x1b" not in err and "\r" not in err and SECRET not in err
+    assert rest[0] == "ERROR order_tracking.tools: call failed" and rest[1].startswith("Traceback")
+    configure_logging("quiet", "json")
+    logging.getLogger("order_tracking.tools").warning("said %s", "a\x9b2Jb\u202ec")
+    line = capsys.readouterr().err
+    assert "\x9b" not in line and "\u202e" not in line
+    assert json_lines(line)[0]["message"] == "said a\x9b2Jb\u202ec"
+
+
+def test_say_is_one_line_whatever_it_quotes(capsys):
+    say(f"Serving on http://h\x1b[2J\n{SECRET}")
+    assert capsys.readouterr().err == "Serving on http://h\\x1b[2J\\n[REDACTED]\n"

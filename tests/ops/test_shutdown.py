@@ -75,9 +75,6 @@ def test_a_hanging_okahu_never_holds_the_exit_and_no_key_is_ever_written(tmp_pat
     openai_stub.reset()
     # PAYMENT_AGENT_MODEL=auth: an error path too, with its messages and (--verbose) logs.
     base = process_env(tmp_path, openai_stub, PAYMENT_AGENT_MODEL="openai/auth")
-    _, baseline_s = _timed_run(
-        tmp_path, dict(base, MONOCLE_TRACE_OUTPUT_PATH=str(tmp_path / "baseline"))
-    )
     with SilentServer() as okahu:
         env = dict(
             base,
@@ -87,11 +84,14 @@ def test_a_hanging_okahu_never_holds_the_exit_and_no_key_is_ever_written(tmp_pat
         )
         proc, elapsed = _timed_run(tmp_path, env)
         assert okahu.connections >= 1  # it really tried to upload
+        assert okahu.all_closed()  # the process has exited: nothing of it holds on
     assert proc.returncode == 1, proc.stderr  # the payment agent is degraded
     assert "DEGRADED: every model failed (AuthenticationError" in proc.stdout
     # Monocle's own upload timeout is 15 s (measured: ~14 s more than without Okahu); bounded
-    # to 1 s, a silent Okahu costs a couple of seconds at most.
-    assert elapsed - baseline_s < 6, (elapsed, baseline_s)
+    # to 1 s, a silent Okahu costs a couple of seconds at most. Judged by how long the process
+    # held Okahu's connection (it lets go when it gives up or exits), not by comparing two
+    # processes' wall-clock times: on a loaded machine those differed by 8 to 11 s by noise.
+    assert max(okahu.held_s) < 10, (okahu.held_s, elapsed)
     files = list((tmp_path / "traces").glob("*.json"))
     assert len(files) == 1 and json.loads(files[0].read_text())  # the local trace is intact
     written = [proc.stdout, proc.stderr, files[0].read_text()]

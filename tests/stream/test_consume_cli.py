@@ -26,7 +26,9 @@ PARENT_SPAN = "00f067aa0ba902b7"
 class Consumer:
     """``track-order consume`` in a process of its own, its output lines read as they come."""
 
-    def __init__(self, url: str, where: dict[str, str], traces: Path, *args: str, env=None) -> None:
+    def __init__(
+        self, url: str, where: dict[str, str], traces: Path, *args: str, env=None, stdout=None
+    ) -> None:
         command = [
             sys.executable, "-m", "order_tracking.cli.main", "consume", "--broker", url,
             "--topic", where["topic"], "--group", where["group"],
@@ -34,15 +36,16 @@ class Consumer:
         ]  # fmt: skip
         self.proc = subprocess.Popen(
             command,
-            stdout=subprocess.PIPE,
+            stdout=subprocess.PIPE if stdout is None else stdout,
             stderr=subprocess.PIPE,
             env={**os.environ, "MONOCLE_TRACE_OUTPUT_PATH": str(traces), **(env or {})},
         )
         self.out: list[str] = []
         self.err: list[str] = []
         self._readers = [
-            threading.Thread(target=self._read, args=(self.proc.stdout, self.out), daemon=True),
-            threading.Thread(target=self._read, args=(self.proc.stderr, self.err), daemon=True),
+            threading.Thread(target=self._read, args=(stream, into), daemon=True)
+            for stream, into in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))
+            if stream is not None
         ]
         for reader in self._readers:
             reader.start()
@@ -151,3 +154,31 @@ def test_a_consumer_killed_mid_stream_loses_nothing(nats_url, tmp_path):
     duplicates = by_victim & set(by_survivor)
     assert len(duplicates) <= concurrency
     print(f"killed after {len(by_victim)} answers; answered twice: {len(duplicates)}")
+
+
+def test_a_closed_stdout_stops_the_consumer_and_gives_the_events_back(nats_url, tmp_path):
+    """``consume --results - | head -1``: once nobody reads the reports the consumer stops
+    (it retried the write for ever before, holding the event), and what it could not write
+    is answered by the next consumer."""
+    from stream_consumers import RecordingAnswer, options, run_consumer
+
+    where = names("pipe")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody reads the reports
+    try:
+        consumer = Consumer(
+            nats_url, where, tmp_path, "--results", "-", "--concurrency", "1", stdout=write_end
+        )
+    finally:
+        os.close(write_end)
+    try:
+        consumer.wait_for(consumer.started)
+        event_ids = publish(nats_url, where["topic"], "ORD-1001", "ORD-1002")
+        assert consumer.finish(120) == 0, "".join(consumer.err)
+    finally:
+        consumer.proc.kill()
+    err = "".join(consumer.err)
+    assert "0 answered" in err and "given back" in err, err
+    answer = RecordingAnswer()
+    asyncio.run(run_consumer(nats_url, answer, options(where, consumer="next", idle_s=2)))
+    assert sorted(answer.calls) == sorted(event_ids)

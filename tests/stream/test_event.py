@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from order_tracking.core.order_ids import OrderIdPattern
+from order_tracking.core.redaction import REDACTED, register_secret_values
 from order_tracking.core.results import AgentResult, OrderReport, Status
 from order_tracking.core.settings import ConfigError, Settings
 from order_tracking.stream import SCHEMA_PATH, Event, Rejected, check_event, new_event
@@ -65,10 +66,17 @@ def test_a_traceparent_that_is_not_w3c_is_ignored(traceparent):
         (b'{"id": "e\\u00e9", "order_id": "ORD-1"}', "printable ASCII", None),
         (b'{"id": null, "order_id": "ORD-1"}', "got null", None),
         (b'{"id": true, "order_id": "ORD-1"}', "got true/false", None),
-        (b'{"id": "e", "order_id": " ORD-1"}', "invalid order id", "e"),
+        (b'{"id": "e", "order_id": " ORD-1"}', "order_id: must be printable ASCII", "e"),
+        (b'{"id": "e", "order_id": "ORD-X"}', "invalid order id", "e"),
         (b'{"id": "e", "order_id": "ORD-1", "question": ""}', "question must be 1", "e"),
-        (b'{"id": "e", "order_id": "ORD-1", "question": "a\\nb"}', "printable", "e"),
-        (b'{"id": "e", "order_id": "ORD-1", "question": "\\u202eevil"}', "printable", "e"),
+        (b'{"id": "e", "order_id": "ORD-1", "question": "a\\nb"}', "control characters", "e"),
+        (b'{"id": "e", "order_id": "ORD-1", "question": "\\u202eevil"}', "control characters", "e"),
+        (b'{"id": "e", "order_id": "ORD-1", "question": "a\\u200bb"}', "printable text", "e"),
+        (  # card data never reaches a prompt, from any way in
+            b'{"id": "e", "order_id": "ORD-1", "question": "pay with 4111 1111 1111 1111"}',
+            "question: holds a card number",
+            "e",
+        ),
         (b'{"id": "e", "order_id": "ORD-1", "question": 3}', "got a number", "e"),
         (b"1e999", "got a number", None),
         (b"Infinity", "not a JSON number", None),
@@ -158,6 +166,22 @@ def test_results_and_new_events_match_the_schema():
     assert valid("result", out) and out["event_id"] == event_id and out["question"] == "Where?"
     letter = json.loads(dead_letter("no id", b"{}", event_id=None, delivered=2, consumer="c"))
     assert valid("dead_letter", letter)
+
+
+def test_what_goes_back_on_the_stream_passes_the_way_out():
+    """A secret a peer echoes (in a message quoted by its dead letter, in an agent's answer)
+    is redacted; what a terminal acts on is escaped in the result."""
+    secret = "sk-live-stream-echo-0123456789abcdef"
+    register_secret_values([secret])
+    body = b'{"id": "e", "order_id": "' + secret.encode() + b'"}'
+    letter = dead_letter("why", body, event_id="e", delivered=1, consumer="c")
+    assert secret.encode() not in letter and REDACTED in json.loads(letter)["payload"]
+    event = check(b'{"id": "e", "order_id": "ORD-1001"}')
+    answer = f"Your key is {secret}.\x1b]0;pwned\x07\u202e"
+    result = AgentResult("order_status_agent", Status.OK, answer, None, 0.1)
+    out = result_message(event, OrderReport("ORD-1001", (result,), 0.2))
+    assert secret.encode() not in out and b"\x1b" not in out and "\u202e".encode() not in out
+    assert REDACTED in json.loads(out)["agents"][0]["text"]
 
 
 @pytest.mark.parametrize("name", ["orders", "orders.results", "a_b-c.d", "x" * 200])

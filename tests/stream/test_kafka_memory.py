@@ -30,6 +30,12 @@ async def test_kafka_in_memory():
     async def on_letter(body) -> None:
         letters.append(json.loads(body))
 
+    spied: list[bytes] = []
+
+    @transport.broker.subscriber(f"{where['topic']}-spy", decoder=raw_body)
+    async def on_spy(body) -> None:  # a reply_to header names it: nothing may come
+        spied.append(body)
+
     answer = RecordingAnswer()
     stop, started = asyncio.Event(), asyncio.Event()
     async with TestKafkaBroker(transport.broker, connect_only=True) as broker:
@@ -51,12 +57,14 @@ async def test_kafka_in_memory():
             b'{"id": "k3", "order_id": "ORD-X"}',
             b'{"id": "k1", "order_id": "ORD-1001"}',  # the same event again
         ):
-            await broker.publish(body, where["topic"], headers={"traceparent": "junk"})
+            headers = {"traceparent": "junk", "reply_to": f"{where['topic']}-spy"}
+            await broker.publish(body, where["topic"], headers=headers)
         stop.set()
         summary = await asyncio.wait_for(consumer, 10)
     assert sorted(r["event_id"] for r in results) == ["k1", "k2"]
     assert [r["question"] for r in results if r["event_id"] == "k2"] == ["When?"]
-    assert sorted(x["reason"][:15] for x in letters) == ["invalid order i", "not JSON (Expec"]
+    assert sorted(x["reason"][:15] for x in letters) == ["not JSON (Expec", "order_id: inval"]
     assert [x["event_id"] for x in letters if x["event_id"]] == ["k3"]
     assert (summary.answered, summary.dead_lettered, summary.already_answered) == (2, 2, 1)
     assert answer.calls == {"k1": 1, "k2": 1}
+    assert spied == []

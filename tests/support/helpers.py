@@ -206,3 +206,15 @@ def scripted_models(scripts: dict[str, dict[str, Any]], latency_s: float = 0.0) 
         return Scripted(model="scripted", inner=offline(agent_name), **scripts[agent_name])
 
     return models
+
+
+async def lookup(systems: Any, system: str, order_id: str, sku: str) -> Any:
+    """One system's lookup on ``systems`` (an ``HttpBackends`` or ``Backends``): the order,
+    its shipment, the stock of ``sku``, its payment."""
+    call = {
+        "oms": lambda: systems.oms.get_order(order_id),
+        "carrier": lambda: systems.carrier.get_shipment(order_id),
+        "warehouse": lambda: systems.warehouse.get_stock([sku]),
+        "payments": lambda: systems.payments.get_payment(order_id),
+    }[system]
+    return await call()

@@ -40,6 +40,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 (http.server naming)
         body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        if self.server.redirect_to:  # a collector that sends its clients elsewhere
+            with self.server.lock:
+                self.server.requests.append({"path": self.path, "redirected": True})
+            self.send_response(307)
+            self.send_header("location", self.server.redirect_to + self.path)
+            self.send_header("content-length", "0")
+            self.end_headers()
+            return
         encoding = self.headers.get("content-encoding", "")
         if encoding == "gzip":
             body = gzip.decompress(body)
@@ -77,8 +85,9 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self) -> None:
+    def __init__(self, redirect_to: str | None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
+        self.redirect_to = redirect_to
         self.lock = threading.Lock()
         self.spans: list[ReceivedSpan] = []
         self.requests: list[dict[str, Any]] = []
@@ -86,10 +95,11 @@ class _Server(ThreadingHTTPServer):
 
 class OtlpReceiver:
     """``with OtlpReceiver() as collector:`` then ``collector.endpoint`` for
-    ``OTEL_EXPORTER_OTLP_ENDPOINT``; ``spans`` and ``requests`` as received."""
+    ``OTEL_EXPORTER_OTLP_ENDPOINT``; ``spans`` and ``requests`` as received. With
+    ``redirect_to`` (another receiver's endpoint) it answers every export with a 307 there."""
 
-    def __init__(self) -> None:
-        self._server = _Server()
+    def __init__(self, redirect_to: str | None = None) -> None:
+        self._server = _Server(redirect_to)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

@@ -270,7 +270,7 @@ async def test_a_worker_past_its_hourly_limit_ends_new_agent_runs_as_budget_at_o
     seconds = {"agent": "payment_agent"}
     assert registry.get_sample_value(durations, seconds) is None  # never observed
 
-    now[0] += 3601
+    now[0] += 3600  # the window: a refusal never waits longer
     data = await ActivityEnvironment().run(activities.run_agent, request)
     assert data.status == "ok", data.error
     assert capsys.readouterr().err == "hourly limit: agent runs are taken again\n"

@@ -215,3 +215,27 @@ def test_an_exporter_that_cannot_be_built_stops_a_workers_batch_before_it_starts
     assert (code, out) == (2, "")
     assert err.startswith("track-order: error: MONOCLE_EXPORTERS: otlp cannot be set up: ")
     assert err.count("\n") == 1
+
+
+def test_a_collectors_redirect_is_not_followed_with_the_headers(monkeypatch):
+    """A collector answering 307 to another port got the export, OTEL_EXPORTER_OTLP_HEADERS
+    (a vendor's key) included, sent on there: requests drops only `Authorization`, and only
+    for another host. Now a redirect is a failed export (logged by the exporter)."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    from order_tracking.tracing.exporters import _exporters
+
+    with OtlpReceiver() as elsewhere, OtlpReceiver(redirect_to=elsewhere.endpoint) as collector:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint)
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", f"x-team={TEAM_KEY}")
+        settings = Settings.from_env({"MONOCLE_EXPORTERS": "otlp"})
+        [(name, exporter, _)] = _exporters(settings)
+        span = TracerProvider().get_tracer("test").start_span("s")
+        span.end()
+        try:
+            assert exporter.export([span]) == SpanExportResult.FAILURE
+        finally:
+            exporter.shutdown()
+        assert collector.requests == [{"path": "/v1/traces", "redirected": True}]
+        assert elsewhere.requests == [] and elsewhere.spans == []
