@@ -1,10 +1,6 @@
-"""Every place we reach into a library's internals, in one file.
-
-Each workaround names the version it was checked against (``CHECKED_AGAINST``);
-``tests/core/test_workarounds.py`` fails when one of these libraries changes under us: when a
-version moves, or when the behaviour a workaround relies on (or works around) is gone. On an
-upgrade, re-check each entry below, then update ``CHECKED_AGAINST``.
-"""
+"""Every place we reach into a library's internals, in one file. Each names the version it was
+checked against (``CHECKED_AGAINST``); ``tests/core/test_workarounds.py`` fails when a version
+moves or the behaviour relied on is gone. On an upgrade, re-check each, then update it."""
 
 from __future__ import annotations
 
