@@ -44,8 +44,11 @@ def _provider_env() -> None:
     os.environ.setdefault("OPENAI_API_KEY", "sk-bench")
 
 
-def settings_for(mode: str, latency: float, deadline_s: float, trace_dir: Path) -> Any:
-    """Our settings for a measurement: the model at this latency, no token or cost caps."""
+def settings_for(
+    mode: str, latency: float, deadline_s: float, trace_dir: Path, **extra: Any
+) -> Any:
+    """Our settings for a measurement: the model at this latency, no token or cost caps
+    (``extra``: more, e.g. ``trace_sample_ratio``)."""
     from order_tracking.core.settings import Settings
 
     return Settings(
@@ -56,14 +59,22 @@ def settings_for(mode: str, latency: float, deadline_s: float, trace_dir: Path) 
         max_tokens_per_run=0,
         max_cost_usd_per_run=0,
         trace_dir=trace_dir,
+        **extra,
     )
 
 
 class Subject:
     """One implementation, ready to run orders at a given model latency."""
 
-    def __init__(self, impl: str, mode: str, traced: bool, trace_dir: Path) -> None:
-        self.impl, self.mode, self.traced = impl, mode, traced
+    def __init__(
+        self,
+        impl: str,
+        mode: str,
+        traced: bool,
+        trace_dir: Path,
+        extra: dict[str, Any] | None = None,  # Settings fields for ours
+    ) -> None:
+        self.impl, self.mode, self.traced, self.extra = impl, mode, traced, extra or {}
         self.trace_dir = trace_dir
         self.tracing: Any = None
         self.plain_agents: list[Any] = []
@@ -117,7 +128,7 @@ class Subject:
 
     def app(self, latency: float, deadline_s: float) -> Any:
         """Our App for this latency, from the composition root (tracing once per process)."""
-        settings = settings_for(self.mode, latency, deadline_s, self.trace_dir)
+        settings = settings_for(self.mode, latency, deadline_s, self.trace_dir, **self.extra)
         tracker = composition.build(settings, traced=self.traced)
         self.tracing = tracker.tracing
         return tracker
@@ -198,18 +209,41 @@ def _cpu() -> float:
     return time.process_time() + children.ru_utime + children.ru_stime
 
 
-async def batch(subject: Subject, orders: int, in_flight: int, latency: float) -> dict[str, Any]:
-    """``orders`` orders at once, at most ``in_flight`` agent runs at a time, one process."""
+async def batch(
+    subject: Subject,
+    orders: int,
+    in_flight: int,
+    latency: float,
+    instrument: bool = False,
+    sample: str | None = None,
+) -> dict[str, Any]:
+    """``orders`` orders at once, at most ``in_flight`` agent runs at a time, one process
+    (``instrument``: callgrind counts the batch alone, see ``plain_batch.counting``;
+    ``sample``: a file for the batch's stack samples, see ``sampler``)."""
+    from benchmarks.plain_batch import counting
+    from benchmarks.sampler import Sampler
+
+    sampler = Sampler() if sample else None
+
     ids = [ORDERS[i % 3] for i in range(orders)]
     concurrent, _ = subject.at(latency)
     for order_id in ORDERS:
         await concurrent(order_id)
     provider_stats()
     cpu0, start = _cpu(), time.perf_counter()
+    if instrument:
+        counting(True)
+    if sampler:
+        sampler.start()
     if subject.impl == "ours":
         latencies = await _ours_batch(subject, ids, in_flight, latency)
     else:
         latencies = await _baseline_batch(subject, concurrent, ids, in_flight)
+    if instrument:
+        counting(False)
+    if sampler and sample:
+        sampler.stop()
+        Path(sample).write_text(sampler.raw())
     return _batch_figures(
         orders, in_flight, latency, latencies, time.perf_counter() - start, _cpu() - cpu0
     )
@@ -307,7 +341,9 @@ def main(spec: dict[str, Any]) -> dict[str, Any]:
         workers = spec.get("workers", 1)
         # With workers, each worker process installs its own tracing.
         traced = spec.get("traced", True) and workers == 1
-        subject = Subject(spec["impl"], spec["mode"], traced, Path(trace_dir))
+        subject = Subject(
+            spec["impl"], spec["mode"], traced, Path(trace_dir), spec.get("settings", {})
+        )
         kind = spec["kind"]
         if kind == "fanout":
             out: Any = asyncio.run(fanout(subject, spec["latencies"], spec["reps"]))
@@ -315,7 +351,14 @@ def main(spec: dict[str, Any]) -> dict[str, Any]:
             out = asyncio.run(overhead(subject, spec["orders"]))
         elif kind == "batch":
             args = (subject, spec["orders"], spec["in_flight"], spec["latency"])
-            out = batch_in_workers(*args, workers) if workers > 1 else asyncio.run(batch(*args))
+            if workers > 1:
+                out = batch_in_workers(*args, workers)
+            else:
+                out = asyncio.run(
+                    batch(
+                        *args, instrument=spec.get("instrument", False), sample=spec.get("sample")
+                    )
+                )
         else:
             raise SystemExit(f"unknown kind {kind!r}")
         if subject.tracing is not None:

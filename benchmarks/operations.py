@@ -70,7 +70,7 @@ def _instruments_per_order_us(watch: Watch, report: Any) -> float:
     meter = ModelMeter(watch.metrics, watch.spend)
 
     async def one_order() -> None:
-        watch.refusal()
+        await watch.refusal()
         watch.order_started()
         for _ in range(10):
             async with meter.attempt(OFFLINE_MODEL):

@@ -36,7 +36,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("agents", "the specialists, their tools, the ADK agents built from them"),
     ("backends", "the four systems (mock, SQLite, HTTP) and the data tools that fill them"),
     ("models", "LiteLLM wiring, the offline model, retries, breakers, budgets, the meter"),
-    ("ops", "logs, metrics, the hourly spend limit, the process's life"),
+    ("ops", "logs, metrics, the spend limits and their stores, the process's life"),
     ("tracing", "Monocle set-up, trace files, export, the trace viewer"),
     ("core", "settings, order ids, result values, redaction, sockets, library workarounds"),
 )

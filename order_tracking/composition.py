@@ -32,6 +32,7 @@ from .async_runner.app import App
 from .core.redaction import install_log_redaction, register_secret_values, register_secrets
 from .core.results import RunLimits
 from .core.settings import OFFLINE_MODEL, Settings, load_env_files
+from .core.values import url_passwords
 from .ops.logs import LoggingMode, adopt_library_handlers, configure_logging, say
 
 if TYPE_CHECKING:
@@ -64,13 +65,14 @@ def configure_process(*, logging_mode: LoggingMode = "quiet") -> Settings:
     answer_check(settings)  # an ORDER_ID_PATTERN the check cannot run is a ConfigError
     if settings.log_format != "text":
         configure_logging(logging_mode, settings.log_format)
-    register_secret_values(settings.service_api_keys)
+    stores = url_passwords(settings.model_cache, settings.spend_limit_store)  # redis://:PW@
+    register_secret_values([*settings.service_api_keys, *stores])
     return settings
 
 
 def announce_model_choice(settings: Settings, stream: TextIO | None = None) -> None:
-    """One line on stderr when the offline model is used because nothing else was configured
-    (a log record with ``LOG_FORMAT=json``)."""
+    """One line on stderr (a log record with ``LOG_FORMAT=json``) when the offline model is
+    used because nothing else was configured."""
     if settings.model_note and stream is not None:
         print(settings.model_note, file=stream)
     elif settings.model_note:
@@ -116,11 +118,12 @@ async def warm_up() -> None:
     await run_agent_task(
         agent, prompt_for("ORD-1001"), "warm-up", limits=RunLimits.from_settings(settings)
     )
-    # What start-up made (ADK's, LiteLLM's objects) lives as long as the process: frozen, a
-    # full collection no longer walks it mid-order (ORD-1001: 0.40 s, then 0.13-0.16 s).
+    # What start-up made lives as long as the process: frozen, out of full collections (ORD-1001:
+    # 0.40 s, then 0.13-0.16 s); then collect less often (700, 10, 10 took ~15% of a batch).
     if not gc.get_freeze_count():
         gc.collect()
         gc.freeze()
+        gc.set_threshold(50_000, 20, 100)
 
 
 def production_models(
@@ -128,7 +131,7 @@ def production_models(
 ) -> ModelFactory:
     """The models agents get in production: LiteLLM, a circuit breaker per model shared by the
     process's agents (``clock``: theirs), a hint when calls keep timing out, and (with a ``watch``)
-    every call metered and charged to the hourly limit. Failure policies join ``guards`` here."""
+    every call metered and held against the spend limits. Failure policies join ``guards`` here."""
     from .models.gateway import litellm_models
     from .models.meter import ModelMeter
     from .models.resilience import Breakers, TimeoutHint
@@ -175,13 +178,15 @@ def build(
     trace_part: str | None = None,
     watch: Watch | None = None,
 ) -> App:
-    """Everything a run needs. ``models``, ``backends`` replace the production ones (tests);
-    ``traced`` installs Monocle (first set-up wins); ``warm`` warms up first (not inside an event
-    loop); ``trace_part`` names this process in trace files; ``watch`` replaces the metrics and
-    spend limit (tests: with production models, pass the same one to both). The tools are ``TOOLS_MCP_URL``'s,
-    else over the backends; one that cannot be opened raises ``ConfigError``."""
+    """Everything a run needs. ``models``, ``backends``, ``watch`` (metrics, spend limits)
+    replace the production ones (tests); ``traced`` installs Monocle (first set-up wins);
+    ``warm`` warms up first (not in an event loop); ``trace_part`` names this process in trace
+    files. Tools: ``TOOLS_MCP_URL``'s, else the backends'; one not opened: ``ConfigError``."""
     from .agents.build import build_order_agents
     from .agents.tools import build_tools
+    from .models.cache import configure_model_cache
+    from .models.meter import warn_unpriced
+    from .ops.watch import Watch
     from .tracing.setup import setup_tracing
 
     if settings.tools_mcp and backends is None:
@@ -194,13 +199,11 @@ def build(
     configure_libraries()
     if warm:
         asyncio.run(warm_up())
+    configure_model_cache(settings)  # after the warm-up: its offline answer is not kept
     tracing = setup_tracing(settings, part=trace_part) if traced else None
     if watch is None:
-        from .models.meter import warn_unpriced
-        from .ops.watch import Watch
-
         watch = Watch.for_settings(settings)
-        if settings.max_cost_usd_per_hour:
+        if settings.max_cost_usd_per_hour or settings.max_cost_usd_per_day:
             warn_unpriced(settings)
     models = models or production_models(settings, watch)
     if backends.breakers is not None and watch.metrics is not None:
@@ -285,9 +288,6 @@ def adk_web(name: str) -> Any:
         tracker = build(settings)
         coordinator = tracker.coordinator()
         plugins = [UserMessageGuard(), AnswerCheckPlugin(tracker.answer_check or AnswerCheck())]
-        _adk_web.update(
-            app=AdkApp(name="order_tracking", root_agent=coordinator, plugins=plugins),
-            root_agent=coordinator,
-            ORDER_AGENTS=list(tracker.agents),
-        )
+        app = AdkApp(name="order_tracking", root_agent=coordinator, plugins=plugins)
+        _adk_web.update(app=app, root_agent=coordinator, ORDER_AGENTS=list(tracker.agents))
     return _adk_web[name]

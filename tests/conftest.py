@@ -76,6 +76,13 @@ def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
                 "LOG_FORMAT",
                 "MAX_COST_USD_PER_HOUR",
                 "MAX_TOKENS_PER_HOUR",
+                "MAX_COST_USD_PER_DAY",
+                "MAX_TOKENS_PER_DAY",
+                "SPEND_LIMIT_STORE",
+                "MODEL_CACHE",
+                "MODEL_CACHE_TTL_S",
+                "MODEL_CACHE_MAX_ITEMS",
+                "TRACE_SAMPLE_RATIO",
                 "BROKER_URL",
             }
             or key.endswith("_API_URL")
@@ -245,15 +252,11 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Redis on loopback, one per worker that needs it (Debian's ``redis-server``, which
-    .ci/run installs); skipped only where neither it nor apt-get is there to install it."""
-    import shutil
+    .ci/run installs); skipped only where neither it nor apt-get is there to install it.
+    Tests that share it keep to their own database number or key prefix."""
+    from brokers import RedisServer, require_redis
 
-    from brokers import REDIS_BINARY, RedisServer
-
-    if REDIS_BINARY is None:
-        if shutil.which("apt-get") is None:
-            pytest.skip("no redis-server, and no apt-get to install it")
-        pytest.fail("redis-server is missing: apt-get install -y redis-server (.ci/run does)")
+    require_redis()
     with RedisServer(tmp_path_factory.mktemp("redis")) as server:
         yield server.url
 

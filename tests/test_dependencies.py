@@ -24,6 +24,16 @@ NEEDED_BY = {
         "monocle_apptrace.exporters.monocle_exporters",
         "opentelemetry.exporter.otlp.proto.http",
     ),
+    # MODEL_CACHE=disk:PATH: LiteLLM's disk cache.
+    "diskcache": ("litellm.caching.disk_cache", "diskcache"),
+    # Every answer from LiteLLM's cache imports its proxy's pass-through handlers, which need
+    # these two (core/workarounds.py, LITELLM_CACHE_HIT_IMPORTS).
+    "orjson": ("litellm.proxy.common_utils.http_parsing_utils", "orjson"),
+    "soundfile": (
+        "litellm.proxy.pass_through_endpoints.llm_provider_handlers."
+        "transcribe_passthrough_logging_handler",
+        "soundfile",
+    ),
 }
 # Tools, not imports: pytest plugins (loaded by pytest), the Temporal server binary (run by
 # tests/temporal), the documentation tools (run by tests/docs).

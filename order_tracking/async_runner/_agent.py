@@ -14,6 +14,7 @@ from google.adk.agents.run_config import RunConfig
 from google.adk.events import Event
 from google.adk.runners import Runner
 from google.adk.sessions import InMemorySessionService
+from google.adk.telemetry import ContentCapturingMode, TelemetryConfig
 from google.genai import types
 
 from ..answers.policy import AnswerCheck, ToolResult
@@ -39,6 +40,17 @@ __all__ = [
 
 APP_NAME = "order_tracking"
 USER_ID = "track-order"
+
+
+# ADK's own OpenTelemetry, decided once for every run: ADK's spans never reach a trace here
+# (Monocle's do), so its cheapest form (the stable conventions, no content). Left to itself,
+# ADK builds a config per model call from the environment and converts every request and
+# answer to the experimental GenAI attributes (see BENCHMARKS.md, #26).
+ADK_TELEMETRY = TelemetryConfig(
+    genai_semconv_stability_opt_in="stable",
+    capture_message_content=ContentCapturingMode.NO_CONTENT,
+    adk_experimental_telemetry_opt_in=False,
+)
 
 
 def prompt_for(order_id: str) -> str:
@@ -175,7 +187,7 @@ async def _turn(
         user_id=USER_ID,
         session_id=session_id,
         new_message=message,
-        run_config=RunConfig(max_llm_calls=limits.max_model_calls),
+        run_config=RunConfig(max_llm_calls=limits.max_model_calls, telemetry=ADK_TELEMETRY),
     ):
         log.add(event)
 
@@ -230,6 +242,7 @@ def agent_result(
         cost_usd=usage.cost_usd,
         model_calls=usage.model_calls,
         retries=usage.retries,
+        cached_calls=usage.cache_hits,
         **extra,
     )
     trace_event(
@@ -242,6 +255,7 @@ def agent_result(
             "cost_usd": result.cost_usd,
             "model_calls": result.model_calls,
             "retries": result.retries,
+            "cached_calls": result.cached_calls or None,
             "elapsed_s": round(result.elapsed_s, 4),
             "verified": result.verified,
         },

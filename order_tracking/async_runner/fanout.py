@@ -141,11 +141,11 @@ async def track_order(
     watch: Watch | None = None,
 ) -> OrderReport:
     """One order, all agents, one trace (when tracing is on), timed end to end. ``watch``
-    may refuse it (the hourly spend limit: every agent ``BUDGET``, nothing run) and is told
-    how it went."""
+    may refuse it (a spend limit: every agent ``BUDGET``, nothing run) and is told how it
+    went."""
     watch = watch or Watch()
     with log_context(order_id=order_id):
-        refusal = watch.refusal()
+        refusal = await watch.refusal()
         if refusal is not None:
             log.warning("order refused: %s", refusal.reason)
             refused = tuple(refused_result(agent.name, refusal) for agent in agents)
@@ -194,11 +194,12 @@ async def _track_order(
     wall_s = time.perf_counter() - start
     trace_file = trace_error = None
     if tracing and trace_id:
-        # The trace's file is written by the writer thread; the wait for it is off the event
-        # loop, so the other orders of a batch keep running meanwhile.
-        await asyncio.to_thread(tracing.wait_for, trace_id)
+        # The trace's file is written by the writer thread, which tells the event loop: the
+        # other orders of a batch keep running meanwhile.
+        await tracing.written(trace_id)
         trace_file, trace_error = tracing.file_for(trace_id), tracing.error_for(trace_id)
-    return OrderReport(order_id, tuple(results), wall_s, trace_file, trace_error)
+    sampled = tracing is None or trace_id is not None  # else left out by TRACE_SAMPLE_RATIO
+    return OrderReport(order_id, tuple(results), wall_s, trace_file, trace_error, sampled)
 
 
 async def track_orders(

@@ -47,6 +47,18 @@ STREAM = (
 )
 MODEL_ENV = ("SHIPPING_MODEL", "<AGENT_NAME>_MODEL", "FALLBACK_MODELS")
 RUN_ENV = (*MODEL_ENV, "AGENT_TIMEOUT_S", "ORDER_BACKEND", "ORDER_ID_PATTERN", "ANSWER_CHECK")
+# What an order costs (docs/cost.md): every command that runs agents reads these.
+COST_ENV = (
+    "MODEL_CACHE",
+    "MODEL_CACHE_TTL_S",
+    "MODEL_CACHE_MAX_ITEMS",
+    "SPEND_LIMIT_STORE",
+    "MAX_COST_USD_PER_HOUR",
+    "MAX_TOKENS_PER_HOUR",
+    "MAX_COST_USD_PER_DAY",
+    "MAX_TOKENS_PER_DAY",
+    "TRACE_SAMPLE_RATIO",
+)
 TEMPORAL_ENV = ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_TASK_QUEUE")
 
 
@@ -78,7 +90,7 @@ HELP: dict[str, Help] = {
             "track-order --stream ORD-1001",
             "track-order --file orders.txt --workers 2 --json > answers.jsonl",
         ),
-        (*RUN_ENV, "MAX_COST_USD_PER_RUN", "MONOCLE_TRACE_OUTPUT_PATH"),
+        (*RUN_ENV, "MAX_COST_USD_PER_RUN", "MONOCLE_TRACE_OUTPUT_PATH", *COST_ENV),
         RUN_EXITS,
     ),
     "trace": Help(
@@ -90,7 +102,7 @@ HELP: dict[str, Help] = {
     "serve": Help(
         "Serve order tracking over HTTP.",
         ("track-order serve", "SERVICE_API_KEYS=... track-order serve --host 0.0.0.0 --port 9000"),
-        (*MODEL_ENV, "SERVICE_API_KEYS", "MAX_COST_USD_PER_HOUR", "LOG_FORMAT", "ORDER_BACKEND"),
+        (*MODEL_ENV, "SERVICE_API_KEYS", "LOG_FORMAT", "ORDER_BACKEND", *COST_ENV),
         SERVER_EXITS,
     ),
     "data": Help(
@@ -125,7 +137,7 @@ HELP: dict[str, Help] = {
     "worker": Help(
         "Run agents for orders submitted to Temporal.",
         ("track-order worker", "track-order worker --concurrency 20 --metrics-port 9464"),
-        (*TEMPORAL_ENV, *MODEL_ENV, "MAX_COST_USD_PER_HOUR"),
+        (*TEMPORAL_ENV, *MODEL_ENV, *COST_ENV),
         SERVER_EXITS,
         TEMPORAL,
     ),
@@ -172,7 +184,7 @@ HELP: dict[str, Help] = {
             "track-order consume --broker nats://127.0.0.1:4222",
             "track-order consume --broker redis://localhost --results -",
         ),
-        ("BROKER_URL", *RUN_ENV, "MAX_COST_USD_PER_HOUR", "SERVICE_API_KEYS", "LOG_FORMAT"),
+        ("BROKER_URL", *RUN_ENV, "SERVICE_API_KEYS", "LOG_FORMAT", *COST_ENV),
         (
             (0, "stopped by SIGINT or SIGTERM, or idle for --exit-when-idle"),
             (2, "bad settings or options; a metrics port off loopback, no keys"),

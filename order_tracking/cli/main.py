@@ -161,13 +161,16 @@ def trace_command(file: Path | None, html_out: Path | None) -> None:
     """Show a trace as a tree and a timeline (default: the newest in .monocle/)."""
     from ..tracing.view import TraceError, load_trace, newest_trace, render_text, write_html
 
+    config = settings_()
     try:
-        path = file or newest_trace(settings_().trace_dir)
+        path = file or newest_trace(config.trace_dir)
         trace = load_trace(path)
         if html_out is not None:  # written first: a path that fails is one line, nothing printed
             write_html(trace, html_out)
     except TraceError as exc:
-        raise BadInput(str(exc)) from None
+        ratio = config.trace_sample_ratio
+        sampled = f"; TRACE_SAMPLE_RATIO={ratio:g} keeps only that share of orders' traces"
+        raise BadInput(f"{exc}{sampled if ratio < 1 else ''}") from None
     click.echo(render_text(trace))
     if html_out is not None:
         click.echo(f"\nHTML written to: {html_out}")

@@ -155,9 +155,12 @@ def submit_command(
                         handle, order_id, config.order_ids
                     )
                     answered.add(wid)
-                if first_trace_id not in (None, trace_id):  # a repeated submit: the first's
+                if first_trace_id not in (None, trace_id or temporal.NOT_SAMPLED):
+                    # a repeated submit: the first's
                     return replace(order, **_trace_of(first_trace_id, config.trace_dir))
-                await asyncio.to_thread(tracing.wait_for, trace_id)
+                if trace_id is None:  # left out by TRACE_SAMPLE_RATIO: no part was written
+                    return replace(order, trace_sampled=False)
+                await tracing.written(trace_id)
                 return replace(
                     order,
                     trace_file=tracing.file_for(trace_id),
@@ -253,6 +256,8 @@ def _trace_of(trace_id: str | None, folder: Path) -> dict[str, Any]:
 
     if trace_id is None:
         return {"trace_error": "its submit recorded no trace"}
+    if trace_id == temporal_module().NOT_SAMPLED:
+        return {"trace_sampled": False}
     parts = trace_parts(folder, trace_id)
     if parts:
         return {"trace_file": parts[0]}

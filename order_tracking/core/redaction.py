@@ -29,7 +29,15 @@ _KEY_SHAPES = re.compile(
     r"\bsk-[A-Za-z0-9*_\-.]{4,}"  # OpenAI / Anthropic style, masked or not
     r"|\bAIza[0-9A-Za-z_\-]{20,}"  # Google API keys
     r"|(?i:\bbearer\s+)[A-Za-z0-9._\-*~+/]{8,}=*"
-    r"|(?i:\b(?:api[_-]?key|x-api-key|access[_-]?token|secret)\b[\"']?\s*[:=]\s*[\"']?)"
+    # Monocle's credential shapes too (its own obfuscation is off: see tracing/setup.py):
+    # private keys, JWTs, AWS access key ids, GitHub and Slack tokens.
+    r"|-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----[\s\S]{0,20000}?-----END [A-Z ]{0,40}PRIVATE KEY-----"
+    r"|\beyJ[A-Za-z0-9_\-]{1,8192}\.[A-Za-z0-9_\-]{1,8192}\.[A-Za-z0-9_\-]{1,8192}"
+    r"|\b(?:A3T[A-Z0-9]|AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ASCA)[A-Z0-9]{16}\b"
+    r"|\bgh[pousr]_[A-Za-z0-9]{16,255}\b|\bxox[baprs]-[A-Za-z0-9\-]{10,255}"
+    r"|(?i:\b(?:api[_-]?key|apikey|x-api-key|access[_-]?token|secret|password|passwd|pwd"
+    r"|(?:auth|refresh|id|session|sas)[_-]?token|client[_-]?secret|private[_-]?key"
+    r"|credentials?)\b[\"']?\s*[:=]\s*[\"']?)"
     r"[^\s\"',;}&#]{6,}"
 )
 # Every quantifier below is bounded: these run on text from strangers (a request path in an

@@ -40,6 +40,8 @@ def render_section(result: AgentResult, order_id: str | None = None) -> str:
 def render_footer(report: OrderReport) -> str:
     if report.trace_file is not None:
         trace = outbound.line(str(display_path(report.trace_file)))
+    elif not report.trace_sampled:
+        trace = "(not sampled: TRACE_SAMPLE_RATIO keeps a share of orders' traces)"
     elif report.trace_error:
         trace = f"(not written: {outbound.line(report.trace_error)})"
     else:
@@ -116,6 +118,7 @@ def agent_json(result: AgentResult) -> dict[str, Any]:
             "tool_calls": list(result.tool_calls),
             "verified": result.verified,
             "unsupported_claims": list(result.unsupported_claims),
+            "cached": result.cached,
         }
     )
 
@@ -130,6 +133,7 @@ def order_json(report: OrderReport) -> dict[str, Any]:
                 "wall_s": round(report.wall_s, 4),
                 "trace_file": display_path(report.trace_file),
                 "trace_error": report.trace_error,
+                "trace_sampled": report.trace_sampled,
             }
         ),
         "agents": [agent_json(r) for r in report.results],

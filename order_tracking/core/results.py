@@ -85,10 +85,17 @@ class AgentResult:
     tool_args: tuple[str, ...] = ()
     verified: bool | None = None
     unsupported_claims: tuple[str, ...] = ()
+    cached_calls: int = 0  # model calls answered from LiteLLM's cache (MODEL_CACHE)
 
     @property
     def ok(self) -> bool:
         return self.status == Status.OK
+
+    @property
+    def cached(self) -> bool:
+        """Whether every model call of the run was answered from the cache: nothing was
+        paid for, and the answer was still checked against this run's tool results."""
+        return 0 < self.cached_calls >= self.model_calls
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,8 @@ class OrderReport:
     wall_s: float
     trace_file: Path | None = None
     trace_error: str | None = None  # why there is no trace file (a full disk, say)
+    # TRACE_SAMPLE_RATIO left this order's trace out (no file, by design: not an error).
+    trace_sampled: bool = True
 
     @property
     def all_ok(self) -> bool:

@@ -8,12 +8,12 @@ import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from .backend_settings import BackendConfig, BackendConfigError, parse_backend
+from .exporter_settings import exporters
 from .order_ids import InvalidPattern, OrderIdPattern
 from .values import DAY_S, ConfigError, broker_url, http_url, shown
-from .variables import EXPORTERS, CheckPolicy, default_of, read_fields, variable
+from .variables import CheckPolicy, default_of, read_fields, variable
 
 __all__ = [
     "DAY_S",
@@ -32,8 +32,9 @@ DEFAULT_OPENAI_MODEL = "gpt-4o"
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent  # order_tracking/.env, as in the article
 
-# Switches the libraries read from the environment. LiteLLM reads its two at import: without
-# them it fetches a price map over the network and loads `.env` from whatever the cwd is.
+# Switches the libraries read from the environment. LiteLLM reads its first two at import:
+# without them it fetches a price map over the network and loads `.env` from whatever the cwd
+# is; the handler switch it reads per call.
 # ADK reads its own per call: its spans go nowhere (tracing keeps only Monocle's), so it need
 # not serialise every prompt and answer into them. Applied when the package is imported (see
 # ``__init__``): the one moment sure to come before any `import litellm` of ours.
@@ -41,6 +42,9 @@ LIBRARY_ENVIRONMENT = {
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",
     "LITELLM_MODE": "PRODUCTION",
     "ADK_CAPTURE_MESSAGE_CONTENT_IN_SPANS": "false",
+    # OpenAI-compatible calls through LiteLLM's own HTTP handler rather than the openai SDK
+    # (a third of an agent run's instructions, see BENCHMARKS.md #26); "false" restores the SDK.
+    "EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER": "true",
 }
 
 
@@ -138,6 +142,15 @@ class Settings:
     max_cost_usd_per_hour: float = default_of("MAX_COST_USD_PER_HOUR")
     max_tokens_per_hour: int = default_of("MAX_TOKENS_PER_HOUR")
     log_format: str = default_of("LOG_FORMAT")
+    # What an order costs (docs/cost.md): daily limits, where the limits are kept, LiteLLM's
+    # response cache, the share of orders traced.
+    max_cost_usd_per_day: float = default_of("MAX_COST_USD_PER_DAY")
+    max_tokens_per_day: int = default_of("MAX_TOKENS_PER_DAY")
+    spend_limit_store: str = default_of("SPEND_LIMIT_STORE")
+    model_cache: str = default_of("MODEL_CACHE")
+    model_cache_ttl_s: float = default_of("MODEL_CACHE_TTL_S")
+    model_cache_max_items: int = default_of("MODEL_CACHE_MAX_ITEMS")
+    trace_sample_ratio: float = default_of("TRACE_SAMPLE_RATIO")
     # Keys a client of `track-order serve` must send (Authorization: Bearer KEY or X-API-Key).
     service_api_keys: tuple[str, ...] = default_of("SERVICE_API_KEYS")
     # Where order data comes from (ORDER_BACKEND, see backends/) and what an order id is.
@@ -209,7 +222,7 @@ class Settings:
             tools_mcp=tools_mcp,
             broker_url=broker_url(env["BROKER_URL"]) if env.get("BROKER_URL", "").strip() else None,
             **read_fields(env),  # every variable of the table with a field and a kind
-            **_exporters(env),
+            **exporters(env),
         )
 
     def with_model(self, name: str) -> Settings:
@@ -243,57 +256,3 @@ class Settings:
     @property
     def uses_offline_model(self) -> bool:
         return OFFLINE_MODEL in {self.default_model, *self.model_overrides.values()}
-
-
-def _exporters(env: Mapping[str, str]) -> dict[str, Any]:
-    """Trace exporters (``MONOCLE_EXPORTERS``, or Monocle's own ``MONOCLE_EXPORTER``; without
-    either, Okahu when ``OKAHU_API_KEY`` is set) and the OTLP upload bound
-    (``OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`` / ``OTEL_EXPORTER_OTLP_TIMEOUT``), read only when
-    OTLP is chosen: a shared environment may carry them for other programs."""
-    okahu_key = bool(env.get("OKAHU_API_KEY", "").strip())
-    name = "MONOCLE_EXPORTERS" if env.get("MONOCLE_EXPORTERS", "").strip() else "MONOCLE_EXPORTER"
-    chosen = [e.strip().lower() for e in env.get(name, "").split(",") if e.strip()]
-    for exporter in chosen:
-        if exporter not in EXPORTERS:
-            raise ConfigError(
-                f"{name}: {shown(exporter)} is not an exporter here; "
-                f"choose from {', '.join(EXPORTERS)}"
-            )
-    if "okahu" in chosen and not okahu_key:
-        raise ConfigError(f"{name} names okahu but OKAHU_API_KEY is not set")
-    timeout = variable("OTEL_EXPORTER_OTLP_TIMEOUT")
-    if "otlp" in chosen:
-        _check_otlp(env)
-        traces_only = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"
-        if env.get(traces_only, "").strip():
-            timeout = replace(timeout, name=traces_only)
-        try:
-            otlp_timeout_s = timeout.read(env)
-        except ConfigError as exc:
-            raise ConfigError(
-                f"{exc} (seconds, as OpenTelemetry's Python exporter reads it, not milliseconds)"
-            ) from None
-    return {
-        "okahu_enabled": "okahu" in chosen if chosen else okahu_key,
-        "otlp_enabled": "otlp" in chosen,
-        "otlp_export_timeout_s": otlp_timeout_s if "otlp" in chosen else timeout.default,
-    }
-
-
-def _check_otlp(env: Mapping[str, str]) -> None:
-    """The OTLP variables OpenTelemetry's exporter would fail on: at start-up (a traceback
-    there; an endpoint without a scheme only at each upload, in a log nobody sees)."""
-    compressions = variable("OTEL_EXPORTER_OTLP_COMPRESSION").choices
-    for kind in ("TRACES_", ""):
-        name = f"OTEL_EXPORTER_OTLP_{kind}COMPRESSION"
-        raw = env.get(name)
-        if raw is not None and raw.strip().lower() not in compressions:
-            allowed = f"{', '.join(compressions[:-1])} or {compressions[-1]}"
-            raise ConfigError(f"{name} must be {allowed}, got {shown(raw)}")
-        name = f"OTEL_EXPORTER_OTLP_{kind}ENDPOINT"
-        raw = env.get(name)
-        if raw is not None:
-            if not http_url(raw):
-                raise ConfigError(
-                    f"{name} must be an http:// or https:// URL (OTLP over HTTP), got {shown(raw)}"
-                )

@@ -16,9 +16,13 @@ __all__ = [
     "api_keys",
     "broker_url",
     "http_url",
+    "model_cache",
     "number",
+    "redis_url",
     "sent_key",
     "shown",
+    "spend_limit_store",
+    "url_passwords",
 ]
 
 
@@ -132,6 +136,64 @@ def broker_url(raw: str, name: str = "BROKER_URL") -> str:
             f"{name} must be a broker URL ({schemes}HOST[:PORT]), got {shown(_no_password(raw))}"
         )
     return raw
+
+
+def redis_url(name: str, raw: str) -> str:
+    """``redis://[:PASSWORD@]HOST[:PORT][/DB]`` (``rediss://`` for TLS), as redis-py reads it;
+    anything else is a ``ConfigError`` naming the variable (the value is not echoed: it may
+    hold a password)."""
+    from urllib.parse import urlsplit
+
+    try:
+        url = urlsplit(raw)
+        ok = url.scheme in ("redis", "rediss") and bool(url.hostname) and url.port != 0
+        ok = ok and (url.path.strip("/") == "" or url.path.strip("/").isdigit())
+        ok = ok and not (url.query or url.fragment)
+    except ValueError:  # a port that is not a number
+        ok = False
+    if not ok:
+        raise ConfigError(f"{name} must look like redis://HOST:PORT/DB")
+    return raw
+
+
+def url_passwords(*urls: str) -> list[str]:
+    """The passwords in URLs (``redis://:PASSWORD@HOST``): to be redacted wherever they go."""
+    from urllib.parse import urlsplit
+
+    return [p for url in urls if "://" in url and (p := urlsplit(url).password)]
+
+
+def model_cache(raw: str) -> str:
+    """``MODEL_CACHE``: where model answers are cached (``off``, ``memory``, ``disk:PATH``,
+    ``redis://HOST:PORT/DB``; see docs/cost.md), checked."""
+    if raw.lower() in ("off", "memory"):
+        return raw.lower()
+    if raw.lower().startswith("disk:"):
+        if not raw[5:].strip():
+            raise ConfigError("MODEL_CACHE=disk:PATH needs a folder, e.g. disk:.model-cache")
+        return "disk:" + raw[5:].strip()
+    if raw.lower().startswith(("redis://", "rediss://")):
+        return redis_url("MODEL_CACHE", raw)
+    raise ConfigError(
+        f"MODEL_CACHE must be off, memory, disk:PATH or redis://HOST:PORT/DB, got {shown(raw)}"
+    )
+
+
+def spend_limit_store(raw: str) -> str:
+    """``SPEND_LIMIT_STORE``: where the spend limits are kept (``memory``: this process,
+    ``sqlite:///PATH``: this machine, ``redis://HOST:PORT/DB``: every machine), checked."""
+    if raw.lower() == "memory":
+        return "memory"
+    if raw.lower().startswith("sqlite:///"):
+        if not raw[len("sqlite:///") :].strip():
+            raise ConfigError("SPEND_LIMIT_STORE=sqlite:///PATH needs a file")
+        return raw
+    if raw.lower().startswith(("redis://", "rediss://")):
+        return redis_url("SPEND_LIMIT_STORE", raw)
+    raise ConfigError(
+        "SPEND_LIMIT_STORE must be memory, sqlite:///PATH or redis://HOST:PORT/DB, "
+        f"got {shown(raw)}"
+    )
 
 
 def _no_password(url: str) -> str:

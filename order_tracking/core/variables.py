@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .order_ids import DEFAULT_PATTERN
-from .values import DAY_S
+from .values import DAY_S, model_cache, spend_limit_store
 from .variable import CheckPolicy, Variable
 
 __all__ = ["EXPORTERS", "GROUPS", "VARIABLES", "CheckPolicy", "Variable"]
@@ -84,6 +84,29 @@ VARIABLES: tuple[Variable, ...] = (
         read_by="LiteLLM",
     ),
     Variable(
+        "EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER", _MODELS,
+        "`true`: `openai/...` calls go through LiteLLM's own HTTP handler rather than the "
+        "openai SDK (a third fewer instructions per agent run); `false` restores the SDK.",
+        choices=("true", "false"), shown_default="`true` (set at import)", read_by="LiteLLM",
+    ),
+    Variable(
+        "MODEL_CACHE", _MODELS,
+        "LiteLLM's response cache, keyed by the whole request (a changed fact is a miss): "
+        "`off`, `memory` (this process), `disk:PATH` (this machine), `redis://HOST:PORT/DB` "
+        "(every machine). See [What an order costs](../cost.md).",
+        "off", "text", "model_cache", convert=model_cache,
+    ),
+    Variable(
+        "MODEL_CACHE_TTL_S", _MODELS,
+        "Seconds a cached answer is served.",
+        float(DAY_S), "float", "model_cache_ttl_s", high=30 * DAY_S, above_low=True,
+    ),
+    Variable(
+        "MODEL_CACHE_MAX_ITEMS", _MODELS,
+        "Answers `MODEL_CACHE=memory` keeps (the oldest go first).",
+        10_000, "int", "model_cache_max_items", low=1, high=10**8,
+    ),
+    Variable(
         "AGENT_TIMEOUT_S", _LIMITS,
         "Deadline for each agent's whole run (`--timeout` overrides it).",
         60.0, "float", "agent_timeout_s", high=DAY_S, above_low=True,
@@ -127,14 +150,32 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         "MAX_COST_USD_PER_HOUR", _LIMITS,
-        "Dollars this process may spend over any rolling hour; past it new orders are "
-        "refused (`BUDGET`, 503). 0: no limit.",
+        "Dollars the processes sharing `SPEND_LIMIT_STORE` may spend over any rolling hour, "
+        "checked before each model call with an estimate; past it model calls and new orders "
+        "are refused (`BUDGET`, 503). 0: no limit.",
         0.0, "float", "max_cost_usd_per_hour", high=1e12,
     ),
     Variable(
         "MAX_TOKENS_PER_HOUR", _LIMITS,
         "The same in tokens. 0: no limit.",
         0, "int", "max_tokens_per_hour", high=10**15,
+    ),
+    Variable(
+        "MAX_COST_USD_PER_DAY", _LIMITS,
+        "Dollars over any rolling 24 hours, beside the hourly limit. 0: no limit.",
+        0.0, "float", "max_cost_usd_per_day", high=1e12,
+    ),
+    Variable(
+        "MAX_TOKENS_PER_DAY", _LIMITS,
+        "The same in tokens. 0: no limit.",
+        0, "int", "max_tokens_per_day", high=10**15,
+    ),
+    Variable(
+        "SPEND_LIMIT_STORE", _LIMITS,
+        "Where the hourly and daily spend is kept: `memory` (this process), "
+        "`sqlite:///PATH` (the processes of one machine), `redis://HOST:PORT/DB` (every "
+        "machine). A store that cannot be reached refuses (fails closed).",
+        "memory", "text", "spend_limit_store", convert=spend_limit_store,
     ),
     Variable(
         "MAX_INPUT_CHARS", _LIMITS,
@@ -183,6 +224,12 @@ VARIABLES: tuple[Variable, ...] = (
         "Seconds one upload may take (and the exit waits for it), as OpenTelemetry's Python "
         "exporter reads it, not milliseconds (`_TRACES_` variant too).",
         3.0, "float", high=600, above_low=True, read_by="OpenTelemetry",
+    ),
+    Variable(
+        "TRACE_SAMPLE_RATIO", _TRACES,
+        "The share of orders traced (parent-based: an order's spans are all kept or all "
+        "dropped); an unsampled order writes no trace file and says so.",
+        1.0, "float", "trace_sample_ratio", high=1.0,
     ),
     Variable(
         "LOG_FORMAT", _TRACES,

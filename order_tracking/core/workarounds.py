@@ -1,14 +1,11 @@
-"""Every place we reach into a library's internals, in one file.
-
-Each workaround names the version it was checked against (``CHECKED_AGAINST``);
-``tests/core/test_workarounds.py`` fails when one of these libraries changes under us: when a
-version moves, or when the behaviour a workaround relies on (or works around) is gone. On an
-upgrade, re-check each entry below, then update ``CHECKED_AGAINST``.
-"""
+"""Every place we reach into a library's internals, in one file. Each names the version it was
+checked against (``CHECKED_AGAINST``); ``tests/core/test_workarounds.py`` fails when a version
+moves or the behaviour relied on is gone. On an upgrade, re-check each, then update it."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import importlib.util
 import logging
 import sys
@@ -27,6 +24,7 @@ __all__ = [
     "DeclaredOnceTool",
     "mark_a2a_missing",
     "marking_cancelled_calls",
+    "preload_litellm_cache_hit",
     "quiet_foreign_context_detach",
     "without_redirects",
     "server_without_signal_handlers",
@@ -88,6 +86,19 @@ def mark_a2a_missing() -> None:
 # plain functions, never gateway tools. The switch is LiteLLM's own (its gateway sets it on its
 # inner calls); ``litellm.acompletion`` pops it, so it never reaches a provider.
 LITELLM_NO_MCP_GATEWAY: dict[str, Any] = {"_skip_mcp_handler": True}
+
+
+# On every answer its response cache gives (``caching_handler.
+# _should_defer_streaming_cache_hit_callbacks``), LiteLLM imports its proxy's Anthropic
+# pass-through module, which imports the proxy's logging handlers: FastAPI, orjson and
+# soundfile (numpy), its ``proxy`` extra. Both missing ones are our dependencies for that alone
+# (without them every cache hit is a ModuleNotFoundError), and the import (~2 s of CPU, ~23 MiB
+# here) happens at start-up, when the cache is on, instead of inside the first cached call.
+LITELLM_CACHE_HIT_IMPORTS = "litellm.llms.anthropic.pass_through.messages.response_cache"
+
+
+def preload_litellm_cache_hit() -> None:
+    importlib.import_module(LITELLM_CACHE_HIT_IMPORTS)
 
 
 # --- Monocle (monocle_apptrace 0.8.15) --------------------------------------------------------

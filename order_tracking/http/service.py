@@ -45,13 +45,14 @@ DEFAULT_MAX_ORDERS = 64
 class _Admission:
     """At most ``limit`` orders in flight; one more is refused at once (503), not queued,
     so a client or load balancer can retry elsewhere instead of waiting blind. So is every
-    order while the hourly spend limit is reached, with when to come back."""
+    order while a spend limit is reached (or its shared store cannot be reached), with when
+    to come back."""
 
     def __init__(self, limit: int, watch: Watch) -> None:
         self.limit, self.in_flight, self.watch = limit, 0, watch
 
-    def enter(self) -> None:
-        refusal = self.watch.refusal()
+    async def enter(self) -> None:
+        refusal = await self.watch.refusal()
         if refusal is not None:
             raise _unavailable(refusal.reason, refusal.retry_after_header)
         if self.in_flight >= self.limit:
@@ -120,7 +121,7 @@ def create_app(
 
     @app.get("/ready", summary="Readiness: agents built, capacity and hourly budget left")
     async def ready() -> dict[str, Any]:
-        refusal = watch.limit_reached()
+        refusal = await watch.limit_reached()
         if refusal is not None:
             raise _unavailable(refusal.reason, refusal.retry_after_header)
         if admission.in_flight >= admission.limit:
@@ -131,12 +132,18 @@ def create_app(
             "orders_in_flight": admission.in_flight,
         }
         if watch.spend is not None and not api_keys:  # with keys, spend is behind /metrics
-            tokens, cost = watch.spend.spent()
+            spent, limits = await watch.spend.spent(), watch.spend.limits
             body["last_hour"] = {
-                "cost_usd": round(cost, 6),
-                "tokens": tokens,
-                "max_cost_usd": watch.spend.max_cost_usd or None,
-                "max_tokens": watch.spend.max_tokens or None,
+                "cost_usd": round(spent.hour_usd, 6),
+                "tokens": spent.hour_tokens,
+                "max_cost_usd": limits.hour_usd or None,
+                "max_tokens": limits.hour_tokens or None,
+            }
+            body["last_day"] = {
+                "cost_usd": round(spent.day_usd, 6),
+                "tokens": spent.day_tokens,
+                "max_cost_usd": limits.day_usd or None,
+                "max_tokens": limits.day_tokens or None,
             }
         return body
 
@@ -147,7 +154,7 @@ def create_app(
     )
     async def track(order_id: str = Path(description=ORDER_ID_DOC)) -> Response:
         order_id = order_id_or_422(order_id)
-        admission.enter()
+        await admission.enter()
         try:
             report = await tracker.track_order(order_id, gate=gate)
         finally:
@@ -161,7 +168,7 @@ def create_app(
     )
     async def track_stream(order_id: str = Path(description=ORDER_ID_DOC)) -> StreamingResponse:
         order_id = order_id_or_422(order_id)
-        admission.enter()  # 503 now, before the stream starts
+        await admission.enter()  # 503 now, before the stream starts
         results: asyncio.Queue[AgentResult | None] = asyncio.Queue()
         stop = asyncio.Event()
 

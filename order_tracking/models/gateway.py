@@ -29,8 +29,13 @@ def litellm_model(name: str, settings: Settings) -> LiteLlm:
     """One LiteLLM model. ``num_retries=0``: retries happen in ``ResilientModel``, where each
     one is seen and traced (LiteLLM's own happen inside the provider SDK, unseen). The offline
     model gets the artificial latency the settings ask for (``OFFLINE_MODEL_LATENCY_S``) and
-    the configured ``ORDER_ID_PATTERN``."""
+    the configured ``ORDER_ID_PATTERN``. With ``MODEL_CACHE`` on, its calls go through a
+    client that accounts for the answers LiteLLM's cache gives (``models/cache.py``)."""
     extra: dict[str, Any] = dict(LITELLM_NO_MCP_GATEWAY)
+    if settings.model_cache != "off":  # which answers LiteLLM's cache gave: they cost nothing
+        from .cache import CacheAwareClient
+
+        extra["llm_client"] = CacheAwareClient()
     if name == OFFLINE_MODEL and settings.offline_latency_s:
         extra[offline_model.LATENCY_PARAM] = settings.offline_latency_s
     if name == OFFLINE_MODEL and not settings.order_ids.is_default:

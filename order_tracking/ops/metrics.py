@@ -29,7 +29,7 @@ from prometheus_client.registry import Collector
 from ..core.results import AgentResult, OrderReport, Status
 
 if TYPE_CHECKING:
-    from .spend_limit import SpendLimit
+    from .spend import SpendStore
 
 __all__ = ["CONTENT_TYPE", "Circuits", "Metrics", "order_status"]
 
@@ -109,6 +109,24 @@ class Metrics:
         self.model_cost = counter(
             "model_cost_usd", "Cost in US dollars, by model (LiteLLM's prices).", "model"
         )
+        self.cache_lookups = counter(
+            "model_cache_lookups",
+            "Model calls looked up in LiteLLM's response cache (MODEL_CACHE): hit or miss.",
+            "model",
+            "result",
+        )
+        self.cache_saved_tokens = counter(
+            "model_cache_saved_tokens", "Tokens not paid for: answers from the cache.", "model"
+        )
+        self.cache_saved_cost = counter(
+            "model_cache_saved_usd", "Dollars not spent: answers from the cache.", "model"
+        )
+        self.calls_refused = counter(
+            "model_calls_refused",
+            "Model calls refused before they were made: a spend limit had no room for their "
+            "estimate, or the shared spend store could not be reached.",
+            "model",
+        )
         for status in ORDER_STATUSES:  # known from the start: rate() needs a first sample
             self.orders.labels(status)
         for reason in REFUSALS:
@@ -152,6 +170,16 @@ class Metrics:
         if cost:
             self.model_cost.labels(model).inc(cost)
 
+    def model_cache(
+        self, model: str, hits: int, misses: int, saved_tokens: int, saved_cost: float
+    ) -> None:
+        if hits:
+            self.cache_lookups.labels(model, "hit").inc(hits)
+            self.cache_saved_tokens.labels(model).inc(saved_tokens)
+            self.cache_saved_cost.labels(model).inc(saved_cost)
+        if misses:
+            self.cache_lookups.labels(model, "miss").inc(misses)
+
     def refusal(self, reason: str) -> None:
         self.refused.labels(reason).inc()
 
@@ -165,9 +193,10 @@ class Metrics:
             self.registry.register(self._circuits)
         self._circuits.watched.append((kind, breakers))
 
-    def watch_spend(self, limit: SpendLimit) -> None:
-        """Report the last hour's spend and the hourly limits on every scrape."""
-        self.registry.register(_Spend(limit))
+    def watch_spend(self, store: SpendStore) -> None:
+        """Report the spend of the last hour and day and their limits on every scrape (a
+        shared store: as this process last saw it, at its last model call)."""
+        self.registry.register(_Spend(store))
 
     def exposition(self) -> bytes:
         """The metrics in Prometheus's text format (``CONTENT_TYPE``)."""
@@ -193,20 +222,20 @@ class _Circuits(Collector):
 
 
 class _Spend(Collector):
-    def __init__(self, limit: SpendLimit) -> None:
-        self.limit = limit
+    def __init__(self, store: SpendStore) -> None:
+        self.store = store
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        tokens, cost = self.limit.spent()
+        seen, limits = self.store.seen(), self.store.limits
         pairs = (
-            ("spend_last_hour_usd", "Cost of the last hour's model calls.", cost),
-            ("tokens_last_hour", "Tokens of the last hour's model calls.", tokens),
-            (
-                "spend_limit_usd_per_hour",
-                "MAX_COST_USD_PER_HOUR (0: none).",
-                self.limit.max_cost_usd,
-            ),
-            ("token_limit_per_hour", "MAX_TOKENS_PER_HOUR (0: none).", self.limit.max_tokens),
+            ("spend_last_hour_usd", "Cost of the last hour's model calls.", seen.hour_usd),
+            ("tokens_last_hour", "Tokens of the last hour's model calls.", seen.hour_tokens),
+            ("spend_limit_usd_per_hour", "MAX_COST_USD_PER_HOUR (0: none).", limits.hour_usd),
+            ("token_limit_per_hour", "MAX_TOKENS_PER_HOUR (0: none).", limits.hour_tokens),
+            ("spend_last_day_usd", "Cost of the last 24 hours' model calls.", seen.day_usd),
+            ("tokens_last_day", "Tokens of the last 24 hours' model calls.", seen.day_tokens),
+            ("spend_limit_usd_per_day", "MAX_COST_USD_PER_DAY (0: none).", limits.day_usd),
+            ("token_limit_per_day", "MAX_TOKENS_PER_DAY (0: none).", limits.day_tokens),
         )
         for name, text, value in pairs:
             yield GaugeMetricFamily(f"{PREFIX}_{name}", text, value=float(value))

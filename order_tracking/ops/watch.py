@@ -1,5 +1,7 @@
 """``Watch``: what the process keeps an eye on across all its runs, in one handle the
-runner, the service and the Temporal worker share: the metrics and the hourly spend limit.
+runner, the service and the Temporal worker share: the metrics and the spend limits (hourly
+and daily, in the store ``SPEND_LIMIT_STORE`` names; every model call is checked against them
+by ``models.meter.ModelMeter``).
 
 The runner asks :meth:`Watch.refusal` before it starts an order (a Temporal worker asks
 :meth:`Watch.limit_reached` before an agent run) and tells the watch what each run ended as:
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING
 from ..core.results import AgentResult, OrderReport, Status
 from .logs import log_context
 from .metrics import Metrics
-from .spend_limit import Refusal, SpendLimit
+from .spend import Refusal, SpendStore, open_store
 
 if TYPE_CHECKING:
     from ..core.settings import Settings
@@ -29,31 +31,33 @@ log = logging.getLogger("order_tracking.runner")
 @dataclass(frozen=True)
 class Watch:
     metrics: Metrics | None = None
-    spend: SpendLimit | None = None
+    spend: SpendStore | None = None
 
     @classmethod
     def for_settings(
-        cls, settings: Settings, *, clock: Callable[[], float] = time.monotonic
+        cls,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        store: SpendStore | None = None,
     ) -> Watch:
-        """New metrics, and the hourly spend limit ``MAX_COST_USD_PER_HOUR`` /
-        ``MAX_TOKENS_PER_HOUR`` set (no limit when both are 0), on ``clock``."""
+        """New metrics, and the spend limits the settings set (none when all are 0) in the
+        store ``SPEND_LIMIT_STORE`` names (``store`` replaces it; ``clock``: the in-process
+        store's)."""
         metrics = Metrics()
-        spend = SpendLimit(
-            max_cost_usd=settings.max_cost_usd_per_hour,
-            max_tokens=settings.max_tokens_per_hour,
-            clock=clock,
-        )
+        spend = store if store is not None else open_store(settings, clock)
         metrics.watch_spend(spend)
         return cls(metrics, spend)  # charged even with no limit: the metrics show the spend
 
-    def limit_reached(self) -> Refusal | None:
-        """Why nothing new may start now (the hourly limit is reached); None while there is
-        room. Counts nothing (``/ready`` asks, a worker asks per agent run)."""
-        return self.spend.refusal() if self.spend is not None else None
+    async def limit_reached(self) -> Refusal | None:
+        """Why nothing new may start now (a spend limit is reached, or a shared store cannot
+        be reached); None while there is room. Counts nothing (``/ready`` asks, a worker
+        asks per agent run)."""
+        return await self.spend.check() if self.spend is not None else None
 
-    def refusal(self) -> Refusal | None:
+    async def refusal(self) -> Refusal | None:
         """:meth:`limit_reached`, counted as a refused order when it refuses."""
-        refusal = self.limit_reached()
+        refusal = await self.limit_reached()
         if refusal is not None:
             self.refused("budget")
         return refusal
@@ -87,5 +91,5 @@ class Watch:
 
 
 def refused_result(agent: str, refusal: Refusal) -> AgentResult:
-    """An agent run that was not started: the hourly limit is reached."""
+    """An agent run that was not started: a spend limit is reached."""
     return AgentResult(agent, Status.BUDGET, "", refusal.reason, 0.0)

@@ -140,7 +140,7 @@ class Handling:
             self._failed(event.id, _describe(exc))
             raise
         if all(r.status == Status.BUDGET for r in report.results):
-            # Refused at the hourly limit after all (another order took the room): it
+            # Refused at a spend limit after all (another order took the room): it
             # waits in the broker rather than being answered with nothing.
             await self._give_back(delivery)
             return
@@ -197,9 +197,11 @@ class Handling:
             self._failures.popitem(last=False)
 
     async def _room(self, delivery: Delivery) -> None:
-        """Past the hourly spend limit, wait (the message kept, every slot filling, so
-        nothing more is fetched) instead of answering with nothing or dead-lettering."""
-        refusal = self.watch.limit_reached() if self.watch is not None else None
+        """Past a spend limit (hourly or daily, in the store every process sharing
+        ``SPEND_LIMIT_STORE`` uses; or that store cannot be reached), wait (the message kept,
+        every slot filling, so nothing more is fetched) instead of answering with nothing or
+        dead-lettering."""
+        refusal = await self.watch.limit_reached() if self.watch is not None else None
         while refusal is not None:
             if not self._paused:
                 self._paused = True
@@ -210,11 +212,11 @@ class Handling:
                     "order_tracking.stream",
                 )
             await self.keeping(delivery, asyncio.sleep(min(refusal.retry_after_s, 1.0)))
-            refusal = self.watch.limit_reached() if self.watch is not None else None
+            refusal = await self.watch.limit_reached() if self.watch is not None else None
         if self._paused:
             self._paused = False
             self.metrics.paused.set(0)
-            say("hourly limit: events are started again", logger="order_tracking.stream")
+            say("spend limit: events are started again", logger="order_tracking.stream")
 
     async def keeping(self, delivery: Delivery, work: Awaitable[T]) -> T:
         """``work``, telling the broker the message is still being worked on (so it is not

@@ -51,7 +51,7 @@ class StreamMetrics:
         )
         self.paused = Gauge(
             f"{PREFIX}_paused",
-            "1 while no event is started: the hourly spend limit is reached.",
+            "1 while no event is started: a spend limit is reached.",
             registry=r,
         )
         for kind in DEAD_LETTER_KINDS:

@@ -4,13 +4,23 @@
 
 from __future__ import annotations
 
-from ._client import KEY, TemporalUnavailable, connect, new_key, report, submit, workflow_id
+from ._client import (
+    KEY,
+    NOT_SAMPLED,
+    TemporalUnavailable,
+    connect,
+    new_key,
+    report,
+    submit,
+    workflow_id,
+)
 from ._messages import AgentData, AgentRequest, OrderRequest
 from ._worker import run_worker, sandbox
 from ._workflow import TrackOrderWorkflow
 
 __all__ = [
     "KEY",
+    "NOT_SAMPLED",
     "AgentData",
     "AgentRequest",
     "OrderRequest",

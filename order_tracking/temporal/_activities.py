@@ -63,7 +63,7 @@ class AgentActivities:
             ) from None
         # Not counted as a refused order (that is the submitter's): a run that ended as
         # `budget`, which the workflow does not retry.
-        refusal = self.watch.limit_reached()
+        refusal = await self.watch.limit_reached()
         if refusal is not None:
             if not self.refusing:  # a line per refused run would flood the log
                 self.refusing = True

@@ -35,6 +35,7 @@ from ._workflow import WORKFLOW
 __all__ = [
     "CONNECT_TIMEOUT_S",
     "KEY",
+    "NOT_SAMPLED",
     "ORDER_MEMO",
     "TRACE_MEMO",
     "TemporalUnavailable",
@@ -47,6 +48,7 @@ __all__ = [
 
 CONNECT_TIMEOUT_S = 5.0
 TRACE_MEMO = "trace_id"
+NOT_SAMPLED = "not-sampled"  # the memo's trace id when TRACE_SAMPLE_RATIO left it out
 ORDER_MEMO = "order_id"  # the id as submitted (the workflow id has it as compared)
 # A request key: a step of a workflow id (no "/"), in any shell and URL without quoting.
 KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
@@ -143,11 +145,10 @@ async def submit(
     """Start the order's workflow, or find the one this order and key already started
     (running or finished: its result is the first submit's). ``trace_id``, the trace the
     submit is part of, and the order id as written are kept in the workflow's memo, for
-    ``result``."""
+    ``result`` (a trace id of ``NOT_SAMPLED``: the order's trace was left out by
+    TRACE_SAMPLE_RATIO, which ``result`` says)."""
     wid = workflow_id(request.order_id, key, pattern)
-    memo: dict[str, Any] = {ORDER_MEMO: request.order_id}
-    if trace_id:
-        memo[TRACE_MEMO] = trace_id
+    memo: dict[str, Any] = {ORDER_MEMO: request.order_id, TRACE_MEMO: trace_id or NOT_SAMPLED}
     try:
         return await client.start_workflow(
             WORKFLOW,
@@ -204,7 +205,9 @@ async def report(
     except Refused as exc:
         raise TemporalUnavailable(f"{handle.id}: not an order's result ({exc})") from None
     trace_id = memo.get(TRACE_MEMO)
-    if not (isinstance(trace_id, str) and re.fullmatch(r"[0-9a-f]{32}", trace_id)):
+    if trace_id != NOT_SAMPLED and not (
+        isinstance(trace_id, str) and re.fullmatch(r"[0-9a-f]{32}", trace_id)
+    ):
         trace_id = None  # a trace id is 32 hex digits; anything else names no trace here
     order = OrderReport(order_id=order_id, results=results, wall_s=wall_s)
     return order, trace_id

@@ -89,6 +89,7 @@ class AgentData:
     tool_args: list[str] = field(default_factory=list)
     verified: bool | None = None
     unsupported_claims: list[str] = field(default_factory=list)
+    cached_calls: int = 0
 
 
 def result_to_data(result: AgentResult) -> AgentData:
@@ -157,4 +158,5 @@ def result_from_data(data: AgentData) -> AgentResult:
         tool_args=_strings(data.tool_args, "tool_args", MAX_ERROR_CHARS),
         verified=data.verified,
         unsupported_claims=_strings(data.unsupported_claims, "unsupported_claims", MAX_ERROR_CHARS),
+        cached_calls=inbound.integer(data.cached_calls, "cached_calls", 0, 10**9),
     )

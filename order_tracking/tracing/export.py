@@ -4,17 +4,26 @@ files themselves are ``trace_writer``'s."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-from opentelemetry.trace import Status
+from opentelemetry.sdk.util import ns_to_iso_str
+from opentelemetry.trace import Status, format_span_id, format_trace_id
 
 from ..core.redaction import redact
 
-__all__ = ["MONOCLE_SCOPE", "TEMPORAL_SCOPE", "MonocleSpansOnly", "RedactingExporter", "redacted"]
+__all__ = [
+    "MONOCLE_SCOPE",
+    "TEMPORAL_SCOPE",
+    "MonocleSpansOnly",
+    "RedactingExporter",
+    "redacted",
+    "redacted_record",
+]
 
 MONOCLE_SCOPE = "monocle_apptrace"  # the instrumentation scope of every span Monocle makes
 
@@ -111,3 +120,65 @@ def redacted(span: ReadableSpan) -> ReadableSpan:
         end_time=span.end_time,
         instrumentation_scope=span.instrumentation_scope,
     )
+
+
+def redacted_record(span: ReadableSpan) -> dict[str, Any]:
+    """What ``serialize_span(redacted(span))`` gives once Monocle is set up (Monocle's span
+    JSON: OpenTelemetry's ``to_json`` with the status ``message`` and the ids without their
+    ``0x``), built in one pass: no span copied, no JSON written and read back four times. One
+    difference: Monocle's ``to_json`` also cuts ``0x`` off any attribute *value* starting
+    with it; here a value is kept as it was recorded."""
+    context, parent = span.context, span.parent
+    status: dict[str, Any] = {"status_code": span.status.status_code.name}
+    if span.status.description:
+        status["message"] = redact(span.status.description)
+    return {
+        "name": span.name,
+        "context": _context(context) if context else None,
+        "kind": str(span.kind),
+        "parent_id": format_span_id(parent.span_id) if parent is not None else None,
+        "start_time": ns_to_iso_str(span.start_time) if span.start_time else None,
+        "end_time": ns_to_iso_str(span.end_time) if span.end_time else None,
+        "status": status,
+        "attributes": _attributes(span.attributes),
+        "events": [
+            {
+                "name": e.name,
+                "timestamp": ns_to_iso_str(e.timestamp),
+                "attributes": _attributes(e.attributes),
+            }
+            for e in span.events
+        ],
+        "links": [
+            {"context": _context(link.context), "attributes": _attributes(link.attributes)}
+            for link in span.links
+        ],
+        "resource": _resource(span.resource),
+    }
+
+
+def _context(context: Any) -> dict[str, str]:
+    return {
+        "trace_id": format_trace_id(context.trace_id),
+        "span_id": format_span_id(context.span_id),
+        "trace_state": repr(context.trace_state),
+    }
+
+
+def _attributes(attributes: Any) -> dict[str, Any] | None:
+    if attributes is None:
+        return None
+    # As JSON has them: a sequence is a list (``to_json`` writes tuples as lists).
+    return {k: _redact_value(list(v) if isinstance(v, tuple) else v) for k, v in attributes.items()}
+
+
+_resources: dict[int, tuple[Any, dict[str, Any]]] = {}
+
+
+def _resource(resource: Any) -> dict[str, Any]:
+    """A resource's JSON, worked out once: every span of a process shares the same one."""
+    known = _resources.get(id(resource))
+    if known is None or known[0] is not resource:
+        known = (resource, json.loads(resource.to_json()))
+        _resources[id(resource)] = known
+    return known[1]

@@ -3,16 +3,25 @@
 
 Only the instrumentation we use is installed (ADK, LiteLLM, the offline model): Monocle's
 default set imports and wraps every library it knows, which costs seconds at start-up.
+
+``TRACE_SAMPLE_RATIO`` keeps that share of orders' traces, decided once per order at its
+root (parent-based: a part of an order's trace in another process, a Temporal worker's,
+follows the order's choice through the context it inherits). An order left out is run with
+the trace context of a span that records nothing, so what it calls sees "not sampled"; every
+Monocle wrapper then skips its span through Monocle's own span handlers (``skip_span``), and
+the order costs about what an untraced one does. OpenTelemetry's own samplers cannot do this:
+Monocle 0.8.15 fails on the non-recording spans they return.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import random
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,125 +33,56 @@ from monocle_apptrace.instrumentation.common.instrumentor import (
 )
 from monocle_apptrace.instrumentation.common.utils import get_current_monocle_span
 from monocle_apptrace.instrumentation.common.wrapper import atask_wrapper
+from monocle_apptrace.instrumentation.common.wrapper_method import MONOCLE_SPAN_HANDLERS
 from monocle_apptrace.instrumentation.metamodel.adk.methods import ADK_METHODS
-from monocle_apptrace.instrumentation.metamodel.litellm.entities.inference import INFERENCE
 from monocle_apptrace.instrumentation.metamodel.litellm.methods import LITELLM_METHODS
 from opentelemetry import context as otel_context
+from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.trace import set_span_in_context
 
 from ..core.settings import Settings
 from ..core.workarounds import marking_cancelled_calls, with_caller_source_path
-from .export import MonocleSpansOnly, redacted
+from .export import MonocleSpansOnly, redacted_record
 from .exporters import remote_processors
+from .instrumented import OUR_METHODS
+from .sampling import not_sampled, sampled_only
 from .writer import TraceFiles
 
 log = logging.getLogger("order_tracking.tracing")
 
 WORKFLOW_NAME = "order_tracking_asyncio"
 
-# Monocle's LiteLLM inference entity, with a provider entity that names the offline model
-# (Monocle cannot infer one from a custom provider's class).
-OFFLINE_INFERENCE: dict[str, Any] = {
-    **INFERENCE,
-    "is_auto_close": lambda kwargs: True,
-    "attributes": [
-        [
-            {"attribute": "type", "accessor": lambda arguments: "inference.offline"},
-            {"attribute": "provider_name", "accessor": lambda arguments: "offline"},
-            {
-                "attribute": "inference_endpoint",
-                "accessor": lambda arguments: "offline://" + str(arguments["kwargs"].get("model")),
-            },
-        ],
-        *INFERENCE["attributes"][1:],
-    ],
-}
-
-# Monocle 0.8.15 lists no streamed OpenAI chat call, so `adk web` (which streams) would record
-# no inference span for openai/... models. `async_streaming` returns the stream: the span must
-# stay open until the stream is consumed, which Monocle's LiteLLM stream processor handles.
-_OPENAI_STREAMING = {
-    "package": "litellm.llms.openai.openai",
-    "object": "OpenAIChatCompletion",
-    "method": "async_streaming",
-    "wrapper_method": atask_wrapper,
-    "output_processor": {**INFERENCE, "is_auto_close": lambda kwargs: False},
-}
-
-# A span per backend call, under its tool's span (attributes set by the call itself).
-_BACKEND_METHODS = [
-    {
-        "package": f"order_tracking.backends.{module}",
-        "object": cls,
-        "method": method,
-        "span_name": f"backend.{kind}",
-        "wrapper_method": atask_wrapper,
-        "output_processor": {"type": f"backend.{kind}", "attributes": []},
-    }
-    for module, cls, method, kind in (
-        ("_http", "HttpBackends", "call", "http"),
-        ("_sqlite", "SqliteBackend", "_lookup", "sqlite"),
-    )
-]
-
-# A span per MCP tool call from the agents (TOOLS_MCP_URL): Monocle's own MCP entry wraps
-# mcp 1.x's BaseSession.send_request, which mcp 2.x no longer has.
-_MCP_METHODS = [
-    {
-        "package": "mcp.client.session",
-        "object": "ClientSession",
-        "method": "call_tool",
-        "span_name": "mcp.call_tool",
-        "wrapper_method": atask_wrapper,
-        "output_processor": {
-            "type": "agentic.mcp.invocation",
-            "attributes": [
-                [
-                    {
-                        "attribute": "name",
-                        "accessor": lambda arguments: (
-                            (arguments.get("args") or [None])[0]
-                            or (arguments.get("kwargs") or {}).get("name")
-                        ),
-                    },
-                    {"attribute": "type", "accessor": lambda arguments: "mcp.tool"},
-                ]
-            ],
-        },
-    }
-]
-
-_OFFLINE_METHODS = [
-    {
-        "package": "order_tracking.models.offline",
-        "object": "OfflineModel",
-        "method": "respond",
-        # The span's name from before the package had wings: what dashboards filter on.
-        "span_name": "order_tracking.offline_model.OfflineModel.respond",
-        "wrapper_method": atask_wrapper,
-        "output_processor": OFFLINE_INFERENCE,
-    }
-]
-
 
 @dataclass(frozen=True)
 class Tracing:
-    """Handle on the configured tracer: start a trace per order, flush, find its file."""
+    """Handle on the configured tracer: start a trace per order, flush, find its file.
+    ``sample_ratio``: the share of orders traced (``rng`` draws; tests pass a seeded one)."""
 
     trace_dir: Path
     files: TraceFiles
+    sample_ratio: float = 1.0
+    rng: random.Random = field(default_factory=random.Random, compare=False)
 
     @contextmanager
-    def trace(self, name: str, attributes: dict[str, Any] | None = None) -> Iterator[str]:
+    def trace(self, name: str, attributes: dict[str, Any] | None = None) -> Iterator[str | None]:
         """A span around a block, the root of a new trace or, under an OpenTelemetry span from
         another process (a Temporal activity's), a part of that trace; yields the trace id
-        (hex). It is also made OpenTelemetry's current span (Monocle keeps its own under
-        another key), so what propagates OpenTelemetry's context (Temporal's headers) carries
-        this trace.
+        (hex), or None when the order is not sampled (see the module's docstring). It is also
+        made OpenTelemetry's current span (Monocle keeps its own under another key), so what
+        propagates OpenTelemetry's context (Temporal's headers) carries this trace, and its
+        sampling decision.
 
         start/stop rather than ``amonocle_trace``: the latter masks errors raised inside it.
         """
+        parent = otel_trace.get_current_span().get_span_context()
+        left_out = not_sampled(parent, self.sample_ratio, self.rng)
+        if left_out is not None:
+            with left_out:
+                yield None
+            return
+        if self.sample_ratio < 1 and not parent.is_valid:
+            attributes = {**(attributes or {}), "trace.sample_ratio": self.sample_ratio}
         token = start_trace(span_name=name, attributes=attributes)
         span = get_current_monocle_span()
         trace_id = format(span.get_span_context().trace_id, "032x")
@@ -160,6 +100,10 @@ class Tracing:
     def wait_for(self, trace_id: str, timeout_s: float = 10.0) -> None:
         """Until this trace's file is written (its root has ended), not anyone else's."""
         self.files.wait_for(int(trace_id, 16), timeout_s)
+
+    async def written(self, trace_id: str, timeout_s: float = 10.0) -> None:
+        """``wait_for`` without a thread: the event loop is told when the file is written."""
+        await self.files.written(int(trace_id, 16), timeout_s)
 
     def settled(self, trace_id: str) -> bool:
         """Whether this process's parts of the trace that have ended are written (see
@@ -212,12 +156,13 @@ def shut_down() -> list[str]:
 def setup_tracing(
     settings: Settings, *, part: str | None = None, instrument: bool = True
 ) -> Tracing:
-    """Install Monocle before the first agent runs. The first set-up in a process wins.
+    """Install Monocle before the first agent runs. The first set-up in a process wins (but
+    for the share of orders traced, each caller's own: ``TRACE_SAMPLE_RATIO``).
     ``part`` names this process in its trace files (a worker's: see ``TraceFiles``);
     ``instrument=False`` wraps no library (a process that runs no agent)."""
     global _installed
-    if _installed is not None:
-        return _installed
+    if _installed is not None:  # Monocle is set up once; the share of orders traced is ours
+        return replace(_installed, sample_ratio=settings.trace_sample_ratio)
     # Monocle also builds the exporters its own variables name (MONOCLE_EXPORTER: unused, we
     # pass processors, and the settings allow only names it builds offline): keep its file
     # exporter's folder ours.
@@ -225,27 +170,32 @@ def setup_tracing(
     # The local file never drops a span (TraceFiles holds them per trace, redacts and
     # writes on its own thread); Okahu and OTLP are remote copies, each behind a bounded
     # batch queue of its own, so the local file is never held up.
-    files = TraceFiles(settings.trace_dir, WORKFLOW_NAME, prepare=redacted, part=part)
+    files = TraceFiles(settings.trace_dir, WORKFLOW_NAME, record=redacted_record, part=part)
     processors: list[SpanProcessor] = [MonocleSpansOnly(files), *remote_processors(settings)]
     with warnings.catch_warnings():
         # Monocle also builds the exporters of its environment, which we do not use (we pass
         # our own processors): a folder it cannot make is ours to report (TraceFiles), once.
         warnings.filterwarnings("ignore", "Unable to initialize Monocle span exporter")
         _install_monocle(processors, instrument)
-    _installed = Tracing(trace_dir=settings.trace_dir, files=files)
+    _installed = Tracing(settings.trace_dir, files, sample_ratio=settings.trace_sample_ratio)
     return _installed
 
 
 def _install_monocle(processors: list[SpanProcessor], instrument: bool) -> None:
-    methods = [*ADK_METHODS, *LITELLM_METHODS, _OPENAI_STREAMING, *_OFFLINE_METHODS, *_MCP_METHODS]
     # A call of a coroutine method cancelled (a model call at its timeout) is an error span.
     entries = [
         marking_cancelled_calls(e) if e["wrapper_method"] is atask_wrapper else e
-        for e in [*methods, *_BACKEND_METHODS]
+        for e in [*ADK_METHODS, *LITELLM_METHODS, *OUR_METHODS]
     ]
+    handlers = {e.get("span_handler", "default") for e in entries}
     setup_monocle_telemetry(
         workflow_name=WORKFLOW_NAME,
         span_processors=processors,
         wrapper_methods=[with_caller_source_path(e) for e in entries] if instrument else [],
         union_with_default_methods=False,
+        span_handlers={name: sampled_only(MONOCLE_SPAN_HANDLERS[name]) for name in handlers},
+        # Monocle's own obfuscation (regexes over the input and output events of each span,
+        # about a third of Monocle's CPU per run) is off: our redaction runs over every string
+        # of every span before any exporter sees it, and knows its credential shapes too.
+        span_obfuscators=[],
     )

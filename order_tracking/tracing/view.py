@@ -68,6 +68,7 @@ def render_text(trace: Trace) -> str:
         lines.append(f"  with {len(trace.parts) - 1} more part(s) of it from other processes:")
         lines += [f"  {clean(part.name, 400)}" for part in trace.parts[1:]]
     lines += [f"  not read: {clean(reason, 400)}" for reason in trace.skipped]
+    lines += [sampling_note(ratio) for ratio in _sample_ratios(trace)]
     lines.append("")
     rows = [("  " * min(depth, _MAX_INDENT) + describe(span), span) for depth, span in trace.walk()]
     width = max(len(label) for label, _ in rows)
@@ -93,6 +94,20 @@ def render_text(trace: Trace) -> str:
             f"wall {total:.2f}s · slowest agent {slowest:.2f}s · sum of agents {summed:.2f}s"
         )
     return "\n".join(lines)
+
+
+def _sample_ratios(trace: Trace) -> list[float]:
+    """The share of orders traced when this one was, if its root says it was sampled."""
+    ratios = {r.attributes.get("trace.sample_ratio") for r in trace.roots}
+    return [r for r in ratios if isinstance(r, float) and 0 < r < 1][:1]
+
+
+def sampling_note(ratio: float) -> str:
+    """What a sampled trace's reader should know: the other orders have none."""
+    return (
+        f"  sampled: TRACE_SAMPLE_RATIO={ratio:g} keeps about 1 order's trace in "
+        f"{1 / ratio:.3g}; the others were not written"
+    )
 
 
 _COLOURS = {

@@ -3,6 +3,7 @@ its own as the trace's parts end, and no span ever dropped (``TraceFiles``)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import queue
@@ -20,6 +21,11 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 __all__ = ["TraceFiles", "write_whole"]
+
+
+def _resolve(done: asyncio.Future) -> None:
+    if not done.done():
+        done.set_result(None)
 
 
 def write_whole(path: Path, text: str) -> None:
@@ -70,13 +76,13 @@ class TraceFiles(SpanProcessor):
         folder: Path,
         service: str,
         *,
-        prepare: Callable[[ReadableSpan], ReadableSpan] = lambda span: span,
+        record: Callable[[ReadableSpan], dict[str, Any]] = serialize_span,
         write: Callable[[Path, str], None] = write_whole,
         part: str | None = None,
     ) -> None:
         self.folder, self.service = folder, service
         self._suffix = f".{part}" if part else ""
-        self._prepare, self._write_file = prepare, write
+        self._record, self._write_file = record, write
         self._part_of: dict[int, int] = {}  # span in flight -> the root of its part
         self._pending: dict[int, dict[int, list[ReadableSpan]]] = {}  # trace -> part -> spans
         self._ready: dict[int, set[int]] = {}  # trace -> parts ended, not yet written
@@ -88,6 +94,8 @@ class TraceFiles(SpanProcessor):
         self._queued: set[int] = set()
         self._busy: Counter[int] = Counter()  # traces queued or being written
         self._idle = threading.Condition()
+        # Futures of event loops waiting for a trace's file (``written``), by trace.
+        self._waiting: dict[int, list[tuple[asyncio.AbstractEventLoop, asyncio.Future]]] = {}
         self._writer: threading.Thread | None = None
         self._closed = False  # after shutdown: nothing more is written
 
@@ -127,7 +135,38 @@ class TraceFiles(SpanProcessor):
                     self._busy[trace_id] -= 1
                     if not self._busy[trace_id]:
                         del self._busy[trace_id]
+                        self._wake(trace_id)
                     self._idle.notify_all()
+
+    def _wake(self, trace_id: int) -> None:  # with self._idle held
+        """Resolve what event loops wait on for this trace (``written``), if it is done."""
+        if trace_id in self._written or trace_id in self._failed:
+            for loop, done in self._waiting.pop(trace_id, ()):
+                loop.call_soon_threadsafe(_resolve, done)
+
+    async def written(self, trace_id: int, timeout_s: float) -> bool:
+        """``wait_for`` for an event loop: no thread waits (one per order used to, each woken
+        by every write of every trace)."""
+        loop = asyncio.get_running_loop()
+        with self._idle:
+            if trace_id not in self._busy and (
+                trace_id in self._written or trace_id in self._failed
+            ):
+                return True
+            done = loop.create_future()
+            self._waiting.setdefault(trace_id, []).append((loop, done))
+        try:
+            await asyncio.wait_for(done, timeout_s)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            with self._idle:
+                waiters = self._waiting.get(trace_id, [])
+                if (loop, done) in waiters:
+                    waiters.remove((loop, done))
+                    if not waiters:
+                        del self._waiting[trace_id]
 
     def _take(self, trace_id: int) -> list[ReadableSpan]:  # with self._idle held
         self._queued.discard(trace_id)
@@ -144,7 +183,7 @@ class TraceFiles(SpanProcessor):
         if not spans:
             return
         try:
-            records = [serialize_span(self._prepare(span)) for span in spans]
+            records = [self._record(span) for span in spans]
             text = ",\n".join(json.dumps(r, ensure_ascii=False) for r in records)
             if path is None:
                 first = min(span.start_time or 0 for span in spans)

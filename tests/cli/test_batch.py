@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from google.adk.models.base_llm import BaseLlm
-from helpers import AGENT_FIELDS, ARTICLE_ANSWERS, EXPECTED_BODY, TRACK_ORDER, run_cli
+from helpers import AGENT_FIELDS, ARTICLE_ANSWERS, EXPECTED_BODY, ORDER_FIELDS, TRACK_ORDER, run_cli
 
 from order_tracking.agents.build import build_order_agents
 from order_tracking.async_runner import track_orders
@@ -56,7 +56,7 @@ def test_json_is_one_object_per_order_and_nothing_else(capsys, cli_env):
     objects = [json.loads(line) for line in out.splitlines()]  # every stdout line is JSON
     assert sorted(o["order_id"] for o in objects) == ["ORD-1001", "ORD-9999"]
     for order in objects:
-        assert set(order) == {"order_id", "wall_s", "trace_file", "trace_error", "agents"}
+        assert set(order) == ORDER_FIELDS
         assert isinstance(order["wall_s"], float) and order["wall_s"] > 0
         assert Path(order["trace_file"]).is_file()
         assert [a["agent"] for a in order["agents"]] == list(ARTICLE_ANSWERS)
@@ -169,7 +169,7 @@ class TracingFails:
     def trace(self, name, attributes):
         yield "0" * 32
 
-    def wait_for(self, trace_id):
+    async def written(self, trace_id):
         raise OSError("No space left on device")
 
     def file_for(self, trace_id):

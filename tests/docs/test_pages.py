@@ -79,11 +79,11 @@ def _exported_metrics() -> set[str]:
     """Every series name the processes export: the orders' and agent runs' (with the spend and
     circuit families a scrape adds) and the stream consumer's."""
     from order_tracking.ops.metrics import Metrics
-    from order_tracking.ops.spend_limit import SpendLimit
+    from order_tracking.ops.spend import Limits, MemoryStore
     from order_tracking.stream import StreamMetrics
 
     metrics = Metrics()
-    metrics.watch_spend(SpendLimit())
+    metrics.watch_spend(MemoryStore(Limits()))
     metrics.watch_circuits("model", _NoCircuits())
     names: set[str] = set()
     for registry in (metrics.registry, StreamMetrics().registry):

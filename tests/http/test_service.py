@@ -22,7 +22,15 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from helpers import AGENT_FIELDS, ARTICLE_ANSWERS, TRACK_ORDER, load_trace, offline_models, run_cli
+from helpers import (
+    AGENT_FIELDS,
+    ARTICLE_ANSWERS,
+    ORDER_FIELDS,
+    TRACK_ORDER,
+    load_trace,
+    offline_models,
+    run_cli,
+)
 
 from order_tracking.composition import build, production_models
 from order_tracking.core.settings import OFFLINE_MODEL, Settings
@@ -90,7 +98,7 @@ def test_post_returns_the_json_schema_with_the_article_answers(base_url):
     response = httpx.post(f"{base_url}/orders/ord-1001/track", timeout=60)
     assert response.status_code == 200
     order = response.json()
-    assert set(order) == {"order_id", "wall_s", "trace_file", "trace_error", "agents"}
+    assert set(order) == ORDER_FIELDS
     assert order["order_id"] == "ORD-1001"
     for agent in order["agents"]:
         assert set(agent) == set(AGENT_FIELDS)
@@ -241,6 +249,12 @@ def test_health_ready_and_openapi(base_url):
     assert httpx.get(f"{base_url}/health").json() == {"status": "ok"}
     ready = httpx.get(f"{base_url}/ready").json()
     last_hour = ready.pop("last_hour")
+    last_day = ready.pop("last_day")
+    assert (last_day["cost_usd"], last_day["max_cost_usd"], last_day["max_tokens"]) == (
+        0.0,
+        None,
+        None,
+    )
     assert ready == {"status": "ready", "agents": list(ARTICLE_ANSWERS), "orders_in_flight": 0}
     # The offline model costs nothing; no hourly limit is set.
     assert (last_hour["cost_usd"], last_hour["max_cost_usd"], last_hour["max_tokens"]) == (

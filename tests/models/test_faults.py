@@ -137,8 +137,9 @@ async def test_a_model_call_timeout_is_retried_then_degrades(stub, no_backoff):
 @pytest.mark.parametrize(
     "model, expected_error",
     [
-        ("openai/drop", "InternalServerError: OpenAIException - Connection error."),
-        ("openai/malformed", "OpenAIException - Expecting property name enclosed in double quotes"),
+        # LiteLLM's own HTTP handler words them (the openai SDK: "Connection error.").
+        ("openai/drop", "InternalServerError: OpenAIException - Server disconnected"),
+        ("openai/malformed", "Expecting property name enclosed in double quotes"),
         ("openai/empty-choices", "MalformedResponseError: the provider sent an empty answer"),
         (
             "openai/bad-args",

@@ -22,7 +22,6 @@ from order_tracking.models.gateway import litellm_models
 from order_tracking.models.meter import ModelMeter
 from order_tracking.models.resilience import CircuitState, TimeoutHint
 from order_tracking.ops import logs
-from order_tracking.ops.spend_limit import Hold
 from order_tracking.tracing.view import load_trace as read_trace
 from order_tracking.tracing.view import render_text
 
@@ -105,23 +104,17 @@ async def test_replace_looks_the_order_up_when_the_model_called_no_tool(stub):
 
 
 async def test_the_tokens_of_rejected_answers_are_counted_and_charged(stub, no_backoff):
-    charged = []
+    from order_tracking.ops.spend import Limits, MemoryStore
 
-    class Spend:  # the hourly limit's side of the meter: each call admitted, then settled
-        def admit(self):
-            return Hold()
-
-        def settle(self, hold, tokens, cost_usd):
-            charged.append(tokens)
-
+    spend = MemoryStore(Limits())  # the spend limits' side of the meter
     weak = Settings(default_model="openai/empty-choices")
-    models = litellm_models(weak, [ModelMeter(None, Spend())], degrade=False)
+    models = litellm_models(weak, [ModelMeter(None, spend)], degrade=False)
     result, _ = await payment(weak, models=models)
     assert result.status == Status.ERROR and "empty answer" in result.error
     assert stub.count("empty-choices") == 3
     # Three answers refused, three billed: the run's figures and the hourly limit's.
     assert (result.model_calls, result.tokens) == (3, 3 * USAGE_TOKENS)
-    assert sum(charged) == 3 * USAGE_TOKENS
+    assert (await spend.spent()).hour_tokens == 3 * USAGE_TOKENS
 
 
 async def test_rejected_answers_count_against_the_runs_token_budget(stub, no_backoff):

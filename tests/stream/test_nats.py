@@ -11,7 +11,8 @@ import pytest
 from brokers import nats_messages, nats_publish
 from stream_consumers import RecordingAnswer, names, options, run_consumer
 
-from order_tracking.ops.spend_limit import SpendLimit
+from order_tracking.ops.spend import Limits
+from order_tracking.ops.spend._sqlite import SqliteStore
 from order_tracking.ops.watch import Watch
 from order_tracking.stream import StreamMetrics
 
@@ -116,11 +117,18 @@ def metrics_text(metrics: StreamMetrics) -> str:
     return generate_latest(metrics.registry).decode()
 
 
-async def test_past_the_spend_limit_nothing_starts_and_nothing_is_dead_lettered(nats_url, capsys):
+async def test_past_the_spend_limit_nothing_starts_and_nothing_is_dead_lettered(
+    nats_url, capsys, tmp_path
+):
+    """The limit is the one every process sharing ``SPEND_LIMIT_STORE`` keeps: another
+    process (another store on the same file) spent past it."""
     where = names("spend")
-    now = [0.0]
-    spend = SpendLimit(max_tokens=100, clock=lambda: now[0])
-    spend.charge(150, 0.0)  # over the limit for the next hour
+    now = [1_000_000.0]
+    limits = Limits(hour_tokens=100)
+    other = SqliteStore(limits, tmp_path / "spend.db", lambda: now[0])
+    spend = SqliteStore(limits, tmp_path / "spend.db", lambda: now[0])
+    hold = await other.reserve(0, 0)
+    await other.settle(hold, 150, 0)  # over the limit for the next hour
     await nats_publish(nats_url, where["topic"], [event("s1"), event("s2")])
     answer = RecordingAnswer()
     stop = asyncio.Event()
@@ -131,13 +139,15 @@ async def test_past_the_spend_limit_nothing_starts_and_nothing_is_dead_lettered(
     )
     await asyncio.sleep(1.5)
     assert answer.calls == {}  # waiting, not answered with nothing, not dead-lettered
-    now[0] = 3601.0  # the hour has passed
+    now[0] += 3601.0  # the hour has passed
     for _ in range(600):
         if len(answer.calls) == 2:
             break
         await asyncio.sleep(0.1)
     stop.set()
     summary = await task
+    await other.aclose()
+    await spend.aclose()
     assert summary.answered == 2 and summary.dead_lettered == 0
     err = capsys.readouterr().err
     assert err.count("no event is started until then") == 1

@@ -86,7 +86,20 @@ class NatsServer(_Server):
         return [str(NATS_BINARY), "-c", str(config)]
 
 
+def require_redis() -> None:
+    """Nothing when ``redis-server`` is there; else a skip (no apt-get to install it with) or
+    a failure saying how to install it (.ci/run does)."""
+    import pytest
+
+    if REDIS_BINARY is None:
+        if shutil.which("apt-get") is None:
+            pytest.skip("no redis-server, and no apt-get to install it")
+        pytest.fail("redis-server is missing: apt-get install -y redis-server (.ci/run does)")
+
+
 class RedisServer(_Server):
+    """``redis-server`` with nothing saved to disk; ``url`` is its database 0."""
+
     def __init__(self, folder: Path) -> None:
         if REDIS_BINARY is None:
             raise RuntimeError("no redis-server on PATH (apt-get install redis-server)")

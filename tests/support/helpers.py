@@ -64,6 +64,8 @@ FOOTER = re.compile(
     r"Traces written to: (\S+\.json)\n\Z"
 )
 
+# Every order object of the JSON schema.
+ORDER_FIELDS = {"order_id", "wall_s", "trace_file", "trace_error", "trace_sampled", "agents"}
 # Every agent object of the JSON schema, with its type.
 AGENT_FIELDS = {
     "agent": str,
@@ -77,6 +79,7 @@ AGENT_FIELDS = {
     "tool_calls": list,
     "verified": (bool, type(None)),
     "unsupported_claims": list,
+    "cached": bool,
 }
 
 

@@ -270,3 +270,23 @@ def test_spans_after_shutdown_never_leave_a_flush_waiting(tmp_path):
     files.shutdown()
     _run(files, _span(8, 0x2, parent=None))  # a span ended by a thread still running
     assert files.force_flush(1000) and files.settled(8)
+
+
+async def test_an_event_loop_waits_for_a_trace_file_without_a_thread(tmp_path):
+    """``written``: the writer thread tells the loop; a trace never written times out."""
+    import asyncio
+    import threading
+
+    files = TraceFiles(tmp_path, "t")
+    root = _span(7, 0x1, parent=None)
+    files.on_start(root)
+    threads = threading.active_count()
+    waiting = asyncio.create_task(files.written(7, 10))
+    await asyncio.sleep(0.05)
+    assert not waiting.done() and threading.active_count() == threads  # nothing written yet
+    files.on_end(root)
+    assert await waiting and files.path_for(7) is not None
+    assert await files.written(7, 10)  # already written: at once
+    assert not await files.written(8, 0.05)  # nothing of trace 8 ever ends here
+    assert not files._waiting  # no waiter left behind
+    files.shutdown()

@@ -185,7 +185,7 @@ async def evaluate(
             with scope as trace_id:
                 result = await _run_case(model, case, agent, app)
             if tracing and trace_id:
-                await asyncio.to_thread(tracing.wait_for, trace_id)
+                await tracing.written(trace_id)
                 return CaseResult(model, case, result.turns, tracing.file_for(trace_id))
             return result
 

@@ -65,6 +65,12 @@ class RunUsage:
     # alone, asked for when the model's own answer is not kept (ANSWER_CHECK=replace).
     degraded_only: bool = False
     unavailable: set[str] = field(default_factory=set)
+    # LiteLLM's response cache (``models/cache.py``): calls answered from it, calls it had no
+    # answer for, and what the answers taken from it would have cost.
+    cache_hits: int = 0
+    cache_misses: int = 0
+    saved_tokens: int = 0
+    saved_cost_usd: float = 0.0
     # When the agent's deadline falls (time.monotonic), and the time kept back from the
     # model chain so a degraded answer can still be given.
     deadline_at: float | None = None
@@ -103,6 +109,14 @@ class RunUsage:
         self.cost_usd += cost
         self.budget.tokens += prompt + completion
         self.budget.cost_usd += cost
+
+    def saved(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
+        """What a call answered from the cache would have cost, counted as saved (returned:
+        the dollars)."""
+        saved = _cost_usd(model, prompt_tokens, completion_tokens)
+        self.saved_tokens += prompt_tokens + completion_tokens
+        self.saved_cost_usd += saved
+        return saved
 
 
 _UNPRICED: set[str] = set()  # models LiteLLM has no price for: asked once, not per call

@@ -3,6 +3,7 @@ and how an error is described to a user (one line, secrets redacted)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 
@@ -73,6 +74,10 @@ def is_transient(exc: BaseException) -> bool:
     # LiteLLM reports every connection problem as a 500, a bad URL included: look underneath.
     if any(type(c).__name__ in _PERMANENT_CAUSES for c in _causes(exc)):
         return False
+    # A body that is not JSON is the provider's fault, whatever status came with it (LiteLLM's
+    # own HTTP handler reports it with the 200 it arrived with; the openai SDK, as a 500).
+    if any(isinstance(c, json.JSONDecodeError) for c in _causes(exc)):
+        return True
     status = getattr(exc, "status_code", None)
     if isinstance(status, int):
         return status in _TRANSIENT_STATUS
@@ -116,4 +121,17 @@ def describe_error(exc: BaseException) -> str:
     message = lines[0] if lines else ""
     # LiteLLM says "litellm.InternalServerError: InternalServerError: OpenAIException - ...".
     message = re.sub(rf"^(?:(?:litellm\.)?{re.escape(name)}:\s*)+", "", message)
-    return redact(f"{name}: {message}" if message else name)
+    return redact(f"{name}: {_provider_said(message)}" if message else name)
+
+
+def _provider_said(message: str) -> str:
+    """``OpenAIException - {"error": {"message": "..."}}`` (LiteLLM's own HTTP handler quotes
+    the provider's JSON body whole) as ``OpenAIException - ...``, as the openai SDK words it."""
+    prefix, brace, body = message.partition("{")
+    if not brace or len(body) > 10_000:
+        return message
+    try:
+        said = json.loads(brace + body)["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return message
+    return f"{prefix}{said}" if isinstance(said, str) and said.strip() else message
