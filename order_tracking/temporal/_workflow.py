@@ -44,7 +44,10 @@ class TrackOrderWorkflow:
         # them, a backstop that is a real duration. The worker checks the rest (the id, its
         # own limits) before anything runs.
         agents = list(dict.fromkeys(request.agents))[:MAX_AGENTS]
-        backstop = min(max(float(request.deadline_s), 1.0), BACKSTOP_MAX_S) + 30
+        asked = float(request.deadline_s)
+        # NaN (JSON lets an input carry one) is no duration: max() and min() pass it through.
+        asked = asked if asked == asked else BACKSTOP_MAX_S
+        backstop = min(max(asked, 1.0), BACKSTOP_MAX_S) + 30
         calls = [
             workflow.execute_activity(
                 ACTIVITY,

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 from helpers import TRACK_ORDER, run_cli
@@ -165,3 +166,22 @@ async def test_the_server_dying_mid_wait_leaves_stdout_clean_and_one_line(tmp_pa
     assert err.startswith("track-order: error: track-order/ORD-1001/dies-1: the Temporal server")
     assert err.count("\n") == 1 and "Traceback" not in err
     assert json.loads("[]") == []
+
+
+async def test_a_deadline_that_is_no_number_still_ends_the_workflow(
+    temporal_address, temporal_queue
+):
+    """A hand-started workflow with ``"deadline_s": NaN`` (JSON allows it; Temporal's converter
+    passes it as a float) failed its workflow task on ``timedelta(seconds=nan)`` and was retried
+    for ever: the workflow never ended. The worker's own deadline applies instead."""
+    request = OrderRequest(order_id="ORD-1001", agents=["payment_agent"], deadline_s=float("nan"))
+    client = await connect(temporal_address, "default", traced=False)
+    results = await client.execute_workflow(
+        "TrackOrder",
+        request,
+        id=f"nan-deadline-{uuid.uuid4().hex[:8]}",
+        task_queue=temporal_queue,
+        result_type=list[AgentData],
+        execution_timeout=timedelta(seconds=45),
+    )
+    assert [(r.agent, r.status) for r in results] == [("payment_agent", "ok")]
