@@ -133,3 +133,19 @@ def test_result_checks_the_workflow_id_before_echoing_or_sending_it(
     assert err.startswith("track-order: error: ") and err.count("\n") == 1
     assert "is not a workflow id of `track-order submit`" in err
     assert len(err) < 200 and not CONTROL.search(err[:-1])
+
+
+@pytest.mark.parametrize(
+    "pattern, workflow_id",
+    [("[A-Z]{2}/[0-9]+", "track-order/AB/12/k-1"), ("[a-z]{2}-[0-9]+", "track-order/AB-12/k-1")],
+)
+def test_result_takes_every_workflow_id_submit_can_print(capsys, monkeypatch, pattern, workflow_id):
+    """An id with a "/" (the pattern allows it) or named by its upper-case key was refused as
+    "not a workflow id": here it gets as far as the (unreachable) server."""
+    monkeypatch.setenv("ORDER_ID_PATTERN", pattern)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:9")
+    code, _, err = run_cli(capsys, "result", workflow_id)
+    assert (code, err) == (
+        2,
+        "track-order: error: cannot reach the Temporal server at 127.0.0.1:9: Connection refused\n",
+    )

@@ -185,3 +185,18 @@ async def test_a_deadline_that_is_no_number_still_ends_the_workflow(
         execution_timeout=timedelta(seconds=45),
     )
     assert [(r.agent, r.status) for r in results] == [("payment_agent", "ok")]
+
+
+def test_result_takes_the_workflow_id_submit_printed_under_a_lower_case_pattern(
+    capsys, temporal_env, monkeypatch
+):
+    """`submit` names an order by its key (upper case), so under a case-sensitive
+    ``ORDER_ID_PATTERN='ord-[0-9]+'`` it printed `track-order/ORD-1001/…`, which `result`
+    then refused as "not a workflow id of `track-order submit`"."""
+    monkeypatch.setenv("ORDER_ID_PATTERN", "ord-[0-9]+")
+    key = f"lower-{uuid.uuid4().hex[:8]}"
+    code, out, _ = run_cli(capsys, "submit", "ord-1001", "--no-wait", "--key", key)
+    assert (code, out) == (0, f"track-order/ORD-1001/{key}\n")
+    code, out, err = run_cli(capsys, "result", out.strip(), "--json")
+    assert code == 0, err
+    assert json.loads(out)["order_id"] == "ord-1001"  # as it was submitted
