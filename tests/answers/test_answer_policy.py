@@ -398,3 +398,16 @@ async def test_a_chat_answer_about_another_order_is_marked():
     (shipping,) = await _chat(app, ["Where is my package for ORD-1001?"])
     assert shipping.startswith("UNVERIFIED: called no tool for ORD-1001; states what no tool "
                                "returned: ")  # fmt: skip
+
+
+@pytest.mark.parametrize("policy", list(CheckPolicy))
+async def test_a_secret_a_model_echoes_in_a_chat_is_redacted(policy):
+    """The report, `--json` and `serve` redacted a key a model echoed; the `adk web` chat
+    showed it (and stored it in the session), checked or not."""
+    from order_tracking.core.redaction import REDACTED, register_secret_values
+
+    secret = "sk-chat-echo-0123456789abcdef"
+    register_secret_values([secret])
+    app = _app({"payment_agent": {"rewrite": lambda t: f"{t}\nYour key: {secret}"}}, policy)
+    _shipping, payment = await _chat(app, CHAT)
+    assert secret not in payment and (REDACTED in payment or policy == CheckPolicy.REPLACE)
