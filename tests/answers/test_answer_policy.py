@@ -427,6 +427,8 @@ async def test_a_key_a_model_echoes_is_not_quoted_as_a_claim(secret):
     register_secret_values([secret])
     app = _app({"payment_agent": {"rewrite": lambda t: f"{t}\nYour key: {secret}"}})
     report = await app.track_order("ORD-1001")
-    body = secret.rpartition("-")[2] if secret.startswith("PRJ") else secret.removeprefix("sk-proj-")
+    body = (
+        secret.rpartition("-")[2] if secret.startswith("PRJ") else secret.removeprefix("sk-proj-")
+    )
     for shown in (render_report(report), outbound.json_text(order_json(report))):
         assert body not in shown

@@ -60,7 +60,6 @@ def test_a_result_that_does_not_fit_is_the_server_unavailable(capsys, cli_env, m
     assert "shipped\\u001b" not in out and "RecursionError" not in out
 
 
-
 def test_an_mcp_servers_error_message_is_bounded_everywhere(capsys, cli_env, monkeypatch):
     """A JSON-RPC error instead of a result, its message 100,000 characters: the model got a
     generic error, but the MCP instrumentation's span kept the whole message as its status,

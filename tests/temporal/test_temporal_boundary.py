@@ -14,8 +14,11 @@ import subprocess
 import time
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from temporalio import workflow
+from temporalio.worker import Worker
 from helpers import TRACK_ORDER, run_cli
 from temporal_server import DevServer, WorkerThread
 
@@ -200,3 +203,40 @@ def test_result_takes_the_workflow_id_submit_printed_under_a_lower_case_pattern(
     code, out, err = run_cli(capsys, "result", out.strip(), "--json")
     assert code == 0, err
     assert json.loads(out)["order_id"] == "ord-1001"  # as it was submitted
+
+
+@workflow.defn(name="HostileResult", sandboxed=False)
+class _HostileResult:
+    """Anyone may complete a workflow named like `submit`'s with any result."""
+
+    @workflow.run
+    async def run(self, result: Any) -> Any:
+        return result
+
+
+async def _completed_with(address: str, result: Any) -> str:
+    client = await connect(address, "default", traced=False)
+    queue, wid = f"hostile-{uuid.uuid4().hex[:8]}", f"track-order/ORD-1001/h-{uuid.uuid4().hex[:8]}"
+    async with Worker(client, task_queue=queue, workflows=[_HostileResult]):
+        await client.execute_workflow("HostileResult", result, id=wid, task_queue=queue)
+    return wid
+
+
+@pytest.mark.parametrize(
+    "result, reason",
+    [
+        ("hello", "not agents' results"),
+        ([{"agent": "payment_agent"}], "not agents' results"),
+        ([], "no agent's result"),
+    ],
+)
+def test_a_result_that_is_no_orders_is_one_line(capsys, temporal_env, result, reason):
+    """A result that is not a list of agents' results was a `TypeError` traceback from the
+    SDK's converter (exit 1); an empty list was an order with no section, exit 0."""
+    wid = asyncio.run(_completed_with(os.environ["TEMPORAL_ADDRESS"], result))
+    code, out, err = run_cli(capsys, "result", wid)
+    assert (code, out, err) == (
+        2,
+        "",
+        f"track-order: error: {wid}: not an order's result ({reason})\n",
+    )
