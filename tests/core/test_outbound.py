@@ -104,3 +104,12 @@ def test_a_section_behind_an_invisible_or_unusual_blank_is_escaped_too(blank):
     terminal as a section of its own, and was not escaped."""
     shown = outbound.block(f"Status: shipped\n{blank}[payment_agent]\n{blank}ERROR: declined")
     assert shown == f"Status: shipped\n{blank}\\[payment_agent]\n{blank}\\ERROR: declined"
+
+
+def test_a_lone_surrogate_is_shown_escaped_in_text_and_json():
+    """JSON lets a peer send "\\ud800", which no encoder writes: printing it failed."""
+    assert outbound.block("a\ud800\nb") == "a\\ud800\nb"
+    assert outbound.line("a\udfff") == "a\\udfff"
+    written = outbound.json_text({"text": "a\ud800"})
+    written.encode("utf-8")
+    assert json.loads(written) == {"text": "a\ud800"}  # the same document
