@@ -30,9 +30,7 @@ __all__ = ["block", "escaped", "json_text", "line", "public"]
 # Besides controls, lone surrogates ("\ud800": JSON lets a peer send one; no encoder writes it,
 # so printing it was a UnicodeEncodeError): shown escaped too.
 _SHOWN_ESCAPED = re.compile(CONTROL.pattern.removesuffix("]") + r"\ud800-\udfff]")
-_CONTROL_BUT_LINES = re.compile(
-    _SHOWN_ESCAPED.pattern.replace(r"\x00-\x1f", r"\x00-\x08\x0b-\x1f")
-)
+_CONTROL_BUT_LINES = re.compile(_SHOWN_ESCAPED.pattern.replace(r"\x00-\x1f", r"\x00-\x08\x0b-\x1f"))
 _STATUS_WORDS = "|".join(s.value.upper() for s in Status if s is not Status.OK)
 # What shows as blank at the start of a line: spaces of any kind and
 # Unicode's default-ignorable characters (zero-width spaces and joiners, soft hyphens, direction
