@@ -9,6 +9,7 @@ stack imported (the activity runs that, in the worker).
 from __future__ import annotations
 
 import asyncio
+import math
 from datetime import timedelta
 
 from temporalio import workflow
@@ -46,7 +47,7 @@ class TrackOrderWorkflow:
         agents = list(dict.fromkeys(request.agents))[:MAX_AGENTS]
         asked = float(request.deadline_s)
         # NaN (JSON lets an input carry one) is no duration: max() and min() pass it through.
-        asked = asked if asked == asked else BACKSTOP_MAX_S
+        asked = BACKSTOP_MAX_S if math.isnan(asked) else asked
         backstop = min(max(asked, 1.0), BACKSTOP_MAX_S) + 30
         calls = [
             workflow.execute_activity(
