@@ -3,7 +3,11 @@ agent's final answer against every tool result of the conversation so far about 
 (or SKUs) last asked about (a follow-up may restate an earlier turn's facts; a specialist must
 have looked that order up in this turn), before the answer is stored or shown. ``flag`` puts the
 ``UNVERIFIED: …`` line above it, ``replace`` puts the answer from the tool results of the turn in
-its place under a ``DEGRADED: …`` line; each verdict is an ``answer.check`` trace event."""
+its place under a ``DEGRADED: …`` line; each verdict is an ``answer.check`` trace event.
+
+The chat is a way out too: whatever an agent says there (checked, flagged or not) has its text
+redacted (``core/outbound.py``) before it is stored or shown, as in the report, ``--json`` and
+``serve``: a model or a system that echoes a key gets ``[REDACTED]`` shown."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from google.adk.events import Event
 from google.adk.plugins.base_plugin import BasePlugin
 from google.genai import types
 
+from ..core import outbound
 from ..tracing.setup import trace_event
 from .policy import AnswerCheck, CheckPolicy, ToolResult
 
@@ -30,6 +35,10 @@ class AnswerCheckPlugin(BasePlugin):
         self.check = check
 
     async def on_event_callback(self, *, invocation_context: Any, event: Event) -> Event | None:
+        checked = await self._checked(invocation_context, event)
+        return _redacted(checked or event) or checked
+
+    async def _checked(self, invocation_context: Any, event: Event) -> Event | None:
         if (
             self.check.policy == CheckPolicy.OFF
             or event.author == "user"
@@ -77,3 +86,16 @@ class AnswerCheckPlugin(BasePlugin):
         return event.model_copy(
             update={"content": types.Content(role="model", parts=[types.Part(text=shown)])}
         )
+
+
+def _redacted(event: Event) -> Event | None:
+    """``event`` with its text parts redacted, or ``None`` when it has nothing to redact."""
+    if event.author == "user" or event.content is None or not event.content.parts:
+        return None
+    parts = [
+        p.model_copy(update={"text": outbound.public(p.text)}) if p.text else p
+        for p in event.content.parts
+    ]
+    if all(new.text == old.text for new, old in zip(parts, event.content.parts, strict=True)):
+        return None
+    return event.model_copy(update={"content": event.content.model_copy(update={"parts": parts})})

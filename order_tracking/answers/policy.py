@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..agents.specialists import SPECIALIST_NAMES
+from ..core.redaction import redact
 from ..core.settings import CheckPolicy
 from .check import Verdict, check_answer
 from .claims import MAX_CLAIMS
@@ -117,8 +118,11 @@ class AnswerCheck:
         """The check alone (no policy, no trace): pure, safe to run in a thread.
         ``this_turn``: where this turn's results begin in ``tool_results`` (a specialist
         must have looked the order up in this turn)."""
+        # Claims are cut out of the answer and quoted (the reason, `unsupported_claims`, the
+        # trace): a key the model echoed would leave as a fragment no net of the way out knows
+        # ("sk-proj-" dropped), so the check reads the answer with secrets already redacted.
         return check_answer(
-            text,
+            redact(text),
             [result for _, result in tool_results],
             order_id=order_id,
             skus=skus,

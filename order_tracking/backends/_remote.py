@@ -92,6 +92,8 @@ class RemoteWarehouse(_Remote):
                 levels = [checked.stock(s, f"items[{n}]") for n, s in enumerate(items)]
                 if any(level.sku.upper() not in asked for level in levels):
                     raise inbound.Refused("items: a SKU that was not asked for")
+                if len({level.sku.upper() for level in levels}) != len(levels):
+                    raise inbound.Refused("items: a SKU twice")  # which of the two is true?
             except inbound.Refused as exc:
                 raise self.refused(exc) from None
             found += levels

@@ -227,12 +227,14 @@ def result_command(workflow_id: str, as_json: bool, verbose: bool) -> None:
     temporal = temporal_module()
     # A workflow id as `submit` prints it, track-order/ORDER_ID/KEY: checked before it is
     # sent anywhere or echoed (a line break, an escape or 5,000 characters are no id).
+    # The id part is the order's key (upper case: `submit` names an order by it) and may
+    # hold a "/" when ORDER_ID_PATTERN allows one; a KEY never does.
     prefix, _, rest = workflow_id.partition("/")
-    order_part, _, key = rest.partition("/")
+    order_part, _, key = rest.rpartition("/")
     try:
         if prefix != "track-order" or not temporal.KEY.fullmatch(key):
             raise InvalidOrderId("")
-        order_id = config.order_ids.parse(order_part, strip=False)
+        order_id = config.order_ids.parse_key(order_part)
     except InvalidOrderId:
         raise BadInput(
             f"{shown(workflow_id)} is not a workflow id of `track-order submit` "

@@ -26,6 +26,7 @@ import datetime as dt
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -49,8 +50,9 @@ MAX_BYTES = 1 << 20  # a whole answer: the HTTP backend client's body cap, for e
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _PRINTABLE_ASCII = re.compile(r"[!-~]+")  # no space
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-# 13 to 19 digits, single spaces or dashes between them allowed, not inside a longer number.
-_CARD = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
+# 13 to 19 digits of any script (after NFKC: full-width ones are ASCII), single spaces, dots
+# or dashes between them allowed, not inside a longer number.
+_CARD = re.compile(r"(?<!\d)\d(?:[ .\-]?\d){12,18}(?!\d)")
 
 
 class Refused(ValueError):
@@ -67,8 +69,8 @@ def _said(where: str, what: str) -> str:
 
 def _card_number(value: str) -> bool:
     """Whether ``value`` holds something shaped like a card number that passes Luhn."""
-    for found in _CARD.finditer(value):
-        digits = [int(c) for c in found.group() if c.isdigit()]
+    for found in _CARD.finditer(unicodedata.normalize("NFKC", value)):
+        digits = [int(c) for c in found.group() if c.isdecimal()]
         odd = digits[-1::-2]
         even = [sum(divmod(2 * d, 10)) for d in digits[-2::-2]]
         if (sum(odd) + sum(even)) % 10 == 0:

@@ -97,6 +97,7 @@ class OrderIdPattern:
 
     regex: str = DEFAULT_PATTERN
     _compiled: Any = field(init=False, repr=False, compare=False)
+    _any_case: Any = field(init=False, repr=False, compare=False)  # what a key may be
 
     def __post_init__(self) -> None:
         default = self.regex == DEFAULT_PATTERN
@@ -106,6 +107,7 @@ class OrderIdPattern:
         if compiled.fullmatch(""):
             raise InvalidPattern("matches an empty id")
         object.__setattr__(self, "_compiled", compiled)
+        object.__setattr__(self, "_any_case", _compile(self.regex, case_sensitive=False))
 
     @property
     def is_default(self) -> bool:
@@ -120,6 +122,17 @@ class OrderIdPattern:
         """What an id is compared by: two ids name one order when their keys are equal
         (ASCII letters of either case; ids are ASCII)."""
         return order_id.upper()
+
+    def parse_key(self, raw: str) -> str:
+        """An id's key as written where ids are named by it (a Temporal workflow id): some
+        spelling of it is an id, or ``InvalidOrderId``. Nothing is stripped."""
+        if not (
+            _PLAIN.fullmatch(raw)
+            and raw == self.key(raw)
+            and self._any_case.fullmatch(raw) is not None
+        ):
+            raise InvalidOrderId(f"invalid order id {shown(raw)}: {self.describe()}")
+        return raw
 
     def matches(self, candidate: str) -> bool:
         """Whether ``candidate`` is an id as written (no stripping, no length check)."""

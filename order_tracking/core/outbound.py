@@ -27,16 +27,27 @@ from .results import Status
 
 __all__ = ["block", "escaped", "json_text", "line", "public"]
 
-_CONTROL_BUT_LINES = re.compile(CONTROL.pattern.replace(r"\x00-\x1f", r"\x00-\x08\x0b-\x1f"))
+# Besides controls, lone surrogates ("\ud800": JSON lets a peer send one; no encoder writes it,
+# so printing it was a UnicodeEncodeError): shown escaped too.
+_SHOWN_ESCAPED = re.compile(CONTROL.pattern.removesuffix("]") + r"\ud800-\udfff]")
+_CONTROL_BUT_LINES = re.compile(_SHOWN_ESCAPED.pattern.replace(r"\x00-\x1f", r"\x00-\x08\x0b-\x1f"))
 _STATUS_WORDS = "|".join(s.value.upper() for s in Status if s is not Status.OK)
+# What shows as blank at the start of a line: spaces of any kind and
+# Unicode's default-ignorable characters (zero-width spaces and joiners, soft hyphens, direction
+# marks, variation selectors, tags), so "\u200b[payment_agent]" cannot pass for a section.
+_BLANK = (
+    r"[^\S\n]|[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    r"\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
+    r"\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
 # What the report's own lines start with (core/report.py): a section, a status, the header,
 # the footer, a batch's labelled footer.
 _STRUCTURE = re.compile(
-    rf"^([ \t]*)(?=\[|===|Wall-clock time:|Traces written to:|(?:{_STATUS_WORDS}):)",
+    rf"^((?:{_BLANK})*)(?=\[|===|Wall-clock time:|Traces written to:|(?:{_STATUS_WORDS}):)",
     re.MULTILINE,
 )
 # What JSON may carry raw that a terminal acts on (json.dumps escapes \x00-\x1f itself).
-_JSON_RAW = re.compile(r"[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_JSON_RAW = re.compile(r"[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -50,9 +61,9 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def escaped(text: str, *, keep_lines: bool = False) -> str:
-    """``text`` with every control character shown escaped; ``keep_lines`` keeps line breaks
-    and tabs (a multi-line answer)."""
-    pattern = _CONTROL_BUT_LINES if keep_lines else CONTROL
+    """``text`` with every control character (and lone surrogate) shown escaped;
+    ``keep_lines`` keeps line breaks and tabs (a multi-line answer)."""
+    pattern = _CONTROL_BUT_LINES if keep_lines else _SHOWN_ESCAPED
     if keep_lines:
         text = text.replace("\r\n", "\n")
     return pattern.sub(_escape, text)

@@ -189,6 +189,10 @@ async def report(
         raise TemporalUnavailable(
             f"{handle.id}: the workflow did not complete ({reason(exc.cause or exc)})"
         ) from None
+    except TypeError:  # the SDK's converter: the result is not a list of agents' results
+        raise TemporalUnavailable(
+            f"{handle.id}: not an order's result (not agents' results)"
+        ) from None
     wall_s = 0.0
     if described.start_time and described.close_time:
         wall_s = (described.close_time - described.start_time).total_seconds()
@@ -202,6 +206,8 @@ async def report(
             order_id = written
     try:
         results = tuple(result_from_data(d) for d in data)
+        if not results:  # anyone may complete a workflow with []: no agent answered, not "ok"
+            raise Refused("no agent's result")
     except Refused as exc:
         raise TemporalUnavailable(f"{handle.id}: not an order's result ({exc})") from None
     trace_id = memo.get(TRACE_MEMO)

@@ -9,6 +9,7 @@ stack imported (the activity runs that, in the worker).
 from __future__ import annotations
 
 import asyncio
+import math
 from datetime import timedelta
 
 from temporalio import workflow
@@ -44,7 +45,10 @@ class TrackOrderWorkflow:
         # them, a backstop that is a real duration. The worker checks the rest (the id, its
         # own limits) before anything runs.
         agents = list(dict.fromkeys(request.agents))[:MAX_AGENTS]
-        backstop = min(max(float(request.deadline_s), 1.0), BACKSTOP_MAX_S) + 30
+        asked = float(request.deadline_s)
+        # NaN (JSON lets an input carry one) is no duration: max() and min() pass it through.
+        asked = BACKSTOP_MAX_S if math.isnan(asked) else asked
+        backstop = min(max(asked, 1.0), BACKSTOP_MAX_S) + 30
         calls = [
             workflow.execute_activity(
                 ACTIVITY,

@@ -88,6 +88,13 @@ class RedactingExporter(SpanExporter):
         return self.inner.force_flush(timeout_millis)
 
 
+MAX_STATUS_CHARS = 2_000  # a span's error: the reason is at its start (a peer's may be MBs)
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_STATUS_CHARS else text[: MAX_STATUS_CHARS - 1] + "…"
+
+
 def _redact_value(value: Any) -> Any:
     if isinstance(value, str):
         return redact(value)
@@ -99,8 +106,8 @@ def _redact_value(value: Any) -> Any:
 def redacted(span: ReadableSpan) -> ReadableSpan:
     """The span with every string redacted (attributes, events, status description)."""
     status = span.status
-    if status.description:
-        status = Status(status.status_code, redact(status.description))
+    if status.description:  # a peer's error message, as an instrumentation recorded it
+        status = Status(status.status_code, _cut(redact(status.description)))
     return ReadableSpan(
         name=span.name,
         context=span.context,

@@ -46,9 +46,10 @@ class TraceError(Exception):
 
 def clean(value: Any, limit: int = 200) -> str:
     """``value`` as one line fit for a terminal: control and format characters (escape
-    sequences, bidirectional overrides) replaced, cut at ``limit`` characters."""
+    sequences, bidirectional overrides) and lone surrogates (JSON's ``"\\ud800"``, which no
+    encoder writes) replaced, cut at ``limit`` characters."""
     text = "".join(
-        "?" if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in str(value)
+        "?" if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") else c for c in str(value)
     )
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -398,3 +398,37 @@ async def test_a_chat_answer_about_another_order_is_marked():
     (shipping,) = await _chat(app, ["Where is my package for ORD-1001?"])
     assert shipping.startswith("UNVERIFIED: called no tool for ORD-1001; states what no tool "
                                "returned: ")  # fmt: skip
+
+
+@pytest.mark.parametrize("policy", list(CheckPolicy))
+async def test_a_secret_a_model_echoes_in_a_chat_is_redacted(policy):
+    """The report, `--json` and `serve` redacted a key a model echoed; the `adk web` chat
+    showed it (and stored it in the session), checked or not."""
+    from order_tracking.core.redaction import REDACTED, register_secret_values
+
+    secret = "sk-chat-echo-0123456789abcdef"
+    register_secret_values([secret])
+    app = _app({"payment_agent": {"rewrite": lambda t: f"{t}\nYour key: {secret}"}}, policy)
+    _shipping, payment = await _chat(app, CHAT)
+    assert secret not in payment and (REDACTED in payment or policy == CheckPolicy.REPLACE)
+
+
+@pytest.mark.parametrize(
+    "secret", ["sk-proj-Q1w2E3r4T5y6U7i8O9p0AsDfGhJkL", "PRJ-2024-1099-SECRETKEY99"]
+)
+async def test_a_key_a_model_echoes_is_not_quoted_as_a_claim(secret):
+    """The answer was redacted on its way out, but the check quoted what it found in it: the
+    reason and `unsupported_claims` said "states what no tool returned:
+    Q1w2E3r4T5y6U7i8O9p0AsDfGhJkL", the key without its public prefix."""
+    from order_tracking.core import outbound
+    from order_tracking.core.redaction import register_secret_values
+    from order_tracking.core.report import order_json, render_report
+
+    register_secret_values([secret])
+    app = _app({"payment_agent": {"rewrite": lambda t: f"{t}\nYour key: {secret}"}})
+    report = await app.track_order("ORD-1001")
+    body = (
+        secret.rpartition("-")[2] if secret.startswith("PRJ") else secret.removeprefix("sk-proj-")
+    )
+    for shown in (render_report(report), outbound.json_text(order_json(report))):
+        assert body not in shown

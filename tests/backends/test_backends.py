@@ -561,6 +561,20 @@ async def test_stock_for_a_sku_not_asked_for_is_refused():
         await client.warehouse.get_stock(["SKU-1"])
 
 
+async def test_stock_given_twice_for_one_sku_is_refused():
+    """Asked for two SKUs, a system answered the first twice (``SKU-1`` 5 and ``sku-1`` 0):
+    the second silently won, and the other SKU was "not stocked"."""
+    body = {
+        "items": [
+            {"sku": "SKU-1", "name": "One", "on_hand": 5},
+            {"sku": "sku-1", "name": "One", "on_hand": 0},
+        ]
+    }
+    client = _client(lambda r: httpx.Response(200, json=body), retries=0)
+    with pytest.raises(BackendUnavailable, match="a SKU twice"):
+        await client.warehouse.get_stock(["SKU-1", "SKU-2"])
+
+
 async def test_a_database_row_that_does_not_fit_is_the_system_failing(article_db, tmp_path):
     """A database file is a peer too: one written by hand (or by another program) with a
     control sequence in a status, a card number in a name, is refused like an HTTP answer."""

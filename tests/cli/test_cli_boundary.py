@@ -133,3 +133,48 @@ def test_result_checks_the_workflow_id_before_echoing_or_sending_it(
     assert err.startswith("track-order: error: ") and err.count("\n") == 1
     assert "is not a workflow id of `track-order submit`" in err
     assert len(err) < 200 and not CONTROL.search(err[:-1])
+
+
+@pytest.mark.parametrize(
+    "pattern, workflow_id",
+    [("[A-Z]{2}/[0-9]+", "track-order/AB/12/k-1"), ("[a-z]{2}-[0-9]+", "track-order/AB-12/k-1")],
+)
+def test_result_takes_every_workflow_id_submit_can_print(capsys, monkeypatch, pattern, workflow_id):
+    """An id with a "/" (the pattern allows it) or named by its upper-case key was refused as
+    "not a workflow id": here it gets as far as the (unreachable) server."""
+    monkeypatch.setenv("ORDER_ID_PATTERN", pattern)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:9")
+    code, _, err = run_cli(capsys, "result", workflow_id)
+    assert (code, err) == (
+        2,
+        "track-order: error: cannot reach the Temporal server at 127.0.0.1:9: Connection refused\n",
+    )
+
+
+@pytest.mark.parametrize("mode", [[], ["--json"], ["--stream"]])
+def test_a_lone_surrogate_in_an_answer_is_shown_escaped_not_a_traceback(stub, tmp_path, mode):
+    """JSON lets a model send "\\ud800", which is no character: writing the answer to a UTF-8
+    terminal raised `UnicodeEncodeError` (a traceback and the report half-written)."""
+    import os
+    import subprocess
+
+    from helpers import TRACK_ORDER
+
+    env = {
+        **os.environ,
+        "OPENAI_API_BASE": stub.base_url,
+        "OPENAI_API_KEY": "sk-test",
+        "SHIPPING_MODEL": "openai/surrogate",
+        "ANSWER_CHECK": "off",
+        "MONOCLE_TRACE_OUTPUT_PATH": str(tmp_path),
+        "PYTHONIOENCODING": "utf-8",
+    }
+    done = subprocess.run(
+        [TRACK_ORDER, "ORD-1001", *mode], env=env, cwd=tmp_path, capture_output=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr.decode()[-500:]
+    assert b"Traceback" not in done.stderr
+    assert b"\\ud800" in done.stdout
+    if mode == ["--json"]:
+        document = json.loads(done.stdout)
+        assert len(document["agents"]) == 5

@@ -58,3 +58,18 @@ def test_a_result_that_does_not_fit_is_the_server_unavailable(capsys, cli_env, m
     assert set(statuses.values()) == {"unavailable"}, statuses
     assert len(out) < 20_000 and len(trace) < 1_000_000
     assert "shipped\\u001b" not in out and "RecursionError" not in out
+
+
+def test_an_mcp_servers_error_message_is_bounded_everywhere(capsys, cli_env, monkeypatch):
+    """A JSON-RPC error instead of a result, its message 100,000 characters: the model got a
+    generic error, but the MCP instrumentation's span kept the whole message as its status,
+    once per call (a 20 MB message: 20 MB per span). The trace keeps at most 2,000."""
+    from hostile_mcp import INJECTED
+
+    code, out, document, trace = _track(capsys, monkeypatch, "rpcerror")
+    assert code == 1
+    assert {a["status"] for a in document["agents"]} == {"unavailable"}
+    assert INJECTED not in out and "pwned" not in out
+    statuses = [s["status"].get("message") or "" for s in json.loads(trace)]
+    assert any(INJECTED in m for m in statuses)  # the reason is kept, bounded
+    assert max(map(len, statuses)) <= 2_000

@@ -17,6 +17,8 @@ behaviour:
 - ``hostile``: answers normally, but each answer echoes the caller's API key, sets the
   terminal's title, clears the screen, returns the carriage, rings the bell and prints a forged
   ``[payment_agent]`` section (``HOSTILE_ANSWER``)
+- ``surrogate``: answers normally, with a lone surrogate (``"\\ud800"``, valid JSON, no text)
+  in each text answer
 - ``made-up-id``: what a weak model does: calls its tools for order ``1001`` (an id it made
   up), then answers nothing at all
 - ``cut-off``: answers normally, but its text answers stop halfway (``finish_reason: length``)
@@ -207,6 +209,13 @@ class _Handler(BaseHTTPRequestHandler):
                     ],
                 )
                 answer["choices"][0]["finish_reason"] = "tool_calls"
+            self._send_json(200, answer)
+            return
+        if model == "surrogate":
+            answer = completion(body)
+            message = answer["choices"][0]["message"]
+            if message.get("content"):
+                message["content"] += " \ud800"  # json.dumps writes it as the escape \ud800
             self._send_json(200, answer)
             return
         if model == "hostile":

@@ -13,8 +13,12 @@ import signal
 import subprocess
 import time
 import uuid
+from datetime import timedelta
+from typing import Any
 
 import pytest
+from temporalio import workflow
+from temporalio.worker import Worker
 from helpers import TRACK_ORDER, run_cli
 from temporal_server import DevServer, WorkerThread
 
@@ -165,3 +169,74 @@ async def test_the_server_dying_mid_wait_leaves_stdout_clean_and_one_line(tmp_pa
     assert err.startswith("track-order: error: track-order/ORD-1001/dies-1: the Temporal server")
     assert err.count("\n") == 1 and "Traceback" not in err
     assert json.loads("[]") == []
+
+
+async def test_a_deadline_that_is_no_number_still_ends_the_workflow(
+    temporal_address, temporal_queue
+):
+    """A hand-started workflow with ``"deadline_s": NaN`` (JSON allows it; Temporal's converter
+    passes it as a float) failed its workflow task on ``timedelta(seconds=nan)`` and was retried
+    for ever: the workflow never ended. The worker's own deadline applies instead."""
+    request = OrderRequest(order_id="ORD-1001", agents=["payment_agent"], deadline_s=float("nan"))
+    client = await connect(temporal_address, "default", traced=False)
+    results = await client.execute_workflow(
+        "TrackOrder",
+        request,
+        id=f"nan-deadline-{uuid.uuid4().hex[:8]}",
+        task_queue=temporal_queue,
+        result_type=list[AgentData],
+        execution_timeout=timedelta(seconds=45),
+    )
+    assert [(r.agent, r.status) for r in results] == [("payment_agent", "ok")]
+
+
+def test_result_takes_the_workflow_id_submit_printed_under_a_lower_case_pattern(
+    capsys, temporal_env, monkeypatch
+):
+    """`submit` names an order by its key (upper case), so under a case-sensitive
+    ``ORDER_ID_PATTERN='ord-[0-9]+'`` it printed `track-order/ORD-1001/…`, which `result`
+    then refused as "not a workflow id of `track-order submit`"."""
+    monkeypatch.setenv("ORDER_ID_PATTERN", "ord-[0-9]+")
+    key = f"lower-{uuid.uuid4().hex[:8]}"
+    code, out, _ = run_cli(capsys, "submit", "ord-1001", "--no-wait", "--key", key)
+    assert (code, out) == (0, f"track-order/ORD-1001/{key}\n")
+    code, out, err = run_cli(capsys, "result", out.strip(), "--json")
+    assert code == 0, err
+    assert json.loads(out)["order_id"] == "ord-1001"  # as it was submitted
+
+
+@workflow.defn(name="HostileResult", sandboxed=False)
+class _HostileResult:
+    """Anyone may complete a workflow named like `submit`'s with any result."""
+
+    @workflow.run
+    async def run(self, result: Any) -> Any:
+        return result
+
+
+async def _completed_with(address: str, result: Any) -> str:
+    client = await connect(address, "default", traced=False)
+    queue, wid = f"hostile-{uuid.uuid4().hex[:8]}", f"track-order/ORD-1001/h-{uuid.uuid4().hex[:8]}"
+    async with Worker(client, task_queue=queue, workflows=[_HostileResult]):
+        await client.execute_workflow("HostileResult", result, id=wid, task_queue=queue)
+    return wid
+
+
+@pytest.mark.parametrize(
+    "result, reason",
+    [
+        ("hello", "not agents' results"),
+        ([{"agent": "payment_agent"}], "not agents' results"),
+        ([], "no agent's result"),
+    ],
+)
+def test_a_result_that_is_no_orders_is_one_line(capsys, temporal_env, result, reason):
+    """A result that is not a list of agents' results was a `TypeError` traceback from the
+    SDK's converter (exit 1); an empty list was an order with no section, exit 0."""
+    wid = asyncio.run(_completed_with(os.environ["TEMPORAL_ADDRESS"], result))
+    code, out, err = run_cli(capsys, "result", wid)
+    assert (code, out, err) == (
+        2,
+        "",
+        f"track-order: error: {wid}: not an order's result ({reason})\n",
+    )

@@ -245,3 +245,27 @@ def test_a_hostile_folder_of_parts_is_refused_without_listing_it_all(tmp_path):
         (tmp_path / f"monocle_trace_s_{trace_id}_t.p{n}.json").write_text("[]")
     with pytest.raises(TraceError, match=f"more than {MAX_PARTS} files share its trace id"):
         load_trace(tmp_path / f"monocle_trace_s_{trace_id}_t.p0.json")
+
+
+def test_a_lone_surrogate_in_a_trace_file_is_shown_replaced(tmp_path):
+    """A trace file is any bytes: JSON's "\\ud800" in a span's name or error made
+    `track-order trace` end in a `UnicodeEncodeError` traceback with nothing shown."""
+    import subprocess
+    import sys
+
+    span = {
+        "name": "x\ud800",
+        "context": {"span_id": "1", "trace_id": "ab"},
+        "parent_id": None,
+        "start_time": "2026-01-01T00:00:00Z",
+        "end_time": "2026-01-01T00:00:01Z",
+        "attributes": {"span.type": "workflow"},
+        "status": {"status_code": "ERROR", "message": "bad\udc00"},
+    }
+    path = tmp_path / "surrogate.json"
+    path.write_text(json.dumps([span]))  # ASCII: the surrogates as \u escapes
+    render_text(load_trace(path)).encode("utf-8")
+    render_html(load_trace(path)).encode("utf-8")
+    track_order = str(Path(sys.executable).parent / "track-order")
+    done = subprocess.run([track_order, "trace", str(path)], capture_output=True, timeout=60)
+    assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr[-300:]
