@@ -138,7 +138,7 @@ def redacted_record(span: ReadableSpan) -> dict[str, Any]:
     context, parent = span.context, span.parent
     status: dict[str, Any] = {"status_code": span.status.status_code.name}
     if span.status.description:
-        status["message"] = redact(span.status.description)
+        status["message"] = _cut(redact(span.status.description))
     return {
         "name": span.name,
         "context": _context(context) if context else None,
