@@ -62,20 +62,17 @@ def _env(port: str, folder: Path, extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def plain_adk(args: argparse.Namespace) -> list[str]:
+    """The plain ADK batch's command line, at the benchmark's orders, in flight and latency."""
+    return [
+        *(PYTHON, "-m", "benchmarks.plain_batch", "--orders", str(args.orders)),
+        *("--in-flight", str(args.in_flight), "--model", f"openai/lat-{args.latency:g}"),
+    ]
+
+
 def command(subject: str, args: argparse.Namespace, ids: Path, checkout: Path) -> list[str]:
-    model = f"openai/lat-{args.latency:g}"
     if subject == "plain ADK":
-        return [
-            PYTHON,
-            "-m",
-            "benchmarks.plain_batch",
-            "--orders",
-            str(args.orders),
-            "--in-flight",
-            str(args.in_flight),
-            "--model",
-            model,
-        ]
+        return plain_adk(args)
     track_order = checkout / ".venv" / "bin" / "track-order"
     return [str(track_order), "--quiet", "--concurrency", str(args.in_flight), "--file", str(ids)]
 
@@ -274,19 +271,7 @@ def run_profile(args: argparse.Namespace, port: str, subject: str) -> dict[str, 
         raw = Path(tmp) / "profile.txt"
         spec = measure_spec(subject, args, args.orders) | {"instrument": False, "sample": str(raw)}
         inner = (
-            [
-                PYTHON,
-                "-m",
-                "benchmarks.plain_batch",
-                "--orders",
-                str(args.orders),
-                "--in-flight",
-                str(args.in_flight),
-                "--model",
-                f"openai/lat-{args.latency:g}",
-                "--sample",
-                str(raw),
-            ]
+            [*plain_adk(args), "--sample", str(raw)]
             if subject == "plain ADK"
             else [PYTHON, "-m", "benchmarks.measure", json.dumps(spec)]
         )

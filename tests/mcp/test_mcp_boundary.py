@@ -12,14 +12,10 @@ from pathlib import Path
 import pytest
 from helpers import run_cli
 
+from order_tracking.agents.specialists import SPECIALIST_NAMES
+
 HOSTILE = Path(__file__).resolve().parents[1] / "support" / "hostile_mcp.py"
-AGENTS = (
-    "order_status_agent",
-    "shipping_agent",
-    "inventory_agent",
-    "payment_agent",
-    "support_agent",
-)
+AGENTS = SPECIALIST_NAMES
 
 
 def _track(capsys, monkeypatch, mode: str) -> tuple[int, str, dict, str]:
